@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs every package kizuna needs to build, test and benchmark, from
+# Debian 12's archive. Does nothing when they are all there already.
+#   scripts/install-deps.sh          build and test dependencies
+#   scripts/install-deps.sh --bench  also the tools the benchmarks compare with
+set -eu
+
+BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev llvm
+libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
+libsodium-dev libpcre2-dev libinih-dev libcmocka-dev libgnutls28-dev zlib1g-dev
+publicsuffix python3 curl ca-certificates sqlite3 clang-format"
+BENCH="nginx-light wrk ripgrep hyperfine time"
+
+want="$BUILD"
+[ "${1:-}" = "--bench" ] && want="$BUILD $BENCH"
+
+missing=""
+for p in $want; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+    else
+        echo "install-deps: need root (or sudo) to install:$missing" >&2
+        exit 2
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
