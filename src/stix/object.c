@@ -1,0 +1,306 @@
+/*
+ * Reading the common properties of one STIX object off its tape, and the
+ * fixed facts of the specification that go with them: which types are SDOs,
+ * SROs, SCOs and meta objects, and which marking-definition ids are TLP.
+ * This runs for every object of every import, so it makes one pass over the
+ * object's members and copies only what the store indexes.
+ */
+#include "stix/stix.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/kztime.h"
+
+static const char *const sdo_types[] = {
+        "attack-pattern", "campaign",      "course-of-action", "grouping",
+        "identity",       "incident",      "indicator",        "infrastructure",
+        "intrusion-set",  "location",      "malware",          "malware-analysis",
+        "note",           "observed-data", "opinion",          "report",
+        "threat-actor",   "tool",          "vulnerability",    NULL,
+};
+static const char *const sro_types[] = {"relationship", "sighting", NULL};
+static const char *const sco_types[] = {
+        "artifact",
+        "autonomous-system",
+        "directory",
+        "domain-name",
+        "email-addr",
+        "email-message",
+        "file",
+        "ipv4-addr",
+        "ipv6-addr",
+        "mac-addr",
+        "mutex",
+        "network-traffic",
+        "process",
+        "software",
+        "url",
+        "user-account",
+        "windows-registry-key",
+        "x509-certificate",
+        NULL,
+};
+static const char *const meta_types[] = {"language-content", "marking-definition",
+                                         "extension-definition", NULL};
+
+static int in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return 1;
+    return 0;
+}
+
+enum stix_class stix_type_class(const char *type)
+{
+    if (in_list(sdo_types, type))
+        return STIX_SDO;
+    if (in_list(sro_types, type))
+        return STIX_SRO;
+    if (in_list(sco_types, type))
+        return STIX_SCO;
+    if (in_list(meta_types, type))
+        return STIX_META;
+    return STIX_CLASS_CUSTOM;
+}
+
+static const struct {
+    const char *id;
+    enum stix_tlp level;
+} tlp_ids[] = {
+        {"marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487", STIX_TLP_CLEAR},
+        {"marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb", STIX_TLP_GREEN},
+        {"marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421", STIX_TLP_AMBER},
+        {"marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003", STIX_TLP_AMBER_STRICT},
+        {"marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", STIX_TLP_RED},
+        /* TLP 1.0, still common on the wire */
+        {"marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", STIX_TLP_CLEAR},
+        {"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", STIX_TLP_GREEN},
+        {"marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", STIX_TLP_AMBER},
+        {"marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", STIX_TLP_RED},
+};
+
+enum stix_tlp stix_tlp_of_marking(const char *id, size_t n)
+{
+    /* all nine ids share the same length: reject others without comparing */
+    if (n != 56)
+        return STIX_TLP_NONE;
+    for (size_t i = 0; i < sizeof(tlp_ids) / sizeof(tlp_ids[0]); i++)
+        if (memcmp(tlp_ids[i].id, id, n) == 0)
+            return tlp_ids[i].level;
+    return STIX_TLP_NONE;
+}
+
+const char *stix_tlp_name(enum stix_tlp t)
+{
+    switch (t) {
+    case STIX_TLP_CLEAR: return "TLP:CLEAR";
+    case STIX_TLP_GREEN: return "TLP:GREEN";
+    case STIX_TLP_AMBER: return "TLP:AMBER";
+    case STIX_TLP_AMBER_STRICT: return "TLP:AMBER+STRICT";
+    case STIX_TLP_RED: return "TLP:RED";
+    default: return "";
+    }
+}
+
+const char *stix_tlp_marking_id(enum stix_tlp t)
+{
+    if (t < STIX_TLP_CLEAR || t > STIX_TLP_RED)
+        return "";
+    return tlp_ids[t - STIX_TLP_CLEAR].id;
+}
+
+int stix_tlp_parse(const char *s, enum stix_tlp *out)
+{
+    static const char *const names[] = {"clear", "green", "amber", "amber+strict", "red"};
+
+    if (strncasecmp(s, "tlp:", 4) == 0)
+        s += 4;
+    for (int i = 0; i < 5; i++) {
+        if (strcasecmp(s, names[i]) == 0) {
+            *out = (enum stix_tlp)(STIX_TLP_CLEAR + i);
+            return 0;
+        }
+    }
+    if (strcasecmp(s, "white") == 0) {
+        *out = STIX_TLP_CLEAR;
+        return 0;
+    }
+    return -1;
+}
+
+/* Compares an unescaped key node with a literal. */
+#define KEY_IS(d, k, lit)                                                                          \
+    ((d)->nodes[k].len == sizeof(lit) + 1 &&                                                       \
+     memcmp((d)->buf + (d)->nodes[k].off + 1, lit, sizeof(lit) - 1) == 0)
+
+static void copy_str(const struct kzj_doc *d, uint32_t v, char *out, size_t cap)
+{
+    if (kzj_type(d, v) != KZJ_STRING || kzj_strcpy(d, v, out, cap) < 0)
+        out[0] = '\0';
+}
+
+static int read_time(const struct kzj_doc *d, uint32_t v, int64_t *us)
+{
+    const char *p, *why;
+    size_t n;
+    char tmp[64];
+    struct kz_ts ts;
+
+    if (kzj_type(d, v) != KZJ_STRING || kzj_str(d, v, tmp, sizeof(tmp), &p, &n) < 0 ||
+        kz_ts_parse(p, n, &ts, &why) < 0)
+        return -1;
+    *us = kz_ts_micros(&ts);
+    return 0;
+}
+
+static enum stix_tlp marking_level(const struct kzj_doc *d, uint32_t arr)
+{
+    enum stix_tlp worst = STIX_TLP_NONE;
+
+    if (kzj_type(d, arr) != KZJ_ARRAY)
+        return STIX_TLP_NONE;
+    KZJ_FOREACH_ELEM(d, arr, e)
+    {
+        if (kzj_type(d, e) != KZJ_STRING || (d->nodes[e].flags & KZJ_F_ESCAPED))
+            continue;
+        enum stix_tlp t = stix_tlp_of_marking(d->buf + d->nodes[e].off + 1, d->nodes[e].len - 2);
+        if (t > worst)
+            worst = t;
+    }
+    return worst;
+}
+
+/* Granular markings mark parts of an object; kizuna does not serve parts,
+ * so the most restrictive TLP among them applies to the whole object. */
+static enum stix_tlp granular_level(const struct kzj_doc *d, uint32_t arr, enum stix_tlp worst)
+{
+    if (kzj_type(d, arr) != KZJ_ARRAY)
+        return worst;
+    KZJ_FOREACH_ELEM(d, arr, e)
+    {
+        uint32_t ref = KZJ_GET(d, e, "marking_ref");
+        if (!ref || kzj_type(d, ref) != KZJ_STRING || (d->nodes[ref].flags & KZJ_F_ESCAPED))
+            continue;
+        enum stix_tlp t =
+                stix_tlp_of_marking(d->buf + d->nodes[ref].off + 1, d->nodes[ref].len - 2);
+        if (t > worst)
+            worst = t;
+    }
+    return worst;
+}
+
+int stix_obj_read(const struct kzj_doc *d, uint32_t node, struct stix_obj *o, struct kz_error *err)
+{
+    uint32_t created = 0, modified = 0, granular = 0;
+
+    memset(o, 0, sizeof(*o));
+    o->doc = d;
+    o->node = node;
+    if (kzj_type(d, node) != KZJ_OBJECT)
+        return kz_error_set(err, KZ_EINVALID, "a STIX object must be a JSON object");
+    KZJ_FOREACH_MEMBER(d, node, k)
+    {
+        uint32_t v = k + 1;
+        if (d->nodes[k].flags & KZJ_F_ESCAPED)
+            continue; /* no common property name needs escaping */
+        if (KEY_IS(d, k, "type"))
+            copy_str(d, v, o->type, sizeof(o->type));
+        else if (KEY_IS(d, k, "id"))
+            copy_str(d, v, o->id, sizeof(o->id));
+        else if (KEY_IS(d, k, "spec_version"))
+            copy_str(d, v, o->spec_version, sizeof(o->spec_version));
+        else if (KEY_IS(d, k, "created_by_ref"))
+            copy_str(d, v, o->created_by_ref, sizeof(o->created_by_ref));
+        else if (KEY_IS(d, k, "created"))
+            created = v;
+        else if (KEY_IS(d, k, "modified"))
+            modified = v;
+        else if (KEY_IS(d, k, "revoked"))
+            o->revoked = kzj_type(d, v) == KZJ_TRUE;
+        else if (KEY_IS(d, k, "object_marking_refs"))
+            o->marking_refs = v;
+        else if (KEY_IS(d, k, "granular_markings"))
+            granular = v;
+    }
+    if (created && read_time(d, created, &o->created_us) == 0)
+        o->has_created = 1;
+    if (modified && read_time(d, modified, &o->modified_us) == 0)
+        o->has_modified = 1;
+    if (o->has_modified) {
+        copy_str(d, modified, o->version, sizeof(o->version));
+        o->version_us = o->modified_us;
+    } else if (o->has_created) {
+        copy_str(d, created, o->version, sizeof(o->version));
+        o->version_us = o->created_us;
+    }
+    o->cls = stix_type_class(o->type);
+    if (o->marking_refs)
+        o->tlp = marking_level(d, o->marking_refs);
+    if (granular)
+        o->tlp = granular_level(d, granular, o->tlp);
+    return 0;
+}
+
+static int each_ref_value(const struct kzj_doc *d, uint32_t v, stix_ref_fn fn, void *ctx)
+{
+    if (kzj_type(d, v) == KZJ_STRING && !(d->nodes[v].flags & KZJ_F_ESCAPED))
+        return fn(ctx, d->buf + d->nodes[v].off + 1, d->nodes[v].len - 2);
+    if (kzj_type(d, v) != KZJ_ARRAY)
+        return 0;
+    KZJ_FOREACH_ELEM(d, v, e)
+    {
+        if (kzj_type(d, e) == KZJ_STRING && !(d->nodes[e].flags & KZJ_F_ESCAPED) &&
+            fn(ctx, d->buf + d->nodes[e].off + 1, d->nodes[e].len - 2) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int stix_gating_refs(const struct stix_obj *o, stix_ref_fn fn, void *ctx)
+{
+    static const char *const rel[] = {"source_ref", "target_ref", NULL};
+    static const char *const sig[] = {"sighting_of_ref", "observed_data_refs", "where_sighted_refs",
+                                      NULL};
+    const char *const *keys;
+
+    if (strcmp(o->type, "relationship") == 0)
+        keys = rel;
+    else if (strcmp(o->type, "sighting") == 0)
+        keys = sig;
+    else
+        return 0;
+    for (; *keys; keys++) {
+        uint32_t v = kzj_get(o->doc, o->node, *keys, strlen(*keys));
+        if (v && each_ref_value(o->doc, v, fn, ctx) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void stix_findings_clear(struct stix_findings *f)
+{
+    f->n = f->errors = f->warnings = 0;
+}
+
+void stix_finding_add(struct stix_findings *f, int warning, const char *property, const char *fmt,
+                      ...)
+{
+    va_list ap;
+
+    if (warning)
+        f->warnings++;
+    else
+        f->errors++;
+    if (f->n >= KZ_MAX_FINDINGS_PER_OBJECT)
+        return;
+    struct stix_finding *it = &f->items[f->n++];
+    it->warning = warning;
+    snprintf(it->property, sizeof(it->property), "%s", property ? property : "");
+    va_start(ap, fmt);
+    vsnprintf(it->rule, sizeof(it->rule), fmt, ap);
+    va_end(ap);
+}
