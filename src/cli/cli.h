@@ -1,0 +1,54 @@
+/*
+ * The command-line interface: one binary, `kizuna`, with subcommands. The
+ * command table in main.c maps names to handlers (dispatch is data); each
+ * handler lives in a cmd_*.c file, parses its own options, and returns the
+ * exit status: 0 success, 1 a negative result (invalid input, matches
+ * found), 2 a usage or system error. Errors go to stderr naming the file,
+ * object and property at fault.
+ */
+#ifndef KZ_CLI_H
+#define KZ_CLI_H
+
+#include "util/error.h"
+
+struct node;
+
+/* What every handler receives besides its arguments. */
+struct cli {
+    const char *home;  /* --home, else $KIZUNA_HOME, else ./kizuna-home */
+    struct node *node; /* opened by cli_node(); closed by main */
+};
+
+/* Opens the node at cli->home once; NULL (with the error printed) when there
+ * is none or it cannot be opened. */
+struct node *cli_node(struct cli *cli);
+
+/* Prints "kizuna: <formatted error>" to stderr and returns the exit status
+ * for it. */
+int cli_fail(const struct kz_error *e);
+
+/* Prints "kizuna CMD: message" and a hint to run --help; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses a decimal integer in [lo, hi]; -1 when it is not one. */
+int cli_parse_long(const char *s, long lo, long hi, long *out);
+
+/* True when argv holds -h or --help (before a "--"). */
+int cli_wants_help(int argc, char **argv);
+
+/* Handlers: argv[0] is the command name. */
+int cmd_init(struct cli *cli, int argc, char **argv);
+int cmd_validate(struct cli *cli, int argc, char **argv);
+int cmd_collection(struct cli *cli, int argc, char **argv);
+int cmd_import(struct cli *cli, int argc, char **argv);
+int cmd_export(struct cli *cli, int argc, char **argv);
+int cmd_show(struct cli *cli, int argc, char **argv);
+int cmd_pattern(struct cli *cli, int argc, char **argv);
+int cmd_serve(struct cli *cli, int argc, char **argv);
+int cmd_user(struct cli *cli, int argc, char **argv);
+int cmd_token(struct cli *cli, int argc, char **argv);
+int cmd_grant(struct cli *cli, int argc, char **argv);
+int cmd_org(struct cli *cli, int argc, char **argv);
+int cmd_community(struct cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * kizuna.conf: an INI file read with inih. Every key is known here with its
+ * type and range; an unknown key or a bad value stops the node from starting
+ * with the line at fault, because a typo in a security setting must never
+ * quietly turn into a default.
+ */
+#include "node/node.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct loader {
+    struct node_config *cfg;
+    const char *home;
+    char msg[512]; /* first problem found, with its key */
+};
+
+static void resolve(const char *home, const char *value, char *out, size_t cap)
+{
+    if (value[0] == '/' || strcmp(value, "-") == 0 || value[0] == '\0')
+        snprintf(out, cap, "%s", value);
+    else
+        snprintf(out, cap, "%s/%s", home, value);
+}
+
+static int parse_int(const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    long x;
+
+    errno = 0;
+    x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+void node_config_defaults(struct node_config *cfg, const char *home)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->name, sizeof(cfg->name), "kizuna");
+    cfg->default_tlp = STIX_TLP_AMBER;
+    snprintf(cfg->store_backend, sizeof(cfg->store_backend), "sqlite");
+    resolve(home, "kizuna.db", cfg->store_path, sizeof(cfg->store_path));
+    snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8470");
+    cfg->threads = 4;
+    resolve(home, "kizuna.log", cfg->log_path, sizeof(cfg->log_path));
+    cfg->max_content_length = 100u * 1024 * 1024;
+    cfg->sync_interval = 300;
+    resolve(home, "signing.key", cfg->signing_key, sizeof(cfg->signing_key));
+}
+
+static int set_string(struct loader *l, const char *key, const char *v, char *out, size_t cap)
+{
+    if (strlen(v) >= cap || strlen(v) > KZ_MAX_CONFIG_VALUE) {
+        snprintf(l->msg, sizeof(l->msg), "%s: value too long", key);
+        return 0;
+    }
+    snprintf(out, cap, "%s", v);
+    return 1;
+}
+
+static int on_node(struct loader *l, const char *name, const char *v)
+{
+    struct node_config *c = l->cfg;
+
+    if (strcmp(name, "name") == 0)
+        return set_string(l, "node.name", v, c->name, sizeof(c->name));
+    if (strcmp(name, "default_marking") == 0) {
+        if (stix_tlp_parse(v, &c->default_tlp) == 0)
+            return 1;
+        snprintf(l->msg, sizeof(l->msg),
+                 "node.default_marking: \"%s\" is not clear, green, amber, amber+strict or red", v);
+        return 0;
+    }
+    if (strcmp(name, "signing_key") == 0) {
+        resolve(l->home, v, c->signing_key, sizeof(c->signing_key));
+        return 1;
+    }
+    snprintf(l->msg, sizeof(l->msg), "unknown key \"%s\" in [node]", name);
+    return 0;
+}
+
+static int on_store(struct loader *l, const char *name, const char *v)
+{
+    struct node_config *c = l->cfg;
+
+    if (strcmp(name, "backend") == 0)
+        return set_string(l, "store.backend", v, c->store_backend, sizeof(c->store_backend));
+    if (strcmp(name, "path") == 0) {
+        resolve(l->home, v, c->store_path, sizeof(c->store_path));
+        return 1;
+    }
+    snprintf(l->msg, sizeof(l->msg), "unknown key \"%s\" in [store]", name);
+    return 0;
+}
+
+static int on_server(struct loader *l, const char *name, const char *v)
+{
+    struct node_config *c = l->cfg;
+    long x;
+
+    if (strcmp(name, "listen") == 0)
+        return set_string(l, "server.listen", v, c->listen, sizeof(c->listen));
+    if (strcmp(name, "threads") == 0) {
+        if (parse_int(v, 1, 256, &x) == 0) {
+            c->threads = (int)x;
+            return 1;
+        }
+        snprintf(l->msg, sizeof(l->msg), "server.threads: must be a number from 1 to 256");
+        return 0;
+    }
+    if (strcmp(name, "tls") == 0) {
+        if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+            c->tls = strcmp(v, "on") == 0;
+            return 1;
+        }
+        snprintf(l->msg, sizeof(l->msg), "server.tls: must be on or off");
+        return 0;
+    }
+    if (strcmp(name, "tls_cert") == 0) {
+        resolve(l->home, v, c->tls_cert, sizeof(c->tls_cert));
+        return 1;
+    }
+    if (strcmp(name, "tls_key") == 0) {
+        resolve(l->home, v, c->tls_key, sizeof(c->tls_key));
+        return 1;
+    }
+    if (strcmp(name, "log") == 0) {
+        resolve(l->home, v, c->log_path, sizeof(c->log_path));
+        return 1;
+    }
+    if (strcmp(name, "max_content_length") == 0) {
+        if (parse_int(v, 1024, 1024L * 1024 * 1024, &x) == 0) {
+            c->max_content_length = (uint64_t)x;
+            return 1;
+        }
+        snprintf(l->msg, sizeof(l->msg),
+                 "server.max_content_length: must be bytes from 1024 to 1073741824");
+        return 0;
+    }
+    snprintf(l->msg, sizeof(l->msg), "unknown key \"%s\" in [server]", name);
+    return 0;
+}
+
+static int on_sync(struct loader *l, const char *name, const char *v)
+{
+    long x;
+
+    if (strcmp(name, "interval") == 0) {
+        if (parse_int(v, 5, 7 * 86400, &x) == 0) {
+            l->cfg->sync_interval = (int)x;
+            return 1;
+        }
+        snprintf(l->msg, sizeof(l->msg), "sync.interval: must be seconds from 5 to 604800");
+        return 0;
+    }
+    snprintf(l->msg, sizeof(l->msg), "unknown key \"%s\" in [sync]", name);
+    return 0;
+}
+
+static int on_entry(void *user, const char *section, const char *name, const char *value)
+{
+    struct loader *l = user;
+
+    if (l->msg[0])
+        return 0;
+    if (strcmp(section, "node") == 0)
+        return on_node(l, name, value);
+    if (strcmp(section, "store") == 0)
+        return on_store(l, name, value);
+    if (strcmp(section, "server") == 0)
+        return on_server(l, name, value);
+    if (strcmp(section, "sync") == 0)
+        return on_sync(l, name, value);
+    snprintf(l->msg, sizeof(l->msg), "unknown section [%s]", section);
+    return 0;
+}
+
+int node_config_load(const char *path, const char *home, struct node_config *cfg,
+                     struct kz_error *err)
+{
+    struct loader l = {.cfg = cfg, .home = home};
+    int rc;
+
+    node_config_defaults(cfg, home);
+    rc = ini_parse(path, on_entry, &l);
+    kz_error_file(err, path);
+    if (rc == -1)
+        return kz_error_set(err, KZ_EIO, "cannot read the configuration: %s", strerror(errno));
+    if (rc == -2)
+        return kz_error_set(err, KZ_ENOMEM, "out of memory reading the configuration");
+    if (rc > 0)
+        return kz_error_set(err, KZ_EINVALID, "line %d: %s", rc,
+                            l.msg[0] ? l.msg : "not a valid INI line");
+    kz_error_file(err, "");
+    return 0;
+}

@@ -1,0 +1,67 @@
+/*
+ * A node's home: the folder holding its configuration (kizuna.conf, INI),
+ * its store, its Ed25519 signing key and its TLS certificate. node_create
+ * makes a new home; node_open reads the configuration and opens the store.
+ * Relative paths in kizuna.conf are relative to the home.
+ */
+#ifndef KZ_NODE_H
+#define KZ_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stix/stix.h"
+#include "util/error.h"
+#include "util/limits.h"
+
+#define NODE_PATH_MAX 1024
+
+struct node_config {
+    char name[KZ_MAX_NAME + 1];      /* [node] name */
+    enum stix_tlp default_tlp;       /* [node] default_marking, for unmarked objects */
+    char store_backend[32];          /* [store] backend */
+    char store_path[NODE_PATH_MAX];  /* [store] path (resolved) */
+    char listen[128];                /* [server] listen, ADDR:PORT */
+    int threads;                     /* [server] threads */
+    int tls;                         /* [server] tls = on|off */
+    char tls_cert[NODE_PATH_MAX];    /* [server] tls_cert (resolved), "" for none */
+    char tls_key[NODE_PATH_MAX];     /* [server] tls_key (resolved) */
+    char log_path[NODE_PATH_MAX];    /* [server] log (resolved), "-" for stderr */
+    uint64_t max_content_length;     /* [server] max_content_length, bytes */
+    int sync_interval;               /* [sync] interval, seconds */
+    char signing_key[NODE_PATH_MAX]; /* [node] signing_key (resolved) */
+};
+
+struct node;
+
+/* Where the home is: --home, else $KIZUNA_HOME, else ./kizuna-home. */
+const char *node_home_default(const char *flag);
+
+/* Creates a new home at `home` for a node called `name`: the folder, the
+ * configuration, the store with the "default" API root, the organisation
+ * "local", the user "admin" (node-admin), a TLS certificate and the signing
+ * key. Writes the admin's new API token (shown once, stored only as a hash)
+ * into token[0..cap). Refuses (KZ_EEXISTS) when the home already holds a
+ * node; removes what it made when it fails half-way. */
+int node_create(const char *home, const char *name, char *token, size_t cap, struct kz_error *err);
+
+/* Opens an existing home. NULL with err set when there is none. */
+struct node *node_open(const char *home, struct kz_error *err);
+
+/* Closes the node and its store. Accepts NULL. */
+void node_close(struct node *n);
+
+const struct node_config *node_config(const struct node *n);
+struct store *node_store(struct node *n);
+const char *node_home(const struct node *n);
+
+/* Reads and checks a configuration file into cfg, resolving relative paths
+ * against home. Unknown sections or keys are errors (a typo must not
+ * silently fall back to a default). */
+int node_config_load(const char *path, const char *home, struct node_config *cfg,
+                     struct kz_error *err);
+
+/* The defaults node_config_load starts from. */
+void node_config_defaults(struct node_config *cfg, const char *home);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * Ed25519 keys and signatures with libsodium. Key files are text, one line:
+ * "kizuna-ed25519-secret-v1 BASE64", so an operator can tell what a file is
+ * and a later format can be told apart by its tag.
+ */
+#include "sign/sign.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define KEY_TAG "kizuna-ed25519-secret-v1 "
+#define PUB_TAG "ed25519:"
+#define B64     sodium_base64_VARIANT_ORIGINAL
+
+int sign_keygen(const char *path, struct kz_error *err)
+{
+    unsigned char pk[SIGN_PUBLIC_BYTES], sk[SIGN_SECRET_BYTES];
+    char line[sizeof(KEY_TAG) + 100];
+    size_t n;
+    int fd, rc = -1;
+
+    crypto_sign_keypair(pk, sk);
+    memcpy(line, KEY_TAG, sizeof(KEY_TAG) - 1);
+    sodium_bin2base64(line + sizeof(KEY_TAG) - 1, sizeof(line) - sizeof(KEY_TAG), sk, sizeof(sk),
+                      B64);
+    n = strlen(line);
+    line[n++] = '\n';
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        kz_error_file(err, path);
+        kz_error_set(err, errno == EEXIST ? KZ_EEXISTS : KZ_EIO,
+                     "cannot create the signing key: %s", strerror(errno));
+        goto out;
+    }
+    if (write(fd, line, n) != (ssize_t)n || fsync(fd) < 0) {
+        kz_error_file(err, path);
+        kz_error_set(err, KZ_EIO, "cannot write the signing key: %s", strerror(errno));
+        close(fd);
+        unlink(path);
+        goto out;
+    }
+    close(fd);
+    rc = 0;
+out:
+    sodium_memzero(sk, sizeof(sk));
+    sodium_memzero(line, sizeof(line));
+    return rc;
+}
+
+int sign_load(const char *path, unsigned char sk[SIGN_SECRET_BYTES], struct kz_error *err)
+{
+    char line[sizeof(KEY_TAG) + 128];
+    size_t len = 0, binlen = 0;
+    ssize_t r;
+    int fd, rc = -1;
+
+    kz_error_file(err, path);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return kz_error_set(err, KZ_EIO, "cannot read the signing key: %s", strerror(errno));
+    while (len < sizeof(line) - 1 && (r = read(fd, line + len, sizeof(line) - 1 - len)) > 0)
+        len += (size_t)r;
+    close(fd);
+    line[len] = '\0';
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+    if (strncmp(line, KEY_TAG, sizeof(KEY_TAG) - 1) != 0 ||
+        sodium_base642bin(sk, SIGN_SECRET_BYTES, line + sizeof(KEY_TAG) - 1,
+                          len - (sizeof(KEY_TAG) - 1), NULL, &binlen, NULL, B64) != 0 ||
+        binlen != SIGN_SECRET_BYTES) {
+        kz_error_set(err, KZ_EINVALID, "not a kizuna signing key");
+        goto out;
+    }
+    kz_error_file(err, "");
+    rc = 0;
+out:
+    sodium_memzero(line, sizeof(line));
+    return rc;
+}
+
+void sign_public_text(const unsigned char sk[SIGN_SECRET_BYTES], char out[SIGN_PUBLIC_TEXT_MAX])
+{
+    unsigned char pk[SIGN_PUBLIC_BYTES];
+
+    crypto_sign_ed25519_sk_to_pk(pk, sk);
+    memcpy(out, PUB_TAG, sizeof(PUB_TAG) - 1);
+    sodium_bin2base64(out + sizeof(PUB_TAG) - 1, SIGN_PUBLIC_TEXT_MAX - (sizeof(PUB_TAG) - 1), pk,
+                      sizeof(pk), B64);
+}
+
+int sign_public_parse(const char *text, unsigned char pk[SIGN_PUBLIC_BYTES])
+{
+    size_t binlen = 0;
+    const char *b64 = text;
+
+    if (strncmp(text, PUB_TAG, sizeof(PUB_TAG) - 1) == 0)
+        b64 = text + sizeof(PUB_TAG) - 1;
+    if (sodium_base642bin(pk, SIGN_PUBLIC_BYTES, b64, strlen(b64), NULL, &binlen, NULL, B64) != 0 ||
+        binlen != SIGN_PUBLIC_BYTES)
+        return -1;
+    return 0;
+}
+
+void sign_detached_text(const unsigned char sk[SIGN_SECRET_BYTES], const void *msg, size_t n,
+                        char out[SIGN_TEXT_MAX])
+{
+    unsigned char sig[SIGN_BYTES];
+
+    crypto_sign_detached(sig, NULL, msg, n, sk);
+    sodium_bin2base64(out, SIGN_TEXT_MAX, sig, sizeof(sig), B64);
+}
+
+int sign_verify_text(const unsigned char pk[SIGN_PUBLIC_BYTES], const void *msg, size_t n,
+                     const char *sig)
+{
+    unsigned char raw[SIGN_BYTES];
+    size_t binlen = 0;
+
+    if (sodium_base642bin(raw, sizeof(raw), sig, strlen(sig), NULL, &binlen, NULL, B64) != 0 ||
+        binlen != SIGN_BYTES)
+        return -1;
+    return crypto_sign_verify_detached(raw, msg, n, pk) == 0 ? 0 : -1;
+}

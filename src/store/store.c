@@ -1,0 +1,283 @@
+/*
+ * The store dispatcher: picks a backend by name and forwards every call to
+ * its function table, checking the arguments that all backends would
+ * otherwise each have to check.
+ */
+#include "store/store_backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/kztime.h"
+
+static const struct store_backend *const backends[] = {
+        &store_sqlite_backend,
+        NULL,
+};
+
+struct store {
+    const struct store_backend *be;
+    void *b;
+};
+
+struct store *store_open(const char *backend, const char *location, int create,
+                         struct kz_error *err)
+{
+    struct store *s;
+
+    for (int i = 0; backends[i]; i++) {
+        if (strcmp(backends[i]->name, backend) != 0)
+            continue;
+        s = calloc(1, sizeof(*s));
+        if (!s) {
+            kz_error_set(err, KZ_ENOMEM, "out of memory opening the store");
+            return NULL;
+        }
+        s->be = backends[i];
+        s->b = s->be->open(location, create, err);
+        if (!s->b) {
+            free(s);
+            return NULL;
+        }
+        return s;
+    }
+    kz_error_set(err, KZ_EUSAGE, "unknown store backend \"%s\" (known: sqlite)", backend);
+    return NULL;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    s->be->close(s->b);
+    free(s);
+}
+
+const char *store_backend_name(const struct store *s)
+{
+    return s->be->name;
+}
+
+int store_begin(struct store *s, struct kz_error *err)
+{
+    return s->be->begin(s->b, err);
+}
+
+int store_commit(struct store *s, struct kz_error *err)
+{
+    return s->be->commit(s->b, err);
+}
+
+void store_rollback(struct store *s)
+{
+    s->be->rollback(s->b);
+}
+
+int store_collection_add(struct store *s, struct store_collection *c, struct kz_error *err)
+{
+    if (!c->alias[0])
+        return kz_error_set(err, KZ_EUSAGE, "a collection needs a name");
+    if (!c->id[0])
+        kz_uuid_v4(c->id);
+    else if (!kz_uuid_valid(c->id, strlen(c->id)))
+        return kz_error_set(err, KZ_EUSAGE, "collection id \"%s\" is not a UUID", c->id);
+    return s->be->collection_add(s->b, c, err);
+}
+
+int store_collection_find(struct store *s, const char *api_root, const char *id_or_alias,
+                          struct store_collection *out, struct kz_error *err)
+{
+    return s->be->collection_find(s->b, api_root, id_or_alias, out, err);
+}
+
+int store_collection_each(struct store *s, const char *api_root, store_collection_fn fn, void *ctx,
+                          struct kz_error *err)
+{
+    return s->be->collection_each(s->b, api_root, fn, ctx, err);
+}
+
+int store_api_root_add(struct store *s, const struct store_api_root *r, struct kz_error *err)
+{
+    return s->be->api_root_add(s->b, r, err);
+}
+
+int store_api_root_find(struct store *s, const char *name, struct store_api_root *out,
+                        struct kz_error *err)
+{
+    return s->be->api_root_find(s->b, name, out, err);
+}
+
+int store_api_root_each(struct store *s, store_api_root_fn fn, void *ctx, struct kz_error *err)
+{
+    return s->be->api_root_each(s->b, fn, ctx, err);
+}
+
+int store_org_add(struct store *s, struct store_org *o, struct kz_error *err)
+{
+    if (!o->identity[0]) {
+        char u[KZ_UUID_LEN];
+        kz_uuid_v4(u);
+        snprintf(o->identity, sizeof(o->identity), "identity--%s", u);
+    }
+    o->created_us = kz_now_micros();
+    return s->be->org_add(s->b, o, err);
+}
+
+int store_org_find(struct store *s, const char *name, struct store_org *out, struct kz_error *err)
+{
+    return s->be->org_find(s->b, name, NULL, 0, out, err);
+}
+
+int store_org_find_key(struct store *s, int64_t key, struct store_org *out, struct kz_error *err)
+{
+    return s->be->org_find(s->b, NULL, NULL, key, out, err);
+}
+
+int store_org_find_identity(struct store *s, const char *identity, struct store_org *out,
+                            struct kz_error *err)
+{
+    return s->be->org_find(s->b, NULL, identity, 0, out, err);
+}
+
+int store_org_each(struct store *s, store_org_fn fn, void *ctx, struct kz_error *err)
+{
+    return s->be->org_each(s->b, fn, ctx, err);
+}
+
+int store_user_add(struct store *s, struct store_user *u, struct kz_error *err)
+{
+    u->created_us = kz_now_micros();
+    return s->be->user_add(s->b, u, err);
+}
+
+int store_user_find(struct store *s, const char *name, struct store_user *out, struct kz_error *err)
+{
+    return s->be->user_find(s->b, name, 0, out, err);
+}
+
+int store_user_get(struct store *s, int64_t key, struct store_user *out, struct kz_error *err)
+{
+    return s->be->user_find(s->b, NULL, key, out, err);
+}
+
+int store_user_each(struct store *s, store_user_fn fn, void *ctx, struct kz_error *err)
+{
+    return s->be->user_each(s->b, fn, ctx, err);
+}
+
+int store_token_add(struct store *s, struct store_token *t, struct kz_error *err)
+{
+    t->created_us = kz_now_micros();
+    t->revoked_us = 0;
+    return s->be->token_add(s->b, t, err);
+}
+
+int store_token_find(struct store *s, const char *token_id, struct store_token *out,
+                     struct kz_error *err)
+{
+    return s->be->token_find(s->b, token_id, out, err);
+}
+
+int store_token_each(struct store *s, int64_t user, store_token_fn fn, void *ctx,
+                     struct kz_error *err)
+{
+    return s->be->token_each(s->b, user, fn, ctx, err);
+}
+
+int store_community_each(struct store *s, store_community_fn fn, void *ctx, struct kz_error *err)
+{
+    return s->be->community_each(s->b, fn, ctx, err);
+}
+
+int store_token_revoke(struct store *s, const char *token_id, struct kz_error *err)
+{
+    return s->be->token_revoke(s->b, token_id, err);
+}
+
+int store_grant_set(struct store *s, const struct store_grant *g, struct kz_error *err)
+{
+    return s->be->grant_set(s->b, g, err);
+}
+
+int store_grant_check(struct store *s, int64_t collection, int64_t user, int64_t org,
+                      const char *role, struct store_access *out, struct kz_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->be->grant_check(s->b, collection, user, org, role, out, err);
+}
+
+int store_grant_each(struct store *s, int64_t collection, store_grant_fn fn, void *ctx,
+                     struct kz_error *err)
+{
+    return s->be->grant_each(s->b, collection, fn, ctx, err);
+}
+
+int store_community_add(struct store *s, struct store_community *c, struct kz_error *err)
+{
+    c->created_us = kz_now_micros();
+    return s->be->community_add(s->b, c, err);
+}
+
+int store_community_find(struct store *s, const char *name, struct store_community *out,
+                         struct kz_error *err)
+{
+    return s->be->community_find(s->b, name, out, err);
+}
+
+int store_community_join(struct store *s, int64_t community, int64_t org, struct kz_error *err)
+{
+    return s->be->community_join(s->b, community, org, err);
+}
+
+int store_put(struct store *s, int64_t collection, const struct stix_obj *o, const char *raw,
+              size_t rawlen, const struct store_put_meta *rcpt, enum store_put_result *result,
+              int64_t *added, struct kz_error *err)
+{
+    if (!o->id[0] || !o->type[0])
+        return kz_error_set(err, KZ_EINVALID, "an object without type and id cannot be stored");
+    return s->be->put(s->b, collection, o, raw, rawlen, rcpt, result, added, err);
+}
+
+void store_filter_init(struct store_filter *f, int64_t collection)
+{
+    memset(f, 0, sizeof(*f));
+    f->collection = collection;
+    f->added_after = -1;
+}
+
+int store_list(struct store *s, const struct store_filter *f, int want_raw, store_row_fn fn,
+               void *ctx, struct store_page *page, struct kz_error *err)
+{
+    memset(page, 0, sizeof(*page));
+    return s->be->list(s->b, f, want_raw, fn, ctx, page, err);
+}
+
+int store_delete(struct store *s, int64_t collection, const char *id, const struct store_filter *f,
+                 uint64_t *deleted, struct kz_error *err)
+{
+    *deleted = 0;
+    return s->be->del(s->b, collection, id, f, deleted, err);
+}
+
+int store_status_put(struct store *s, const char *id, const char *api_root, int64_t user,
+                     int64_t created_us, const char *json, size_t len, struct kz_error *err)
+{
+    return s->be->status_put(s->b, id, api_root, user, created_us, json, len, err);
+}
+
+int store_status_get(struct store *s, const char *id, char *api_root, size_t api_root_cap,
+                     int64_t *user, char **json, size_t *len, struct kz_error *err)
+{
+    return s->be->status_get(s->b, id, api_root, api_root_cap, user, json, len, err);
+}
+
+int store_status_purge(struct store *s, int64_t before_us, struct kz_error *err)
+{
+    return s->be->status_purge(s->b, before_us, err);
+}
+
+int store_count(struct store *s, int64_t collection, uint64_t *count, struct kz_error *err)
+{
+    return s->be->count(s->b, collection, count, err);
+}

@@ -1,0 +1,319 @@
+/*
+ * The store: where a node keeps its STIX objects and everything about them
+ * (collections, date added, versions). One interface, several backends
+ * chosen by name (SQLite embedded by default; PostgreSQL for nodes that
+ * outgrow one machine), each a table of functions in store_backend.h.
+ *
+ * Contracts that every backend keeps:
+ * - Writes happen inside store_begin/store_commit; a failed call leaves the
+ *   transaction open for the caller to roll back, and nothing of it lands.
+ *   store_commit returns only once the data is durable.
+ * - date_added is assigned by the store in microseconds, unique across the
+ *   node and increasing in commit order, so "added_after = the last date I
+ *   saw" never skips or repeats an object, even under concurrent writers.
+ * - An object version is (collection, id, version); storing the same one
+ *   again is a duplicate when the content is equal, a conflict otherwise.
+ */
+#ifndef KZ_STORE_H
+#define KZ_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stix/stix.h"
+#include "util/error.h"
+#include "util/limits.h"
+#include "util/uuid.h"
+
+struct store;
+
+/* Opens the store named by backend ("sqlite") at location (a file path for
+ * SQLite), creating and migrating the schema when create is set. Returns NULL
+ * with err set on failure. */
+struct store *store_open(const char *backend, const char *location, int create,
+                         struct kz_error *err);
+
+/* Closes the store, rolling back any open transaction. Accepts NULL. */
+void store_close(struct store *s);
+
+/* The backend's name, e.g. "sqlite". */
+const char *store_backend_name(const struct store *s);
+
+/* Write transactions. begin waits up to KZ_STORE_BUSY_TIMEOUT_MS for other
+ * writers. rollback accepts a store with no open transaction. */
+int store_begin(struct store *s, struct kz_error *err);
+int store_commit(struct store *s, struct kz_error *err);
+void store_rollback(struct store *s);
+
+/* --- collections -------------------------------------------------------- */
+
+struct store_collection {
+    int64_t key;                 /* the backend's key; stable for the store's life */
+    char id[KZ_UUID_LEN];        /* the TAXII collection id */
+    char alias[KZ_MAX_NAME + 1]; /* the name given at creation */
+    char api_root[KZ_MAX_NAME + 1];
+    char title[KZ_MAX_TEXT + 1];
+    char description[KZ_MAX_TEXT + 1];
+    int64_t created_us;
+};
+
+/* Creates a collection; fills c->key, c->id (when empty) and created_us.
+ * KZ_EEXISTS when the alias is taken in that API root. */
+int store_collection_add(struct store *s, struct store_collection *c, struct kz_error *err);
+
+/* Finds a collection by id or alias within api_root (NULL: any). */
+int store_collection_find(struct store *s, const char *api_root, const char *id_or_alias,
+                          struct store_collection *out, struct kz_error *err);
+
+typedef int (*store_collection_fn)(void *ctx, const struct store_collection *c);
+
+/* Calls fn for each collection of api_root (NULL: all), ordered by alias. */
+int store_collection_each(struct store *s, const char *api_root, store_collection_fn fn, void *ctx,
+                          struct kz_error *err);
+
+/* --- API roots, organisations, users, tokens ------------------------------ */
+
+struct store_api_root {
+    char name[KZ_MAX_NAME + 1]; /* the URL path segment, e.g. "default" */
+    char title[KZ_MAX_TEXT + 1];
+    char description[KZ_MAX_TEXT + 1];
+    uint64_t max_content_length; /* bytes a POST may carry */
+};
+
+int store_api_root_add(struct store *s, const struct store_api_root *r, struct kz_error *err);
+int store_api_root_find(struct store *s, const char *name, struct store_api_root *out,
+                        struct kz_error *err);
+typedef int (*store_api_root_fn)(void *ctx, const struct store_api_root *r);
+int store_api_root_each(struct store *s, store_api_root_fn fn, void *ctx, struct kz_error *err);
+
+struct store_org {
+    int64_t key;
+    char name[KZ_MAX_NAME + 1];
+    char country[8]; /* ISO 3166-1 alpha-2, "" when unknown */
+    char sector[64];
+    char kind[32];                     /* government, cert, cii-operator, business */
+    char identity[KZ_MAX_STIX_ID + 1]; /* the STIX identity standing for it */
+    int64_t created_us;
+};
+
+int store_org_add(struct store *s, struct store_org *o, struct kz_error *err);
+int store_org_find(struct store *s, const char *name, struct store_org *out, struct kz_error *err);
+int store_org_find_key(struct store *s, int64_t key, struct store_org *out, struct kz_error *err);
+int store_org_find_identity(struct store *s, const char *identity, struct store_org *out,
+                            struct kz_error *err);
+typedef int (*store_org_fn)(void *ctx, const struct store_org *o);
+int store_org_each(struct store *s, store_org_fn fn, void *ctx, struct kz_error *err);
+
+struct store_user {
+    int64_t key;
+    char name[KZ_MAX_NAME + 1];
+    int64_t org; /* store_org.key */
+    char org_name[KZ_MAX_NAME + 1];
+    char role[32]; /* reader, contributor, org-admin, node-admin */
+    int64_t created_us;
+};
+
+int store_user_add(struct store *s, struct store_user *u, struct kz_error *err);
+int store_user_find(struct store *s, const char *name, struct store_user *out,
+                    struct kz_error *err);
+int store_user_get(struct store *s, int64_t key, struct store_user *out, struct kz_error *err);
+typedef int (*store_user_fn)(void *ctx, const struct store_user *u);
+int store_user_each(struct store *s, store_user_fn fn, void *ctx, struct kz_error *err);
+
+#define STORE_TOKEN_ID_LEN   16 /* hex characters of a token's public id */
+#define STORE_TOKEN_HASH_LEN 32 /* BLAKE2b-256 of the whole token */
+
+struct store_token {
+    int64_t key;
+    char token_id[STORE_TOKEN_ID_LEN + 1];
+    int64_t user; /* store_user.key */
+    unsigned char hash[STORE_TOKEN_HASH_LEN];
+    int64_t created_us;
+    int64_t revoked_us; /* 0 while valid */
+};
+
+int store_token_add(struct store *s, struct store_token *t, struct kz_error *err);
+int store_token_find(struct store *s, const char *token_id, struct store_token *out,
+                     struct kz_error *err);
+typedef int (*store_token_fn)(void *ctx, const struct store_token *t);
+/* Calls fn for each token of user (0: all users), oldest first. */
+int store_token_each(struct store *s, int64_t user, store_token_fn fn, void *ctx,
+                     struct kz_error *err);
+
+/* Marks a token revoked now; KZ_ENOTFOUND when there is no such token. */
+int store_token_revoke(struct store *s, const char *token_id, struct kz_error *err);
+
+/* --- grants and communities --------------------------------------------- */
+
+enum store_grant_kind {
+    STORE_GRANT_USER = 1,
+    STORE_GRANT_ORG,
+    STORE_GRANT_COMMUNITY,
+    STORE_GRANT_ROLE,
+};
+
+struct store_grant {
+    int64_t collection;
+    enum store_grant_kind kind;
+    int64_t subject;                    /* user, org or community key; 0 for roles */
+    char role[32];                      /* for STORE_GRANT_ROLE */
+    char subject_name[KZ_MAX_NAME + 1]; /* filled when listing */
+    int can_read;
+    int can_write;
+};
+
+/* Creates or replaces the grant of (collection, kind, subject). */
+int store_grant_set(struct store *s, const struct store_grant *g, struct kz_error *err);
+
+/* A user's access to a collection, by the kind of grant that gives it. */
+struct store_access {
+    int can_read, can_write; /* through any grant */
+    int read_as_user;        /* a grant to the user */
+    int read_as_org;         /* a grant to its organisation */
+    int read_as_community;   /* a grant to a community of its organisation */
+    int read_as_role;        /* a grant to its role */
+};
+
+/* Works out a user's (with its org and role) access to a collection. */
+int store_grant_check(struct store *s, int64_t collection, int64_t user, int64_t org,
+                      const char *role, struct store_access *out, struct kz_error *err);
+
+typedef int (*store_grant_fn)(void *ctx, const struct store_grant *g);
+int store_grant_each(struct store *s, int64_t collection, store_grant_fn fn, void *ctx,
+                     struct kz_error *err);
+
+struct store_community {
+    int64_t key;
+    char name[KZ_MAX_NAME + 1];
+    int64_t created_us;
+};
+
+int store_community_add(struct store *s, struct store_community *c, struct kz_error *err);
+int store_community_find(struct store *s, const char *name, struct store_community *out,
+                         struct kz_error *err);
+typedef int (*store_community_fn)(void *ctx, const struct store_community *c, const char *members);
+/* Calls fn for each community with its member organisations' names,
+ * comma-separated. */
+int store_community_each(struct store *s, store_community_fn fn, void *ctx, struct kz_error *err);
+
+/* Adds org to community; adding twice is not an error. */
+int store_community_join(struct store *s, int64_t community, int64_t org, struct kz_error *err);
+
+/* --- objects ------------------------------------------------------------ */
+
+/* What policy/ needs to know about a stored object beyond its JSON: the
+ * organisation that produced it (whose identity is its created_by_ref, else
+ * the one that submitted it; 0 when unknown) and the recipients it names
+ * (kizuna's recipients extension) resolved to local accounts. */
+struct store_put_meta {
+    int64_t producer;
+    const int64_t *users;
+    unsigned nusers;
+    const int64_t *orgs;
+    unsigned norgs;
+};
+
+enum store_put_result {
+    STORE_ADDED = 1,
+    STORE_DUPLICATE, /* the same version with the same content was there */
+};
+
+/* Stores one object version in a collection inside an open transaction.
+ * raw is the object's JSON text as it will be served. On success sets
+ * *result and *added (the date added, µs; that of the stored copy for a
+ * duplicate). A different object with the same id and version is refused
+ * with KZ_ECONFLICT. */
+int store_put(struct store *s, int64_t collection, const struct stix_obj *o, const char *raw,
+              size_t rawlen, const struct store_put_meta *rcpt, enum store_put_result *result,
+              int64_t *added, struct kz_error *err);
+
+/* Which versions a listing returns (TAXII match[version]); values OR. */
+#define STORE_V_LAST  1
+#define STORE_V_FIRST 2
+#define STORE_V_ALL   4
+
+#define STORE_MAX_FILTER_VALUES 64
+
+/* Object-level visibility, decided by policy/ and applied by the backend
+ * inside the query (so a page of visible objects never reads the invisible
+ * ones, and nothing invisible can show up in a count or a cursor). */
+struct store_visibility {
+    int active;               /* 0: every object of the collection */
+    int max_level;            /* effective TLP at or below which objects are visible */
+    int default_tlp;          /* the effective TLP of objects without a TLP marking */
+    int exclude_red;          /* bulk paths: TLP:RED never, whoever asks */
+    const char *org_identity; /* objects created_by this identity are visible */
+    int64_t user;             /* recipients naming this user see AMBER..RED objects */
+    int64_t org;              /* its producer, and recipients naming it, see objects */
+    int check_refs;           /* relationships and sightings need visible targets */
+};
+
+struct store_filter {
+    int64_t collection;
+    int64_t added_after; /* µs; objects added strictly after; -1 for none */
+    unsigned versions;   /* STORE_V_*; 0 means STORE_V_LAST unless times given */
+    const char *ids[STORE_MAX_FILTER_VALUES];
+    unsigned nids;
+    const char *types[STORE_MAX_FILTER_VALUES];
+    unsigned ntypes;
+    const char *spec_versions[STORE_MAX_FILTER_VALUES];
+    unsigned nspec_versions;
+    int64_t version_times[STORE_MAX_FILTER_VALUES]; /* exact versions, µs */
+    unsigned nversion_times;
+    uint64_t limit; /* rows to return; 0 means no limit */
+    struct store_visibility vis;
+};
+
+/* Initialises a filter for collection with no conditions. */
+void store_filter_init(struct store_filter *f, int64_t collection);
+
+/* One row of a listing. Pointers stay valid only during the callback. */
+struct store_row {
+    int64_t added; /* date added, µs */
+    const char *id;
+    const char *type;
+    const char *version; /* the version's text as the object states it, or a
+                            server-assigned TAXII timestamp */
+    int64_t version_us;
+    const char *spec_version;
+    int tlp; /* enum stix_tlp */
+    const char *created_by;
+    const char *raw;
+    size_t rawlen;
+};
+
+typedef int (*store_row_fn)(void *ctx, const struct store_row *r, struct kz_error *err);
+
+struct store_page {
+    uint64_t count; /* rows passed to fn */
+    int more;       /* rows beyond the limit exist */
+    int64_t first_added;
+    int64_t last_added;
+};
+
+/* Lists the rows matching f in date-added order, calling fn for each (fn may
+ * be NULL to only count). want_raw = 0 skips reading object text, for
+ * manifests. */
+int store_list(struct store *s, const struct store_filter *f, int want_raw, store_row_fn fn,
+               void *ctx, struct store_page *page, struct kz_error *err);
+
+/* Deletes the versions of id in a collection that f selects (its versions,
+ * version_times and spec_versions; ids, types and added_after are ignored),
+ * inside an open transaction. Sets *deleted to the number of versions
+ * removed; each removal is remembered as a tombstone (for federation). */
+int store_delete(struct store *s, int64_t collection, const char *id, const struct store_filter *f,
+                 uint64_t *deleted, struct kz_error *err);
+
+/* TAXII status resources, kept as their JSON text. */
+int store_status_put(struct store *s, const char *id, const char *api_root, int64_t user,
+                     int64_t created_us, const char *json, size_t len, struct kz_error *err);
+/* Reads one: *json is malloc'd (caller frees). KZ_ENOTFOUND when absent. */
+int store_status_get(struct store *s, const char *id, char *api_root, size_t api_root_cap,
+                     int64_t *user, char **json, size_t *len, struct kz_error *err);
+/* Removes status resources created before `before_us`. */
+int store_status_purge(struct store *s, int64_t before_us, struct kz_error *err);
+
+/* Number of object versions in a collection (all versions). */
+int store_count(struct store *s, int64_t collection, uint64_t *count, struct kz_error *err);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * The table of functions a store backend provides (SQLite, PostgreSQL, ...),
+ * and the dispatcher's view of an open store. Only store.c and the backends
+ * include this header; everyone else uses store.h.
+ */
+#ifndef KZ_STORE_BACKEND_H
+#define KZ_STORE_BACKEND_H
+
+#include "store/store.h"
+
+struct store_backend {
+    const char *name;
+    void *(*open)(const char *location, int create, struct kz_error *err);
+    void (*close)(void *b);
+    int (*begin)(void *b, struct kz_error *err);
+    int (*commit)(void *b, struct kz_error *err);
+    void (*rollback)(void *b);
+    int (*collection_add)(void *b, struct store_collection *c, struct kz_error *err);
+    int (*collection_find)(void *b, const char *api_root, const char *id_or_alias,
+                           struct store_collection *out, struct kz_error *err);
+    int (*collection_each)(void *b, const char *api_root, store_collection_fn fn, void *ctx,
+                           struct kz_error *err);
+    int (*api_root_add)(void *b, const struct store_api_root *r, struct kz_error *err);
+    int (*api_root_find)(void *b, const char *name, struct store_api_root *out,
+                         struct kz_error *err);
+    int (*api_root_each)(void *b, store_api_root_fn fn, void *ctx, struct kz_error *err);
+    int (*org_add)(void *b, struct store_org *o, struct kz_error *err);
+    /* by name when name is set, else by identity when identity is set, else by key */
+    int (*org_find)(void *b, const char *name, const char *identity, int64_t key,
+                    struct store_org *out, struct kz_error *err);
+    int (*org_each)(void *b, store_org_fn fn, void *ctx, struct kz_error *err);
+    int (*user_add)(void *b, struct store_user *u, struct kz_error *err);
+    int (*user_find)(void *b, const char *name, int64_t key, struct store_user *out,
+                     struct kz_error *err);
+    int (*user_each)(void *b, store_user_fn fn, void *ctx, struct kz_error *err);
+    int (*token_add)(void *b, struct store_token *t, struct kz_error *err);
+    int (*token_find)(void *b, const char *token_id, struct store_token *out, struct kz_error *err);
+    int (*token_each)(void *b, int64_t user, store_token_fn fn, void *ctx, struct kz_error *err);
+    int (*community_each)(void *b, store_community_fn fn, void *ctx, struct kz_error *err);
+    int (*token_revoke)(void *b, const char *token_id, struct kz_error *err);
+    int (*grant_set)(void *b, const struct store_grant *g, struct kz_error *err);
+    int (*grant_check)(void *b, int64_t collection, int64_t user, int64_t org, const char *role,
+                       struct store_access *out, struct kz_error *err);
+    int (*grant_each)(void *b, int64_t collection, store_grant_fn fn, void *ctx,
+                      struct kz_error *err);
+    int (*community_add)(void *b, struct store_community *c, struct kz_error *err);
+    int (*community_find)(void *b, const char *name, struct store_community *out,
+                          struct kz_error *err);
+    int (*community_join)(void *b, int64_t community, int64_t org, struct kz_error *err);
+    int (*put)(void *b, int64_t collection, const struct stix_obj *o, const char *raw,
+               size_t rawlen, const struct store_put_meta *rcpt, enum store_put_result *result,
+               int64_t *added, struct kz_error *err);
+    int (*list)(void *b, const struct store_filter *f, int want_raw, store_row_fn fn, void *ctx,
+                struct store_page *page, struct kz_error *err);
+    int (*del)(void *b, int64_t collection, const char *id, const struct store_filter *f,
+               uint64_t *deleted, struct kz_error *err);
+    int (*status_put)(void *b, const char *id, const char *api_root, int64_t user,
+                      int64_t created_us, const char *json, size_t len, struct kz_error *err);
+    int (*status_get)(void *b, const char *id, char *api_root, size_t api_root_cap, int64_t *user,
+                      char **json, size_t *len, struct kz_error *err);
+    int (*status_purge)(void *b, int64_t before_us, struct kz_error *err);
+    int (*count)(void *b, int64_t collection, uint64_t *count, struct kz_error *err);
+};
+
+extern const struct store_backend store_sqlite_backend;
+
+#endif

@@ -1,0 +1,1710 @@
+/*
+ * The SQLite store backend: one database file in the node's home, in WAL
+ * mode so readers never wait for a writer, synchronous=FULL so a commit is
+ * on disk when it returns. Writers take the write lock at BEGIN IMMEDIATE,
+ * which is what makes date_added increase in commit order across processes.
+ *
+ * The schema is versioned with PRAGMA user_version; migrations[] holds one
+ * SQL script per version and every open brings an old database forward in
+ * one transaction. Never edit a shipped migration: add a new one.
+ *
+ * objects keeps one row per object version with its original JSON text.
+ * The rowid is the date added (µs), so the table itself is in date-added
+ * order; `latest` and `first` mark the newest and oldest version of each id
+ * in its collection, kept right on every insert, so TAXII's default
+ * match[version]=last is a plain indexed scan.
+ */
+#include "store/store_backend.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json/json.h"
+#include "util/buf.h"
+#include "util/kztime.h"
+
+static const char *const migrations[] = {
+        /* 1: API roots, organisations, users, tokens, collections, objects */
+        "CREATE TABLE api_roots ("
+        "  name TEXT PRIMARY KEY,"
+        "  title TEXT NOT NULL DEFAULT '',"
+        "  description TEXT NOT NULL DEFAULT '',"
+        "  max_content_length INTEGER NOT NULL);"
+        "CREATE TABLE orgs ("
+        "  key INTEGER PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  country TEXT NOT NULL DEFAULT '',"
+        "  sector TEXT NOT NULL DEFAULT '',"
+        "  kind TEXT NOT NULL DEFAULT '',"
+        "  identity TEXT NOT NULL UNIQUE,"
+        "  created INTEGER NOT NULL);"
+        "CREATE TABLE users ("
+        "  key INTEGER PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  org INTEGER NOT NULL REFERENCES orgs(key),"
+        "  role TEXT NOT NULL,"
+        "  created INTEGER NOT NULL);"
+        "CREATE TABLE tokens ("
+        "  key INTEGER PRIMARY KEY,"
+        "  token_id TEXT NOT NULL UNIQUE,"
+        "  user INTEGER NOT NULL REFERENCES users(key),"
+        "  hash BLOB NOT NULL,"
+        "  created INTEGER NOT NULL,"
+        "  revoked INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE communities ("
+        "  key INTEGER PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  created INTEGER NOT NULL);"
+        "CREATE TABLE community_members ("
+        "  community INTEGER NOT NULL REFERENCES communities(key),"
+        "  org INTEGER NOT NULL REFERENCES orgs(key),"
+        "  PRIMARY KEY (community, org));"
+        "CREATE TABLE collections ("
+        "  key INTEGER PRIMARY KEY,"
+        "  id TEXT NOT NULL UNIQUE,"
+        "  api_root TEXT NOT NULL REFERENCES api_roots(name),"
+        "  alias TEXT NOT NULL,"
+        "  title TEXT NOT NULL DEFAULT '',"
+        "  description TEXT NOT NULL DEFAULT '',"
+        "  created INTEGER NOT NULL,"
+        "  UNIQUE (api_root, alias));"
+        "CREATE TABLE objects ("
+        "  added INTEGER PRIMARY KEY,"
+        "  collection INTEGER NOT NULL REFERENCES collections(key),"
+        "  stix_id TEXT NOT NULL,"
+        "  type TEXT NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  version_text TEXT NOT NULL,"
+        "  spec_version TEXT NOT NULL,"
+        "  created_by TEXT NOT NULL,"
+        "  tlp INTEGER NOT NULL,"
+        "  producer INTEGER NOT NULL,"
+        "  revoked INTEGER NOT NULL,"
+        "  latest INTEGER NOT NULL,"
+        "  first INTEGER NOT NULL,"
+        "  raw TEXT NOT NULL);"
+        "CREATE UNIQUE INDEX objects_by_id ON objects (collection, stix_id, version);"
+        "CREATE INDEX objects_by_added ON objects (collection, added);"
+        "CREATE INDEX objects_by_type ON objects (collection, type, added);"
+        "CREATE TABLE grants ("
+        "  collection INTEGER NOT NULL REFERENCES collections(key),"
+        "  kind INTEGER NOT NULL,"
+        "  subject INTEGER NOT NULL,"
+        "  role TEXT NOT NULL DEFAULT '',"
+        "  can_read INTEGER NOT NULL,"
+        "  can_write INTEGER NOT NULL,"
+        "  PRIMARY KEY (collection, kind, subject, role));"
+        "CREATE TABLE recipients ("
+        "  added INTEGER NOT NULL,"
+        "  kind INTEGER NOT NULL,"
+        "  subject INTEGER NOT NULL,"
+        "  PRIMARY KEY (added, kind, subject)) WITHOUT ROWID;"
+        "CREATE TABLE refs ("
+        "  added INTEGER NOT NULL,"
+        "  ref TEXT NOT NULL,"
+        "  PRIMARY KEY (added, ref)) WITHOUT ROWID;"
+        "CREATE TABLE statuses ("
+        "  id TEXT PRIMARY KEY,"
+        "  api_root TEXT NOT NULL,"
+        "  user INTEGER NOT NULL,"
+        "  created INTEGER NOT NULL,"
+        "  body TEXT NOT NULL);"
+        "CREATE INDEX statuses_by_created ON statuses (created);"
+        "CREATE TABLE tombstones ("
+        "  added INTEGER PRIMARY KEY,"
+        "  collection INTEGER NOT NULL REFERENCES collections(key),"
+        "  stix_id TEXT NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  version_text TEXT NOT NULL);"
+        "CREATE INDEX tombstones_by_collection ON tombstones (collection, added);"
+        "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+        "INSERT INTO counters VALUES ('last_added', 0);",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+enum stmt_id {
+    ST_FIND_VERSION,
+    ST_FIND_LATEST,
+    ST_RANGE,
+    ST_CLEAR_LATEST,
+    ST_CLEAR_FIRST,
+    ST_INSERT,
+    ST_LAST_ADDED,
+    ST_SET_LAST_ADDED,
+    ST_COUNT,
+    ST_ADD_RECIPIENT,
+    ST_ADD_REF,
+    ST__N
+};
+
+static const char *const stmt_sql[ST__N] = {
+        [ST_FIND_VERSION] = "SELECT added, raw FROM objects"
+                            " WHERE collection = ?1 AND stix_id = ?2 AND version = ?3",
+        [ST_FIND_LATEST] = "SELECT added, raw FROM objects"
+                           " WHERE collection = ?1 AND stix_id = ?2 AND latest = 1",
+        [ST_RANGE] = "SELECT max(version), min(version) FROM objects"
+                     " WHERE collection = ?1 AND stix_id = ?2",
+        [ST_CLEAR_LATEST] = "UPDATE objects SET latest = 0"
+                            " WHERE collection = ?1 AND stix_id = ?2 AND latest = 1",
+        [ST_CLEAR_FIRST] = "UPDATE objects SET first = 0"
+                           " WHERE collection = ?1 AND stix_id = ?2 AND first = 1",
+        [ST_INSERT] = "INSERT INTO objects (added, collection, stix_id, type, version,"
+                      " version_text, spec_version, created_by, tlp, revoked, latest, first, raw,"
+                      " producer) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+                      " ?14)",
+        [ST_LAST_ADDED] = "SELECT max((SELECT value FROM counters WHERE name = 'last_added'),"
+                          " coalesce((SELECT max(added) FROM objects), 0))",
+        [ST_SET_LAST_ADDED] = "UPDATE counters SET value = ?1 WHERE name = 'last_added'",
+        [ST_COUNT] = "SELECT count(*) FROM objects WHERE collection = ?1",
+        [ST_ADD_RECIPIENT] = "INSERT OR IGNORE INTO recipients (added, kind, subject)"
+                             " VALUES (?1, ?2, ?3)",
+        [ST_ADD_REF] = "INSERT OR IGNORE INTO refs (added, ref) VALUES (?1, ?2)",
+};
+
+struct sqlite_store {
+    sqlite3 *db;
+    char path[1024];
+    sqlite3_stmt *st[ST__N];
+    int in_tx;
+    int64_t last_added; /* valid inside a write transaction */
+    int64_t first_added_in_tx;
+    struct kzj_doc cmp_a, cmp_b; /* for comparing a conflicting version's content */
+};
+
+static enum kz_ecode map_code(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return KZ_EBUSY;
+    case SQLITE_FULL: return KZ_EFULL;
+    case SQLITE_NOMEM: return KZ_ENOMEM;
+    case SQLITE_CONSTRAINT: return KZ_EEXISTS;
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT: return KZ_EIO;
+    default: return KZ_EINTERNAL;
+    }
+}
+
+static int db_fail(struct sqlite_store *s, int rc, struct kz_error *err, const char *what)
+{
+    const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    int sys = s->db ? sqlite3_system_errno(s->db) : 0;
+
+    /* SQLite does not always keep the errno of a failed write: take the
+     * thread's when SQLite's is lost */
+    if (sys == 0)
+        sys = errno;
+    if (rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC ||
+        ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EFBIG || sys == EDQUOT)))
+        return kz_error_set(err, sys == ENOSPC || sys == EFBIG || sys == EDQUOT ? KZ_EFULL : KZ_EIO,
+                            "%s: cannot write to %s (%s); the disk may be full", what, s->path,
+                            strerror(sys));
+    if ((rc & 0xff) == SQLITE_FULL)
+        return kz_error_set(err, KZ_EFULL, "%s: the disk or database is full (%s)", what, s->path);
+    if ((rc & 0xff) == SQLITE_BUSY)
+        return kz_error_set(err, KZ_EBUSY,
+                            "%s: the store stayed locked by another process for %d s", what,
+                            KZ_STORE_BUSY_TIMEOUT_MS / 1000);
+    return kz_error_set(err, map_code(rc), "%s: %s (%s)", what, msg, s->path);
+}
+
+static int exec(struct sqlite_store *s, const char *sql, struct kz_error *err)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+    if (rc != SQLITE_OK)
+        return db_fail(s, rc, err, "store");
+    return 0;
+}
+
+static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id, struct kz_error *err)
+{
+    int rc;
+
+    if (!s->st[id]) {
+        rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id],
+                                NULL);
+        if (rc != SQLITE_OK) {
+            db_fail(s, rc, err, "store: preparing a statement");
+            return NULL;
+        }
+    }
+    sqlite3_reset(s->st[id]);
+    sqlite3_clear_bindings(s->st[id]);
+    return s->st[id];
+}
+
+static int user_version(struct sqlite_store *s, int *v, struct kz_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL);
+
+    if (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
+        *v = sqlite3_column_int(q, 0);
+        sqlite3_finalize(q);
+        return 0;
+    }
+    sqlite3_finalize(q);
+    return db_fail(s, rc == SQLITE_OK ? sqlite3_errcode(s->db) : rc, err,
+                   "store: reading the schema version");
+}
+
+static int migrate(struct sqlite_store *s, struct kz_error *err)
+{
+    int v = 0;
+    char sql[64];
+
+    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    if (user_version(s, &v, err) < 0)
+        goto fail;
+    if (v > SCHEMA_VERSION) {
+        kz_error_set(err, KZ_EIO,
+                     "store: schema version %d is newer than this kizuna knows (%d); upgrade "
+                     "kizuna",
+                     v, SCHEMA_VERSION);
+        goto fail;
+    }
+    for (; v < SCHEMA_VERSION; v++) {
+        if (exec(s, migrations[v], err) < 0)
+            goto fail;
+    }
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+    if (exec(s, sql, err) < 0 || exec(s, "COMMIT", err) < 0)
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static void sqlite_close(void *b)
+{
+    struct sqlite_store *s = b;
+
+    if (!s)
+        return;
+    if (s->in_tx)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < ST__N; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    kzj_doc_free(&s->cmp_a);
+    kzj_doc_free(&s->cmp_b);
+    free(s);
+}
+
+static void *sqlite_open(const char *location, int create, struct kz_error *err)
+{
+    struct sqlite_store *s = calloc(1, sizeof(*s));
+    struct stat sb;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    int rc;
+
+    if (!s) {
+        kz_error_set(err, KZ_ENOMEM, "out of memory opening the store");
+        return NULL;
+    }
+    snprintf(s->path, sizeof(s->path), "%s", location);
+    kzj_doc_init(&s->cmp_a);
+    kzj_doc_init(&s->cmp_b);
+    if (create)
+        flags |= SQLITE_OPEN_CREATE;
+    else if (stat(location, &sb) < 0) {
+        kz_error_set(err, KZ_ENOTFOUND, "no store at %s (run `kizuna init` first)", location);
+        goto fail;
+    }
+    rc = sqlite3_open_v2(location, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(s, rc, err, "store: cannot open");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, KZ_STORE_BUSY_TIMEOUT_MS);
+    /* Large pages: bulk imports write four times fewer pages (and
+     * syscalls); only takes effect when the database is created. */
+    if (exec(s, "PRAGMA page_size = 16384", err) < 0 ||
+        exec(s, "PRAGMA journal_mode = WAL", err) < 0 ||
+        exec(s, "PRAGMA synchronous = FULL", err) < 0 ||
+        exec(s, "PRAGMA foreign_keys = ON", err) < 0 ||
+        exec(s, "PRAGMA cache_size = -65536", err) < 0 || migrate(s, err) < 0)
+        goto fail;
+    return s;
+fail:
+    sqlite_close(s);
+    return NULL;
+}
+
+static int sqlite_begin(void *b, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q;
+    int rc;
+
+    if (s->in_tx)
+        return kz_error_set(err, KZ_EINTERNAL, "store: transaction already open");
+    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    s->in_tx = 1;
+    q = stmt(s, ST_LAST_ADDED, err);
+    if (!q)
+        return -1;
+    rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW)
+        return db_fail(s, rc, err, "store: reading the last date added");
+    s->last_added = sqlite3_column_int64(q, 0);
+    s->first_added_in_tx = 0;
+    sqlite3_reset(q);
+    return 0;
+}
+
+static int sqlite_commit(void *b, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q;
+    int rc;
+
+    if (!s->in_tx)
+        return kz_error_set(err, KZ_EINTERNAL, "store: no transaction to commit");
+    if (s->first_added_in_tx) {
+        q = stmt(s, ST_SET_LAST_ADDED, err);
+        if (!q)
+            return -1;
+        sqlite3_bind_int64(q, 1, s->last_added);
+        rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (rc != SQLITE_DONE)
+            return db_fail(s, rc, err, "store: recording the last date added");
+    }
+    if (exec(s, "COMMIT", err) < 0)
+        return -1;
+    s->in_tx = 0;
+    return 0;
+}
+
+static void sqlite_rollback(void *b)
+{
+    struct sqlite_store *s = b;
+
+    if (!s->in_tx)
+        return;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_tx = 0;
+}
+
+static void read_collection(sqlite3_stmt *q, struct store_collection *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->key = sqlite3_column_int64(q, 0);
+    snprintf(c->id, sizeof(c->id), "%s", (const char *)sqlite3_column_text(q, 1));
+    snprintf(c->api_root, sizeof(c->api_root), "%s", (const char *)sqlite3_column_text(q, 2));
+    snprintf(c->alias, sizeof(c->alias), "%s", (const char *)sqlite3_column_text(q, 3));
+    snprintf(c->title, sizeof(c->title), "%s", (const char *)sqlite3_column_text(q, 4));
+    snprintf(c->description, sizeof(c->description), "%s", (const char *)sqlite3_column_text(q, 5));
+    c->created_us = sqlite3_column_int64(q, 6);
+}
+
+#define COLLECTION_COLUMNS "key, id, api_root, alias, title, description, created"
+
+static int sqlite_collection_add(void *b, struct store_collection *c, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = NULL;
+    int rc;
+
+    c->created_us = kz_now_micros();
+    rc = sqlite3_prepare_v2(s->db,
+                            "INSERT INTO collections (id, api_root, alias, title, description,"
+                            " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(s, rc, err, "store: adding a collection");
+    sqlite3_bind_text(q, 1, c->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, c->api_root, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, c->alias, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, c->title, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, c->description, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 6, c->created_us);
+    rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return kz_error_set(err, KZ_EEXISTS,
+                            "a collection named \"%s\" already exists in API root \"%s\"", c->alias,
+                            c->api_root);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: adding a collection");
+    c->key = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+static int sqlite_collection_find(void *b, const char *api_root, const char *id_or_alias,
+                                  struct store_collection *out, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT " COLLECTION_COLUMNS " FROM collections"
+                            " WHERE (id = ?1 OR alias = ?1) AND (?2 IS NULL OR api_root = ?2)"
+                            " ORDER BY id = ?1 DESC LIMIT 1",
+                            -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(s, rc, err, "store: finding a collection");
+    sqlite3_bind_text(q, 1, id_or_alias, -1, SQLITE_STATIC);
+    if (api_root)
+        sqlite3_bind_text(q, 2, api_root, -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        read_collection(q, out);
+        sqlite3_finalize(q);
+        return 0;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: finding a collection");
+    return kz_error_set(err, KZ_ENOTFOUND, "no collection \"%s\"", id_or_alias);
+}
+
+static int sqlite_collection_each(void *b, const char *api_root, store_collection_fn fn, void *ctx,
+                                  struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = NULL;
+    struct store_collection c;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT " COLLECTION_COLUMNS " FROM collections"
+                            " WHERE ?1 IS NULL OR api_root = ?1 ORDER BY alias",
+                            -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(s, rc, err, "store: listing collections");
+    if (api_root)
+        sqlite3_bind_text(q, 1, api_root, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        read_collection(q, &c);
+        if (fn(ctx, &c) < 0) {
+            sqlite3_finalize(q);
+            return 0;
+        }
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: listing collections");
+    return 0;
+}
+
+/* Runs a prepared one-shot statement that changes rows; maps a UNIQUE
+ * violation to KZ_EEXISTS with the message given. */
+static int finish_change(struct sqlite_store *s, sqlite3_stmt *q, const char *exists_msg,
+                         struct kz_error *err, const char *what)
+{
+    int rc = sqlite3_step(q);
+
+    sqlite3_finalize(q);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT && exists_msg)
+        return kz_error_set(err, KZ_EEXISTS, "%s", exists_msg);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, what);
+    return 0;
+}
+
+static sqlite3_stmt *prepare(struct sqlite_store *s, const char *sql, struct kz_error *err,
+                             const char *what)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+
+    if (rc != SQLITE_OK) {
+        db_fail(s, rc, err, what);
+        return NULL;
+    }
+    return q;
+}
+
+static void col_text(sqlite3_stmt *q, int i, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+static int sqlite_api_root_add(void *b, const struct store_api_root *r, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "INSERT INTO api_roots (name, title, description,"
+                              " max_content_length) VALUES (?1, ?2, ?3, ?4)",
+                              err, "store: adding an API root");
+    char msg[KZ_MAX_NAME + 64];
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, r->title, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, r->description, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64)r->max_content_length);
+    snprintf(msg, sizeof(msg), "API root \"%s\" already exists", r->name);
+    return finish_change(s, q, msg, err, "store: adding an API root");
+}
+
+static void read_api_root(sqlite3_stmt *q, struct store_api_root *r)
+{
+    memset(r, 0, sizeof(*r));
+    col_text(q, 0, r->name, sizeof(r->name));
+    col_text(q, 1, r->title, sizeof(r->title));
+    col_text(q, 2, r->description, sizeof(r->description));
+    r->max_content_length = (uint64_t)sqlite3_column_int64(q, 3);
+}
+
+static int sqlite_api_root_find(void *b, const char *name, struct store_api_root *out,
+                                struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT name, title, description, max_content_length"
+                              " FROM api_roots WHERE name = ?1",
+                              err, "store: finding an API root");
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        read_api_root(q, out);
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: finding an API root");
+    return kz_error_set(err, KZ_ENOTFOUND, "no API root \"%s\"", name);
+}
+
+static int sqlite_api_root_each(void *b, store_api_root_fn fn, void *ctx, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT name, title, description, max_content_length"
+                              " FROM api_roots ORDER BY name",
+                              err, "store: listing API roots");
+    struct store_api_root r;
+    int rc;
+
+    if (!q)
+        return -1;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        read_api_root(q, &r);
+        if (fn(ctx, &r) < 0)
+            break;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_fail(s, rc, err, "store: listing API roots");
+    return 0;
+}
+
+static int sqlite_org_add(void *b, struct store_org *o, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "INSERT INTO orgs (name, country, sector, kind, identity, created)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                              err, "store: adding an organisation");
+    char msg[KZ_MAX_NAME + KZ_MAX_STIX_ID + 64];
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, o->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, o->country, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, o->sector, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, o->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, o->identity, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 6, o->created_us);
+    snprintf(msg, sizeof(msg), "an organisation named \"%s\" or with identity %s already exists",
+             o->name, o->identity);
+    if (finish_change(s, q, msg, err, "store: adding an organisation") < 0)
+        return -1;
+    o->key = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+#define ORG_COLUMNS "key, name, country, sector, kind, identity, created"
+
+static void read_org(sqlite3_stmt *q, struct store_org *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->key = sqlite3_column_int64(q, 0);
+    col_text(q, 1, o->name, sizeof(o->name));
+    col_text(q, 2, o->country, sizeof(o->country));
+    col_text(q, 3, o->sector, sizeof(o->sector));
+    col_text(q, 4, o->kind, sizeof(o->kind));
+    col_text(q, 5, o->identity, sizeof(o->identity));
+    o->created_us = sqlite3_column_int64(q, 6);
+}
+
+static int sqlite_org_find(void *b, const char *name, const char *identity, int64_t key,
+                           struct store_org *out, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              name       ? "SELECT " ORG_COLUMNS " FROM orgs WHERE name = ?1"
+                              : identity ? "SELECT " ORG_COLUMNS " FROM orgs WHERE identity = ?1"
+                                         : "SELECT " ORG_COLUMNS " FROM orgs WHERE key = ?1",
+                              err, "store: finding an organisation");
+    int rc;
+
+    if (!q)
+        return -1;
+    if (name || identity)
+        sqlite3_bind_text(q, 1, name ? name : identity, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(q, 1, key);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        read_org(q, out);
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: finding an organisation");
+    if (name || identity)
+        return kz_error_set(err, KZ_ENOTFOUND, "no organisation \"%s\"", name ? name : identity);
+    return kz_error_set(err, KZ_ENOTFOUND, "no organisation with key %lld", (long long)key);
+}
+
+static int sqlite_org_each(void *b, store_org_fn fn, void *ctx, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s, "SELECT " ORG_COLUMNS " FROM orgs ORDER BY name", err,
+                              "store: listing organisations");
+    struct store_org o;
+    int rc;
+
+    if (!q)
+        return -1;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        read_org(q, &o);
+        if (fn(ctx, &o) < 0)
+            break;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_fail(s, rc, err, "store: listing organisations");
+    return 0;
+}
+
+static int sqlite_user_add(void *b, struct store_user *u, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "INSERT INTO users (name, org, role, created)"
+                              " VALUES (?1, ?2, ?3, ?4)",
+                              err, "store: adding a user");
+    char msg[KZ_MAX_NAME + 64];
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, u->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, u->org);
+    sqlite3_bind_text(q, 3, u->role, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, u->created_us);
+    snprintf(msg, sizeof(msg), "a user named \"%s\" already exists", u->name);
+    if (finish_change(s, q, msg, err, "store: adding a user") < 0)
+        return -1;
+    u->key = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+#define USER_SELECT                                                                                \
+    "SELECT u.key, u.name, u.org, o.name, u.role, u.created FROM users u"                          \
+    " JOIN orgs o ON o.key = u.org"
+
+static void read_user(sqlite3_stmt *q, struct store_user *u)
+{
+    memset(u, 0, sizeof(*u));
+    u->key = sqlite3_column_int64(q, 0);
+    col_text(q, 1, u->name, sizeof(u->name));
+    u->org = sqlite3_column_int64(q, 2);
+    col_text(q, 3, u->org_name, sizeof(u->org_name));
+    col_text(q, 4, u->role, sizeof(u->role));
+    u->created_us = sqlite3_column_int64(q, 5);
+}
+
+static int sqlite_user_find(void *b, const char *name, int64_t key, struct store_user *out,
+                            struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q =
+            prepare(s, name ? USER_SELECT " WHERE u.name = ?1" : USER_SELECT " WHERE u.key = ?1",
+                    err, "store: finding a user");
+    int rc;
+
+    if (!q)
+        return -1;
+    if (name)
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(q, 1, key);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        read_user(q, out);
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: finding a user");
+    if (name)
+        return kz_error_set(err, KZ_ENOTFOUND, "no user \"%s\"", name);
+    return kz_error_set(err, KZ_ENOTFOUND, "no user with key %lld", (long long)key);
+}
+
+static int sqlite_user_each(void *b, store_user_fn fn, void *ctx, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s, USER_SELECT " ORDER BY u.name", err, "store: listing users");
+    struct store_user u;
+    int rc;
+
+    if (!q)
+        return -1;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        read_user(q, &u);
+        if (fn(ctx, &u) < 0)
+            break;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_fail(s, rc, err, "store: listing users");
+    return 0;
+}
+
+static int sqlite_token_add(void *b, struct store_token *t, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "INSERT INTO tokens (token_id, user, hash, created, revoked)"
+                              " VALUES (?1, ?2, ?3, ?4, 0)",
+                              err, "store: adding a token");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, t->token_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, t->user);
+    sqlite3_bind_blob(q, 3, t->hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, t->created_us);
+    if (finish_change(s, q, "token id collision; try again", err, "store: adding a token") < 0)
+        return -1;
+    t->key = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+static int sqlite_token_find(void *b, const char *token_id, struct store_token *out,
+                             struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT key, token_id, user, hash, created, revoked FROM tokens"
+                              " WHERE token_id = ?1",
+                              err, "store: finding a token");
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, token_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->key = sqlite3_column_int64(q, 0);
+        col_text(q, 1, out->token_id, sizeof(out->token_id));
+        out->user = sqlite3_column_int64(q, 2);
+        if (sqlite3_column_bytes(q, 3) == STORE_TOKEN_HASH_LEN)
+            memcpy(out->hash, sqlite3_column_blob(q, 3), STORE_TOKEN_HASH_LEN);
+        out->created_us = sqlite3_column_int64(q, 4);
+        out->revoked_us = sqlite3_column_int64(q, 5);
+    }
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: finding a token");
+    return kz_error_set(err, KZ_ENOTFOUND, "no token \"%s\"", token_id);
+}
+
+static int sqlite_token_each(void *b, int64_t user, store_token_fn fn, void *ctx,
+                             struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT key, token_id, user, created, revoked FROM tokens"
+                              " WHERE ?1 = 0 OR user = ?1 ORDER BY key",
+                              err, "store: listing tokens");
+    struct store_token t;
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, user);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        memset(&t, 0, sizeof(t));
+        t.key = sqlite3_column_int64(q, 0);
+        col_text(q, 1, t.token_id, sizeof(t.token_id));
+        t.user = sqlite3_column_int64(q, 2);
+        t.created_us = sqlite3_column_int64(q, 3);
+        t.revoked_us = sqlite3_column_int64(q, 4);
+        if (fn(ctx, &t) < 0)
+            break;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_fail(s, rc, err, "store: listing tokens");
+    return 0;
+}
+
+static int sqlite_community_each(void *b, store_community_fn fn, void *ctx, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT c.key, c.name, c.created, coalesce(group_concat(o.name, ','),"
+                              " '') FROM communities c LEFT JOIN community_members m ON"
+                              " m.community = c.key LEFT JOIN orgs o ON o.key = m.org"
+                              " GROUP BY c.key ORDER BY c.name",
+                              err, "store: listing communities");
+    struct store_community c;
+    int rc;
+
+    if (!q)
+        return -1;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        memset(&c, 0, sizeof(c));
+        c.key = sqlite3_column_int64(q, 0);
+        col_text(q, 1, c.name, sizeof(c.name));
+        c.created_us = sqlite3_column_int64(q, 2);
+        if (fn(ctx, &c, (const char *)sqlite3_column_text(q, 3)) < 0)
+            break;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_fail(s, rc, err, "store: listing communities");
+    return 0;
+}
+
+static int sqlite_token_revoke(void *b, const char *token_id, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "UPDATE tokens SET revoked = ?2 WHERE token_id = ?1"
+                              " AND revoked = 0",
+                              err, "store: revoking a token");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, token_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, kz_now_micros());
+    if (finish_change(s, q, NULL, err, "store: revoking a token") < 0)
+        return -1;
+    if (sqlite3_changes(s->db) == 0)
+        return kz_error_set(err, KZ_ENOTFOUND, "no valid token with id \"%s\"", token_id);
+    return 0;
+}
+
+static int sqlite_grant_set(void *b, const struct store_grant *g, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "INSERT OR REPLACE INTO grants (collection, kind, subject, role,"
+                              " can_read, can_write) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                              err, "store: granting access");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, g->collection);
+    sqlite3_bind_int(q, 2, (int)g->kind);
+    sqlite3_bind_int64(q, 3, g->kind == STORE_GRANT_ROLE ? 0 : g->subject);
+    sqlite3_bind_text(q, 4, g->kind == STORE_GRANT_ROLE ? g->role : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 5, g->can_read);
+    sqlite3_bind_int(q, 6, g->can_write);
+    return finish_change(s, q, NULL, err, "store: granting access");
+}
+
+static int sqlite_grant_check(void *b, int64_t collection, int64_t user, int64_t org,
+                              const char *role, struct store_access *out, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(
+            s,
+            "SELECT kind, max(can_read), max(can_write) FROM grants"
+            " WHERE collection = ?1 AND ((kind = 1 AND subject = ?2) OR (kind = 2 AND subject = ?3)"
+            " OR (kind = 3 AND subject IN (SELECT community FROM community_members WHERE org = ?3))"
+            " OR (kind = 4 AND role = ?4)) GROUP BY kind",
+            err, "store: checking access");
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, collection);
+    sqlite3_bind_int64(q, 2, user);
+    sqlite3_bind_int64(q, 3, org);
+    sqlite3_bind_text(q, 4, role, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int kind = sqlite3_column_int(q, 0), r = sqlite3_column_int(q, 1);
+        out->can_read |= r;
+        out->can_write |= sqlite3_column_int(q, 2);
+        if (kind == STORE_GRANT_USER)
+            out->read_as_user |= r;
+        else if (kind == STORE_GRANT_ORG)
+            out->read_as_org |= r;
+        else if (kind == STORE_GRANT_COMMUNITY)
+            out->read_as_community |= r;
+        else if (kind == STORE_GRANT_ROLE)
+            out->read_as_role |= r;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: checking access");
+    return 0;
+}
+
+static int sqlite_grant_each(void *b, int64_t collection, store_grant_fn fn, void *ctx,
+                             struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q =
+            prepare(s,
+                    "SELECT g.collection, g.kind, g.subject, g.role, g.can_read, g.can_write,"
+                    " CASE g.kind WHEN 1 THEN (SELECT name FROM users WHERE key = g.subject)"
+                    " WHEN 2 THEN (SELECT name FROM orgs WHERE key = g.subject)"
+                    " WHEN 3 THEN (SELECT name FROM communities WHERE key = g.subject)"
+                    " ELSE g.role END FROM grants g WHERE g.collection = ?1 ORDER BY g.kind, 7",
+                    err, "store: listing grants");
+    struct store_grant g;
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, collection);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        memset(&g, 0, sizeof(g));
+        g.collection = sqlite3_column_int64(q, 0);
+        g.kind = (enum store_grant_kind)sqlite3_column_int(q, 1);
+        g.subject = sqlite3_column_int64(q, 2);
+        col_text(q, 3, g.role, sizeof(g.role));
+        g.can_read = sqlite3_column_int(q, 4);
+        g.can_write = sqlite3_column_int(q, 5);
+        col_text(q, 6, g.subject_name, sizeof(g.subject_name));
+        if (fn(ctx, &g) < 0)
+            break;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_fail(s, rc, err, "store: listing grants");
+    return 0;
+}
+
+static int sqlite_community_add(void *b, struct store_community *c, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s, "INSERT INTO communities (name, created) VALUES (?1, ?2)", err,
+                              "store: adding a community");
+    char msg[KZ_MAX_NAME + 64];
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, c->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, c->created_us);
+    snprintf(msg, sizeof(msg), "a community named \"%s\" already exists", c->name);
+    if (finish_change(s, q, msg, err, "store: adding a community") < 0)
+        return -1;
+    c->key = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+static int sqlite_community_find(void *b, const char *name, struct store_community *out,
+                                 struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s, "SELECT key, name, created FROM communities WHERE name = ?1", err,
+                              "store: finding a community");
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->key = sqlite3_column_int64(q, 0);
+        col_text(q, 1, out->name, sizeof(out->name));
+        out->created_us = sqlite3_column_int64(q, 2);
+    }
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: finding a community");
+    return kz_error_set(err, KZ_ENOTFOUND, "no community \"%s\"", name);
+}
+
+static int sqlite_community_join(void *b, int64_t community, int64_t org, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "INSERT OR IGNORE INTO community_members (community, org)"
+                              " VALUES (?1, ?2)",
+                              err, "store: joining a community");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, community);
+    sqlite3_bind_int64(q, 2, org);
+    return finish_change(s, q, NULL, err, "store: joining a community");
+}
+
+/* Whether two JSON texts hold the same value (RFC 8785 canonical forms
+ * equal): used only when a version arrives again with different bytes. */
+static int same_content(struct sqlite_store *s, const char *a, size_t an, const char *b, size_t bn)
+{
+    struct kz_buf ca, cb;
+    int same = 0;
+
+    if (an == bn && memcmp(a, b, an) == 0)
+        return 1;
+    kz_buf_init(&ca, KZ_MAX_OBJECT_BYTES * 2);
+    kz_buf_init(&cb, KZ_MAX_OBJECT_BYTES * 2);
+    if (kzj_parse(&s->cmp_a, a, an, NULL) == 0 && kzj_parse(&s->cmp_b, b, bn, NULL) == 0 &&
+        kzj_canonical(&s->cmp_a, 0, &ca) == 0 && kzj_canonical(&s->cmp_b, 0, &cb) == 0)
+        same = ca.len == cb.len && memcmp(ca.data, cb.data, ca.len) == 0;
+    kz_buf_free(&ca);
+    kz_buf_free(&cb);
+    return same;
+}
+
+static int64_t next_added(struct sqlite_store *s)
+{
+    int64_t now = kz_now_micros();
+
+    s->last_added = now > s->last_added ? now : s->last_added + 1;
+    if (!s->first_added_in_tx)
+        s->first_added_in_tx = s->last_added;
+    return s->last_added;
+}
+
+static int step_done(struct sqlite_store *s, sqlite3_stmt *q, struct kz_error *err,
+                     const char *what)
+{
+    int rc = sqlite3_step(q);
+
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, what);
+    return 0;
+}
+
+/* Looks for the stored copy this version would duplicate. Returns 1 with
+ * *added set when there is one (same content), 0 when there is none, -1 on
+ * a conflict or an error. */
+static int find_existing(struct sqlite_store *s, int64_t coll, const struct stix_obj *o,
+                         const char *raw, size_t rawlen, int64_t *added, struct kz_error *err)
+{
+    sqlite3_stmt *q;
+    int rc, versioned = o->version[0] != '\0';
+
+    q = stmt(s, versioned ? ST_FIND_VERSION : ST_FIND_LATEST, err);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, coll);
+    sqlite3_bind_text(q, 2, o->id, -1, SQLITE_STATIC);
+    if (versioned)
+        sqlite3_bind_int64(q, 3, o->version_us);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(q);
+        return 0;
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(q);
+        return db_fail(s, rc, err, "store: looking up an object");
+    }
+    *added = sqlite3_column_int64(q, 0);
+    if (same_content(s, (const char *)sqlite3_column_text(q, 1), (size_t)sqlite3_column_bytes(q, 1),
+                     raw, rawlen)) {
+        sqlite3_reset(q);
+        return 1;
+    }
+    if (!versioned) {
+        /* an unversioned SCO whose content changed: a new version */
+        sqlite3_reset(q);
+        return 0;
+    }
+    sqlite3_reset(q);
+    kz_error_property(err, "modified");
+    return kz_error_set(err, KZ_ECONFLICT,
+                        "a different object with this id and version is already stored; a "
+                        "changed object needs a later modified");
+}
+
+/* Reads the newest and oldest stored versions of an id; *exists = 0 when
+ * the collection has none. */
+static int version_range(struct sqlite_store *s, int64_t coll, const char *id, int *exists,
+                         int64_t *maxv, int64_t *minv, struct kz_error *err)
+{
+    sqlite3_stmt *q = stmt(s, ST_RANGE, err);
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, coll);
+    sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(q);
+        return db_fail(s, rc, err, "store: reading an object's versions");
+    }
+    *exists = sqlite3_column_type(q, 0) != SQLITE_NULL;
+    if (*exists) {
+        *maxv = sqlite3_column_int64(q, 0);
+        *minv = sqlite3_column_int64(q, 1);
+    }
+    sqlite3_reset(q);
+    return 0;
+}
+
+static int clear_flag(struct sqlite_store *s, enum stmt_id which, int64_t coll, const char *id,
+                      struct kz_error *err)
+{
+    sqlite3_stmt *q = stmt(s, which, err);
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, coll);
+    sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+    return step_done(s, q, err, "store: updating version flags");
+}
+
+struct ref_ctx {
+    struct sqlite_store *s;
+    int64_t added;
+    struct kz_error *err;
+};
+
+static int add_ref(void *ctx, const char *id, size_t n)
+{
+    struct ref_ctx *r = ctx;
+    sqlite3_stmt *q = stmt(r->s, ST_ADD_REF, r->err);
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, r->added);
+    sqlite3_bind_text(q, 2, id, (int)n, SQLITE_STATIC);
+    return step_done(r->s, q, r->err, "store: recording a reference");
+}
+
+static int add_recipients(struct sqlite_store *s, int64_t added, int kind, const int64_t *keys,
+                          unsigned n, struct kz_error *err)
+{
+    for (unsigned i = 0; i < n; i++) {
+        sqlite3_stmt *q = stmt(s, ST_ADD_RECIPIENT, err);
+        if (!q)
+            return -1;
+        sqlite3_bind_int64(q, 1, added);
+        sqlite3_bind_int(q, 2, kind);
+        sqlite3_bind_int64(q, 3, keys[i]);
+        if (step_done(s, q, err, "store: recording a recipient") < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int sqlite_put(void *b, int64_t coll, const struct stix_obj *o, const char *raw,
+                      size_t rawlen, const struct store_put_meta *rcpt,
+                      enum store_put_result *result, int64_t *added, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q;
+    int64_t version = o->version_us, old = 0, maxv = 0, minv = 0, when;
+    int rc, exists = 0, latest = 1, first = 1;
+    char vtext[KZ_TS_MICROS_LEN];
+    const char *version_text = o->version;
+
+    if (!s->in_tx)
+        return kz_error_set(err, KZ_EINTERNAL, "store: put outside a transaction");
+    /* A new id (the common case in bulk imports) needs one index probe. */
+    if (version_range(s, coll, o->id, &exists, &maxv, &minv, err) < 0)
+        return -1;
+    if (exists) {
+        rc = find_existing(s, coll, o, raw, rawlen, &old, err);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            *result = STORE_DUPLICATE;
+            *added = old;
+            return 0;
+        }
+    }
+    when = next_added(s);
+    if (!o->version[0]) {
+        /* no created/modified: the server-assigned version is the date added */
+        version = when;
+        kz_ts_format_micros(when, vtext);
+        version_text = vtext;
+    }
+    if (exists) {
+        latest = version > maxv;
+        first = version < minv;
+        if (latest && clear_flag(s, ST_CLEAR_LATEST, coll, o->id, err) < 0)
+            return -1;
+        if (first && clear_flag(s, ST_CLEAR_FIRST, coll, o->id, err) < 0)
+            return -1;
+    }
+    q = stmt(s, ST_INSERT, err);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, when);
+    sqlite3_bind_int64(q, 2, coll);
+    sqlite3_bind_text(q, 3, o->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, o->type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 5, version);
+    sqlite3_bind_text(q, 6, version_text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 7, o->spec_version[0] ? o->spec_version : "2.1", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 8, o->created_by_ref, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 9, (int)o->tlp);
+    sqlite3_bind_int(q, 10, o->revoked);
+    sqlite3_bind_int(q, 11, latest);
+    sqlite3_bind_int(q, 12, first);
+    sqlite3_bind_text(q, 13, raw, (int)rawlen, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 14, rcpt ? rcpt->producer : 0);
+    if (step_done(s, q, err, "store: inserting an object") < 0)
+        return -1;
+    if (rcpt && (add_recipients(s, when, 1, rcpt->users, rcpt->nusers, err) < 0 ||
+                 add_recipients(s, when, 2, rcpt->orgs, rcpt->norgs, err) < 0))
+        return -1;
+    if (o->cls == STIX_SRO) {
+        struct ref_ctx rc2 = {.s = s, .added = when, .err = err};
+        if (stix_gating_refs(o, add_ref, &rc2) < 0)
+            return -1;
+    }
+    *result = STORE_ADDED;
+    *added = when;
+    return 0;
+}
+
+static int add_in_list(struct kz_buf *sql, const char *col, unsigned n, int *param)
+{
+    kz_buf_printf(sql, " AND %s IN (", col);
+    for (unsigned i = 0; i < n; i++)
+        kz_buf_printf(sql, "%s?%d", i ? ", " : "", (*param)++);
+    return kz_buf_addc(sql, ')');
+}
+
+/* Appends the condition selecting versions (match[version]) to sql. */
+static void add_version_clause(const struct store_filter *f, struct kz_buf *sql, int *param)
+{
+    unsigned versions = f->versions;
+    const char *sep = "";
+
+    if (!versions && !f->nversion_times)
+        versions = STORE_V_LAST;
+    if (versions & STORE_V_ALL)
+        return;
+    kz_buf_addstr(sql, " AND (");
+    if (versions & STORE_V_LAST) {
+        kz_buf_addstr(sql, "latest = 1");
+        sep = " OR ";
+    }
+    if (versions & STORE_V_FIRST) {
+        kz_buf_printf(sql, "%sfirst = 1", sep);
+        sep = " OR ";
+    }
+    if (f->nversion_times) {
+        kz_buf_printf(sql, "%sversion IN (", sep);
+        for (unsigned i = 0; i < f->nversion_times; i++)
+            kz_buf_printf(sql, "%s?%d", i ? ", " : "", (*param)++);
+        kz_buf_addc(sql, ')');
+    }
+    kz_buf_addc(sql, ')');
+}
+
+static void bind_version_clause(sqlite3_stmt *q, const struct store_filter *f, int *p)
+{
+    if (f->versions & STORE_V_ALL)
+        return;
+    for (unsigned i = 0; i < f->nversion_times; i++)
+        sqlite3_bind_int64(q, (*p)++, f->version_times[i]);
+}
+
+/* The visibility of a row of objects aliased `t` (see store_visibility);
+ * parameters are named so that the clause can be used twice. */
+static void add_visible(struct kz_buf *sql, const struct store_visibility *v, const char *t)
+{
+    char e[128];
+
+    snprintf(e, sizeof(e), "(CASE %s.tlp WHEN 0 THEN :vdef ELSE %s.tlp END)", t, t);
+    kz_buf_printf(sql, "(%s <= :vmax OR %s.created_by = :vorg_id OR %s.producer = :vorg", e, t, t);
+    kz_buf_printf(sql,
+                  " OR EXISTS (SELECT 1 FROM recipients r WHERE r.added = %s.added AND"
+                  " ((r.kind = 1 AND r.subject = :vuser) OR"
+                  " (r.kind = 2 AND r.subject = :vorg AND %s < 5))))",
+                  t, e);
+    if (v->exclude_red)
+        kz_buf_printf(sql, " AND %s < 5", e);
+}
+
+static void add_visibility(struct kz_buf *sql, const struct store_visibility *v)
+{
+    if (!v->active)
+        return;
+    kz_buf_addstr(sql, " AND ");
+    add_visible(sql, v, "o");
+    if (v->check_refs) {
+        kz_buf_addstr(sql, " AND (o.type NOT IN ('relationship', 'sighting') OR NOT EXISTS ("
+                           "SELECT 1 FROM refs f JOIN objects o2 ON o2.collection = o.collection"
+                           " AND o2.stix_id = f.ref AND o2.latest = 1"
+                           " WHERE f.added = o.added AND NOT (");
+        add_visible(sql, v, "o2");
+        kz_buf_addstr(sql, ")))");
+    }
+}
+
+static void bind_named_int(sqlite3_stmt *q, const char *name, int64_t v)
+{
+    int i = sqlite3_bind_parameter_index(q, name);
+
+    if (i > 0)
+        sqlite3_bind_int64(q, i, v);
+}
+
+static void bind_visibility(sqlite3_stmt *q, const struct store_visibility *v)
+{
+    int i;
+
+    if (!v->active)
+        return;
+    bind_named_int(q, ":vdef", v->default_tlp);
+    bind_named_int(q, ":vmax", v->max_level);
+    bind_named_int(q, ":vuser", v->user);
+    bind_named_int(q, ":vorg", v->org);
+    i = sqlite3_bind_parameter_index(q, ":vorg_id");
+    if (i > 0)
+        sqlite3_bind_text(q, i, v->org_identity && v->org_identity[0] ? v->org_identity : "\x01",
+                          -1, SQLITE_STATIC);
+}
+
+static int build_list_sql(const struct store_filter *f, int want_raw, struct kz_buf *sql)
+{
+    int param = 2;
+
+    kz_buf_printf(sql,
+                  "SELECT o.added, o.stix_id, o.type, o.version_text, o.version, o.spec_version,"
+                  " o.tlp, o.created_by%s FROM objects o WHERE o.collection = ?1",
+                  want_raw ? ", o.raw" : "");
+    if (f->added_after >= 0)
+        kz_buf_printf(sql, " AND o.added > ?%d", param++);
+    if (f->nids)
+        add_in_list(sql, "o.stix_id", f->nids, &param);
+    if (f->ntypes)
+        add_in_list(sql, "o.type", f->ntypes, &param);
+    if (f->nspec_versions)
+        add_in_list(sql, "o.spec_version", f->nspec_versions, &param);
+    add_version_clause(f, sql, &param);
+    add_visibility(sql, &f->vis);
+    kz_buf_addstr(sql, " ORDER BY o.added");
+    if (f->limit)
+        kz_buf_printf(sql, " LIMIT ?%d", param++);
+    return sql->failed ? -1 : 0;
+}
+
+static void bind_list(sqlite3_stmt *q, const struct store_filter *f)
+{
+    int p = 1;
+
+    sqlite3_bind_int64(q, p++, f->collection);
+    if (f->added_after >= 0)
+        sqlite3_bind_int64(q, p++, f->added_after);
+    for (unsigned i = 0; i < f->nids; i++)
+        sqlite3_bind_text(q, p++, f->ids[i], -1, SQLITE_STATIC);
+    for (unsigned i = 0; i < f->ntypes; i++)
+        sqlite3_bind_text(q, p++, f->types[i], -1, SQLITE_STATIC);
+    for (unsigned i = 0; i < f->nspec_versions; i++)
+        sqlite3_bind_text(q, p++, f->spec_versions[i], -1, SQLITE_STATIC);
+    bind_version_clause(q, f, &p);
+    if (f->limit)
+        sqlite3_bind_int64(q, p++, (sqlite3_int64)(f->limit + 1)); /* one more tells "more" */
+    bind_visibility(q, &f->vis);
+}
+
+static int sqlite_list(void *b, const struct store_filter *f, int want_raw, store_row_fn fn,
+                       void *ctx, struct store_page *page, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    struct kz_buf sql;
+    sqlite3_stmt *q = NULL;
+    struct store_row r;
+    int rc, ret = -1;
+
+    kz_buf_init(&sql, 64 * 1024);
+    if (build_list_sql(f, want_raw, &sql) < 0) {
+        kz_error_set(err, KZ_ELIMIT, "store: query too large");
+        goto out;
+    }
+    rc = sqlite3_prepare_v2(s->db, sql.data, (int)sql.len, &q, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(s, rc, err, "store: listing objects");
+        goto out;
+    }
+    bind_list(q, f);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (f->limit && page->count == f->limit) {
+            page->more = 1;
+            break;
+        }
+        r.added = sqlite3_column_int64(q, 0);
+        r.id = (const char *)sqlite3_column_text(q, 1);
+        r.type = (const char *)sqlite3_column_text(q, 2);
+        r.version = (const char *)sqlite3_column_text(q, 3);
+        r.version_us = sqlite3_column_int64(q, 4);
+        r.spec_version = (const char *)sqlite3_column_text(q, 5);
+        r.tlp = sqlite3_column_int(q, 6);
+        r.created_by = (const char *)sqlite3_column_text(q, 7);
+        r.raw = want_raw ? (const char *)sqlite3_column_text(q, 8) : NULL;
+        r.rawlen = want_raw ? (size_t)sqlite3_column_bytes(q, 8) : 0;
+        if (!page->count)
+            page->first_added = r.added;
+        page->last_added = r.added;
+        page->count++;
+        if (fn && fn(ctx, &r, err) < 0)
+            goto out;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_fail(s, rc, err, "store: listing objects");
+        goto out;
+    }
+    ret = 0;
+out:
+    sqlite3_finalize(q);
+    kz_buf_free(&sql);
+    return ret;
+}
+
+/* Removes the recipients and references of a deleted object version. */
+static int forget_side_rows(struct sqlite_store *s, int64_t added, struct kz_error *err)
+{
+    static const char *const sql[] = {"DELETE FROM recipients WHERE added = ?1",
+                                      "DELETE FROM refs WHERE added = ?1"};
+
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *q = prepare(s, sql[i], err, "store: deleting an object");
+        if (!q)
+            return -1;
+        sqlite3_bind_int64(q, 1, added);
+        if (finish_change(s, q, NULL, err, "store: deleting an object") < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int sqlite_delete(void *b, int64_t coll, const char *id, const struct store_filter *f,
+                         uint64_t *deleted, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    struct kz_buf sql;
+    sqlite3_stmt *q = NULL, *t = NULL;
+    int rc, param = 3, ret = -1;
+
+    if (!s->in_tx)
+        return kz_error_set(err, KZ_EINTERNAL, "store: delete outside a transaction");
+    kz_buf_init(&sql, 16 * 1024);
+    kz_buf_addstr(&sql, "DELETE FROM objects WHERE collection = ?1 AND stix_id = ?2");
+    if (f->nspec_versions)
+        add_in_list(&sql, "spec_version", f->nspec_versions, &param);
+    add_version_clause(f, &sql, &param);
+    kz_buf_addstr(&sql, " RETURNING version, version_text, added");
+    if (sql.failed) {
+        kz_error_set(err, KZ_ELIMIT, "store: query too large");
+        goto out;
+    }
+    q = prepare(s, sql.data, err, "store: deleting an object");
+    t = prepare(s,
+                "INSERT INTO tombstones (added, collection, stix_id, version, version_text)"
+                " VALUES (?1, ?2, ?3, ?4, ?5)",
+                err, "store: recording a deletion");
+    if (!q || !t)
+        goto out;
+    sqlite3_bind_int64(q, 1, coll);
+    sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+    param = 3;
+    for (unsigned i = 0; i < f->nspec_versions; i++)
+        sqlite3_bind_text(q, param++, f->spec_versions[i], -1, SQLITE_STATIC);
+    bind_version_clause(q, f, &param);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        sqlite3_reset(t);
+        sqlite3_bind_int64(t, 1, next_added(s));
+        sqlite3_bind_int64(t, 2, coll);
+        sqlite3_bind_text(t, 3, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(t, 4, sqlite3_column_int64(q, 0));
+        sqlite3_bind_text(t, 5, (const char *)sqlite3_column_text(q, 1), -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(t) != SQLITE_DONE) {
+            db_fail(s, sqlite3_errcode(s->db), err, "store: recording a deletion");
+            goto out;
+        }
+        if (forget_side_rows(s, sqlite3_column_int64(q, 2), err) < 0)
+            goto out;
+        (*deleted)++;
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(s, rc, err, "store: deleting an object");
+        goto out;
+    }
+    sqlite3_finalize(q);
+    q = prepare(s,
+                "UPDATE objects SET"
+                " latest = (version = (SELECT max(version) FROM objects"
+                "   WHERE collection = ?1 AND stix_id = ?2)),"
+                " first = (version = (SELECT min(version) FROM objects"
+                "   WHERE collection = ?1 AND stix_id = ?2))"
+                " WHERE collection = ?1 AND stix_id = ?2",
+                err, "store: updating version flags");
+    if (!q)
+        goto out;
+    sqlite3_bind_int64(q, 1, coll);
+    sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        db_fail(s, sqlite3_errcode(s->db), err, "store: updating version flags");
+        goto out;
+    }
+    ret = 0;
+out:
+    sqlite3_finalize(q);
+    sqlite3_finalize(t);
+    kz_buf_free(&sql);
+    return ret;
+}
+
+static int sqlite_status_put(void *b, const char *id, const char *api_root, int64_t user,
+                             int64_t created_us, const char *json, size_t len, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "INSERT OR REPLACE INTO statuses (id, api_root, user, created, body)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5)",
+                              err, "store: saving a status");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, api_root, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, user);
+    sqlite3_bind_int64(q, 4, created_us);
+    sqlite3_bind_text(q, 5, json, (int)len, SQLITE_STATIC);
+    return finish_change(s, q, NULL, err, "store: saving a status");
+}
+
+static int sqlite_status_get(void *b, const char *id, char *api_root, size_t cap, int64_t *user,
+                             char **json, size_t *len, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s, "SELECT api_root, user, body FROM statuses WHERE id = ?1", err,
+                              "store: reading a status");
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(q, 2);
+        col_text(q, 0, api_root, cap);
+        *user = sqlite3_column_int64(q, 1);
+        *json = malloc(n + 1);
+        if (*json) {
+            memcpy(*json, sqlite3_column_text(q, 2), n);
+            (*json)[n] = '\0';
+            *len = n;
+        }
+    }
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW)
+        return *json ? 0 : kz_error_set(err, KZ_ENOMEM, "out of memory");
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: reading a status");
+    return kz_error_set(err, KZ_ENOTFOUND, "no status \"%s\"", id);
+}
+
+static int sqlite_status_purge(void *b, int64_t before_us, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q =
+            prepare(s, "DELETE FROM statuses WHERE created < ?1", err, "store: purging statuses");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, before_us);
+    return finish_change(s, q, NULL, err, "store: purging statuses");
+}
+
+static int sqlite_count(void *b, int64_t collection, uint64_t *count, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = stmt(s, ST_COUNT, err);
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, collection);
+    rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(q);
+        return db_fail(s, rc, err, "store: counting objects");
+    }
+    *count = (uint64_t)sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return 0;
+}
+
+const struct store_backend store_sqlite_backend = {
+        .name = "sqlite",
+        .open = sqlite_open,
+        .close = sqlite_close,
+        .begin = sqlite_begin,
+        .commit = sqlite_commit,
+        .rollback = sqlite_rollback,
+        .collection_add = sqlite_collection_add,
+        .collection_find = sqlite_collection_find,
+        .collection_each = sqlite_collection_each,
+        .api_root_add = sqlite_api_root_add,
+        .api_root_find = sqlite_api_root_find,
+        .api_root_each = sqlite_api_root_each,
+        .org_add = sqlite_org_add,
+        .org_find = sqlite_org_find,
+        .org_each = sqlite_org_each,
+        .user_add = sqlite_user_add,
+        .user_find = sqlite_user_find,
+        .user_each = sqlite_user_each,
+        .token_add = sqlite_token_add,
+        .token_find = sqlite_token_find,
+        .token_revoke = sqlite_token_revoke,
+        .token_each = sqlite_token_each,
+        .community_each = sqlite_community_each,
+        .grant_set = sqlite_grant_set,
+        .grant_check = sqlite_grant_check,
+        .grant_each = sqlite_grant_each,
+        .community_add = sqlite_community_add,
+        .community_find = sqlite_community_find,
+        .community_join = sqlite_community_join,
+        .put = sqlite_put,
+        .list = sqlite_list,
+        .del = sqlite_delete,
+        .status_put = sqlite_status_put,
+        .status_get = sqlite_status_get,
+        .status_purge = sqlite_status_purge,
+        .count = sqlite_count,
+};

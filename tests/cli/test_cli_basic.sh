@@ -1,0 +1,102 @@
+# The everyday commands as a new user runs them: init, collection, validate,
+# import, export, show, --help and --version, and the usual mistakes.
+. "$(dirname "$0")/lib.sh"
+DEMO="$KZ_TEST_DATA/../../share/demo/demo-bundle.json"
+
+run 0 "$KIZUNA" --version
+expect_out "kizuna "
+run 0 "$KIZUNA" --help
+expect_out "commands:"
+for c in init validate collection import export show pattern; do
+    run 0 "$KIZUNA" "$c" --help
+    expect_out "usage: kizuna"
+done
+run 2 "$KIZUNA"
+run 2 "$KIZUNA" frobnicate
+expect_err "unknown command"
+
+# init: a token on stdout, a home with its files, never overwritten
+run 0 "$KIZUNA" --home home init --node-name test-node
+grep -Eq '^kz_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$' out || fail "token format: $(cat out)"
+for f in kizuna.conf kizuna.db signing.key tls/node.crt tls/node.key; do
+    [ -f "home/$f" ] || fail "init did not write $f"
+done
+[ "$(stat -c %a home/signing.key)" = 600 ] || fail "signing.key is not 0600"
+[ "$(stat -c %a home/tls/node.key)" = 600 ] || fail "tls key is not 0600"
+grep -q "name = test-node" home/kizuna.conf || fail "node name not in kizuna.conf"
+run 2 "$KIZUNA" --home home init
+expect_err "already holds a node"
+# the token is stored only as a hash
+if command -v sqlite3 >/dev/null 2>&1; then
+    tok=$("$KIZUNA" --home home2 init 2>/dev/null)
+    secret=${tok##*_}
+    if sqlite3 home2/kizuna.db .dump | grep -qF "$secret"; then fail "token stored in clear"; fi
+fi
+
+# KIZUNA_HOME and --home after the command
+KIZUNA_HOME=home run 0 "$KIZUNA" collection add viaenv
+run 0 "$KIZUNA" collection add intel --home home --title "Shared intel" --description "IN-JP"
+grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' out ||
+    fail "collection id is not a UUIDv4: $(cat out)"
+ID=$(cat out)
+run 2 "$KIZUNA" --home home collection add intel
+expect_err "already exists"
+run 2 "$KIZUNA" --home home collection add "bad name!"
+run 0 "$KIZUNA" --home home collection list
+expect_out "Shared intel"
+run 0 "$KIZUNA" --home home collection list --json
+expect_out "\"alias\":\"intel\""
+
+# a missing home is a clear error, not a new empty node
+run 2 "$KIZUNA" --home nowhere collection list
+expect_err "no kizuna node here"
+
+# validate needs no home
+run 0 "$KIZUNA" validate "$DEMO"
+expect_out "24 objects, 0 invalid"
+run 2 "$KIZUNA" validate
+run 2 "$KIZUNA" validate no-such-file.json
+expect_err "cannot open"
+
+# import, by alias and by id; again is all duplicates
+run 0 "$KIZUNA" --home home import --collection intel "$DEMO"
+expect_out "24 added, 0 duplicate, 0 rejected"
+run 0 "$KIZUNA" --home home import --collection "$ID" "$DEMO"
+expect_out "0 added, 24 duplicate, 0 rejected"
+run 0 sh -c "\"$KIZUNA\" --home home import --collection intel - < \"$DEMO\""
+expect_out "<stdin>: 0 added, 24 duplicate"
+run 2 "$KIZUNA" --home home import --collection nosuch "$DEMO"
+expect_err "no collection"
+run 2 "$KIZUNA" --home home import "$DEMO"
+expect_err "--collection is required"
+
+# export gives back every object equal in content, but TLP:RED never
+# leaves in bulk
+run 0 "$KIZUNA" --home home export --collection intel --out exported.json
+python3 - "$DEMO" exported.json <<'PY' || fail "export differs from import"
+import json, sys
+RED = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
+a = json.load(open(sys.argv[1]))["objects"]
+b = json.load(open(sys.argv[2]))
+assert b["type"] == "bundle" and b["id"].startswith("bundle--")
+key = lambda o: (o["id"], o.get("modified", ""))
+red = [o for o in a if RED in o.get("object_marking_refs", [])]
+assert red, "the demo bundle has TLP:RED objects"
+want = [o for o in a if o not in red]
+assert sorted(want, key=key) == sorted(b["objects"], key=key), "objects differ"
+PY
+run 0 "$KIZUNA" --home home export --collection intel
+expect_out "\"type\":\"bundle\""
+run 0 "$KIZUNA" validate exported.json
+
+# show: readable, and --json
+run 1 "$KIZUNA" --home home show indicator--unknown-id
+run 1 "$KIZUNA" --home home show indicator--00000000-0000-4000-8000-000000000000
+expect_err "no object with id"
+IND=$(python3 -c "import json,sys; print([o['id'] for o in json.load(open(sys.argv[1]))['objects'] if o['type']=='indicator'][0])" "$DEMO")
+run 0 "$KIZUNA" --home home show "$IND"
+expect_out "marking     TLP:AMBER"
+expect_out "\"pattern_type\": \"stix\""
+run 0 "$KIZUNA" --home home show --json "$IND"
+python3 -c "import json,sys; json.loads(open(sys.argv[1]).readline())" out || fail "show --json"
+finish

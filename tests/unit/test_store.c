@@ -1,0 +1,388 @@
+/*
+ * The store contract, on the SQLite backend: accounts and collections,
+ * duplicates and conflicts, version flags (first/last), unique increasing
+ * date_added, the TAXII filters, pagination and rollback.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json/json.h"
+#include "stix/stix.h"
+#include "store/store.h"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    struct store *s;
+    int64_t coll;
+    struct kzj_doc doc;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct kz_error err;
+    struct store_api_root root = {.name = "default", .max_content_length = 1 << 20};
+    struct store_collection c = {.alias = "intel", .api_root = "default"};
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/kz-store-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->path, sizeof(f->path), "%s/kizuna.db", f->dir);
+    f->s = store_open("sqlite", f->path, 1, &err);
+    if (!f->s)
+        return -1;
+    if (store_api_root_add(f->s, &root, &err) < 0 || store_collection_add(f->s, &c, &err) < 0)
+        return -1;
+    f->coll = c.key;
+    kzj_doc_init(&f->doc);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char p[256];
+
+    store_close(f->s);
+    kzj_doc_free(&f->doc);
+    snprintf(p, sizeof(p), "%s-wal", f->path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", f->path);
+    unlink(p);
+    unlink(f->path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Stores one object given as JSON text; returns the put's status. */
+static int put(struct fixture *f, const char *json, enum store_put_result *res, int64_t *added,
+               struct kz_error *err)
+{
+    struct stix_obj o;
+    int rc;
+
+    assert_int_equal(kzj_parse(&f->doc, json, strlen(json), err), 0);
+    assert_int_equal(stix_obj_read(&f->doc, 0, &o, err), 0);
+    assert_int_equal(store_begin(f->s, err), 0);
+    rc = store_put(f->s, f->coll, &o, json, strlen(json), NULL, res, added, err);
+    if (rc == 0)
+        assert_int_equal(store_commit(f->s, err), 0);
+    else
+        store_rollback(f->s);
+    return rc;
+}
+
+#define IND(mod, name)                                                                             \
+    "{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"indicator--8e2e2d2b-17d4-4cbf-"     \
+    "938f-98ee46b3cd3f\",\"created\":\"2016-04-06T20:03:48.000Z\",\"modified\":\"" mod             \
+    "\",\"name\":\"" name "\",\"pattern\":\"[ipv4-addr:value = '1.2.3.4']\",\"pattern_type\":"     \
+    "\"stix\",\"valid_from\":\"2016-01-01T00:00:00Z\"}"
+
+struct collect {
+    char ids[64][80];
+    char versions[64][40];
+    int64_t added[64];
+    int n;
+};
+
+static int on_row(void *ctx, const struct store_row *r, struct kz_error *err)
+{
+    struct collect *c = ctx;
+
+    (void)err;
+    if (c->n < 64) {
+        snprintf(c->ids[c->n], sizeof(c->ids[0]), "%s", r->id);
+        snprintf(c->versions[c->n], sizeof(c->versions[0]), "%s", r->version);
+        c->added[c->n] = r->added;
+        c->n++;
+    }
+    return 0;
+}
+
+static void list(struct fixture *f, struct store_filter *flt, struct collect *c,
+                 struct store_page *page)
+{
+    struct kz_error err;
+
+    memset(c, 0, sizeof(*c));
+    if (store_list(f->s, flt, 1, on_row, c, page, &err) < 0)
+        fail_msg("list: %s", err.text);
+}
+
+static void test_accounts(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    struct store_org org = {.name = "cert-in", .country = "IN", .kind = "cert"}, o2;
+    struct store_user u = {.name = "asha", .role = "contributor"}, u2;
+    struct store_token t = {.token_id = "0123456789abcdef"}, t2;
+
+    assert_int_equal(store_org_add(f->s, &org, &err), 0);
+    assert_non_null(strstr(org.identity, "identity--"));
+    assert_int_equal(store_org_add(f->s, &org, &err), -1);
+    assert_int_equal(err.code, KZ_EEXISTS);
+    assert_int_equal(store_org_find(f->s, "cert-in", &o2, &err), 0);
+    assert_string_equal(o2.country, "IN");
+    assert_int_equal(store_org_find(f->s, "nisc", &o2, &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+    u.org = org.key;
+    assert_int_equal(store_user_add(f->s, &u, &err), 0);
+    assert_int_equal(store_user_find(f->s, "asha", &u2, &err), 0);
+    assert_string_equal(u2.org_name, "cert-in");
+    assert_string_equal(u2.role, "contributor");
+    assert_int_equal(store_user_get(f->s, u.key, &u2, &err), 0);
+    t.user = u.key;
+    memset(t.hash, 7, sizeof(t.hash));
+    assert_int_equal(store_token_add(f->s, &t, &err), 0);
+    assert_int_equal(store_token_find(f->s, "0123456789abcdef", &t2, &err), 0);
+    assert_int_equal(t2.user, u.key);
+    assert_int_equal(t2.revoked_us, 0);
+    assert_memory_equal(t2.hash, t.hash, sizeof(t.hash));
+    assert_int_equal(store_token_revoke(f->s, "0123456789abcdef", &err), 0);
+    assert_int_equal(store_token_find(f->s, "0123456789abcdef", &t2, &err), 0);
+    assert_true(t2.revoked_us > 0);
+    assert_int_equal(store_token_revoke(f->s, "0123456789abcdef", &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+}
+
+static void test_collections(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    struct store_collection c = {.alias = "intel", .api_root = "default"}, found;
+
+    assert_int_equal(store_collection_add(f->s, &c, &err), -1);
+    assert_int_equal(err.code, KZ_EEXISTS);
+    assert_int_equal(store_collection_find(f->s, "default", "intel", &found, &err), 0);
+    assert_int_equal(found.key, f->coll);
+    assert_int_equal(store_collection_find(f->s, NULL, found.id, &found, &err), 0);
+    assert_int_equal(found.key, f->coll);
+    assert_int_equal(store_collection_find(f->s, "other", "intel", &found, &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+}
+
+static void test_duplicates_and_conflicts(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    enum store_put_result res;
+    int64_t a1, a2;
+    /* the same object with its members in another order */
+    const char *reordered =
+            "{\"id\":\"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f\",\"type\":\"indicator\","
+            "\"spec_version\":\"2.1\",\"created\":\"2016-04-06T20:03:48.000Z\",\"modified\":"
+            "\"2016-04-06T20:03:48.000Z\",\"name\":\"a\",\"pattern\":\"[ipv4-addr:value = "
+            "'1.2.3.4']\",\"pattern_type\":\"stix\",\"valid_from\":\"2016-01-01T00:00:00Z\"}";
+
+    assert_int_equal(put(f, IND("2016-04-06T20:03:48.000Z", "a"), &res, &a1, &err), 0);
+    assert_int_equal(res, STORE_ADDED);
+    assert_int_equal(put(f, IND("2016-04-06T20:03:48.000Z", "a"), &res, &a2, &err), 0);
+    assert_int_equal(res, STORE_DUPLICATE);
+    assert_true(a1 == a2);
+    assert_int_equal(put(f, reordered, &res, &a2, &err), 0);
+    assert_int_equal(res, STORE_DUPLICATE);
+    assert_int_equal(put(f, IND("2016-04-06T20:03:48.000Z", "changed"), &res, &a2, &err), -1);
+    assert_int_equal(err.code, KZ_ECONFLICT);
+}
+
+static void test_versions(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    enum store_put_result res;
+    int64_t a1, a3, a2;
+    struct store_filter flt;
+    struct store_page page;
+    struct collect c;
+
+    assert_int_equal(put(f, IND("2017-01-01T00:00:00.000Z", "v1"), &res, &a1, &err), 0);
+    assert_int_equal(put(f, IND("2019-01-01T00:00:00.000Z", "v3"), &res, &a3, &err), 0);
+    assert_int_equal(put(f, IND("2018-01-01T00:00:00.000Z", "v2"), &res, &a2, &err), 0);
+    assert_true(a1 < a3 && a3 < a2);
+
+    store_filter_init(&flt, f->coll);
+    list(f, &flt, &c, &page); /* default: last */
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.versions[0], "2019-01-01T00:00:00.000Z");
+
+    flt.versions = STORE_V_FIRST;
+    list(f, &flt, &c, &page);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.versions[0], "2017-01-01T00:00:00.000Z");
+
+    flt.versions = STORE_V_FIRST | STORE_V_LAST;
+    list(f, &flt, &c, &page);
+    assert_int_equal(c.n, 2);
+
+    flt.versions = STORE_V_ALL;
+    list(f, &flt, &c, &page);
+    assert_int_equal(c.n, 3);
+    assert_true(c.added[0] < c.added[1] && c.added[1] < c.added[2]); /* date-added order */
+    assert_string_equal(c.versions[2], "2018-01-01T00:00:00.000Z");
+    assert_true(page.first_added == a1 && page.last_added == a2);
+
+    flt.versions = 0;
+    flt.version_times[0] = 1514764800000000LL; /* 2018-01-01 */
+    flt.nversion_times = 1;
+    list(f, &flt, &c, &page);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.versions[0], "2018-01-01T00:00:00.000Z");
+}
+
+static void test_filters_and_pages(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    enum store_put_result res;
+    int64_t added[10];
+    char json[512];
+    struct store_filter flt;
+    struct store_page page;
+    struct collect c;
+    uint64_t count;
+
+    for (int i = 0; i < 10; i++) {
+        const char *type = i % 2 ? "malware" : "campaign";
+        snprintf(json, sizeof(json),
+                 "{\"type\":\"%s\",\"spec_version\":\"2.1\",\"id\":\"%s--0000000%d-0000-4000-"
+                 "8000-000000000000\",\"created\":\"2020-01-01T00:00:00.000Z\",\"modified\":"
+                 "\"2020-01-01T00:00:00.000Z\",\"name\":\"n%d\",\"is_family\":false}",
+                 type, type, i, i);
+        assert_int_equal(put(f, json, &res, &added[i], &err), 0);
+        if (i)
+            assert_true(added[i] > added[i - 1]);
+    }
+    assert_int_equal(store_count(f->s, f->coll, &count, &err), 0);
+    assert_int_equal(count, 10);
+
+    store_filter_init(&flt, f->coll);
+    flt.types[0] = "malware";
+    flt.ntypes = 1;
+    list(f, &flt, &c, &page);
+    assert_int_equal(c.n, 5);
+
+    store_filter_init(&flt, f->coll);
+    flt.ids[0] = "campaign--00000004-0000-4000-8000-000000000000";
+    flt.ids[1] = "malware--00000005-0000-4000-8000-000000000000";
+    flt.nids = 2;
+    list(f, &flt, &c, &page);
+    assert_int_equal(c.n, 2);
+
+    /* pages of 3 by added_after never skip or repeat */
+    store_filter_init(&flt, f->coll);
+    flt.limit = 3;
+    int seen = 0;
+    for (;;) {
+        list(f, &flt, &c, &page);
+        for (int i = 0; i < c.n; i++)
+            assert_true(c.added[i] == added[seen + i]);
+        seen += c.n;
+        if (!page.more)
+            break;
+        assert_int_equal(c.n, 3);
+        flt.added_after = page.last_added;
+    }
+    assert_int_equal(seen, 10);
+
+    store_filter_init(&flt, f->coll);
+    flt.spec_versions[0] = "2.0";
+    flt.nspec_versions = 1;
+    list(f, &flt, &c, &page);
+    assert_int_equal(c.n, 0);
+}
+
+static void test_rollback(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    struct stix_obj o;
+    enum store_put_result res;
+    int64_t added;
+    uint64_t count;
+    const char *json = IND("2016-04-06T20:03:48.000Z", "a");
+
+    assert_int_equal(kzj_parse(&f->doc, json, strlen(json), &err), 0);
+    assert_int_equal(stix_obj_read(&f->doc, 0, &o, &err), 0);
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_put(f->s, f->coll, &o, json, strlen(json), NULL, &res, &added, &err), 0);
+    store_rollback(f->s);
+    assert_int_equal(store_count(f->s, f->coll, &count, &err), 0);
+    assert_int_equal(count, 0);
+    /* a put outside a transaction is a programming error, reported */
+    assert_int_equal(store_put(f->s, f->coll, &o, json, strlen(json), NULL, &res, &added, &err),
+                     -1);
+    assert_int_equal(err.code, KZ_EINTERNAL);
+}
+
+static void test_unversioned_sco(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    enum store_put_result res;
+    int64_t a1, a2;
+    struct store_filter flt;
+    struct store_page page;
+    struct collect c;
+    const char *v1 = "{\"type\":\"ipv4-addr\",\"id\":\"ipv4-addr--ff26c055-6336-5bc5-b98d-"
+                     "13d6226742dd\",\"value\":\"198.51.100.3\"}";
+    const char *v2 = "{\"type\":\"ipv4-addr\",\"id\":\"ipv4-addr--ff26c055-6336-5bc5-b98d-"
+                     "13d6226742dd\",\"value\":\"198.51.100.3\",\"x_seen\":2}";
+
+    assert_int_equal(put(f, v1, &res, &a1, &err), 0);
+    assert_int_equal(res, STORE_ADDED);
+    assert_int_equal(put(f, v1, &res, &a2, &err), 0);
+    assert_int_equal(res, STORE_DUPLICATE);
+    assert_int_equal(put(f, v2, &res, &a2, &err), 0);
+    assert_int_equal(res, STORE_ADDED);
+    store_filter_init(&flt, f->coll);
+    flt.versions = STORE_V_ALL;
+    list(f, &flt, &c, &page);
+    assert_int_equal(c.n, 2);
+    /* the server-assigned version is a TAXII timestamp of the date added */
+    assert_int_equal(strlen(c.versions[0]), 27);
+    assert_true(c.versions[0][26] == 'Z');
+}
+
+static void test_reopen_and_missing(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    struct store *s2;
+
+    s2 = store_open("sqlite", "/tmp/kz-store-does-not-exist/x.db", 0, &err);
+    assert_null(s2);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+    s2 = store_open("nosuch", f->path, 0, &err);
+    assert_null(s2);
+    assert_int_equal(err.code, KZ_EUSAGE);
+    s2 = store_open("sqlite", f->path, 0, &err); /* a second handle on the same file */
+    assert_non_null(s2);
+    store_close(s2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_collections, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_duplicates_and_conflicts, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_filters_and_pages, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_unversioned_sco, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_reopen_and_missing, setup, teardown),
+    };
+    if (sodium_init() < 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
