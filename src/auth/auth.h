@@ -1,0 +1,54 @@
+/*
+ * Who is asking: checking the credentials of an HTTP request. kizuna takes
+ * "Authorization: Bearer TOKEN" and HTTP Basic with the user name and the
+ * token as password (what TAXII clients speak). A token is checked by its
+ * public id against a small cache of (id, hash, user) entries, refreshed
+ * from the store at most once a second per token: a request costs one hash
+ * and one constant-time comparison, and a revocation takes effect within a
+ * second.
+ */
+#ifndef KZ_AUTH_H
+#define KZ_AUTH_H
+
+#include <stdint.h>
+
+#include "store/store.h"
+
+enum auth_role {
+    AUTH_ROLE_NONE = 0,
+    AUTH_ROLE_READER,
+    AUTH_ROLE_CONTRIBUTOR,
+    AUTH_ROLE_ORG_ADMIN,
+    AUTH_ROLE_NODE_ADMIN,
+};
+
+/* The authenticated user. */
+struct auth_user {
+    int64_t key;
+    char name[KZ_MAX_NAME + 1];
+    int64_t org;
+    char org_name[KZ_MAX_NAME + 1];
+    enum auth_role role;
+};
+
+/* How long a cached check stands before the store is asked again. */
+#define AUTH_CACHE_TTL_US 1000000
+/* Cache slots (direct-mapped by token id). */
+#define AUTH_CACHE_SLOTS 4096
+
+struct auth_cache;
+
+struct auth_cache *auth_cache_new(void);
+void auth_cache_free(struct auth_cache *c);
+
+/* Checks an Authorization header value (NULL when absent). On success fills
+ * *user and returns 0; otherwise -1 with err (KZ_EDENIED, a reason safe to
+ * show: it never says whether the user or the token was wrong). */
+int auth_check(struct auth_cache *c, struct store *s, const char *authorization,
+               struct auth_user *user, struct kz_error *err);
+
+/* "reader" ... "node-admin" and back; AUTH_ROLE_NONE when unknown. */
+enum auth_role auth_role_parse(const char *s);
+const char *auth_role_name(enum auth_role r);
+
+#endif

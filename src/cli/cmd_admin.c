@@ -1,0 +1,538 @@
+/*
+ * The node operator's commands for accounts and access: organisations,
+ * communities, users, API tokens and grants on collections. They act on the
+ * store directly (the operator has the home folder), print one line per
+ * item, and take --json where a script would want it.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "auth/token.h"
+#include "cli/cli.h"
+#include "node/node.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/kztime.h"
+#include "util/uuid.h"
+
+static int name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > KZ_MAX_NAME)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+static int is_help(int argc, char **argv)
+{
+    return argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+}
+
+static void json_field(struct kz_buf *b, const char *key, const char *value, int first)
+{
+    kz_buf_printf(b, "%s\"%s\":\"", first ? "{" : ",", key);
+    kz_buf_add_json_escaped(b, value, strlen(value));
+    kz_buf_addc(b, '"');
+}
+
+/* --- org ------------------------------------------------------------------ */
+
+static const char org_help[] =
+        "usage: kizuna [--home DIR] org add NAME [--country CC] [--sector S] [--kind K]\n"
+        "                                        [--identity ID]\n"
+        "       kizuna [--home DIR] org list [--json]\n\n"
+        "An organisation: a CERT, a ministry, an operator, a company. Each stands for a\n"
+        "STIX identity (made up when --identity is not given) that its users publish\n"
+        "as. K is government, cert, cii-operator or business; CC an ISO 3166 code.\n";
+
+static int org_add(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"country", required_argument, NULL, 'c'}, {"sector", required_argument, NULL, 's'},
+            {"kind", required_argument, NULL, 'k'},    {"identity", required_argument, NULL, 'i'},
+            {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    static const char *const kinds[] = {"government", "cert", "cii-operator", "business", NULL};
+    struct store_org o;
+    struct kz_error err;
+    struct node *n;
+    int c, ok = 0;
+
+    memset(&o, 0, sizeof(o));
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "hc:s:k:i:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            if (strlen(optarg) != 2 || optarg[0] < 'A' || optarg[0] > 'Z' || optarg[1] < 'A' ||
+                optarg[1] > 'Z')
+                return cli_usage_error("org add", "--country takes a two-letter code like IN");
+            snprintf(o.country, sizeof(o.country), "%s", optarg);
+            break;
+        case 's': snprintf(o.sector, sizeof(o.sector), "%s", optarg); break;
+        case 'k':
+            for (int i = 0; kinds[i]; i++)
+                ok |= strcmp(kinds[i], optarg) == 0;
+            if (!ok)
+                return cli_usage_error("org add",
+                                       "--kind is government, cert, cii-operator or business");
+            snprintf(o.kind, sizeof(o.kind), "%s", optarg);
+            break;
+        case 'i':
+            if (strncmp(optarg, "identity--", 10) != 0 ||
+                !kz_uuid_valid(optarg + 10, strlen(optarg + 10)))
+                return cli_usage_error("org add", "--identity must be identity--UUID");
+            snprintf(o.identity, sizeof(o.identity), "%s", optarg);
+            break;
+        case 'h': fputs(org_help, stdout); return 0;
+        default: return cli_usage_error("org add", "unknown option");
+        }
+    }
+    if (optind + 1 != argc || !name_ok(argv[optind]))
+        return cli_usage_error("org add", "give one NAME of letters, digits, '-', '_' or '.'");
+    snprintf(o.name, sizeof(o.name), "%s", argv[optind]);
+    n = cli_node(cli);
+    if (!n)
+        return 2;
+    kz_error_clear(&err);
+    if (store_org_add(node_store(n), &o, &err) < 0)
+        return cli_fail(&err);
+    printf("%s\n", o.identity);
+    return 0;
+}
+
+static int print_org(void *ctx, const struct store_org *o)
+{
+    int *json = ctx;
+    struct kz_buf b;
+
+    if (!*json) {
+        printf("%-24s %-3s %-13s %-20s %s\n", o->name, o->country[0] ? o->country : "-",
+               o->kind[0] ? o->kind : "-", o->sector[0] ? o->sector : "-", o->identity);
+        return 0;
+    }
+    kz_buf_init(&b, 8192);
+    json_field(&b, "name", o->name, 1);
+    json_field(&b, "country", o->country, 0);
+    json_field(&b, "kind", o->kind, 0);
+    json_field(&b, "sector", o->sector, 0);
+    json_field(&b, "identity", o->identity, 0);
+    kz_buf_addstr(&b, "}\n");
+    if (!b.failed)
+        fputs(b.data, stdout);
+    kz_buf_free(&b);
+    return 0;
+}
+
+int cmd_org(struct cli *cli, int argc, char **argv)
+{
+    struct kz_error err;
+    struct node *n;
+    int json = 0;
+
+    if (argc < 2 || is_help(argc, argv)) {
+        fputs(org_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "add") == 0)
+        return org_add(cli, argc - 1, argv + 1);
+    if (strcmp(argv[1], "list") != 0)
+        return cli_usage_error("org", "unknown subcommand \"%s\"", argv[1]);
+    if (cli_wants_help(argc - 1, argv + 1)) {
+        fputs(org_help, stdout);
+        return 0;
+    }
+    json = argc > 2 && strcmp(argv[2], "--json") == 0;
+    n = cli_node(cli);
+    if (!n)
+        return 2;
+    kz_error_clear(&err);
+    if (store_org_each(node_store(n), print_org, &json, &err) < 0)
+        return cli_fail(&err);
+    return 0;
+}
+
+/* --- community ------------------------------------------------------------ */
+
+static const char community_help[] =
+        "usage: kizuna [--home DIR] community add NAME\n"
+        "       kizuna [--home DIR] community join COMMUNITY ORG\n"
+        "       kizuna [--home DIR] community list\n\n"
+        "A community is a named set of organisations (e.g. in-jp-g2g, in-jp-b2b).\n"
+        "TLP:GREEN reaches the members of the communities a collection is shared with\n"
+        "(kizuna grant COLLECTION --community C).\n";
+
+static int print_community(void *ctx, const struct store_community *c, const char *members)
+{
+    (void)ctx;
+    printf("%-24s %s\n", c->name, members && members[0] ? members : "-");
+    return 0;
+}
+
+int cmd_community(struct cli *cli, int argc, char **argv)
+{
+    struct store_community c;
+    struct store_org o;
+    struct kz_error err;
+    struct node *n;
+
+    if (argc < 2 || is_help(argc, argv) || cli_wants_help(argc, argv)) {
+        fputs(community_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    kz_error_clear(&err);
+    if (strcmp(argv[1], "add") == 0) {
+        if (argc != 3 || !name_ok(argv[2]))
+            return cli_usage_error("community add", "give one NAME of letters, digits, '-', "
+                                                    "'_' or '.'");
+        if (!(n = cli_node(cli)))
+            return 2;
+        memset(&c, 0, sizeof(c));
+        snprintf(c.name, sizeof(c.name), "%s", argv[2]);
+        if (store_community_add(node_store(n), &c, &err) < 0)
+            return cli_fail(&err);
+        return 0;
+    }
+    if (strcmp(argv[1], "join") == 0) {
+        if (argc != 4)
+            return cli_usage_error("community join", "give COMMUNITY and ORG");
+        if (!(n = cli_node(cli)))
+            return 2;
+        if (store_community_find(node_store(n), argv[2], &c, &err) < 0 ||
+            store_org_find(node_store(n), argv[3], &o, &err) < 0 ||
+            store_community_join(node_store(n), c.key, o.key, &err) < 0)
+            return cli_fail(&err);
+        return 0;
+    }
+    if (strcmp(argv[1], "list") == 0) {
+        if (!(n = cli_node(cli)))
+            return 2;
+        if (store_community_each(node_store(n), print_community, NULL, &err) < 0)
+            return cli_fail(&err);
+        return 0;
+    }
+    return cli_usage_error("community", "unknown subcommand \"%s\"", argv[1]);
+}
+
+/* --- user ----------------------------------------------------------------- */
+
+static const char user_help[] =
+        "usage: kizuna [--home DIR] user add NAME --org ORG [--role ROLE]\n"
+        "       kizuna [--home DIR] user list [--json]\n\n"
+        "ROLE is reader (the default: reads what grants allow), contributor (also\n"
+        "publishes, as its organisation), org-admin or node-admin. Give a user a token\n"
+        "with `kizuna token create NAME`.\n";
+
+static int user_add(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"org", required_argument, NULL, 'o'},
+            {"role", required_argument, NULL, 'r'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+    };
+    const char *org = NULL, *role = "reader";
+    struct store_user u;
+    struct store_org o;
+    struct kz_error err;
+    struct node *n;
+    int c;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "ho:r:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': org = optarg; break;
+        case 'r': role = optarg; break;
+        case 'h': fputs(user_help, stdout); return 0;
+        default: return cli_usage_error("user add", "unknown option");
+        }
+    }
+    if (optind + 1 != argc || !name_ok(argv[optind]))
+        return cli_usage_error("user add", "give one NAME of letters, digits, '-', '_' or '.'");
+    if (!org)
+        return cli_usage_error("user add", "--org is required");
+    if (auth_role_parse(role) == AUTH_ROLE_NONE)
+        return cli_usage_error("user add",
+                               "--role is reader, contributor, org-admin or node-admin");
+    if (!(n = cli_node(cli)))
+        return 2;
+    kz_error_clear(&err);
+    if (store_org_find(node_store(n), org, &o, &err) < 0)
+        return cli_fail(&err);
+    memset(&u, 0, sizeof(u));
+    snprintf(u.name, sizeof(u.name), "%s", argv[optind]);
+    snprintf(u.role, sizeof(u.role), "%s", role);
+    u.org = o.key;
+    if (store_user_add(node_store(n), &u, &err) < 0)
+        return cli_fail(&err);
+    return 0;
+}
+
+static int print_user(void *ctx, const struct store_user *u)
+{
+    int *json = ctx;
+    struct kz_buf b;
+
+    if (!*json) {
+        printf("%-24s %-12s %s\n", u->name, u->role, u->org_name);
+        return 0;
+    }
+    kz_buf_init(&b, 4096);
+    json_field(&b, "name", u->name, 1);
+    json_field(&b, "role", u->role, 0);
+    json_field(&b, "org", u->org_name, 0);
+    kz_buf_addstr(&b, "}\n");
+    if (!b.failed)
+        fputs(b.data, stdout);
+    kz_buf_free(&b);
+    return 0;
+}
+
+int cmd_user(struct cli *cli, int argc, char **argv)
+{
+    struct kz_error err;
+    struct node *n;
+    int json;
+
+    if (argc < 2 || is_help(argc, argv)) {
+        fputs(user_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "add") == 0)
+        return user_add(cli, argc - 1, argv + 1);
+    if (strcmp(argv[1], "list") != 0)
+        return cli_usage_error("user", "unknown subcommand \"%s\"", argv[1]);
+    if (cli_wants_help(argc - 1, argv + 1)) {
+        fputs(user_help, stdout);
+        return 0;
+    }
+    json = argc > 2 && strcmp(argv[2], "--json") == 0;
+    if (!(n = cli_node(cli)))
+        return 2;
+    kz_error_clear(&err);
+    if (store_user_each(node_store(n), print_user, &json, &err) < 0)
+        return cli_fail(&err);
+    return 0;
+}
+
+/* --- token ---------------------------------------------------------------- */
+
+static const char token_help[] =
+        "usage: kizuna [--home DIR] token create USER\n"
+        "       kizuna [--home DIR] token list [USER]\n"
+        "       kizuna [--home DIR] token revoke TOKEN-ID\n\n"
+        "create prints a new API token for USER on standard output, once: kizuna keeps\n"
+        "only its hash. A token reads kz_<id>_<secret>; its 16-hex-digit id names it in\n"
+        "`token list` and `token revoke`. A revoked token stops working within a second,\n"
+        "also on a running server.\n";
+
+static int print_token(void *ctx, const struct store_token *t)
+{
+    struct store *s = ctx;
+    struct store_user u;
+    struct kz_error err;
+    char when[KZ_TS_MICROS_LEN], rev[KZ_TS_MICROS_LEN];
+
+    if (store_user_get(s, t->user, &u, &err) < 0)
+        snprintf(u.name, sizeof(u.name), "?");
+    kz_ts_format_micros(t->created_us, when);
+    if (t->revoked_us)
+        kz_ts_format_micros(t->revoked_us, rev);
+    printf("%s  %-20s created %s%s%s\n", t->token_id, u.name, when,
+           t->revoked_us ? "  revoked " : "", t->revoked_us ? rev : "");
+    return 0;
+}
+
+int cmd_token(struct cli *cli, int argc, char **argv)
+{
+    struct store_user u;
+    struct store_token t;
+    struct kz_error err;
+    char text[AUTH_TOKEN_MAX];
+    struct node *n;
+
+    if (argc < 2 || is_help(argc, argv) || cli_wants_help(argc, argv)) {
+        fputs(token_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    kz_error_clear(&err);
+    if (strcmp(argv[1], "create") == 0) {
+        if (argc != 3)
+            return cli_usage_error("token create", "give the USER");
+        if (!(n = cli_node(cli)))
+            return 2;
+        if (store_user_find(node_store(n), argv[2], &u, &err) < 0)
+            return cli_fail(&err);
+        auth_token_generate(u.key, text, &t);
+        if (store_token_add(node_store(n), &t, &err) < 0) {
+            sodium_memzero(text, sizeof(text));
+            return cli_fail(&err);
+        }
+        printf("%s\n", text);
+        fflush(stdout);
+        sodium_memzero(text, sizeof(text));
+        return 0;
+    }
+    if (strcmp(argv[1], "revoke") == 0) {
+        char id[STORE_TOKEN_ID_LEN + 1];
+        const char *which = argc == 3 ? argv[2] : "";
+        if (argc != 3)
+            return cli_usage_error("token revoke", "give the TOKEN-ID");
+        /* accept the whole token too, but never print it */
+        if (auth_token_id(which, strlen(which), id) == 0)
+            which = id;
+        if (!(n = cli_node(cli)))
+            return 2;
+        if (store_token_revoke(node_store(n), which, &err) < 0)
+            return cli_fail(&err);
+        return 0;
+    }
+    if (strcmp(argv[1], "list") == 0) {
+        int64_t user = 0;
+        if (argc > 3)
+            return cli_usage_error("token list", "give at most one USER");
+        if (!(n = cli_node(cli)))
+            return 2;
+        if (argc == 3) {
+            if (store_user_find(node_store(n), argv[2], &u, &err) < 0)
+                return cli_fail(&err);
+            user = u.key;
+        }
+        if (store_token_each(node_store(n), user, print_token, node_store(n), &err) < 0)
+            return cli_fail(&err);
+        return 0;
+    }
+    return cli_usage_error("token", "unknown subcommand \"%s\"", argv[1]);
+}
+
+/* --- grant ---------------------------------------------------------------- */
+
+static const char grant_help[] =
+        "usage: kizuna [--home DIR] grant COLLECTION --user U|--org O|--community C|--role R\n"
+        "                                 [--read] [--write] [--revoke]\n"
+        "       kizuna [--home DIR] grant COLLECTION\n\n"
+        "Gives access to a collection (by alias or id). Without --read or --write the\n"
+        "grant is --read; --revoke takes both away. With no subject, lists the\n"
+        "collection's grants. What a reader then sees inside the collection follows\n"
+        "TLP (docs/SHARING.md): a community grant reaches TLP:GREEN, an organisation or\n"
+        "user grant TLP:AMBER, a role grant TLP:CLEAR only.\n";
+
+static const char *const kind_names[] = {"", "user", "org", "community", "role"};
+
+static int print_grant(void *ctx, const struct store_grant *g)
+{
+    (void)ctx;
+    printf("%-10s %-24s %s%s\n", kind_names[g->kind], g->subject_name, g->can_read ? "read" : "",
+           g->can_write ? (g->can_read ? ",write" : "write") : "");
+    return 0;
+}
+
+static int grant_subject(struct store *s, int kind, const char *name, struct store_grant *g,
+                         struct kz_error *err)
+{
+    struct store_user u;
+    struct store_org o;
+    struct store_community c;
+
+    g->kind = (enum store_grant_kind)kind;
+    switch (kind) {
+    case STORE_GRANT_USER:
+        if (store_user_find(s, name, &u, err) < 0)
+            return -1;
+        g->subject = u.key;
+        return 0;
+    case STORE_GRANT_ORG:
+        if (store_org_find(s, name, &o, err) < 0)
+            return -1;
+        g->subject = o.key;
+        return 0;
+    case STORE_GRANT_COMMUNITY:
+        if (store_community_find(s, name, &c, err) < 0)
+            return -1;
+        g->subject = c.key;
+        return 0;
+    default:
+        if (auth_role_parse(name) == AUTH_ROLE_NONE)
+            return kz_error_set(err, KZ_EUSAGE,
+                                "--role is reader, contributor, org-admin or node-admin");
+        snprintf(g->role, sizeof(g->role), "%s", name);
+        return 0;
+    }
+}
+
+int cmd_grant(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"user", required_argument, NULL, 'u'},
+            {"org", required_argument, NULL, 'o'},
+            {"community", required_argument, NULL, 'c'},
+            {"role", required_argument, NULL, 'R'},
+            {"read", no_argument, NULL, 'r'},
+            {"write", no_argument, NULL, 'w'},
+            {"revoke", no_argument, NULL, 'x'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+    };
+    const char *subject = NULL;
+    int kind = 0, c, rd = 0, wr = 0, revoke = 0;
+    struct store_collection col;
+    struct store_grant g;
+    struct kz_error err;
+    struct node *n;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "hu:o:c:R:rwx", opts, NULL)) != -1) {
+        switch (c) {
+        case 'u':
+        case 'o':
+        case 'c':
+        case 'R':
+            if (subject)
+                return cli_usage_error("grant", "give one of --user, --org, --community, --role");
+            subject = optarg;
+            kind = c == 'u'   ? STORE_GRANT_USER
+                   : c == 'o' ? STORE_GRANT_ORG
+                   : c == 'c' ? STORE_GRANT_COMMUNITY
+                              : STORE_GRANT_ROLE;
+            break;
+        case 'r': rd = 1; break;
+        case 'w': wr = 1; break;
+        case 'x': revoke = 1; break;
+        case 'h': fputs(grant_help, stdout); return 0;
+        default: return cli_usage_error("grant", "unknown option");
+        }
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("grant", "give one COLLECTION");
+    if (!(n = cli_node(cli)))
+        return 2;
+    kz_error_clear(&err);
+    if (store_collection_find(node_store(n), NULL, argv[optind], &col, &err) < 0)
+        return cli_fail(&err);
+    if (!subject) {
+        if (store_grant_each(node_store(n), col.key, print_grant, NULL, &err) < 0)
+            return cli_fail(&err);
+        return 0;
+    }
+    memset(&g, 0, sizeof(g));
+    g.collection = col.key;
+    if (grant_subject(node_store(n), kind, subject, &g, &err) < 0)
+        return cli_fail(&err);
+    if (!rd && !wr && !revoke)
+        rd = 1;
+    g.can_read = revoke ? 0 : rd;
+    g.can_write = revoke ? 0 : wr;
+    if (store_grant_set(node_store(n), &g, &err) < 0)
+        return cli_fail(&err);
+    return 0;
+}

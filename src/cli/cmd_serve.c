@@ -1,0 +1,128 @@
+/*
+ * `kizuna serve`: the node's daemon. The main thread owns the signals
+ * (SIGTERM/SIGINT drain and stop, SIGHUP reopens the log) and the timers;
+ * the HTTP workers never see a signal.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "http/http.h"
+#include "node/node.h"
+#include "taxii/taxii.h"
+#include "util/kztime.h"
+
+static const char help[] =
+        "usage: kizuna [--home DIR] serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE]\n"
+        "                                 [--threads N] [--log FILE]\n\n"
+        "Serves the node's TAXII 2.1 API (discovery at /taxii2/). Defaults come from\n"
+        "kizuna.conf ([server]); the default address is 127.0.0.1:8470. Plain HTTP is\n"
+        "allowed only on loopback addresses: any other needs TLS (--tls-cert and\n"
+        "--tls-key, or tls = on in kizuna.conf, which uses the certificate kizuna init\n"
+        "made). One JSON line per request goes to the log (default: kizuna.log in the\n"
+        "home; '-' for standard error). SIGTERM or SIGINT let in-flight requests\n"
+        "finish and exit 0; SIGHUP reopens the log file.\n";
+
+#define HOUSEKEEPING_S 60
+
+int cmd_serve(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"listen", required_argument, NULL, 'l'},
+            {"tls-cert", required_argument, NULL, 'c'},
+            {"tls-key", required_argument, NULL, 'k'},
+            {"threads", required_argument, NULL, 't'},
+            {"log", required_argument, NULL, 'g'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+    };
+    const char *listen = NULL, *cert = NULL, *key = NULL, *log = NULL;
+    int threads = 0, c, sig, rc = 2;
+    struct http_options ho;
+    struct taxii_server *t = NULL;
+    struct http_server *srv = NULL;
+    struct kz_error err;
+    const struct node_config *cfg;
+    struct node *n;
+    sigset_t set;
+    struct timespec tick = {1, 0};
+    int64_t next_housekeeping = 0;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "hl:c:k:t:g:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': listen = optarg; break;
+        case 'c': cert = optarg; break;
+        case 'k': key = optarg; break;
+        case 't': {
+            long v;
+            if (cli_parse_long(optarg, 1, 256, &v) < 0)
+                return cli_usage_error("serve", "--threads must be 1 to 256");
+            threads = (int)v;
+            break;
+        }
+        case 'g': log = optarg; break;
+        case 'h': fputs(help, stdout); return 0;
+        default: return cli_usage_error("serve", "unknown option");
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("serve", "unexpected argument \"%s\"", argv[optind]);
+    if ((cert && !key) || (key && !cert))
+        return cli_usage_error("serve", "--tls-cert and --tls-key go together");
+    n = cli_node(cli);
+    if (!n)
+        return 2;
+    cfg = node_config(n);
+    memset(&ho, 0, sizeof(ho));
+    ho.listen = listen ? listen : cfg->listen;
+    ho.threads = threads ? threads : cfg->threads;
+    ho.log_path = log ? log : cfg->log_path;
+    if (cert) {
+        ho.tls_cert = cert;
+        ho.tls_key = key;
+    } else if (cfg->tls) {
+        ho.tls_cert = cfg->tls_cert;
+        ho.tls_key = cfg->tls_key;
+    }
+    kz_error_clear(&err);
+    t = taxii_server_new(n, &err);
+    if (!t)
+        return cli_fail(&err);
+    /* block the signals before the workers start, so only this thread
+     * receives them */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    srv = http_start(&ho, taxii_http_app(t), &err);
+    if (!srv) {
+        cli_fail(&err);
+        goto out;
+    }
+    fprintf(stderr, "kizuna: node \"%s\" serving TAXII 2.1 at %s://%s/taxii2/ (port %u)\n",
+            cfg->name, ho.tls_cert ? "https" : "http", ho.listen, (unsigned)http_port(srv));
+    for (;;) {
+        sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        if (sig == SIGHUP && http_reopen_log(srv, &err) < 0)
+            cli_fail(&err);
+        if (kz_mono_micros() >= next_housekeeping) {
+            taxii_housekeeping(t);
+            next_housekeeping = kz_mono_micros() + (int64_t)HOUSEKEEPING_S * 1000000;
+        }
+    }
+    fprintf(stderr, "kizuna: stopping: finishing requests in flight\n");
+    http_stop(srv);
+    rc = 0;
+out:
+    taxii_server_free(t);
+    return rc;
+}

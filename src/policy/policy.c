@@ -1,0 +1,218 @@
+/*
+ * The rules of policy.h. Collection rights come from grants; the object
+ * rule becomes a store_visibility that the store evaluates inside its query;
+ * policy_may_see states the same rule in C so that tests can hold the two
+ * against each other.
+ */
+#include "policy/policy.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "json/json.h"
+
+/* The highest TLP a reader sees through the kind of grant it holds. */
+static enum stix_tlp level_of(const struct store_access *a)
+{
+    if (a->read_as_org || a->read_as_user)
+        return STIX_TLP_AMBER_STRICT;
+    if (a->read_as_community)
+        return STIX_TLP_GREEN;
+    if (a->can_read)
+        return STIX_TLP_CLEAR;
+    return STIX_TLP_NONE;
+}
+
+int policy_view_open(struct store *s, const struct policy_reader *r,
+                     const struct store_collection *c, struct policy_view *v, struct kz_error *err)
+{
+    const struct auth_user *u = r->user;
+    struct store_access a;
+    struct store_org org;
+
+    memset(v, 0, sizeof(*v));
+    v->collection = c->key;
+    if (store_grant_check(s, c->key, u->key, u->org, auth_role_name(u->role), &a, err) < 0)
+        return -1;
+    v->can_read = a.can_read;
+    v->can_write = a.can_write;
+    if (u->role == AUTH_ROLE_NODE_ADMIN) {
+        /* node admins manage every collection; what they may read inside
+         * one still follows the TLP rules below */
+        v->can_read = v->can_write = 1;
+    }
+    if (u->role == AUTH_ROLE_READER)
+        v->can_write = 0;
+    v->knows = v->can_read || v->can_write;
+    if (store_org_find_key(s, u->org, &org, err) == 0)
+        snprintf(v->org_identity, sizeof(v->org_identity), "%s", org.identity);
+    v->vis.active = 1;
+    v->vis.max_level = v->can_read ? (int)level_of(&a) : (int)STIX_TLP_NONE;
+    if (v->can_read && v->vis.max_level < STIX_TLP_CLEAR)
+        v->vis.max_level = STIX_TLP_CLEAR; /* a node admin with no grant */
+    v->vis.default_tlp = r->default_tlp ? (int)r->default_tlp : (int)STIX_TLP_AMBER;
+    v->vis.exclude_red = r->bulk;
+    v->vis.org_identity = v->org_identity;
+    v->vis.user = u->key;
+    v->vis.org = u->org ? u->org : -1;
+    v->vis.check_refs = 1;
+    if (!v->can_read) {
+        /* writers without read see only what they produced */
+        v->vis.max_level = STIX_TLP_NONE;
+    }
+    return 0;
+}
+
+void policy_operator_view(const struct store_collection *c, enum stix_tlp default_tlp, int bulk,
+                          struct policy_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->collection = c->key;
+    v->can_read = v->can_write = v->knows = 1;
+    v->vis.active = 1;
+    v->vis.max_level = bulk ? STIX_TLP_AMBER_STRICT : STIX_TLP_RED;
+    v->vis.default_tlp = default_tlp ? (int)default_tlp : (int)STIX_TLP_AMBER;
+    v->vis.exclude_red = bulk;
+    v->vis.user = -1;
+    v->vis.org = -1;
+}
+
+void policy_filter(const struct policy_view *v, struct store_filter *f)
+{
+    f->vis = v->vis;
+    f->vis.org_identity = v->org_identity;
+}
+
+int policy_may_see(const struct policy_view *v, const struct store_row *r, int names_user,
+                   int names_org)
+{
+    int eff = r->tlp ? r->tlp : v->vis.default_tlp;
+
+    if (v->vis.exclude_red && eff >= STIX_TLP_RED)
+        return 0;
+    if (eff <= v->vis.max_level)
+        return 1;
+    if (v->org_identity[0] && r->created_by && strcmp(r->created_by, v->org_identity) == 0)
+        return 1;
+    if (names_user)
+        return 1;
+    return names_org && eff < STIX_TLP_RED;
+}
+
+int policy_check_write(const struct policy_view *v, const struct auth_user *u,
+                       const struct stix_obj *o, struct kz_error *why)
+{
+    if (!v->can_write)
+        return kz_error_set(why, KZ_EDENIED, "you may not write to this collection");
+    if (u->role == AUTH_ROLE_NODE_ADMIN || u->role == AUTH_ROLE_ORG_ADMIN)
+        return 0;
+    if (o->created_by_ref[0] && strcmp(o->created_by_ref, v->org_identity) != 0) {
+        kz_error_property(why, "created_by_ref");
+        return kz_error_set(why, KZ_EDENIED, "contributors publish only as their organisation (%s)",
+                            v->org_identity);
+    }
+    return 0;
+}
+
+/* Collects the accounts named in kizuna's recipients extension. */
+struct collect {
+    struct store *s;
+    const char *node;
+    struct policy_resolved *rs;
+    struct store_put_meta *out;
+};
+
+static void add_user(struct collect *c, const char *name, size_t n)
+{
+    char user[KZ_MAX_NAME + 1];
+    const char *at = memchr(name, '@', n);
+    struct store_user u;
+    struct kz_error err;
+
+    /* "name@node": a user of this node when node is ours; others live on
+     * peers and are kept in the object for federation to route */
+    if (!at || (size_t)(at - name) > KZ_MAX_NAME ||
+        strlen(c->node) != n - (size_t)(at - name) - 1 ||
+        memcmp(at + 1, c->node, strlen(c->node)) != 0)
+        return;
+    snprintf(user, sizeof(user), "%.*s", (int)(at - name), name);
+    if (c->out->nusers < POLICY_MAX_RECIPIENTS && store_user_find(c->s, user, &u, &err) == 0)
+        c->rs->users[c->out->nusers++] = u.key;
+}
+
+static void add_org(struct collect *c, const char *identity, size_t n)
+{
+    char id[KZ_MAX_STIX_ID + 1];
+    struct store_org o;
+    struct kz_error err;
+
+    if (n > KZ_MAX_STIX_ID)
+        return;
+    snprintf(id, sizeof(id), "%.*s", (int)n, identity);
+    if (c->out->norgs < POLICY_MAX_RECIPIENTS && store_org_find_identity(c->s, id, &o, &err) == 0)
+        c->rs->orgs[c->out->norgs++] = o.key;
+}
+
+int policy_recipients(struct store *s, const char *node_name, const struct stix_obj *o,
+                      struct policy_resolved *rs, struct store_put_meta *out, struct kz_error *err)
+{
+    const struct kzj_doc *d = o->doc;
+    struct collect c = {.s = s, .node = node_name, .rs = rs, .out = out};
+    uint32_t ext, mine, rcpt, list;
+    struct store_org org;
+
+    (void)err;
+    out->users = rs->users;
+    out->orgs = rs->orgs;
+    out->nusers = out->norgs = 0;
+    if (o->created_by_ref[0] && store_org_find_identity(s, o->created_by_ref, &org, err) == 0)
+        out->producer = org.key;
+    ext = KZJ_GET(d, o->node, "extensions");
+    if (!ext || kzj_type(d, ext) != KZJ_OBJECT)
+        return 0;
+    mine = KZJ_GET(d, ext, POLICY_EXTENSION_ID);
+    if (!mine || kzj_type(d, mine) != KZJ_OBJECT)
+        return 0;
+    rcpt = KZJ_GET(d, mine, "recipients");
+    if (!rcpt || kzj_type(d, rcpt) != KZJ_OBJECT)
+        return 0;
+    list = KZJ_GET(d, rcpt, "users");
+    if (list && kzj_type(d, list) == KZJ_ARRAY) {
+        KZJ_FOREACH_ELEM(d, list, e)
+        {
+            char tmp[KZ_MAX_NAME * 2 + 2];
+            const char *p;
+            size_t n;
+            if (kzj_str(d, e, tmp, sizeof(tmp), &p, &n) == 0)
+                add_user(&c, p, n);
+        }
+    }
+    list = KZJ_GET(d, rcpt, "organizations");
+    if (list && kzj_type(d, list) == KZJ_ARRAY) {
+        KZJ_FOREACH_ELEM(d, list, e)
+        {
+            char tmp[KZ_MAX_STIX_ID + 1];
+            const char *p;
+            size_t n;
+            if (kzj_str(d, e, tmp, sizeof(tmp), &p, &n) == 0)
+                add_org(&c, p, n);
+        }
+    }
+    return 0;
+}
+
+int policy_extension_definition(const char *creator_identity, struct kz_buf *out)
+{
+    kz_buf_printf(out,
+                  "{\"type\":\"extension-definition\",\"spec_version\":\"2.1\",\"id\":\"%s\","
+                  "\"created_by_ref\":\"%s\",\"created\":\"2026-11-26T00:00:00.000Z\","
+                  "\"modified\":\"2026-11-26T00:00:00.000Z\",\"name\":\"kizuna recipients\","
+                  "\"description\":\"Names the recipients of an object shared under TLP:AMBER "
+                  "(organisations, by identity) or TLP:RED (users, as name@node). A kizuna node "
+                  "shows and forwards the object only to them and to its producer.\","
+                  "\"schema\":\"https://kizuna.invalid/schemas/recipients-v1.json\","
+                  "\"version\":\"1.0.0\",\"extension_types\":[\"property-extension\"],"
+                  "\"object_marking_refs\":[\"%s\"]}",
+                  POLICY_EXTENSION_ID, creator_identity, stix_tlp_marking_id(STIX_TLP_CLEAR));
+    return out->failed ? -1 : 0;
+}

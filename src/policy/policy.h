@@ -1,0 +1,97 @@
+/*
+ * Policy: the one place that decides who may see and change what. Every
+ * read path (TAXII objects, object, versions, manifest, status; export;
+ * match; sync) asks policy_view_open for the reader's view of a collection
+ * and lists objects through it; every write asks policy_check_write. The
+ * rules are TLP 2.0 enforced by the server (docs/SHARING.md has the table):
+ *
+ *   CLEAR        every reader of the collection
+ *   GREEN        readers whose organisation is in a community the collection
+ *                is shared with (a community grant)
+ *   AMBER, AMBER+STRICT
+ *                readers in the organisations the collection is shared with
+ *                (an organisation grant), individually granted users, and
+ *                organisations or users the object names as recipients
+ *   RED          only the users the object names as recipients
+ *   any level    the producer: the organisation whose identity is the
+ *                object's created_by_ref
+ *
+ * Unmarked objects take the node's default marking (TLP:AMBER unless
+ * configured); TLP 1.0 markings count as their 2.0 equivalents; several
+ * markings, granular ones included, mean the most restrictive. Bulk paths
+ * (export, feeds, other users' match indexes) never carry TLP:RED. A
+ * relationship or sighting is visible only when what it points to is.
+ */
+#ifndef KZ_POLICY_H
+#define KZ_POLICY_H
+
+#include <stdint.h>
+
+#include "auth/auth.h"
+#include "stix/stix.h"
+#include "store/store.h"
+
+/* kizuna's STIX extension naming an object's recipients:
+ *   "extensions": {"<POLICY_EXTENSION_ID>": {"extension_type":
+ *      "property-extension", "recipients": {"users": ["name@node"],
+ *      "organizations": ["identity--..."]}}}                              */
+#define POLICY_EXTENSION_ID   "extension-definition--bc477fd6-2822-4e86-a16f-e438280733f6"
+#define POLICY_MAX_RECIPIENTS 256
+
+/* Who reads, and how. */
+struct policy_reader {
+    const struct auth_user *user;
+    const char *node_name; /* users named "name@node" are local when node matches */
+    enum stix_tlp default_tlp;
+    int bulk; /* export, feeds: never TLP:RED */
+};
+
+/* A reader's view of one collection. */
+struct policy_view {
+    int64_t collection;
+    int can_read;
+    int can_write;
+    int knows; /* the collection may be shown to this reader at all */
+    struct store_visibility vis;
+    char org_identity[KZ_MAX_STIX_ID + 1];
+};
+
+/* Works out the reader's rights on collection c and the object filter.
+ * Node admins read and write every collection; others through grants. */
+int policy_view_open(struct store *s, const struct policy_reader *r,
+                     const struct store_collection *c, struct policy_view *v, struct kz_error *err);
+
+/* The view of the node operator, who holds the home folder (the CLI without
+ * a user): every object, but TLP:RED never on bulk paths. */
+void policy_operator_view(const struct store_collection *c, enum stix_tlp default_tlp, int bulk,
+                          struct policy_view *v);
+
+/* Puts the view's object filter on a listing. */
+void policy_filter(const struct policy_view *v, struct store_filter *f);
+
+/* The same object rule in C, for one row whose recipients are given (used by
+ * tests to check the SQL, and by paths that hold an object in memory). */
+int policy_may_see(const struct policy_view *v, const struct store_row *r, int names_user,
+                   int names_org);
+
+/* Whether the reader may publish o in the view's collection: write access,
+ * and contributors publish only as their own organisation (created_by_ref
+ * must be absent or the organisation's identity; kizuna does not rewrite
+ * objects, so an absent one is accepted as the organisation's). */
+int policy_check_write(const struct policy_view *v, const struct auth_user *u,
+                       const struct stix_obj *o, struct kz_error *why);
+
+/* Resolves the recipients an object names into local accounts. The arrays
+ * in out point into rs and stay valid until the next call. */
+struct policy_resolved {
+    int64_t users[POLICY_MAX_RECIPIENTS];
+    int64_t orgs[POLICY_MAX_RECIPIENTS];
+};
+int policy_recipients(struct store *s, const char *node_name, const struct stix_obj *o,
+                      struct policy_resolved *rs, struct store_put_meta *out, struct kz_error *err);
+
+/* The extension-definition object kizuna publishes for its recipients
+ * extension, created by the given identity, as JSON text into out. */
+int policy_extension_definition(const char *creator_identity, struct kz_buf *out);
+
+#endif

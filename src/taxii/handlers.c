@@ -1,0 +1,537 @@
+/*
+ * The TAXII 2.1 endpoints. Each handler starts from what prepare() checked
+ * (an authenticated user, an existing API root, a collection the user may
+ * use in this way) and answers with the resource the specification defines.
+ * Objects are never re-serialised: a page is the stored JSON texts joined
+ * into an envelope. Every listing goes through the reader's policy view, so
+ * objects the reader may not see are absent from pages, counts, cursors,
+ * manifests, version lists and date headers alike.
+ */
+#include "taxii/taxii_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/ingest.h"
+#include "util/kztime.h"
+#include "util/uuid.h"
+
+static struct taxii_req *state(struct http_request *req)
+{
+    return http_request_data(req);
+}
+
+static void add_str(struct kz_buf *b, const char *key, const char *value, int *first)
+{
+    if (!*first)
+        kz_buf_addc(b, ',');
+    *first = 0;
+    kz_buf_printf(b, "\"%s\":\"", key);
+    kz_buf_add_json_escaped(b, value, strlen(value));
+    kz_buf_addc(b, '"');
+}
+
+/* The base URL clients used to reach us, from the Host header when it is
+ * sane, else the listen address. */
+static void base_url(struct taxii_server *t, struct http_request *req, char *out, size_t cap)
+{
+    const char *host = http_request_header(req, "Host");
+    const char *scheme = http_request_tls(req) ? "https" : "http";
+
+    if (!host || !host[0] || strlen(host) > 255 ||
+        strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+                strlen(host))
+        host = t->cfg->listen;
+    snprintf(out, cap, "%s://%s", scheme, host);
+}
+
+struct roots_ctx {
+    struct kz_buf *b;
+    const char *base;
+    int n;
+};
+
+static int add_root_url(void *ctx, const struct store_api_root *r)
+{
+    struct roots_ctx *c = ctx;
+
+    kz_buf_addstr(c->b, c->n++ ? ",\"" : "\"");
+    kz_buf_add_json_escaped(c->b, c->base, strlen(c->base));
+    kz_buf_addc(c->b, '/');
+    kz_buf_add_json_escaped(c->b, r->name, strlen(r->name));
+    kz_buf_addstr(c->b, "/\"");
+    return 0;
+}
+
+void taxii_get_discovery(void *app, struct http_request *req, struct http_response *res)
+{
+    struct taxii_server *t = app;
+    struct kz_buf *b = &res->body;
+    char base[300];
+    struct kz_error err;
+    struct store *s = taxii_store(t, &err);
+    struct roots_ctx rc = {.b = b, .base = base};
+    int first = 1;
+
+    if (!s) {
+        taxii_error_from(res, &err);
+        return;
+    }
+    base_url(t, req, base, sizeof(base));
+    taxii_ok(res, 200);
+    kz_buf_addc(b, '{');
+    add_str(b, "title", t->cfg->name, &first);
+    add_str(b, "description", "kizuna: a federated exchange of STIX 2.1 threat intelligence",
+            &first);
+    kz_buf_addstr(b, ",\"default\":\"");
+    kz_buf_add_json_escaped(b, base, strlen(base));
+    kz_buf_addstr(b, "/default/\",\"api_roots\":[");
+    if (store_api_root_each(s, add_root_url, &rc, &err) < 0) {
+        taxii_error_from(res, &err);
+        return;
+    }
+    kz_buf_addstr(b, "]}");
+}
+
+void taxii_get_api_root(void *app, struct http_request *req, struct http_response *res)
+{
+    struct taxii_req *q = state(req);
+    struct kz_buf *b = &res->body;
+    int first = 1;
+
+    (void)app;
+    taxii_ok(res, 200);
+    kz_buf_addc(b, '{');
+    add_str(b, "title", q->root.title[0] ? q->root.title : q->root.name, &first);
+    if (q->root.description[0])
+        add_str(b, "description", q->root.description, &first);
+    kz_buf_printf(b, ",\"versions\":[\"%s\"],\"max_content_length\":%llu}", TAXII_MEDIA_TYPE,
+                  (unsigned long long)q->root.max_content_length);
+}
+
+static void collection_json(struct kz_buf *b, const struct store_collection *c, int can_read,
+                            int can_write)
+{
+    int first = 1;
+
+    kz_buf_addc(b, '{');
+    add_str(b, "id", c->id, &first);
+    add_str(b, "title", c->title[0] ? c->title : c->alias, &first);
+    if (c->description[0])
+        add_str(b, "description", c->description, &first);
+    add_str(b, "alias", c->alias, &first);
+    kz_buf_printf(b, ",\"can_read\":%s,\"can_write\":%s,\"media_types\":[\"%s\"]}",
+                  can_read ? "true" : "false", can_write ? "true" : "false", STIX_MEDIA_TYPE);
+}
+
+struct colls_ctx {
+    struct taxii_server *t;
+    struct taxii_req *q;
+    struct store *s;
+    struct kz_buf *b;
+    int n;
+    int failed;
+    struct kz_error err;
+};
+
+static int add_collection(void *ctx, const struct store_collection *c)
+{
+    struct colls_ctx *x = ctx;
+    struct policy_reader r;
+    struct policy_view v;
+
+    taxii_reader(x->t, x->q, &r);
+    if (policy_view_open(x->s, &r, c, &v, &x->err) < 0) {
+        x->failed = 1;
+        return -1;
+    }
+    if (!v.knows)
+        return 0;
+    kz_buf_addstr(x->b, x->n++ ? "," : "{\"collections\":[");
+    collection_json(x->b, c, v.can_read, v.can_write);
+    return 0;
+}
+
+void taxii_get_collections(void *app, struct http_request *req, struct http_response *res)
+{
+    struct taxii_server *t = app;
+    struct colls_ctx x = {.t = t, .q = state(req), .b = &res->body};
+
+    x.s = taxii_store(t, &x.err);
+    if (!x.s) {
+        taxii_error_from(res, &x.err);
+        return;
+    }
+    taxii_ok(res, 200);
+    if (store_collection_each(x.s, x.q->root.name, add_collection, &x, &x.err) < 0 || x.failed) {
+        taxii_error_from(res, &x.err);
+        return;
+    }
+    /* empty lists are omitted, never sent as [] */
+    kz_buf_addstr(&res->body, x.n ? "]}" : "{}");
+}
+
+void taxii_get_collection(void *app, struct http_request *req, struct http_response *res)
+{
+    struct taxii_req *q = state(req);
+
+    (void)app;
+    taxii_ok(res, 200);
+    collection_json(&res->body, &q->coll, q->view.can_read, q->view.can_write);
+}
+
+/* --- listings ------------------------------------------------------------ */
+
+enum listing {
+    LIST_OBJECTS,
+    LIST_MANIFEST,
+    LIST_VERSIONS,
+};
+
+struct page_ctx {
+    struct kz_buf *b;
+    enum listing kind;
+    uint64_t n;
+};
+
+static int on_row(void *ctx, const struct store_row *r, struct kz_error *err)
+{
+    struct page_ctx *p = ctx;
+    char added[KZ_TS_MICROS_LEN];
+
+    if (p->n++)
+        kz_buf_addc(p->b, ',');
+    switch (p->kind) {
+    case LIST_OBJECTS: kz_buf_add(p->b, r->raw, r->rawlen); break;
+    case LIST_VERSIONS:
+        kz_buf_addc(p->b, '"');
+        kz_buf_add_json_escaped(p->b, r->version, strlen(r->version));
+        kz_buf_addc(p->b, '"');
+        break;
+    case LIST_MANIFEST:
+        kz_ts_format_micros(r->added, added);
+        kz_buf_addstr(p->b, "{\"id\":\"");
+        kz_buf_add_json_escaped(p->b, r->id, strlen(r->id));
+        kz_buf_printf(p->b, "\",\"date_added\":\"%s\",\"version\":\"", added);
+        kz_buf_add_json_escaped(p->b, r->version, strlen(r->version));
+        kz_buf_printf(p->b, "\",\"media_type\":\"%s\"}", STIX_MEDIA_TYPE);
+        break;
+    }
+    return p->b->failed ? kz_error_set(err, KZ_ELIMIT, "response too large") : 0;
+}
+
+/* Runs a listing and writes its envelope (objects, manifest or versions
+ * resource) with the date headers. A 404 when object_id is set and nothing
+ * is visible. */
+static void list(struct taxii_server *t, struct http_request *req, struct http_response *res,
+                 enum listing kind, unsigned allowed, unsigned default_versions,
+                 const char *object_id)
+{
+    struct taxii_req *q = state(req);
+    struct taxii_query tq;
+    struct store_page page;
+    struct kz_error err;
+    struct store *s;
+    const struct http_param *params;
+    struct page_ctx pc = {.b = &res->body, .kind = kind};
+    char cursor[TAXII_CURSOR_MAX], first[KZ_TS_MICROS_LEN], last[KZ_TS_MICROS_LEN];
+    int n;
+
+    kz_error_clear(&err);
+    params = http_request_params(req, &n);
+    if (taxii_query_parse(params, n, allowed, default_versions, t->cursor_key, &tq, &err) < 0) {
+        taxii_error_from(res, &err);
+        return;
+    }
+    s = taxii_store(t, &err);
+    if (!s) {
+        taxii_error_from(res, &err);
+        goto out;
+    }
+    tq.filter.collection = q->coll.key;
+    if (object_id) {
+        tq.filter.ids[0] = object_id;
+        tq.filter.nids = 1;
+    }
+    policy_filter(&q->view, &tq.filter);
+    taxii_ok(res, 200);
+    kz_buf_addstr(&res->body, kind == LIST_VERSIONS ? "{\"versions\":[" : "{\"objects\":[");
+    if (store_list(s, &tq.filter, kind == LIST_OBJECTS, on_row, &pc, &page, &err) < 0) {
+        taxii_error_from(res, &err);
+        goto out;
+    }
+    if (object_id && page.count == 0 && !tq.has_next) {
+        taxii_error(res, 404, "Not found", "no such object in this collection");
+        goto out;
+    }
+    if (page.count == 0) {
+        kz_buf_reset(&res->body);
+        kz_buf_addstr(&res->body, "{\"more\":false}");
+        goto out;
+    }
+    kz_buf_addstr(&res->body, "],\"more\":");
+    if (page.more) {
+        taxii_cursor_make(&tq, page.last_added, t->cursor_key, cursor);
+        kz_buf_printf(&res->body, "true,\"next\":\"%s\"}", cursor);
+    } else {
+        kz_buf_addstr(&res->body, "false}");
+    }
+    kz_ts_format_micros(page.first_added, first);
+    kz_ts_format_micros(page.last_added, last);
+    http_response_header(res, "X-TAXII-Date-Added-First", first);
+    http_response_header(res, "X-TAXII-Date-Added-Last", last);
+    if (res->body.failed)
+        taxii_error(res, 500, "Internal error", "the response could not be built");
+out:
+    taxii_query_free(&tq);
+}
+
+#define FILTERS_ALL                                                                                \
+    (TAXII_P_ADDED_AFTER | TAXII_P_LIMIT | TAXII_P_NEXT | TAXII_P_MATCH_ID | TAXII_P_MATCH_TYPE |  \
+     TAXII_P_MATCH_VERSION | TAXII_P_MATCH_SPEC_VERSION)
+
+void taxii_get_objects(void *app, struct http_request *req, struct http_response *res)
+{
+    list(app, req, res, LIST_OBJECTS, FILTERS_ALL, STORE_V_LAST, NULL);
+}
+
+void taxii_get_manifest(void *app, struct http_request *req, struct http_response *res)
+{
+    list(app, req, res, LIST_MANIFEST, FILTERS_ALL, STORE_V_LAST, NULL);
+}
+
+void taxii_get_object(void *app, struct http_request *req, struct http_response *res)
+{
+    list(app, req, res, LIST_OBJECTS,
+         TAXII_P_ADDED_AFTER | TAXII_P_LIMIT | TAXII_P_NEXT | TAXII_P_MATCH_VERSION |
+                 TAXII_P_MATCH_SPEC_VERSION,
+         STORE_V_LAST, http_request_capture(req, 2));
+}
+
+void taxii_get_versions(void *app, struct http_request *req, struct http_response *res)
+{
+    list(app, req, res, LIST_VERSIONS,
+         TAXII_P_ADDED_AFTER | TAXII_P_LIMIT | TAXII_P_NEXT | TAXII_P_MATCH_SPEC_VERSION,
+         STORE_V_ALL, http_request_capture(req, 2));
+}
+
+void taxii_delete_object(void *app, struct http_request *req, struct http_response *res)
+{
+    struct taxii_server *t = app;
+    struct taxii_req *q = state(req);
+    const char *id = http_request_capture(req, 2);
+    struct taxii_query tq;
+    struct store_filter visible;
+    struct store_page page;
+    struct kz_error err;
+    struct store *s;
+    const struct http_param *params;
+    uint64_t deleted = 0;
+    int n;
+
+    kz_error_clear(&err);
+    params = http_request_params(req, &n);
+    if (taxii_query_parse(params, n, TAXII_P_MATCH_VERSION | TAXII_P_MATCH_SPEC_VERSION,
+                          STORE_V_ALL, t->cursor_key, &tq, &err) < 0) {
+        taxii_error_from(res, &err);
+        return;
+    }
+    s = taxii_store(t, &err);
+    if (!s) {
+        taxii_error_from(res, &err);
+        goto out;
+    }
+    /* one may delete only what one may see: otherwise a 404, as for an
+     * object that does not exist */
+    visible = tq.filter;
+    visible.collection = q->coll.key;
+    visible.ids[0] = id;
+    visible.nids = 1;
+    visible.limit = 1;
+    policy_filter(&q->view, &visible);
+    if (store_list(s, &visible, 0, NULL, NULL, &page, &err) < 0) {
+        taxii_error_from(res, &err);
+        goto out;
+    }
+    if (page.count == 0) {
+        taxii_error(res, 404, "Not found", "no such object in this collection");
+        goto out;
+    }
+    if (store_begin(s, &err) < 0 ||
+        store_delete(s, q->coll.key, id, &tq.filter, &deleted, &err) < 0 ||
+        store_commit(s, &err) < 0) {
+        store_rollback(s);
+        taxii_error_from(res, &err);
+        goto out;
+    }
+    taxii_ok(res, 200);
+out:
+    taxii_query_free(&tq);
+}
+
+/* --- adding objects and the status resource ------------------------------ */
+
+struct post_ctx {
+    struct taxii_server *t;
+    struct taxii_req *q;
+    struct store *s;
+    struct kz_buf successes, failures;
+    size_t nsucc, nfail;
+    struct policy_resolved resolved;
+};
+
+static void status_item(struct kz_buf *b, size_t *n, const char *id, const char *version,
+                        const char *message)
+{
+    kz_buf_addstr(b, (*n)++ ? ",{" : "{");
+    kz_buf_addstr(b, "\"id\":\"");
+    kz_buf_add_json_escaped(b, id, strlen(id));
+    kz_buf_addc(b, '"');
+    if (version && version[0]) {
+        kz_buf_addstr(b, ",\"version\":\"");
+        kz_buf_add_json_escaped(b, version, strlen(version));
+        kz_buf_addc(b, '"');
+    }
+    if (message && message[0]) {
+        kz_buf_addstr(b, ",\"message\":\"");
+        kz_buf_add_json_escaped(b, message, strlen(message));
+        kz_buf_addc(b, '"');
+    }
+    kz_buf_addc(b, '}');
+}
+
+static void on_report(void *ctx, const struct ingest_report *r)
+{
+    struct post_ctx *p = ctx;
+    char msg[1400], id[64];
+
+    if (r->outcome == INGEST_REJECTED) {
+        /* an object without an id still gets a failure entry */
+        snprintf(id, sizeof(id), "objects[%zu]", r->index);
+        kz_error_format(r->why, msg, sizeof(msg));
+        status_item(&p->failures, &p->nfail, r->id[0] ? r->id : id, r->version, msg);
+    } else {
+        status_item(&p->successes, &p->nsucc, r->id, r->version,
+                    r->outcome == INGEST_DUPLICATE ? "duplicate: already stored" : NULL);
+    }
+}
+
+static int allow(void *ctx, const struct stix_obj *o, struct kz_error *why)
+{
+    struct post_ctx *p = ctx;
+
+    return policy_check_write(&p->q->view, &p->q->user, o, why);
+}
+
+static int meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m, struct kz_error *why)
+{
+    struct post_ctx *p = ctx;
+
+    if (policy_recipients(p->s, p->t->cfg->name, o, &p->resolved, m, why) < 0)
+        return -1;
+    if (!m->producer)
+        m->producer = p->q->user.org; /* no known creator: the submitter's org */
+    return 0;
+}
+
+void taxii_post_objects(void *app, struct http_request *req, struct http_response *res)
+{
+    struct taxii_server *t = app;
+    struct post_ctx p = {.t = t, .q = state(req)};
+    struct ingest_opts opts = {.name = "request",
+                               .report = on_report,
+                               .report_ctx = &p,
+                               .allow = allow,
+                               .allow_ctx = &p,
+                               .meta = meta,
+                               .meta_ctx = &p};
+    struct ingest_counts counts;
+    struct kz_error err;
+    const char *body;
+    size_t len;
+    char id[KZ_UUID_LEN], when[KZ_TS_MICROS_LEN];
+    int64_t now = kz_now_micros();
+    struct kz_buf *b = &res->body;
+
+    kz_error_clear(&err);
+    kz_buf_init(&p.successes, (size_t)1 << 30);
+    kz_buf_init(&p.failures, (size_t)1 << 30);
+    p.s = taxii_store(t, &err);
+    body = http_request_body(req, &len);
+    if (!p.s) {
+        taxii_error_from(res, &err);
+        goto out;
+    }
+    if (!body || len == 0) {
+        taxii_error(res, 400, "Bad request", "the request has no body");
+        goto out;
+    }
+    if (ingest_buffer(p.s, p.q->coll.key, body, len, &opts, &counts, &err) < 0) {
+        taxii_error_from(res, &err);
+        goto out;
+    }
+    kz_uuid_v4(id);
+    kz_ts_format_micros(now, when);
+    taxii_ok(res, 202);
+    kz_buf_printf(b,
+                  "{\"id\":\"%s\",\"status\":\"complete\",\"request_timestamp\":\"%s\","
+                  "\"total_count\":%zu,\"success_count\":%zu",
+                  id, when, p.nsucc + p.nfail, p.nsucc);
+    if (p.nsucc) {
+        kz_buf_addstr(b, ",\"successes\":[");
+        kz_buf_add(b, p.successes.data, p.successes.len);
+        kz_buf_addc(b, ']');
+    }
+    kz_buf_printf(b, ",\"failure_count\":%zu", p.nfail);
+    if (p.nfail) {
+        kz_buf_addstr(b, ",\"failures\":[");
+        kz_buf_add(b, p.failures.data, p.failures.len);
+        kz_buf_addc(b, ']');
+    }
+    kz_buf_addstr(b, ",\"pending_count\":0}");
+    if (b->failed || p.successes.failed || p.failures.failed) {
+        taxii_error(res, 500, "Internal error", "the status resource could not be built");
+        goto out;
+    }
+    if (store_status_put(p.s, id, p.q->root.name, p.q->user.key, now, b->data, b->len, &err) < 0)
+        taxii_error_from(res, &err);
+out:
+    kz_buf_free(&p.successes);
+    kz_buf_free(&p.failures);
+}
+
+void taxii_get_status(void *app, struct http_request *req, struct http_response *res)
+{
+    struct taxii_server *t = app;
+    struct taxii_req *q = state(req);
+    const char *id = http_request_capture(req, 1);
+    char root[KZ_MAX_NAME + 1];
+    struct kz_error err;
+    struct store *s;
+    int64_t user;
+    char *json = NULL;
+    size_t len;
+
+    kz_error_clear(&err);
+    s = taxii_store(t, &err);
+    if (!s) {
+        taxii_error_from(res, &err);
+        return;
+    }
+    if (!kz_uuid_valid(id, strlen(id)) ||
+        store_status_get(s, id, root, sizeof(root), &user, &json, &len, &err) < 0 ||
+        strcmp(root, q->root.name) != 0 ||
+        (user != q->user.key && q->user.role != AUTH_ROLE_NODE_ADMIN)) {
+        /* someone else's status is as absent as one that never existed */
+        if (err.code && err.code != KZ_ENOTFOUND)
+            taxii_error_from(res, &err);
+        else
+            taxii_error(res, 404, "Not found", "no such status resource");
+        free(json);
+        return;
+    }
+    taxii_ok(res, 200);
+    kz_buf_add(&res->body, json, len);
+    free(json);
+}

@@ -1,0 +1,300 @@
+/*
+ * The TAXII application: the route table, and prepare(), which runs for
+ * every request as soon as its headers are in, before any body is read. It
+ * authenticates, negotiates the media type, finds the API root and the
+ * collection and works out the reader's rights through policy/, so that a
+ * request is refused (401, 403, 404, 405, 406, 413, 415) before it costs
+ * anything, and handlers start from a known-good state.
+ *
+ * A collection the user holds no grant on answers 404, exactly like one
+ * that does not exist, so that names cannot be probed.
+ */
+#include "taxii/taxii_int.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sign/sign.h"
+#include "util/kztime.h"
+
+#define ROUTE_COLL  0x100 /* the route names a collection (capture 1) */
+#define ROUTE_READ  0x200 /* needs read access to it */
+#define ROUTE_WRITE 0x400 /* needs write access to it */
+
+static const struct http_route routes[] = {
+        {"GET", "/taxii2/", taxii_get_discovery, 0, "discovery"},
+        {"GET", "/{root}/", taxii_get_api_root, 0, "api-root"},
+        {"GET", "/{root}/collections/", taxii_get_collections, 0, "collections"},
+        {"GET", "/{root}/collections/{coll}/", taxii_get_collection, ROUTE_COLL, "collection"},
+        {"GET", "/{root}/collections/{coll}/objects/", taxii_get_objects, ROUTE_COLL | ROUTE_READ,
+         "objects"},
+        {"POST", "/{root}/collections/{coll}/objects/", taxii_post_objects,
+         ROUTE_COLL | ROUTE_WRITE | HTTP_ROUTE_BODY, "add-objects"},
+        {"GET", "/{root}/collections/{coll}/objects/{id}/", taxii_get_object,
+         ROUTE_COLL | ROUTE_READ, "object"},
+        {"DELETE", "/{root}/collections/{coll}/objects/{id}/", taxii_delete_object,
+         ROUTE_COLL | ROUTE_WRITE, "delete-object"},
+        {"GET", "/{root}/collections/{coll}/objects/{id}/versions/", taxii_get_versions,
+         ROUTE_COLL | ROUTE_READ, "versions"},
+        {"GET", "/{root}/collections/{coll}/manifest/", taxii_get_manifest, ROUTE_COLL | ROUTE_READ,
+         "manifest"},
+        {"GET", "/{root}/status/{status}/", taxii_get_status, 0, "status"},
+        {NULL, NULL, NULL, 0, NULL},
+};
+
+void taxii_ok(struct http_response *res, int status)
+{
+    res->status = status;
+    res->content_type = TAXII_MEDIA_TYPE;
+}
+
+void taxii_error(struct http_response *res, int status, const char *title, const char *description)
+{
+    kz_buf_reset(&res->body);
+    taxii_ok(res, status);
+    kz_buf_addstr(&res->body, "{\"title\":\"");
+    kz_buf_add_json_escaped(&res->body, title, strlen(title));
+    kz_buf_addc(&res->body, '"');
+    if (description && description[0]) {
+        kz_buf_addstr(&res->body, ",\"description\":\"");
+        kz_buf_add_json_escaped(&res->body, description, strlen(description));
+        kz_buf_addc(&res->body, '"');
+    }
+    kz_buf_printf(&res->body, ",\"http_status\":\"%d\"}", status);
+}
+
+void taxii_error_from(struct http_response *res, const struct kz_error *err)
+{
+    char msg[1400];
+
+    kz_error_format(err, msg, sizeof(msg));
+    switch (err->code) {
+    case KZ_EINVALID:
+    case KZ_EUSAGE:
+    case KZ_ECONFLICT: taxii_error(res, 400, "Bad request", msg); break;
+    case KZ_EDENIED: taxii_error(res, 403, "Forbidden", msg); break;
+    case KZ_ENOTFOUND: taxii_error(res, 404, "Not found", msg); break;
+    case KZ_ELIMIT: taxii_error(res, 413, "Too large", msg); break;
+    case KZ_EBUSY: taxii_error(res, 503, "Busy", "the store is busy; try again"); break;
+    case KZ_EFULL: taxii_error(res, 507, "Insufficient storage", "the node's disk is full"); break;
+    default: taxii_error(res, 500, "Internal error", "the node could not complete the request");
+    }
+}
+
+static void free_store(void *p)
+{
+    store_close(p);
+}
+
+struct store *taxii_store(struct taxii_server *t, struct kz_error *err)
+{
+    struct store *s = pthread_getspecific(t->store_key);
+
+    if (s)
+        return s;
+    s = store_open(t->cfg->store_backend, t->cfg->store_path, 0, err);
+    if (s)
+        pthread_setspecific(t->store_key, s);
+    return s;
+}
+
+void taxii_reader(const struct taxii_server *t, const struct taxii_req *q, struct policy_reader *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->user = &q->user;
+    r->node_name = t->cfg->name;
+    r->default_tlp = t->cfg->default_tlp;
+}
+
+static void unauthorized(struct http_response *res, const struct kz_error *err)
+{
+    taxii_error(res, 401, "Unauthorized", err->text);
+    http_response_header(res, "WWW-Authenticate",
+                         "Basic realm=\"kizuna\", charset=\"UTF-8\", Bearer realm=\"kizuna\"");
+}
+
+static int find_collection(struct taxii_server *t, struct store *s, struct http_request *req,
+                           struct taxii_req *q, const struct http_route *route,
+                           struct http_response *res)
+{
+    struct policy_reader r;
+    struct kz_error err;
+
+    kz_error_clear(&err);
+    if (store_collection_find(s, q->root.name, http_request_capture(req, 1), &q->coll, &err) < 0) {
+        if (err.code == KZ_ENOTFOUND)
+            taxii_error(res, 404, "Not found", "no such collection");
+        else
+            taxii_error_from(res, &err);
+        return 1;
+    }
+    taxii_reader(t, q, &r);
+    if (policy_view_open(s, &r, &q->coll, &q->view, &err) < 0) {
+        taxii_error_from(res, &err);
+        return 1;
+    }
+    if (!q->view.knows) {
+        taxii_error(res, 404, "Not found", "no such collection");
+        return 1;
+    }
+    q->has_coll = 1;
+    if ((route->flags & ROUTE_READ) && !q->view.can_read) {
+        taxii_error(res, 403, "Forbidden", "you may not read this collection");
+        return 1;
+    }
+    if ((route->flags & ROUTE_WRITE) && !q->view.can_write) {
+        taxii_error(res, 403, "Forbidden", "you may not write to this collection");
+        return 1;
+    }
+    return 0;
+}
+
+static int prepare(void *ctx, struct http_request *req, const struct http_route *route,
+                   struct http_response *res, uint64_t *max_body)
+{
+    struct taxii_server *t = ctx;
+    struct taxii_req *q = calloc(1, sizeof(*q));
+    struct kz_error err;
+    struct store *s;
+
+    if (!q) {
+        taxii_error(res, 503, "Busy", "out of memory");
+        return 1;
+    }
+    http_request_set_data(req, q, free);
+    kz_error_clear(&err);
+    s = taxii_store(t, &err);
+    if (!s) {
+        taxii_error_from(res, &err);
+        return 1;
+    }
+    if (auth_check(t->auth, s, http_request_header(req, "Authorization"), &q->user, &err) < 0) {
+        if (err.code == KZ_EDENIED)
+            unauthorized(res, &err);
+        else
+            taxii_error_from(res, &err);
+        return 1;
+    }
+    http_request_set_user(req, q->user.name);
+    if (!taxii_accept_ok(http_request_header(req, "Accept"))) {
+        taxii_error(res, 406, "Not acceptable",
+                    "this server answers with " TAXII_MEDIA_TYPE
+                    "; send an Accept header that admits it");
+        return 1;
+    }
+    if (!route) {
+        if (http_request_method_allowed(req)) {
+            taxii_error(res, 405, "Method not allowed", "this resource does not take that method");
+            http_response_header(res, "Allow", http_request_allow(req));
+        } else
+            taxii_error(res, 404, "Not found", "no such resource");
+        return 1;
+    }
+    if (route->handler != taxii_get_discovery) {
+        if (store_api_root_find(s, http_request_capture(req, 0), &q->root, &err) < 0) {
+            taxii_error(res, 404, "Not found", "no such API root");
+            return 1;
+        }
+        q->has_root = 1;
+    }
+    if ((route->flags & ROUTE_COLL) && find_collection(t, s, req, q, route, res))
+        return 1;
+    if (route->flags & HTTP_ROUTE_BODY) {
+        if (!taxii_content_type_ok(http_request_header(req, "Content-Type"))) {
+            taxii_error(res, 415, "Unsupported media type",
+                        "POST a TAXII envelope as " TAXII_MEDIA_TYPE
+                        " (a STIX bundle as " STIX_MEDIA_TYPE " is accepted too)");
+            return 1;
+        }
+        *max_body = q->root.max_content_length;
+        if (t->cfg->max_content_length < *max_body)
+            *max_body = t->cfg->max_content_length;
+    }
+    return 0;
+}
+
+static void too_large(void *ctx, struct http_request *req, struct http_response *res)
+{
+    struct taxii_req *q = http_request_data(req);
+    char msg[128];
+
+    (void)ctx;
+    snprintf(msg, sizeof(msg), "the body is larger than this API root's max_content_length (%llu)",
+             (unsigned long long)(q && q->has_root ? q->root.max_content_length : 0));
+    taxii_error(res, 413, "Request too large", msg);
+}
+
+static void bad_target(void *ctx, struct http_request *req, struct http_response *res,
+                       const char *why)
+{
+    (void)ctx;
+    (void)req;
+    taxii_error(res, 400, "Bad request", why);
+}
+
+struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
+{
+    struct taxii_server *t = calloc(1, sizeof(*t));
+    unsigned char sk[SIGN_SECRET_BYTES];
+
+    if (!t) {
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
+        return NULL;
+    }
+    t->node = node;
+    t->cfg = node_config(node);
+    if (pthread_key_create(&t->store_key, free_store) != 0) {
+        free(t);
+        kz_error_set(err, KZ_EINTERNAL, "cannot create a thread key");
+        return NULL;
+    }
+    t->auth = auth_cache_new();
+    /* cursors are MACed with a key derived from the node's signing key, so
+     * they stay valid across restarts and cannot be forged */
+    if (!t->auth || sign_load(t->cfg->signing_key, sk, err) < 0) {
+        taxii_server_free(t);
+        return NULL;
+    }
+    crypto_generichash(t->cursor_key, sizeof(t->cursor_key), (const unsigned char *)"cursor", 6, sk,
+                       32);
+    sodium_memzero(sk, sizeof(sk));
+    t->app.routes = routes;
+    t->app.ctx = t;
+    t->app.prepare = prepare;
+    t->app.too_large = too_large;
+    t->app.bad_target = bad_target;
+    return t;
+}
+
+void taxii_server_free(struct taxii_server *t)
+{
+    struct store *s;
+
+    if (!t)
+        return;
+    s = pthread_getspecific(t->store_key);
+    if (s) {
+        store_close(s);
+        pthread_setspecific(t->store_key, NULL);
+    }
+    pthread_key_delete(t->store_key);
+    auth_cache_free(t->auth);
+    sodium_memzero(t->cursor_key, sizeof(t->cursor_key));
+    free(t);
+}
+
+const struct http_app *taxii_http_app(struct taxii_server *t)
+{
+    return &t->app;
+}
+
+void taxii_housekeeping(struct taxii_server *t)
+{
+    struct kz_error err;
+    struct store *s = taxii_store(t, &err);
+
+    if (s)
+        store_status_purge(s, kz_now_micros() - TAXII_STATUS_KEEP_US, &err);
+}
