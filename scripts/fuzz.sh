@@ -10,7 +10,6 @@ secs=${1:-60}
 [ $# -gt 0 ] && shift
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKZ_FUZZ=ON \
     -DKZ_WERROR=ON >/dev/null
-cmake --build build-fuzz -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 names="$*"
 if [ -z "$names" ]; then
     for f in fuzz/fuzz_*.c; do
@@ -18,6 +17,10 @@ if [ -z "$names" ]; then
         names="$names ${n%.c}"
     done
 fi
+targets=""
+for n in $names; do targets="$targets fuzz-$n"; done
+# shellcheck disable=SC2086
+cmake --build build-fuzz -j"$(nproc 2>/dev/null || echo 2)" --target $targets >/dev/null
 work=build-fuzz/corpus-work
 for n in $names; do
     rm -rf "$work/$n"

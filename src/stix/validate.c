@@ -68,6 +68,9 @@ static void append(char *buf, size_t cap, size_t *len, const char *s, size_t n)
 }
 
 static void vfind(struct vctx *c, int warning, const char *sub, const char *fmt, va_list ap)
+        __attribute__((format(printf, 4, 0)));
+
+static void vfind(struct vctx *c, int warning, const char *sub, const char *fmt, va_list ap)
 {
     char rule[320];
     char path[VPATH_MAX];

@@ -266,7 +266,7 @@ static const struct param_kind match_params[] = {
         {"match[spec_version]", TAXII_P_MATCH_SPEC_VERSION, add_spec_version},
 };
 
-int taxii_query_parse(const struct http_param *params, int n, unsigned allowed,
+static int parse_params(const struct http_param *params, int n, unsigned allowed,
                       unsigned default_versions, const unsigned char key[TAXII_CURSOR_KEY_BYTES],
                       struct taxii_query *q, struct kz_error *err)
 {
@@ -312,6 +312,17 @@ int taxii_query_parse(const struct http_param *params, int n, unsigned allowed,
         /* the cursor wins over added_after: it is where the last page ended */
         q->filter.added_after = last;
         q->has_next = 1;
+    }
+    return 0;
+}
+
+int taxii_query_parse(const struct http_param *params, int n, unsigned allowed,
+                      unsigned default_versions, const unsigned char key[TAXII_CURSOR_KEY_BYTES],
+                      struct taxii_query *q, struct kz_error *err)
+{
+    if (parse_params(params, n, allowed, default_versions, key, q, err) < 0) {
+        taxii_query_free(q);
+        return -1;
     }
     return 0;
 }

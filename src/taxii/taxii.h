@@ -47,7 +47,8 @@ struct taxii_query {
 };
 
 /* Parses params for an endpoint taking `allowed`, into q (free with
- * taxii_query_free). default_versions applies when match[version] is absent.
+ * taxii_query_free after a success; a failure frees it). default_versions
+ * applies when match[version] is absent.
  * A bad value fails with KZ_EINVALID and a message naming the parameter;
  * unknown parameters are ignored. key signs and checks `next` cursors. */
 int taxii_query_parse(const struct http_param *params, int n, unsigned allowed,

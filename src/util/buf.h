@@ -33,7 +33,8 @@ int kz_buf_add(struct kz_buf *b, const void *p, size_t n);
 int kz_buf_addstr(struct kz_buf *b, const char *s);
 int kz_buf_addc(struct kz_buf *b, char c);
 int kz_buf_printf(struct kz_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int kz_buf_vprintf(struct kz_buf *b, const char *fmt, va_list ap);
+int kz_buf_vprintf(struct kz_buf *b, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
 
 /* Appends s as the body of a JSON string (no quotes), escaping as RFC 8259
  * requires; s must be valid UTF-8. */
