@@ -27,7 +27,7 @@ for n in $names; do
     mkdir -p "$work/$n" build-fuzz/crashes
     [ -d "fuzz/corpus/$n" ] && cp -r "fuzz/corpus/$n/." "$work/$n/"
     echo "fuzz: $n for ${secs}s" >&2
-    ASAN_OPTIONS=detect_leaks=1 "build-fuzz/fuzz-$n" -max_total_time="$secs" -timeout=10 \
+    ASAN_OPTIONS=detect_leaks=1 "build-fuzz/fuzz/fuzz-$n" -max_total_time="$secs" -timeout=10 \
         -rss_limit_mb=2048 -max_len=65536 -print_final_stats=0 \
         -artifact_prefix="build-fuzz/crashes/$n-" "$work/$n" 2>build-fuzz/fuzz-$n.log || {
         tail -40 "build-fuzz/fuzz-$n.log" >&2
