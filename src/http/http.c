@@ -461,6 +461,16 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     r->start_us = kz_now_micros();
     r->target = strdup(uri ? uri : "");
     r->status = 0;
+    if (uri) {
+        /* kizuna parses the query from its own copy. Blanking it in MHD's
+         * buffer (writable: MHD passes a pointer into its read buffer) stops
+         * MHD from parsing it too: a query of thousands of parameters would
+         * otherwise overflow MHD's pool, and MHD's 431 for that is never
+         * sent, leaving the client hanging. */
+        char *q = strchr((char *)(uintptr_t)uri, '?');
+        if (q)
+            memset(q, 0, strlen(q));
+    }
     kz_buf_init(&r->body, 0);
     ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -712,6 +722,8 @@ static struct MHD_Daemon *start_daemon(struct http_server *s, unsigned flags,
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNECTIONS, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_TIMEOUT_S, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL};
+    /* the request line and headers must fit; MHD answers 414/431 past it */
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONN_MEMORY, NULL};
     if (s->tls) {
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert_pem};
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem};

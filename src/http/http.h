@@ -31,6 +31,7 @@
 #define HTTP_MAX_CONNECTIONS      16384       /* open connections at once */
 #define HTTP_DISCARD_MAX          (16u << 20) /* body bytes skipped past the cap before hanging up */
 #define HTTP_DRAIN_TIMEOUT_S      30          /* how long a stop waits for in-flight requests */
+#define HTTP_CONN_MEMORY          (32u << 10) /* MHD per-connection pool: request line, headers */
 
 struct http_request;
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/kztime.h"
 
 struct run {
     struct store *s;
@@ -42,6 +43,14 @@ static void report(struct run *r, size_t index, const struct stix_obj *o,
                                 .outcome = outcome,
                                 .added = added,
                                 .why = why};
+    char version[KZ_TS_MICROS_LEN];
+
+    /* an object without created/modified has the version the store gave
+     * it: the date its content was first added */
+    if (!o->version[0] && outcome != INGEST_REJECTED) {
+        kz_ts_format_micros(added, version);
+        rep.version = version;
+    }
 
     if (outcome == INGEST_ADDED)
         r->counts->added++;
@@ -77,8 +86,10 @@ static int on_object(void *ctx, size_t index, const struct kzj_doc *doc, uint32_
 
     kz_error_clear(&why);
     if (stix_obj_read(doc, node, &o, &why) < 0) {
-        reject(r, index, &o, &why);
-        return 0;
+        /* not even an object: the container is broken, as with bad JSON */
+        kz_error_file(err, r->opts->name);
+        kz_error_object(err, "objects[%zu]", index);
+        return kz_error_set(err, KZ_EINVALID, "an element of \"objects\" must be a JSON object");
     }
     if (stix_validate(&o, &r->findings) > 0) {
         for (unsigned i = 0; i < r->findings.n; i++) {

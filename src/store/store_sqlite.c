@@ -1366,10 +1366,13 @@ static void add_visibility(struct kz_buf *sql, const struct store_visibility *v)
     kz_buf_addstr(sql, " AND ");
     add_visible(sql, v, "o");
     if (v->check_refs) {
-        kz_buf_addstr(sql, " AND (o.type NOT IN ('relationship', 'sighting') OR NOT EXISTS ("
-                           "SELECT 1 FROM refs f JOIN objects o2 ON o2.collection = o.collection"
-                           " AND o2.stix_id = f.ref AND o2.latest = 1"
-                           " WHERE f.added = o.added AND NOT (");
+        /* CROSS JOIN keeps refs as the outer loop: the planner would
+         * otherwise scan the collection for every relationship */
+        kz_buf_addstr(sql,
+                      " AND (o.type NOT IN ('relationship', 'sighting') OR NOT EXISTS ("
+                      "SELECT 1 FROM refs f CROSS JOIN objects o2 ON o2.collection = o.collection"
+                      " AND o2.stix_id = f.ref AND o2.latest = 1"
+                      " WHERE f.added = o.added AND NOT (");
         add_visible(sql, v, "o2");
         kz_buf_addstr(sql, ")))");
     }
@@ -1418,8 +1421,11 @@ static int build_list_sql(const struct store_filter *f, int want_raw, struct kz_
     add_version_clause(f, sql, &param);
     add_visibility(sql, &f->vis);
     kz_buf_addstr(sql, " ORDER BY o.added");
+    /* named, like the visibility parameters: SQLite numbers a named
+     * parameter after the highest ?N seen before it, so a later ?N could
+     * land on the same slot */
     if (f->limit)
-        kz_buf_printf(sql, " LIMIT ?%d", param++);
+        kz_buf_addstr(sql, " LIMIT :lim");
     return sql->failed ? -1 : 0;
 }
 
@@ -1437,8 +1443,8 @@ static void bind_list(sqlite3_stmt *q, const struct store_filter *f)
     for (unsigned i = 0; i < f->nspec_versions; i++)
         sqlite3_bind_text(q, p++, f->spec_versions[i], -1, SQLITE_STATIC);
     bind_version_clause(q, f, &p);
-    if (f->limit)
-        sqlite3_bind_int64(q, p++, (sqlite3_int64)(f->limit + 1)); /* one more tells "more" */
+    if (f->limit) /* one more row tells whether there is "more" */
+        bind_named_int(q, ":lim", (int64_t)(f->limit + 1));
     bind_visibility(q, &f->vis);
 }
 
