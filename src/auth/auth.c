@@ -7,6 +7,7 @@
 #include "auth/auth.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,16 @@ static unsigned slot_of(const char *id)
     return h % AUTH_CACHE_SLOTS;
 }
 
+static void user_from_store(const struct store_user *u, struct auth_user *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->key = u->key;
+    out->org = u->org;
+    snprintf(out->name, sizeof(out->name), "%s", u->name);
+    snprintf(out->org_name, sizeof(out->org_name), "%s", u->org_name);
+    out->role = auth_role_parse(u->role);
+}
+
 /* Fills e from the store: the token and its user. */
 static int load(struct store *s, const char *id, struct slot *e, struct kz_error *err)
 {
@@ -96,11 +107,17 @@ static int load(struct store *s, const char *id, struct slot *e, struct kz_error
     }
     memcpy(e->hash, t.hash, sizeof(e->hash));
     e->found = 1;
-    e->user.key = u.key;
-    e->user.org = u.org;
-    snprintf(e->user.name, sizeof(e->user.name), "%s", u.name);
-    snprintf(e->user.org_name, sizeof(e->user.org_name), "%s", u.org_name);
-    e->user.role = auth_role_parse(u.role);
+    user_from_store(&u, &e->user);
+    return 0;
+}
+
+int auth_user_load(struct store *s, const char *name, struct auth_user *out, struct kz_error *err)
+{
+    struct store_user u;
+
+    if (store_user_find(s, name, &u, err) < 0)
+        return -1;
+    user_from_store(&u, out);
     return 0;
 }
 

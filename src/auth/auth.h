@@ -47,6 +47,9 @@ void auth_cache_free(struct auth_cache *c);
 int auth_check(struct auth_cache *c, struct store *s, const char *authorization,
                struct auth_user *user, struct kz_error *err);
 
+/* Loads a user by name as an auth_user (for the CLI acting as a user). */
+int auth_user_load(struct store *s, const char *name, struct auth_user *out, struct kz_error *err);
+
 /* "reader" ... "node-admin" and back; AUTH_ROLE_NONE when unknown. */
 enum auth_role auth_role_parse(const char *s);
 const char *auth_role_name(enum auth_role r);

@@ -50,5 +50,11 @@ int cmd_token(struct cli *cli, int argc, char **argv);
 int cmd_grant(struct cli *cli, int argc, char **argv);
 int cmd_org(struct cli *cli, int argc, char **argv);
 int cmd_community(struct cli *cli, int argc, char **argv);
+int cmd_audit(struct cli *cli, int argc, char **argv);
+
+/* Records a CLI read or write of objects in the audit log (as the node
+ * operator, or the --as user). */
+struct audit_event;
+void cli_audit(struct node *n, const struct audit_event *e);
 
 #endif

@@ -8,9 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "cli/cli.h"
 #include "ingest/ingest.h"
 #include "node/node.h"
+#include "policy/policy.h"
 #include "store/store.h"
 #include "util/file.h"
 
@@ -28,6 +30,9 @@ static const char help[] =
 
 struct import_ctx {
     size_t shown;
+    struct node *node;
+    struct policy_resolved resolved;
+    uint64_t markings[STIX_TLP_RED + 1];
 };
 
 #define MAX_SHOWN_REJECTIONS 1000
@@ -45,11 +50,28 @@ static void on_report(void *ctx, const struct ingest_report *r)
         fprintf(stderr, "rejected: (further rejections not shown)\n");
 }
 
-static int import_file(struct store *st, const struct store_collection *col, const char *path,
+/* What the store records beside each object: its producer (the
+ * organisation named by created_by_ref, if it is one of ours) and the
+ * recipients it names. */
+static int on_meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m,
+                   struct kz_error *why)
+{
+    struct import_ctx *ic = ctx;
+
+    ic->markings[o->tlp]++;
+    return policy_recipients(node_store(ic->node), node_config(ic->node)->name, o, &ic->resolved, m,
+                             why);
+}
+
+static int import_file(struct node *n, const struct store_collection *col, const char *path,
                        int strict, int quiet)
 {
-    struct import_ctx ic = {0};
-    struct ingest_opts opts = {.strict = strict, .report = on_report, .report_ctx = &ic};
+    struct import_ctx ic = {.node = n};
+    struct ingest_opts opts = {.strict = strict,
+                               .report = on_report,
+                               .report_ctx = &ic,
+                               .meta = on_meta,
+                               .meta_ctx = &ic};
     struct ingest_counts counts;
     struct kz_error err;
     char *data = NULL;
@@ -60,12 +82,21 @@ static int import_file(struct store *st, const struct store_collection *col, con
     opts.name = strcmp(path, "-") == 0 ? "<stdin>" : path;
     if (kz_read_file(path, KZ_MAX_FILE_BYTES, &data, &len, &err) < 0)
         return cli_fail(&err);
-    rc = ingest_buffer(st, col->key, data, len, &opts, &counts, &err);
+    rc = ingest_buffer(node_store(n), col->key, data, len, &opts, &counts, &err);
     free(data);
     if (rc < 0) {
         cli_fail(&err);
         fprintf(stderr, "kizuna: %s: nothing was stored\n", opts.name);
         return err.code == KZ_EINVALID || err.code == KZ_ELIMIT ? 1 : 2;
+    }
+    {
+        struct audit_event e = {.user = "operator",
+                                .action = "import",
+                                .collection = col->id,
+                                .count = counts.added,
+                                .detail = opts.name};
+        memcpy(e.markings, ic.markings, sizeof(e.markings));
+        cli_audit(n, &e);
     }
     if (counts.rolled_back)
         fprintf(stderr, "kizuna: %s: --strict: %zu invalid objects, nothing was stored\n",
@@ -112,7 +143,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
     if (store_collection_find(node_store(n), NULL, collection, &col, &err) < 0)
         return cli_fail(&err);
     for (int i = optind; i < argc; i++) {
-        int rc = import_file(node_store(n), &col, argv[i], strict, quiet);
+        int rc = import_file(n, &col, argv[i], strict, quiet);
         if (rc > worst)
             worst = rc;
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audit/audit.h"
 #include "cli/cli.h"
 #include "node/node.h"
 
@@ -34,6 +35,7 @@ static const struct command commands[] = {
         {"user", cmd_user, "add and list users"},
         {"token", cmd_token, "create, list and revoke API tokens"},
         {"grant", cmd_grant, "give users, organisations, communities or roles access"},
+        {"audit", cmd_audit, "read and verify the audit log"},
         {NULL, NULL, NULL},
 };
 
@@ -91,6 +93,30 @@ int cli_wants_help(int argc, char **argv)
             return 1;
     }
     return 0;
+}
+
+void cli_audit(struct node *n, const struct audit_event *e)
+{
+    const struct node_config *cfg = node_config(n);
+    unsigned char key[AUDIT_KEY_BYTES];
+    struct audit_log *l;
+    struct kz_error err;
+
+    kz_error_clear(&err);
+    if (audit_key_load(cfg->signing_key, key, &err) < 0) {
+        cli_fail(&err);
+        return;
+    }
+    l = audit_log_open(cfg->store_backend, cfg->store_path, key, 0, &err);
+    sodium_memzero(key, sizeof(key));
+    if (!l) {
+        cli_fail(&err);
+        return;
+    }
+    audit_record(l, e);
+    if (audit_flush(l, &err) < 0)
+        cli_fail(&err);
+    audit_log_close(l);
 }
 
 struct node *cli_node(struct cli *cli)

@@ -277,6 +277,27 @@ int store_status_purge(struct store *s, int64_t before_us, struct kz_error *err)
     return s->be->status_purge(s->b, before_us, err);
 }
 
+int store_audit_append(struct store *s, struct store_audit *rows, size_t n, store_audit_chain_fn fn,
+                       void *ctx, struct kz_error *err)
+{
+    return s->be->audit_append(s->b, rows, n, fn, ctx, err);
+}
+
+int store_audit_head(struct store *s, int64_t *seq, unsigned char hash[STORE_AUDIT_HASH_LEN],
+                     unsigned char mac[STORE_AUDIT_HASH_LEN], struct kz_error *err)
+{
+    *seq = 0;
+    memset(hash, 0, STORE_AUDIT_HASH_LEN);
+    memset(mac, 0, STORE_AUDIT_HASH_LEN);
+    return s->be->audit_head(s->b, seq, hash, mac, err);
+}
+
+int store_audit_each(struct store *s, int64_t since_us, const char *user, store_audit_fn fn,
+                     void *ctx, struct kz_error *err)
+{
+    return s->be->audit_each(s->b, since_us, user, fn, ctx, err);
+}
+
 int store_count(struct store *s, int64_t collection, uint64_t *count, struct kz_error *err)
 {
     return s->be->count(s->b, collection, count, err);

@@ -59,6 +59,12 @@ struct store_backend {
     int (*status_get)(void *b, const char *id, char *api_root, size_t api_root_cap, int64_t *user,
                       char **json, size_t *len, struct kz_error *err);
     int (*status_purge)(void *b, int64_t before_us, struct kz_error *err);
+    int (*audit_append)(void *b, struct store_audit *rows, size_t n, store_audit_chain_fn fn,
+                        void *ctx, struct kz_error *err);
+    int (*audit_head)(void *b, int64_t *seq, unsigned char *hash, unsigned char *mac,
+                      struct kz_error *err);
+    int (*audit_each)(void *b, int64_t since_us, const char *user, store_audit_fn fn, void *ctx,
+                      struct kz_error *err);
     int (*count)(void *b, int64_t collection, uint64_t *count, struct kz_error *err);
 };
 

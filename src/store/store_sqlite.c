@@ -122,6 +122,24 @@ static const char *const migrations[] = {
         "  version INTEGER NOT NULL,"
         "  version_text TEXT NOT NULL);"
         "CREATE INDEX tombstones_by_collection ON tombstones (collection, added);"
+        "CREATE TABLE audit ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  ts INTEGER NOT NULL,"
+        "  user TEXT NOT NULL,"
+        "  remote TEXT NOT NULL,"
+        "  action TEXT NOT NULL,"
+        "  collection TEXT NOT NULL,"
+        "  count INTEGER NOT NULL,"
+        "  markings TEXT NOT NULL,"
+        "  detail TEXT NOT NULL,"
+        "  prev BLOB NOT NULL,"
+        "  hash BLOB NOT NULL);"
+        "CREATE INDEX audit_by_ts ON audit (ts);"
+        "CREATE TABLE audit_head ("
+        "  one INTEGER PRIMARY KEY CHECK (one = 1),"
+        "  seq INTEGER NOT NULL,"
+        "  hash BLOB NOT NULL,"
+        "  mac BLOB NOT NULL);"
         "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
         "INSERT INTO counters VALUES ('last_added', 0);",
 };
@@ -1657,6 +1675,140 @@ static int sqlite_status_purge(void *b, int64_t before_us, struct kz_error *err)
     return finish_change(s, q, NULL, err, "store: purging statuses");
 }
 
+static int sqlite_audit_head(void *b, int64_t *seq, unsigned char *hash, unsigned char *mac,
+                             struct kz_error *err);
+
+static int sqlite_audit_append(void *b, struct store_audit *rows, size_t n, store_audit_chain_fn fn,
+                               void *ctx, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = NULL, *h = NULL;
+    unsigned char head_hash[STORE_AUDIT_HASH_LEN], head_mac[STORE_AUDIT_HASH_LEN];
+    int64_t head_seq = 0;
+    int ret = -1;
+
+    if (n == 0)
+        return 0;
+    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    memset(head_hash, 0, sizeof(head_hash));
+    if (sqlite_audit_head(s, &head_seq, head_hash, head_mac, err) < 0)
+        goto out;
+    fn(ctx, head_seq, head_hash, rows, n, head_mac);
+    q = prepare(s,
+                "INSERT INTO audit (seq, ts, user, remote, action, collection, count, markings,"
+                " detail, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                err, "store: writing the audit log");
+    h = prepare(s, "INSERT OR REPLACE INTO audit_head (one, seq, hash, mac) VALUES (1, ?1, ?2, ?3)",
+                err, "store: writing the audit log");
+    if (!q || !h)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const struct store_audit *a = &rows[i];
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, a->seq);
+        sqlite3_bind_int64(q, 2, a->ts_us);
+        sqlite3_bind_text(q, 3, a->user, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 4, a->remote, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 5, a->action, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 6, a->collection, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 7, (sqlite3_int64)a->count);
+        sqlite3_bind_text(q, 8, a->markings, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 9, a->detail, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(q, 10, a->prev, STORE_AUDIT_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(q, 11, a->hash, STORE_AUDIT_HASH_LEN, SQLITE_STATIC);
+        if (sqlite3_step(q) != SQLITE_DONE) {
+            db_fail(s, sqlite3_errcode(s->db), err, "store: writing the audit log");
+            goto out;
+        }
+    }
+    sqlite3_bind_int64(h, 1, rows[n - 1].seq);
+    sqlite3_bind_blob(h, 2, rows[n - 1].hash, STORE_AUDIT_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(h, 3, head_mac, STORE_AUDIT_HASH_LEN, SQLITE_STATIC);
+    if (sqlite3_step(h) != SQLITE_DONE) {
+        db_fail(s, sqlite3_errcode(s->db), err, "store: writing the audit log");
+        goto out;
+    }
+    if (exec(s, "COMMIT", err) < 0)
+        goto out;
+    ret = 0;
+out:
+    if (ret < 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(q);
+    sqlite3_finalize(h);
+    return ret;
+}
+
+static void copy_blob(sqlite3_stmt *q, int col, unsigned char *out)
+{
+    if (sqlite3_column_bytes(q, col) == STORE_AUDIT_HASH_LEN)
+        memcpy(out, sqlite3_column_blob(q, col), STORE_AUDIT_HASH_LEN);
+    else
+        memset(out, 0, STORE_AUDIT_HASH_LEN);
+}
+
+static int sqlite_audit_head(void *b, int64_t *seq, unsigned char *hash, unsigned char *mac,
+                             struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s, "SELECT seq, hash, mac FROM audit_head WHERE one = 1", err,
+                              "store: reading the audit log");
+    int rc;
+
+    if (!q)
+        return -1;
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(q, 0);
+        copy_blob(q, 1, hash);
+        copy_blob(q, 2, mac);
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: reading the audit log");
+    return 0;
+}
+
+static int sqlite_audit_each(void *b, int64_t since_us, const char *user, store_audit_fn fn,
+                             void *ctx, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT seq, ts, user, remote, action, collection, count, markings,"
+                              " detail, prev, hash FROM audit WHERE ts >= ?1 AND"
+                              " (?2 IS NULL OR user = ?2) ORDER BY seq",
+                              err, "store: reading the audit log");
+    struct store_audit a;
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, since_us);
+    if (user)
+        sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        memset(&a, 0, sizeof(a));
+        a.seq = sqlite3_column_int64(q, 0);
+        a.ts_us = sqlite3_column_int64(q, 1);
+        col_text(q, 2, a.user, sizeof(a.user));
+        col_text(q, 3, a.remote, sizeof(a.remote));
+        col_text(q, 4, a.action, sizeof(a.action));
+        col_text(q, 5, a.collection, sizeof(a.collection));
+        a.count = (uint64_t)sqlite3_column_int64(q, 6);
+        col_text(q, 7, a.markings, sizeof(a.markings));
+        col_text(q, 8, a.detail, sizeof(a.detail));
+        copy_blob(q, 9, a.prev);
+        copy_blob(q, 10, a.hash);
+        if (fn(ctx, &a) < 0)
+            break;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_fail(s, rc, err, "store: reading the audit log");
+    return 0;
+}
+
 static int sqlite_count(void *b, int64_t collection, uint64_t *count, struct kz_error *err)
 {
     struct sqlite_store *s = b;
@@ -1712,5 +1864,8 @@ const struct store_backend store_sqlite_backend = {
         .status_put = sqlite_status_put,
         .status_get = sqlite_status_get,
         .status_purge = sqlite_status_purge,
+        .audit_append = sqlite_audit_append,
+        .audit_head = sqlite_audit_head,
+        .audit_each = sqlite_audit_each,
         .count = sqlite_count,
 };

@@ -193,6 +193,7 @@ struct page_ctx {
     struct kz_buf *b;
     enum listing kind;
     uint64_t n;
+    uint64_t markings[STIX_TLP_RED + 1];
 };
 
 static int on_row(void *ctx, const struct store_row *r, struct kz_error *err)
@@ -202,6 +203,8 @@ static int on_row(void *ctx, const struct store_row *r, struct kz_error *err)
 
     if (p->n++)
         kz_buf_addc(p->b, ',');
+    if (r->tlp >= 0 && r->tlp <= STIX_TLP_RED)
+        p->markings[r->tlp]++;
     switch (p->kind) {
     case LIST_OBJECTS: kz_buf_add(p->b, r->raw, r->rawlen); break;
     case LIST_VERSIONS:
@@ -261,6 +264,7 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         taxii_error_from(res, &err);
         goto out;
     }
+    taxii_audit(t, req, "read", page.count, pc.markings);
     if (object_id && page.count == 0 && !tq.has_next) {
         taxii_error(res, 404, "Not found", "no such object in this collection");
         goto out;
@@ -365,6 +369,7 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
         taxii_error_from(res, &err);
         goto out;
     }
+    taxii_audit(t, req, "delete", deleted, NULL);
     taxii_ok(res, 200);
 out:
     taxii_query_free(&tq);
@@ -379,6 +384,7 @@ struct post_ctx {
     struct kz_buf successes, failures;
     size_t nsucc, nfail;
     struct policy_resolved resolved;
+    uint64_t markings[STIX_TLP_RED + 1];
 };
 
 static void status_item(struct kz_buf *b, size_t *n, const char *id, const char *version,
@@ -430,6 +436,7 @@ static int meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m, s
 
     if (policy_recipients(p->s, p->t->cfg->name, o, &p->resolved, m, why) < 0)
         return -1;
+    p->markings[o->tlp]++;
     if (!m->producer)
         m->producer = p->q->user.org; /* no known creator: the submitter's org */
     return 0;
@@ -471,6 +478,7 @@ void taxii_post_objects(void *app, struct http_request *req, struct http_respons
         taxii_error_from(res, &err);
         goto out;
     }
+    taxii_audit(t, req, "write", counts.added, p.markings);
     kz_uuid_v4(id);
     kz_ts_format_micros(now, when);
     taxii_ok(res, 202);

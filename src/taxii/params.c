@@ -267,8 +267,8 @@ static const struct param_kind match_params[] = {
 };
 
 static int parse_params(const struct http_param *params, int n, unsigned allowed,
-                      unsigned default_versions, const unsigned char key[TAXII_CURSOR_KEY_BYTES],
-                      struct taxii_query *q, struct kz_error *err)
+                        unsigned default_versions, const unsigned char key[TAXII_CURSOR_KEY_BYTES],
+                        struct taxii_query *q, struct kz_error *err)
 {
     const char *next = NULL;
     int64_t last = 0;

@@ -234,6 +234,18 @@ static void bad_target(void *ctx, struct http_request *req, struct http_response
     taxii_error(res, 400, "Bad request", why);
 }
 
+/* The audit log, written by its own thread through its own connection. */
+static int open_audit(struct taxii_server *t, struct kz_error *err)
+{
+    unsigned char key[AUDIT_KEY_BYTES];
+
+    if (audit_key_load(t->cfg->signing_key, key, err) < 0)
+        return -1;
+    t->audit = audit_log_open(t->cfg->store_backend, t->cfg->store_path, key, 1, err);
+    sodium_memzero(key, sizeof(key));
+    return t->audit ? 0 : -1;
+}
+
 struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
 {
     struct taxii_server *t = calloc(1, sizeof(*t));
@@ -260,6 +272,10 @@ struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
     crypto_generichash(t->cursor_key, sizeof(t->cursor_key), (const unsigned char *)"cursor", 6, sk,
                        32);
     sodium_memzero(sk, sizeof(sk));
+    if (open_audit(t, err) < 0) {
+        taxii_server_free(t);
+        return NULL;
+    }
     t->app.routes = routes;
     t->app.ctx = t;
     t->app.prepare = prepare;
@@ -280,6 +296,7 @@ void taxii_server_free(struct taxii_server *t)
         pthread_setspecific(t->store_key, NULL);
     }
     pthread_key_delete(t->store_key);
+    audit_log_close(t->audit);
     auth_cache_free(t->auth);
     sodium_memzero(t->cursor_key, sizeof(t->cursor_key));
     free(t);
@@ -288,6 +305,22 @@ void taxii_server_free(struct taxii_server *t)
 const struct http_app *taxii_http_app(struct taxii_server *t)
 {
     return &t->app;
+}
+
+void taxii_audit(struct taxii_server *t, struct http_request *req, const char *action,
+                 uint64_t count, const uint64_t *markings)
+{
+    struct taxii_req *q = http_request_data(req);
+    struct audit_event e = {.user = q->user.name,
+                            .remote = http_request_peer(req),
+                            .action = action,
+                            .collection = q->has_coll ? q->coll.id : "",
+                            .count = count,
+                            .detail = http_request_target(req)};
+
+    if (markings)
+        memcpy(e.markings, markings, sizeof(e.markings));
+    audit_record(t->audit, &e);
 }
 
 void taxii_housekeeping(struct taxii_server *t)

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "policy/policy.h"
 #include "taxii/taxii.h"
@@ -18,6 +19,7 @@ struct taxii_server {
     pthread_key_t store_key; /* each worker thread's own store connection */
     struct auth_cache *auth;
     unsigned char cursor_key[TAXII_CURSOR_KEY_BYTES];
+    struct audit_log *audit;
     struct http_app app;
 };
 
@@ -46,6 +48,10 @@ void taxii_ok(struct http_response *res, int status);
 
 /* The reader description for policy/ of this request. */
 void taxii_reader(const struct taxii_server *t, const struct taxii_req *q, struct policy_reader *r);
+
+/* Records a read or write of objects in the audit log. */
+void taxii_audit(struct taxii_server *t, struct http_request *req, const char *action,
+                 uint64_t count, const uint64_t *markings);
 
 /* Handlers (handlers.c). */
 void taxii_get_discovery(void *app, struct http_request *req, struct http_response *res);
