@@ -4,8 +4,9 @@
 #  1. GET objects/?limit=100 from the middle of the collection (added_after),
 #     wrk -c8 for DURATION s, against nginx serving the identical bytes as a
 #     static file on the same machine in the same run (the HTTP ceiling);
-#  2. the same page for a reader who sees about half of the collection (the
-#     policy's cost, issue 4);
+#  2. the same with kizuna's response cache off ([server] cache = off), i.e.
+#     every request runs its query, and for a reader who sees about half of
+#     the collection (the policy's cost, issue 4);
 #  3. reading the whole collection page by page with next;
 #  4. POSTing 1,000-object envelopes from 4 clients at once;
 #  5. the server's peak resident memory.
@@ -76,6 +77,23 @@ CONF
     hf=$(wrk -t2 -c8 -d"${DURATION}s" -H "Authorization: Bearer $HALF" "$url" | rps)
     kill "$(cat "$work/nginx.pid")"
     rm -f "$work/nginx.pid"
+    # the same without the response cache: every request runs its query
+    kill "$spid"
+    wait "$spid" || true
+    sed -i 's/^\[server\]$/[server]\ncache = off/' "$home/kizuna.conf"
+    "$KZ" --home "$home" serve --listen "127.0.0.1:$p" --threads 2 --log "$work/access.log" \
+        2>"$work/serve.err" &
+    spid=$!
+    sleep 1
+    kn=$(wrk -t2 -c8 -d"${DURATION}s" -H "Authorization: Bearer $TOKEN" "$url" | rps)
+    hn=$(wrk -t2 -c8 -d"${DURATION}s" -H "Authorization: Bearer $HALF" "$url" | rps)
+    kill "$spid"
+    wait "$spid" || true
+    sed -i '/^cache = off$/d' "$home/kizuna.conf"
+    "$KZ" --home "$home" serve --listen "127.0.0.1:$p" --threads 2 --log "$work/access.log" \
+        2>"$work/serve.err" &
+    spid=$!
+    sleep 1
     walk=$(python3 bench/taxii_load.py walk "http://127.0.0.1:$p/default/collections/bench/objects/" "$TOKEN" 1000)
     python3 bench/taxii_load.py envelopes 40 1000 "$n" "$work/env"
     post=$(python3 bench/taxii_load.py post "http://127.0.0.1:$p/default/collections/bench/objects/" "$TOKEN" "$work"/env/*.json)
@@ -84,14 +102,16 @@ CONF
     kill "$spid"
     wait "$spid" || true
     spid=
-    python3 - "$n" "$total" "$bytes" "$k" "$ng" "$hf" "$walk" "$post" "$rss" <<'PY'
+    python3 - "$n" "$total" "$bytes" "$k" "$ng" "$hf" "$walk" "$post" "$rss" "$kn" "$hn" <<'PY'
 import json, sys
 n, total, size, k, ng, hf = sys.argv[1:7]
 walk, post, rss = json.loads(sys.argv[7]), json.loads(sys.argv[8]), sys.argv[9]
-k, ng, hf = float(k), float(ng), float(hf)
+k, ng, hf, kn, hn = float(k), float(ng), float(hf), float(sys.argv[10]), float(sys.argv[11])
 print(f"N={int(n):,} indicators ({int(total):,} objects), page of 100 = {int(size):,} bytes")
 print(f"  GET page: kizuna {k:,.0f} req/s, nginx {ng:,.0f} req/s, ratio {k/ng:.2f}")
 print(f"  same page for a reader who sees half: {hf:,.0f} req/s ({hf/k:.2f} of the full view)")
+print(f"  cache off: {kn:,.0f} req/s (ratio to nginx {kn/ng:.2f}); reader who sees half"
+      f" {hn:,.0f} req/s ({hn/kn:.2f} of the full view)")
 print(f"  walk with next: {walk['objects']:,} objects in {walk['seconds']} s = {walk['objects_per_s']:,} objects/s")
 print(f"  POST 4 clients x 1,000-object envelopes: {post['objects']:,} objects in {post['seconds']} s = {post['objects_per_s']:,} objects/s")
 print(f"  server peak RSS: {rss}")

@@ -191,7 +191,7 @@ struct audit_log *audit_log_open(const char *backend, const char *path,
     pthread_mutex_init(&l->lock, NULL);
     pthread_mutex_init(&l->write_lock, NULL);
     pthread_cond_init(&l->wake, NULL);
-    l->store = store_open(backend, path, 0, err);
+    l->store = store_open(backend, path, 1, err);
     if (!l->store) {
         audit_log_close(l);
         return NULL;

@@ -38,8 +38,9 @@ struct audit_event {
 
 struct audit_log;
 
-/* Opens a log writing to the store at (backend, path) through its own
- * connection; with background set, a thread flushes every AUDIT_FLUSH_MS. */
+/* Opens a log writing to the store at (backend, path) — the node's
+ * audit_path, a database of its own — creating it when needed; with
+ * background set, a thread flushes every AUDIT_FLUSH_MS. */
 struct audit_log *audit_log_open(const char *backend, const char *path,
                                  const unsigned char key[AUDIT_KEY_BYTES], int background,
                                  struct kz_error *err);

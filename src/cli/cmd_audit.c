@@ -63,7 +63,8 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
     struct print_ctx p = {0};
     const char *user = NULL;
     int64_t since = INT64_MIN, rows;
-    int c, verify = 0;
+    int c, verify = 0, rc;
+    struct store *as;
     unsigned char key[AUDIT_KEY_BYTES];
     struct kz_error err;
     struct node *n;
@@ -91,18 +92,22 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
     if (!(n = cli_node(cli)))
         return 2;
     kz_error_clear(&err);
+    as = store_open(node_config(n)->store_backend, node_config(n)->audit_path, 1, &err);
+    if (!as)
+        return cli_fail(&err);
     if (verify) {
-        if (audit_key_load(node_config(n)->signing_key, key, &err) < 0)
-            return cli_fail(&err);
-        if (audit_verify(node_store(n), key, &rows, &err) < 0) {
+        if (audit_key_load(node_config(n)->signing_key, key, &err) < 0 ||
+            audit_verify(as, key, &rows, &err) < 0) {
             sodium_memzero(key, sizeof(key));
+            store_close(as);
             return cli_fail(&err);
         }
         sodium_memzero(key, sizeof(key));
         printf("audit log intact: %lld rows\n", (long long)rows);
+        store_close(as);
         return 0;
     }
-    if (store_audit_each(node_store(n), since, user, print_row, &p, &err) < 0)
-        return cli_fail(&err);
-    return 0;
+    rc = store_audit_each(as, since, user, print_row, &p, &err);
+    store_close(as);
+    return rc < 0 ? cli_fail(&err) : 0;
 }

@@ -90,17 +90,17 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
         ho.tls_cert = cfg->tls_cert;
         ho.tls_key = cfg->tls_key;
     }
-    kz_error_clear(&err);
-    t = taxii_server_new(n, &err);
-    if (!t)
-        return cli_fail(&err);
-    /* block the signals before the workers start, so only this thread
-     * receives them */
+    /* block the signals before any thread starts (the audit writer, the
+     * HTTP workers), so that only this thread ever receives them */
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    kz_error_clear(&err);
+    t = taxii_server_new(n, &err);
+    if (!t)
+        return cli_fail(&err);
     srv = http_start(&ho, taxii_http_app(t), &err);
     if (!srv) {
         cli_fail(&err);

@@ -107,7 +107,7 @@ void cli_audit(struct node *n, const struct audit_event *e)
         cli_fail(&err);
         return;
     }
-    l = audit_log_open(cfg->store_backend, cfg->store_path, key, 0, &err);
+    l = audit_log_open(cfg->store_backend, cfg->audit_path, key, 0, &err);
     sodium_memzero(key, sizeof(key));
     if (!l) {
         cli_fail(&err);

@@ -520,13 +520,25 @@ static enum MHD_Result send_response(struct http_request *r, struct http_respons
 {
     struct MHD_Response *m;
     size_t len = 0;
-    char *body = kz_buf_steal(&res->body, &len);
+    char *body;
     enum MHD_Result ok;
 
-    m = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (!m) {
-        free(body);
-        return MHD_NO;
+    if (res->shared) {
+        len = res->shared_len;
+        m = MHD_create_response_from_buffer_with_free_callback_cls(
+                len, (void *)(uintptr_t)res->shared, res->shared_free, res->shared_cls);
+        if (!m) {
+            res->shared_free(res->shared_cls);
+            return MHD_NO;
+        }
+        kz_buf_free(&res->body);
+    } else {
+        body = kz_buf_steal(&res->body, &len);
+        m = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!m) {
+            free(body);
+            return MHD_NO;
+        }
     }
     if (res->content_type)
         MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);

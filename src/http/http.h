@@ -50,6 +50,12 @@ struct http_response {
     } headers[HTTP_MAX_RESPONSE_HEADERS];
     int nheaders;
     struct kz_buf body;
+    /* instead of body: a buffer shared with others, released by calling
+     * shared_free(shared_cls) once sent */
+    const char *shared;
+    size_t shared_len;
+    void (*shared_free)(void *);
+    void *shared_cls;
 };
 
 /* Adds a response header; silently ignored past HTTP_MAX_RESPONSE_HEADERS. */

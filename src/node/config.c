@@ -46,8 +46,10 @@ void node_config_defaults(struct node_config *cfg, const char *home)
     cfg->default_tlp = STIX_TLP_AMBER;
     snprintf(cfg->store_backend, sizeof(cfg->store_backend), "sqlite");
     resolve(home, "kizuna.db", cfg->store_path, sizeof(cfg->store_path));
+    resolve(home, "audit.db", cfg->audit_path, sizeof(cfg->audit_path));
     snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8470");
     cfg->threads = 4;
+    cfg->cache = 1;
     resolve(home, "kizuna.log", cfg->log_path, sizeof(cfg->log_path));
     cfg->max_content_length = 100u * 1024 * 1024;
     cfg->sync_interval = 300;
@@ -95,6 +97,10 @@ static int on_store(struct loader *l, const char *name, const char *v)
         resolve(l->home, v, c->store_path, sizeof(c->store_path));
         return 1;
     }
+    if (strcmp(name, "audit_path") == 0) {
+        resolve(l->home, v, c->audit_path, sizeof(c->audit_path));
+        return 1;
+    }
     snprintf(l->msg, sizeof(l->msg), "unknown key \"%s\" in [store]", name);
     return 0;
 }
@@ -112,6 +118,14 @@ static int on_server(struct loader *l, const char *name, const char *v)
             return 1;
         }
         snprintf(l->msg, sizeof(l->msg), "server.threads: must be a number from 1 to 256");
+        return 0;
+    }
+    if (strcmp(name, "cache") == 0) {
+        if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+            c->cache = strcmp(v, "on") == 0;
+            return 1;
+        }
+        snprintf(l->msg, sizeof(l->msg), "server.cache: must be on or off");
         return 0;
     }
     if (strcmp(name, "tls") == 0) {

@@ -54,6 +54,9 @@ static const char conf_template[] =
         "[store]\n"
         "backend = sqlite\n"
         "path = kizuna.db\n"
+        "# The audit log lives in a database of its own: its steady trickle of\n"
+        "# writes must not invalidate the server's caches of objects.\n"
+        "audit_path = audit.db\n"
         "\n"
         "[server]\n"
         "# Plain HTTP is allowed on loopback only; any other address needs TLS\n"
@@ -175,6 +178,7 @@ static void remove_made(const char *home, const struct node_config *cfg, int mad
     unlink(p);
     snprintf(p, sizeof(p), "%s-shm", cfg->store_path);
     unlink(p);
+    unlink(cfg->audit_path);
     if (made_home)
         rmdir(home);
 }

@@ -21,9 +21,11 @@ struct node_config {
     enum stix_tlp default_tlp;       /* [node] default_marking, for unmarked objects */
     char store_backend[32];          /* [store] backend */
     char store_path[NODE_PATH_MAX];  /* [store] path (resolved) */
+    char audit_path[NODE_PATH_MAX];  /* [store] audit_path (resolved) */
     char listen[128];                /* [server] listen, ADDR:PORT */
     int threads;                     /* [server] threads */
     int tls;                         /* [server] tls = on|off */
+    int cache;                       /* [server] cache = on|off: the response cache */
     char tls_cert[NODE_PATH_MAX];    /* [server] tls_cert (resolved), "" for none */
     char tls_key[NODE_PATH_MAX];     /* [server] tls_key (resolved) */
     char log_path[NODE_PATH_MAX];    /* [server] log (resolved), "-" for stderr */

@@ -59,6 +59,11 @@ const char *store_backend_name(const struct store *s)
     return s->be->name;
 }
 
+int store_data_version(struct store *s, uint64_t *v, struct kz_error *err)
+{
+    return s->be->data_version(s->b, v, err);
+}
+
 int store_begin(struct store *s, struct kz_error *err)
 {
     return s->be->begin(s->b, err);

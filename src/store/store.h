@@ -39,6 +39,11 @@ void store_close(struct store *s);
 /* The backend's name, e.g. "sqlite". */
 const char *store_backend_name(const struct store *s);
 
+/* A number that changes whenever another connection (in this process or
+ * another) commits to the store: callers cache what they read and drop it
+ * when this changes. Commits made through s itself do not change it. */
+int store_data_version(struct store *s, uint64_t *v, struct kz_error *err);
+
 /* Write transactions. begin waits up to KZ_STORE_BUSY_TIMEOUT_MS for other
  * writers. rollback accepts a store with no open transaction. */
 int store_begin(struct store *s, struct kz_error *err);

@@ -12,6 +12,7 @@ struct store_backend {
     const char *name;
     void *(*open)(const char *location, int create, struct kz_error *err);
     void (*close)(void *b);
+    int (*data_version)(void *b, uint64_t *v, struct kz_error *err);
     int (*begin)(void *b, struct kz_error *err);
     int (*commit)(void *b, struct kz_error *err);
     void (*rollback)(void *b);

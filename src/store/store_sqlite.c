@@ -74,7 +74,7 @@ static const char *const migrations[] = {
         "  created INTEGER NOT NULL,"
         "  UNIQUE (api_root, alias));"
         "CREATE TABLE objects ("
-        "  added INTEGER PRIMARY KEY,"
+        "  added INTEGER NOT NULL,"
         "  collection INTEGER NOT NULL REFERENCES collections(key),"
         "  stix_id TEXT NOT NULL,"
         "  type TEXT NOT NULL,"
@@ -87,9 +87,9 @@ static const char *const migrations[] = {
         "  revoked INTEGER NOT NULL,"
         "  latest INTEGER NOT NULL,"
         "  first INTEGER NOT NULL,"
-        "  raw TEXT NOT NULL);"
+        "  raw TEXT NOT NULL,"
+        "  PRIMARY KEY (collection, added)) WITHOUT ROWID;"
         "CREATE UNIQUE INDEX objects_by_id ON objects (collection, stix_id, version);"
-        "CREATE INDEX objects_by_added ON objects (collection, added);"
         "CREATE INDEX objects_by_type ON objects (collection, type, added);"
         "CREATE TABLE grants ("
         "  collection INTEGER NOT NULL REFERENCES collections(key),"
@@ -157,37 +157,48 @@ enum stmt_id {
     ST_COUNT,
     ST_ADD_RECIPIENT,
     ST_ADD_REF,
+    ST_DATA_VERSION,
     ST__N
 };
 
 static const char *const stmt_sql[ST__N] = {
-        [ST_FIND_VERSION] = "SELECT added, raw FROM objects"
+        [ST_FIND_VERSION] = "SELECT added, raw FROM objects INDEXED BY objects_by_id"
                             " WHERE collection = ?1 AND stix_id = ?2 AND version = ?3",
-        [ST_FIND_LATEST] = "SELECT added, raw FROM objects"
+        [ST_FIND_LATEST] = "SELECT added, raw FROM objects INDEXED BY objects_by_id"
                            " WHERE collection = ?1 AND stix_id = ?2 AND latest = 1",
-        [ST_RANGE] = "SELECT max(version), min(version) FROM objects"
+        [ST_RANGE] = "SELECT max(version), min(version) FROM objects INDEXED BY objects_by_id"
                      " WHERE collection = ?1 AND stix_id = ?2",
-        [ST_CLEAR_LATEST] = "UPDATE objects SET latest = 0"
+        [ST_CLEAR_LATEST] = "UPDATE objects INDEXED BY objects_by_id SET latest = 0"
                             " WHERE collection = ?1 AND stix_id = ?2 AND latest = 1",
-        [ST_CLEAR_FIRST] = "UPDATE objects SET first = 0"
+        [ST_CLEAR_FIRST] = "UPDATE objects INDEXED BY objects_by_id SET first = 0"
                            " WHERE collection = ?1 AND stix_id = ?2 AND first = 1",
         [ST_INSERT] = "INSERT INTO objects (added, collection, stix_id, type, version,"
                       " version_text, spec_version, created_by, tlp, revoked, latest, first, raw,"
                       " producer) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
                       " ?14)",
-        [ST_LAST_ADDED] = "SELECT max((SELECT value FROM counters WHERE name = 'last_added'),"
-                          " coalesce((SELECT max(added) FROM objects), 0))",
+        [ST_LAST_ADDED] = "SELECT value FROM counters WHERE name = 'last_added'",
         [ST_SET_LAST_ADDED] = "UPDATE counters SET value = ?1 WHERE name = 'last_added'",
         [ST_COUNT] = "SELECT count(*) FROM objects WHERE collection = ?1",
         [ST_ADD_RECIPIENT] = "INSERT OR IGNORE INTO recipients (added, kind, subject)"
                              " VALUES (?1, ?2, ?3)",
         [ST_ADD_REF] = "INSERT OR IGNORE INTO refs (added, ref) VALUES (?1, ?2)",
+        [ST_DATA_VERSION] = "PRAGMA data_version",
 };
+
+/* Listings build their SQL from the filter's shape; the few shapes a
+ * client uses are kept prepared. */
+#define QUERY_CACHE 16
 
 struct sqlite_store {
     sqlite3 *db;
     char path[1024];
     sqlite3_stmt *st[ST__N];
+    struct {
+        char *sql;
+        sqlite3_stmt *stmt;
+        unsigned uses;
+    } queries[QUERY_CACHE];
+    unsigned query_clock;
     int in_tx;
     int64_t last_added; /* valid inside a write transaction */
     int64_t first_added_in_tx;
@@ -261,6 +272,44 @@ static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id, struct kz_err
     return s->st[id];
 }
 
+/* A prepared statement for sql from the cache (reset, bindings cleared), or
+ * newly prepared in place of the least recently used. */
+static sqlite3_stmt *cached_query(struct sqlite_store *s, const char *sql, size_t len,
+                                  struct kz_error *err)
+{
+    int victim = 0;
+    sqlite3_stmt *q = NULL;
+    int rc;
+
+    for (int i = 0; i < QUERY_CACHE; i++) {
+        if (s->queries[i].sql && strcmp(s->queries[i].sql, sql) == 0) {
+            s->queries[i].uses = ++s->query_clock;
+            sqlite3_reset(s->queries[i].stmt);
+            sqlite3_clear_bindings(s->queries[i].stmt);
+            return s->queries[i].stmt;
+        }
+        if (s->queries[i].uses < s->queries[victim].uses)
+            victim = i;
+    }
+    rc = sqlite3_prepare_v3(s->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT, &q, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(s, rc, err, "store: preparing a query");
+        return NULL;
+    }
+    sqlite3_finalize(s->queries[victim].stmt);
+    free(s->queries[victim].sql);
+    s->queries[victim].sql = strdup(sql);
+    s->queries[victim].stmt = q;
+    s->queries[victim].uses = ++s->query_clock;
+    if (!s->queries[victim].sql) {
+        sqlite3_finalize(q);
+        s->queries[victim].stmt = NULL;
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
+        return NULL;
+    }
+    return q;
+}
+
 static int user_version(struct sqlite_store *s, int *v, struct kz_error *err)
 {
     sqlite3_stmt *q = NULL;
@@ -315,6 +364,10 @@ static void sqlite_close(void *b)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < ST__N; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < QUERY_CACHE; i++) {
+        sqlite3_finalize(s->queries[i].stmt);
+        free(s->queries[i].sql);
+    }
     sqlite3_close(s->db);
     kzj_doc_free(&s->cmp_a);
     kzj_doc_free(&s->cmp_b);
@@ -354,12 +407,30 @@ static void *sqlite_open(const char *location, int create, struct kz_error *err)
         exec(s, "PRAGMA journal_mode = WAL", err) < 0 ||
         exec(s, "PRAGMA synchronous = FULL", err) < 0 ||
         exec(s, "PRAGMA foreign_keys = ON", err) < 0 ||
-        exec(s, "PRAGMA cache_size = -65536", err) < 0 || migrate(s, err) < 0)
+        exec(s, "PRAGMA cache_size = -16384", err) < 0 || migrate(s, err) < 0)
         goto fail;
     return s;
 fail:
     sqlite_close(s);
     return NULL;
+}
+
+static int sqlite_data_version(void *b, uint64_t *v, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = stmt(s, ST_DATA_VERSION, err);
+    int rc;
+
+    if (!q)
+        return -1;
+    rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(q);
+        return db_fail(s, rc, err, "store: reading the data version");
+    }
+    *v = (uint64_t)sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return 0;
 }
 
 static int sqlite_begin(void *b, struct kz_error *err)
@@ -675,11 +746,11 @@ static int sqlite_org_find(void *b, const char *name, const char *identity, int6
                            struct store_org *out, struct kz_error *err)
 {
     struct sqlite_store *s = b;
-    sqlite3_stmt *q = prepare(s,
-                              name       ? "SELECT " ORG_COLUMNS " FROM orgs WHERE name = ?1"
-                              : identity ? "SELECT " ORG_COLUMNS " FROM orgs WHERE identity = ?1"
-                                         : "SELECT " ORG_COLUMNS " FROM orgs WHERE key = ?1",
-                              err, "store: finding an organisation");
+    const char *sql = name       ? "SELECT " ORG_COLUMNS " FROM orgs WHERE name = ?1"
+                      : identity ? "SELECT " ORG_COLUMNS " FROM orgs WHERE identity = ?1"
+                                 : "SELECT " ORG_COLUMNS " FROM orgs WHERE key = ?1";
+    /* asked for every object an import stores: kept prepared */
+    sqlite3_stmt *q = cached_query(s, sql, strlen(sql), err);
     int rc;
 
     if (!q)
@@ -691,7 +762,7 @@ static int sqlite_org_find(void *b, const char *name, const char *identity, int6
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW)
         read_org(q, out);
-    sqlite3_finalize(q);
+    sqlite3_reset(q);
     if (rc == SQLITE_ROW)
         return 0;
     if (rc != SQLITE_DONE)
@@ -1386,11 +1457,11 @@ static void add_visibility(struct kz_buf *sql, const struct store_visibility *v)
     if (v->check_refs) {
         /* CROSS JOIN keeps refs as the outer loop: the planner would
          * otherwise scan the collection for every relationship */
-        kz_buf_addstr(sql,
-                      " AND (o.type NOT IN ('relationship', 'sighting') OR NOT EXISTS ("
-                      "SELECT 1 FROM refs f CROSS JOIN objects o2 ON o2.collection = o.collection"
-                      " AND o2.stix_id = f.ref AND o2.latest = 1"
-                      " WHERE f.added = o.added AND NOT (");
+        kz_buf_addstr(sql, " AND (o.type NOT IN ('relationship', 'sighting') OR NOT EXISTS ("
+                           "SELECT 1 FROM refs f CROSS JOIN objects o2 INDEXED BY objects_by_id"
+                           " ON o2.collection = o.collection"
+                           " AND o2.stix_id = f.ref AND o2.latest = 1"
+                           " WHERE f.added = o.added AND NOT (");
         add_visible(sql, v, "o2");
         kz_buf_addstr(sql, ")))");
     }
@@ -1424,10 +1495,12 @@ static int build_list_sql(const struct store_filter *f, int want_raw, struct kz_
 {
     int param = 2;
 
+    /* SQLite has no statistics to choose by: an id filter takes the id
+     * index, anything else walks the table in date-added order */
     kz_buf_printf(sql,
                   "SELECT o.added, o.stix_id, o.type, o.version_text, o.version, o.spec_version,"
-                  " o.tlp, o.created_by%s FROM objects o WHERE o.collection = ?1",
-                  want_raw ? ", o.raw" : "");
+                  " o.tlp, o.created_by%s FROM objects o%s WHERE o.collection = ?1",
+                  want_raw ? ", o.raw" : "", f->nids ? " INDEXED BY objects_by_id" : "");
     if (f->added_after >= 0)
         kz_buf_printf(sql, " AND o.added > ?%d", param++);
     if (f->nids)
@@ -1480,11 +1553,9 @@ static int sqlite_list(void *b, const struct store_filter *f, int want_raw, stor
         kz_error_set(err, KZ_ELIMIT, "store: query too large");
         goto out;
     }
-    rc = sqlite3_prepare_v2(s->db, sql.data, (int)sql.len, &q, NULL);
-    if (rc != SQLITE_OK) {
-        db_fail(s, rc, err, "store: listing objects");
+    q = cached_query(s, sql.data, sql.len, err);
+    if (!q)
         goto out;
-    }
     bind_list(q, f);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (f->limit && page->count == f->limit) {
@@ -1514,7 +1585,8 @@ static int sqlite_list(void *b, const struct store_filter *f, int want_raw, stor
     }
     ret = 0;
 out:
-    sqlite3_finalize(q);
+    if (q)
+        sqlite3_reset(q); /* it stays cached; release its read lock now */
     kz_buf_free(&sql);
     return ret;
 }
@@ -1547,7 +1619,8 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
     if (!s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: delete outside a transaction");
     kz_buf_init(&sql, 16 * 1024);
-    kz_buf_addstr(&sql, "DELETE FROM objects WHERE collection = ?1 AND stix_id = ?2");
+    kz_buf_addstr(&sql, "DELETE FROM objects INDEXED BY objects_by_id"
+                        " WHERE collection = ?1 AND stix_id = ?2");
     if (f->nspec_versions)
         add_in_list(&sql, "spec_version", f->nspec_versions, &param);
     add_version_clause(f, &sql, &param);
@@ -1590,10 +1663,10 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
     }
     sqlite3_finalize(q);
     q = prepare(s,
-                "UPDATE objects SET"
-                " latest = (version = (SELECT max(version) FROM objects"
+                "UPDATE objects INDEXED BY objects_by_id SET"
+                " latest = (version = (SELECT max(version) FROM objects INDEXED BY objects_by_id"
                 "   WHERE collection = ?1 AND stix_id = ?2)),"
-                " first = (version = (SELECT min(version) FROM objects"
+                " first = (version = (SELECT min(version) FROM objects INDEXED BY objects_by_id"
                 "   WHERE collection = ?1 AND stix_id = ?2))"
                 " WHERE collection = ?1 AND stix_id = ?2",
                 err, "store: updating version flags");
@@ -1832,6 +1905,7 @@ const struct store_backend store_sqlite_backend = {
         .name = "sqlite",
         .open = sqlite_open,
         .close = sqlite_close,
+        .data_version = sqlite_data_version,
         .begin = sqlite_begin,
         .commit = sqlite_commit,
         .rollback = sqlite_rollback,

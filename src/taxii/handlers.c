@@ -239,12 +239,26 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     const struct http_param *params;
     struct page_ctx pc = {.b = &res->body, .kind = kind};
     char cursor[TAXII_CURSOR_MAX], first[KZ_TS_MICROS_LEN], last[KZ_TS_MICROS_LEN];
+    struct kz_buf key;
+    uint64_t count;
     int n;
 
+    /* a polling client asks the same again and again: answer from the
+     * cache while nothing was written since */
+    kz_buf_init(&key, t->cfg->cache ? 4 * HTTP_MAX_TARGET : 0);
+    taxii_rcache_key(&key, http_request_target(req), &q->view);
+    if (!key.failed && taxii_rcache_get(t->rcache, &key, taxii_thread_epoch(q->thread), res, &count,
+                                        pc.markings)) {
+        taxii_ok(res, 200);
+        taxii_audit(t, req, "read", count, pc.markings);
+        kz_buf_free(&key);
+        return;
+    }
     kz_error_clear(&err);
     params = http_request_params(req, &n);
     if (taxii_query_parse(params, n, allowed, default_versions, t->cursor_key, &tq, &err) < 0) {
         taxii_error_from(res, &err);
+        kz_buf_free(&key);
         return;
     }
     s = taxii_store(t, &err);
@@ -272,6 +286,9 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     if (page.count == 0) {
         kz_buf_reset(&res->body);
         kz_buf_addstr(&res->body, "{\"more\":false}");
+        if (!key.failed)
+            taxii_rcache_put(t->rcache, &key, taxii_thread_epoch(q->thread), res, NULL, NULL, 0,
+                             pc.markings);
         goto out;
     }
     kz_buf_addstr(&res->body, "],\"more\":");
@@ -287,8 +304,12 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     http_response_header(res, "X-TAXII-Date-Added-Last", last);
     if (res->body.failed)
         taxii_error(res, 500, "Internal error", "the response could not be built");
+    else if (!key.failed)
+        taxii_rcache_put(t->rcache, &key, taxii_thread_epoch(q->thread), res, first, last,
+                         page.count, pc.markings);
 out:
     taxii_query_free(&tq);
+    kz_buf_free(&key);
 }
 
 #define FILTERS_ALL                                                                                \
@@ -369,6 +390,7 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
         taxii_error_from(res, &err);
         goto out;
     }
+    taxii_epoch_bump(t);
     taxii_audit(t, req, "delete", deleted, NULL);
     taxii_ok(res, 200);
 out:
@@ -478,6 +500,7 @@ void taxii_post_objects(void *app, struct http_request *req, struct http_respons
         taxii_error_from(res, &err);
         goto out;
     }
+    taxii_epoch_bump(t);
     taxii_audit(t, req, "write", counts.added, p.markings);
     kz_uuid_v4(id);
     kz_ts_format_micros(now, when);

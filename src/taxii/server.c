@@ -83,21 +83,11 @@ void taxii_error_from(struct http_response *res, const struct kz_error *err)
     }
 }
 
-static void free_store(void *p)
-{
-    store_close(p);
-}
-
 struct store *taxii_store(struct taxii_server *t, struct kz_error *err)
 {
-    struct store *s = pthread_getspecific(t->store_key);
+    struct taxii_thread *th = taxii_thread(t, err);
 
-    if (s)
-        return s;
-    s = store_open(t->cfg->store_backend, t->cfg->store_path, 0, err);
-    if (s)
-        pthread_setspecific(t->store_key, s);
-    return s;
+    return th ? taxii_thread_store(th) : NULL;
 }
 
 void taxii_reader(const struct taxii_server *t, const struct taxii_req *q, struct policy_reader *r)
@@ -115,15 +105,15 @@ static void unauthorized(struct http_response *res, const struct kz_error *err)
                          "Basic realm=\"kizuna\", charset=\"UTF-8\", Bearer realm=\"kizuna\"");
 }
 
-static int find_collection(struct taxii_server *t, struct store *s, struct http_request *req,
-                           struct taxii_req *q, const struct http_route *route,
-                           struct http_response *res)
+static int find_collection(struct taxii_server *t, struct http_request *req, struct taxii_req *q,
+                           const struct http_route *route, struct http_response *res)
 {
     struct policy_reader r;
     struct kz_error err;
 
     kz_error_clear(&err);
-    if (store_collection_find(s, q->root.name, http_request_capture(req, 1), &q->coll, &err) < 0) {
+    if (taxii_cached_collection(q->thread, q->root.name, http_request_capture(req, 1), &q->coll,
+                                &err) < 0) {
         if (err.code == KZ_ENOTFOUND)
             taxii_error(res, 404, "Not found", "no such collection");
         else
@@ -131,7 +121,7 @@ static int find_collection(struct taxii_server *t, struct store *s, struct http_
         return 1;
     }
     taxii_reader(t, q, &r);
-    if (policy_view_open(s, &r, &q->coll, &q->view, &err) < 0) {
+    if (taxii_cached_view(q->thread, &r, &q->coll, &q->view, &err) < 0) {
         taxii_error_from(res, &err);
         return 1;
     }
@@ -165,11 +155,12 @@ static int prepare(void *ctx, struct http_request *req, const struct http_route 
     }
     http_request_set_data(req, q, free);
     kz_error_clear(&err);
-    s = taxii_store(t, &err);
-    if (!s) {
+    q->thread = taxii_thread(t, &err);
+    if (!q->thread) {
         taxii_error_from(res, &err);
         return 1;
     }
+    s = taxii_thread_store(q->thread);
     if (auth_check(t->auth, s, http_request_header(req, "Authorization"), &q->user, &err) < 0) {
         if (err.code == KZ_EDENIED)
             unauthorized(res, &err);
@@ -193,13 +184,13 @@ static int prepare(void *ctx, struct http_request *req, const struct http_route 
         return 1;
     }
     if (route->handler != taxii_get_discovery) {
-        if (store_api_root_find(s, http_request_capture(req, 0), &q->root, &err) < 0) {
+        if (taxii_cached_root(q->thread, http_request_capture(req, 0), &q->root, &err) < 0) {
             taxii_error(res, 404, "Not found", "no such API root");
             return 1;
         }
         q->has_root = 1;
     }
-    if ((route->flags & ROUTE_COLL) && find_collection(t, s, req, q, route, res))
+    if ((route->flags & ROUTE_COLL) && find_collection(t, req, q, route, res))
         return 1;
     if (route->flags & HTTP_ROUTE_BODY) {
         if (!taxii_content_type_ok(http_request_header(req, "Content-Type"))) {
@@ -241,7 +232,7 @@ static int open_audit(struct taxii_server *t, struct kz_error *err)
 
     if (audit_key_load(t->cfg->signing_key, key, err) < 0)
         return -1;
-    t->audit = audit_log_open(t->cfg->store_backend, t->cfg->store_path, key, 1, err);
+    t->audit = audit_log_open(t->cfg->store_backend, t->cfg->audit_path, key, 1, err);
     sodium_memzero(key, sizeof(key));
     return t->audit ? 0 : -1;
 }
@@ -257,7 +248,10 @@ struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
     }
     t->node = node;
     t->cfg = node_config(node);
-    if (pthread_key_create(&t->store_key, free_store) != 0) {
+    atomic_init(&t->epoch, 1);
+    t->rcache = taxii_rcache_new();
+    if (!t->rcache || taxii_thread_key_init(t) < 0) {
+        taxii_rcache_free(t->rcache);
         free(t);
         kz_error_set(err, KZ_EINTERNAL, "cannot create a thread key");
         return NULL;
@@ -286,16 +280,13 @@ struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
 
 void taxii_server_free(struct taxii_server *t)
 {
-    struct store *s;
-
     if (!t)
         return;
-    s = pthread_getspecific(t->store_key);
-    if (s) {
-        store_close(s);
-        pthread_setspecific(t->store_key, NULL);
-    }
+    /* the workers' states went with their threads; this thread may hold
+     * one too (housekeeping) */
+    taxii_thread_release(t);
     pthread_key_delete(t->store_key);
+    taxii_rcache_free(t->rcache);
     audit_log_close(t->audit);
     auth_cache_free(t->auth);
     sodium_memzero(t->cursor_key, sizeof(t->cursor_key));

@@ -7,16 +7,28 @@
 #define KZ_TAXII_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "policy/policy.h"
 #include "taxii/taxii.h"
 
+/* The response cache: slots (direct-mapped), the most it holds, and the
+ * largest response it keeps. */
+#define TAXII_RCACHE_SLOTS     1024
+#define TAXII_RCACHE_MAX_BYTES ((size_t)64 << 20)
+#define TAXII_RCACHE_MAX_ENTRY ((size_t)4 << 20)
+
+struct taxii_rcache;
+struct taxii_thread;
+
 struct taxii_server {
     struct node *node;
     const struct node_config *cfg;
-    pthread_key_t store_key; /* each worker thread's own store connection */
+    pthread_key_t store_key; /* each worker thread's struct taxii_thread */
+    _Atomic uint64_t epoch;  /* bumped by every write seen (cache.c) */
+    struct taxii_rcache *rcache;
     struct auth_cache *auth;
     unsigned char cursor_key[TAXII_CURSOR_KEY_BYTES];
     struct audit_log *audit;
@@ -25,6 +37,7 @@ struct taxii_server {
 
 /* What prepare() learnt about a request; handlers read it. */
 struct taxii_req {
+    struct taxii_thread *thread;
     struct auth_user user;
     int has_root;
     struct store_api_root root;
@@ -35,6 +48,36 @@ struct taxii_req {
 
 /* The calling thread's store (opened on first use); NULL with err set. */
 struct store *taxii_store(struct taxii_server *t, struct kz_error *err);
+
+/* --- caches (cache.c) ------------------------------------------------------- */
+
+int taxii_thread_key_init(struct taxii_server *t);
+/* Frees the calling thread's state now (worker threads' go when they end). */
+void taxii_thread_release(struct taxii_server *t);
+/* The calling thread's state, after checking whether the store changed. */
+struct taxii_thread *taxii_thread(struct taxii_server *t, struct kz_error *err);
+struct store *taxii_thread_store(struct taxii_thread *th);
+uint64_t taxii_thread_epoch(const struct taxii_thread *th);
+/* Called after this process commits a write. */
+void taxii_epoch_bump(struct taxii_server *t);
+int taxii_cached_root(struct taxii_thread *th, const char *name, struct store_api_root *out,
+                      struct kz_error *err);
+int taxii_cached_collection(struct taxii_thread *th, const char *root, const char *name,
+                            struct store_collection *out, struct kz_error *err);
+int taxii_cached_view(struct taxii_thread *th, const struct policy_reader *r,
+                      const struct store_collection *c, struct policy_view *out,
+                      struct kz_error *err);
+
+struct taxii_rcache *taxii_rcache_new(void);
+void taxii_rcache_free(struct taxii_rcache *c);
+/* The cache key of a listing: the reader's view and the request target. */
+void taxii_rcache_key(struct kz_buf *key, const char *target, const struct policy_view *v);
+/* A hit fills res (body shared, date headers) and the audit figures. */
+int taxii_rcache_get(struct taxii_rcache *c, const struct kz_buf *key, uint64_t epoch,
+                     struct http_response *res, uint64_t *count, uint64_t *markings);
+void taxii_rcache_put(struct taxii_rcache *c, const struct kz_buf *key, uint64_t epoch,
+                      const struct http_response *res, const char *first, const char *last,
+                      uint64_t count, const uint64_t *markings);
 
 /* Fills res with a TAXII error resource. */
 void taxii_error(struct http_response *res, int status, const char *title, const char *description);

@@ -43,20 +43,20 @@ assert read["remote"] == "127.0.0.1", read
 PY
 run 0 "$KIZUNA" --home "$H" audit --verify
 expect_out "audit log intact"
-ROWS=$(sqlite3 "$H/kizuna.db" "SELECT count(*) FROM audit")
+ROWS=$(sqlite3 "$H/audit.db" "SELECT count(*) FROM audit")
 [ "$ROWS" -ge 5 ] || fail "only $ROWS audit rows"
 
 tamper() { # NAME SQL EXPECTED-MESSAGE
-    cp "$H/kizuna.db" t.db
+    cp "$H/audit.db" t.db
     rm -f t.db-wal t.db-shm
     sqlite3 t.db "$2"
     cp -r "$H" "t-$1"
-    cp t.db "t-$1/kizuna.db"
-    rm -f "t-$1/kizuna.db-wal" "t-$1/kizuna.db-shm"
+    cp t.db "t-$1/audit.db"
+    rm -f "t-$1/audit.db-wal" "t-$1/audit.db-shm"
     run 1 "$KIZUNA" --home "t-$1" audit --verify
     expect_err "$3"
 }
-sqlite3 "$H/kizuna.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+sqlite3 "$H/audit.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 tamper altered "UPDATE audit SET count = count + 1 WHERE seq = 2" "audit row 2 was altered"
 tamper removed "DELETE FROM audit WHERE seq = 2" "audit row 2 is missing"
 tamper user "UPDATE audit SET user = 'someone' WHERE seq = 1" "audit row 1 was altered"
