@@ -29,11 +29,12 @@ struct auth_cache {
     struct slot slots[AUTH_CACHE_SLOTS];
 };
 
-static const char *const role_names[] = {"", "reader", "contributor", "org-admin", "node-admin"};
+static const char *const role_names[] = {"",          "reader",     "contributor",
+                                         "org-admin", "node-admin", "peer"};
 
 enum auth_role auth_role_parse(const char *s)
 {
-    for (int i = 1; i <= AUTH_ROLE_NODE_ADMIN; i++)
+    for (int i = 1; i <= AUTH_ROLE_PEER; i++)
         if (strcmp(s, role_names[i]) == 0)
             return (enum auth_role)i;
     return AUTH_ROLE_NONE;
@@ -41,7 +42,7 @@ enum auth_role auth_role_parse(const char *s)
 
 const char *auth_role_name(enum auth_role r)
 {
-    return r <= AUTH_ROLE_NODE_ADMIN ? role_names[r] : "";
+    return r <= AUTH_ROLE_PEER ? role_names[r] : "";
 }
 
 struct auth_cache *auth_cache_new(void)

@@ -20,6 +20,7 @@ enum auth_role {
     AUTH_ROLE_CONTRIBUTOR,
     AUTH_ROLE_ORG_ADMIN,
     AUTH_ROLE_NODE_ADMIN,
+    AUTH_ROLE_PEER, /* another node's sync account: relays others' objects */
 };
 
 /* The authenticated user. */

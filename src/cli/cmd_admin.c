@@ -230,8 +230,9 @@ static const char user_help[] =
         "usage: kizuna [--home DIR] user add NAME --org ORG [--role ROLE]\n"
         "       kizuna [--home DIR] user list [--json]\n\n"
         "ROLE is reader (the default: reads what grants allow), contributor (also\n"
-        "publishes, as its organisation), org-admin or node-admin. Give a user a token\n"
-        "with `kizuna token create NAME`.\n";
+        "publishes, as its organisation), org-admin, node-admin, or peer (the account\n"
+        "another node syncs with: relays objects whoever produced them; see\n"
+        "docs/FEDERATION.md). Give a user a token with `kizuna token create NAME`.\n";
 
 static int user_add(struct cli *cli, int argc, char **argv)
 {
@@ -263,7 +264,7 @@ static int user_add(struct cli *cli, int argc, char **argv)
         return cli_usage_error("user add", "--org is required");
     if (auth_role_parse(role) == AUTH_ROLE_NONE)
         return cli_usage_error("user add",
-                               "--role is reader, contributor, org-admin or node-admin");
+                               "--role is reader, contributor, org-admin, node-admin or peer");
     if (!(n = cli_node(cli)))
         return 2;
     kz_error_clear(&err);

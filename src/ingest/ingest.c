@@ -4,6 +4,7 @@
  * of it, and a crash half-way leaves the store as it was.
  */
 #include "ingest/ingest.h"
+#include "ingest/tombstone.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -105,6 +106,10 @@ static int on_object(void *ctx, size_t index, const struct kzj_doc *doc, uint32_
         reject(r, index, &o, &why);
         return 0;
     }
+    if (strcmp(o.type, TOMBSTONE_TYPE) == 0 && tombstone_check(&o, &why) < 0) {
+        reject(r, index, &o, &why);
+        return 0;
+    }
     if (r->opts->strict && r->counts->rejected)
         return 0; /* nothing will land: skip the store work */
     kz_buf_reset(&r->raw);
@@ -124,6 +129,13 @@ static int on_object(void *ctx, size_t index, const struct kzj_doc *doc, uint32_
         *err = why;
         r->failed = 1;
         return -1;
+    }
+    if (res == STORE_ADDED && strcmp(o.type, TOMBSTONE_TYPE) == 0) {
+        uint64_t deleted;
+        if (tombstone_apply(r->s, r->collection, &o, &deleted, &why) < 0) {
+            *err = why;
+            return -1;
+        }
     }
     report(r, index, &o, res == STORE_ADDED ? INGEST_ADDED : INGEST_DUPLICATE, added, NULL);
     return 0;

@@ -75,6 +75,55 @@ void policy_operator_view(const struct store_collection *c, enum stix_tlp defaul
     v->vis.exclude_red = bulk;
     v->vis.user = -1;
     v->vis.org = -1;
+    v->vis.check_refs = 1;
+}
+
+struct peer_grants {
+    const struct store_peer *p;
+    const int64_t *communities;
+    size_t ncommunities;
+    enum stix_tlp level;
+};
+
+static int peer_grant(void *ctx, const struct store_grant *g)
+{
+    struct peer_grants *x = ctx;
+
+    if (!g->can_read)
+        return 0;
+    if (g->kind == STORE_GRANT_ORG && g->subject == x->p->org)
+        x->level = STIX_TLP_AMBER_STRICT;
+    if (g->kind == STORE_GRANT_COMMUNITY && x->level < STIX_TLP_GREEN)
+        for (size_t i = 0; i < x->ncommunities; i++)
+            if (x->communities[i] == g->subject)
+                x->level = STIX_TLP_GREEN;
+    return 0;
+}
+
+int policy_peer_view(struct store *s, const struct store_peer *p, const struct store_collection *c,
+                     enum stix_tlp default_tlp, struct policy_view *v, struct kz_error *err)
+{
+    int64_t communities[256];
+    struct peer_grants x = {.p = p, .communities = communities, .level = STIX_TLP_CLEAR};
+    struct store_org org;
+
+    memset(v, 0, sizeof(*v));
+    if (store_peer_communities(s, p->key, communities, 256, &x.ncommunities, err) < 0 ||
+        store_grant_each(s, c->key, peer_grant, &x, err) < 0)
+        return -1;
+    v->collection = c->key;
+    v->can_read = v->knows = 1;
+    if (p->org && store_org_find_key(s, p->org, &org, err) == 0)
+        snprintf(v->org_identity, sizeof(v->org_identity), "%s", org.identity);
+    v->vis.active = 1;
+    v->vis.max_level = (int)x.level;
+    v->vis.default_tlp = default_tlp ? (int)default_tlp : (int)STIX_TLP_AMBER;
+    v->vis.org_identity = v->org_identity;
+    v->vis.user = -1;
+    v->vis.org = p->org ? p->org : -1;
+    v->vis.peer = p->key;
+    v->vis.check_refs = 1;
+    return 0;
 }
 
 void policy_filter(const struct policy_view *v, struct store_filter *f)
@@ -104,7 +153,15 @@ int policy_check_write(const struct policy_view *v, const struct auth_user *u,
 {
     if (!v->can_write)
         return kz_error_set(why, KZ_EDENIED, "you may not write to this collection");
-    if (u->role == AUTH_ROLE_NODE_ADMIN || u->role == AUTH_ROLE_ORG_ADMIN)
+    /* a tombstone deletes: only who may delete other people's objects
+     * publishes one (others use DELETE, which checks what they may see) */
+    if (strcmp(o->type, "x-kizuna-tombstone") == 0 && u->role != AUTH_ROLE_NODE_ADMIN &&
+        u->role != AUTH_ROLE_PEER)
+        return kz_error_set(why, KZ_EDENIED,
+                            "only node admins and peers publish tombstones; use DELETE");
+    /* admins manage, and a peer relays objects others produced */
+    if (u->role == AUTH_ROLE_NODE_ADMIN || u->role == AUTH_ROLE_ORG_ADMIN ||
+        u->role == AUTH_ROLE_PEER)
         return 0;
     if (o->created_by_ref[0] && strcmp(o->created_by_ref, v->org_identity) != 0) {
         kz_error_property(why, "created_by_ref");
@@ -129,12 +186,21 @@ static void add_user(struct collect *c, const char *name, size_t n)
     struct store_user u;
     struct kz_error err;
 
-    /* "name@node": a user of this node when node is ours; others live on
-     * peers and are kept in the object for federation to route */
-    if (!at || (size_t)(at - name) > KZ_MAX_NAME ||
-        strlen(c->node) != n - (size_t)(at - name) - 1 ||
-        memcmp(at + 1, c->node, strlen(c->node)) != 0)
+    /* "name@node": a user of this node when node is ours; one of a peer's
+     * when node names a peer (pushes route it there); else kept in the
+     * object only */
+    if (!at || (size_t)(at - name) > KZ_MAX_NAME || n - (size_t)(at - name) - 1 > KZ_MAX_NAME)
         return;
+    if (strlen(c->node) != n - (size_t)(at - name) - 1 ||
+        memcmp(at + 1, c->node, strlen(c->node)) != 0) {
+        char peer[KZ_MAX_NAME + 1];
+        int64_t key;
+        snprintf(peer, sizeof(peer), "%.*s", (int)(n - (size_t)(at - name) - 1), at + 1);
+        key = store_peer_key(c->s, peer);
+        if (key && c->out->npeers < POLICY_MAX_RECIPIENTS)
+            c->rs->peers[c->out->npeers++] = key;
+        return;
+    }
     snprintf(user, sizeof(user), "%.*s", (int)(at - name), name);
     if (c->out->nusers < POLICY_MAX_RECIPIENTS && store_user_find(c->s, user, &u, &err) == 0)
         c->rs->users[c->out->nusers++] = u.key;
@@ -164,7 +230,8 @@ int policy_recipients(struct store *s, const char *node_name, const struct stix_
     (void)err;
     out->users = rs->users;
     out->orgs = rs->orgs;
-    out->nusers = out->norgs = 0;
+    out->peers = rs->peers;
+    out->nusers = out->norgs = out->npeers = 0;
     if (o->created_by_ref[0] && store_org_find_identity(s, o->created_by_ref, &org, err) == 0)
         out->producer = org.key;
     ext = KZJ_GET(d, o->node, "extensions");

@@ -66,6 +66,14 @@ int policy_view_open(struct store *s, const struct policy_reader *r,
 void policy_operator_view(const struct store_collection *c, enum stix_tlp default_tlp, int bulk,
                           struct policy_view *v);
 
+/* A peer's view of a local collection, for pushing to it (FEDERATION.md):
+ * CLEAR always; GREEN when the collection is shared with one of the peer's
+ * communities; AMBER and AMBER+STRICT when the peer's organisation holds an
+ * organisation grant or is named as a recipient; RED only when the object
+ * names a user on that peer. */
+int policy_peer_view(struct store *s, const struct store_peer *p, const struct store_collection *c,
+                     enum stix_tlp default_tlp, struct policy_view *v, struct kz_error *err);
+
 /* Puts the view's object filter on a listing. */
 void policy_filter(const struct policy_view *v, struct store_filter *f);
 
@@ -86,6 +94,7 @@ int policy_check_write(const struct policy_view *v, const struct auth_user *u,
 struct policy_resolved {
     int64_t users[POLICY_MAX_RECIPIENTS];
     int64_t orgs[POLICY_MAX_RECIPIENTS];
+    int64_t peers[POLICY_MAX_RECIPIENTS];
 };
 int policy_recipients(struct store *s, const char *node_name, const struct stix_obj *o,
                       struct policy_resolved *rs, struct store_put_meta *out, struct kz_error *err);

@@ -303,6 +303,62 @@ int store_audit_each(struct store *s, int64_t since_us, const char *user, store_
     return s->be->audit_each(s->b, since_us, user, fn, ctx, err);
 }
 
+int store_peer_add(struct store *s, struct store_peer *p, const int64_t *communities,
+                   size_t ncommunities, const struct store_peer_link *links, size_t nlinks,
+                   struct kz_error *err)
+{
+    p->created_us = kz_now_micros();
+    return s->be->peer_add(s->b, p, communities, ncommunities, links, nlinks, err);
+}
+
+int store_peer_find(struct store *s, const char *name, struct store_peer *out,
+                    struct kz_error *err)
+{
+    return s->be->peer_find(s->b, name, out, err);
+}
+
+int store_peer_each(struct store *s, store_peer_fn fn, void *ctx, struct kz_error *err)
+{
+    return s->be->peer_each(s->b, fn, ctx, err);
+}
+
+int store_peer_remove(struct store *s, const char *name, struct kz_error *err)
+{
+    return s->be->peer_remove(s->b, name, err);
+}
+
+int store_peer_links(struct store *s, int64_t peer, store_link_fn fn, void *ctx,
+                     struct kz_error *err)
+{
+    return s->be->peer_links(s->b, peer, fn, ctx, err);
+}
+
+int store_peer_communities(struct store *s, int64_t peer, int64_t *out, size_t cap, size_t *n,
+                           struct kz_error *err)
+{
+    *n = 0;
+    return s->be->peer_communities(s->b, peer, out, cap, n, err);
+}
+
+int store_peer_outcome(struct store *s, int64_t peer, const char *error, struct kz_error *err)
+{
+    return s->be->peer_outcome(s->b, peer, error, err);
+}
+
+int store_link_checkpoint(struct store *s, const struct store_peer_link *l, int64_t checkpoint,
+                          const char *text, struct kz_error *err)
+{
+    return s->be->link_checkpoint(s->b, l, checkpoint, text, err);
+}
+
+int64_t store_peer_key(struct store *s, const char *name)
+{
+    struct store_peer p;
+    struct kz_error err;
+
+    return s->be->peer_find(s->b, name, &p, &err) == 0 ? p.key : 0;
+}
+
 int store_count(struct store *s, int64_t collection, uint64_t *count, struct kz_error *err)
 {
     return s->be->count(s->b, collection, count, err);

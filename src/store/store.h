@@ -212,10 +212,13 @@ int store_community_join(struct store *s, int64_t community, int64_t org, struct
  * (kizuna's recipients extension) resolved to local accounts. */
 struct store_put_meta {
     int64_t producer;
+    int64_t origin; /* the peer it came from, 0 when local */
     const int64_t *users;
     unsigned nusers;
     const int64_t *orgs;
     unsigned norgs;
+    const int64_t *peers; /* peers hosting a named user ("user@peer") */
+    unsigned npeers;
 };
 
 enum store_put_result {
@@ -250,6 +253,7 @@ struct store_visibility {
     const char *org_identity; /* objects created_by this identity are visible */
     int64_t user;             /* recipients naming this user see AMBER..RED objects */
     int64_t org;              /* its producer, and recipients naming it, see objects */
+    int64_t peer;             /* recipients naming a user on this peer see it (pushes) */
     int check_refs;           /* relationships and sightings need visible targets */
 };
 
@@ -265,7 +269,8 @@ struct store_filter {
     unsigned nspec_versions;
     int64_t version_times[STORE_MAX_FILTER_VALUES]; /* exact versions, µs */
     unsigned nversion_times;
-    uint64_t limit; /* rows to return; 0 means no limit */
+    uint64_t limit;         /* rows to return; 0 means no limit */
+    int64_t exclude_origin; /* leave out objects received from this peer (0: none) */
     struct store_visibility vis;
 };
 
@@ -305,7 +310,8 @@ int store_list(struct store *s, const struct store_filter *f, int want_raw, stor
 /* Deletes the versions of id in a collection that f selects (its versions,
  * version_times and spec_versions; ids, types and added_after are ignored),
  * inside an open transaction. Sets *deleted to the number of versions
- * removed; each removal is remembered as a tombstone (for federation). */
+ * removed. (Federation learns of deletions from tombstone objects, which
+ * the caller stores: see sync/.) */
 int store_delete(struct store *s, int64_t collection, const char *id, const struct store_filter *f,
                  uint64_t *deleted, struct kz_error *err);
 
@@ -317,6 +323,60 @@ int store_status_get(struct store *s, const char *id, char *api_root, size_t api
                      int64_t *user, char **json, size_t *len, struct kz_error *err);
 /* Removes status resources created before `before_us`. */
 int store_status_purge(struct store *s, int64_t before_us, struct kz_error *err);
+
+/* --- peers (federation) ---------------------------------------------------- */
+
+#define STORE_PEER_TOKEN_MAX 256 /* the token, encrypted by sync/ */
+#define STORE_LINK_PULL 1
+#define STORE_LINK_PUSH 2
+
+struct store_peer {
+    int64_t key;
+    char name[KZ_MAX_NAME + 1];   /* the peer's node name */
+    char url[1024];               /* its API root */
+    unsigned char token[STORE_PEER_TOKEN_MAX];
+    size_t token_len;
+    int64_t org;                  /* the local organisation standing for it, 0 none */
+    char public_key[80];          /* "ed25519:...", "" when signatures are not checked */
+    char ca[1024];                /* a CA file for its TLS certificate, "" for the system's */
+    int64_t created_us;
+    int64_t last_success_us;
+    char last_error[512];
+    int64_t last_error_us;
+};
+
+struct store_peer_link {
+    int64_t peer;
+    int direction;                /* STORE_LINK_PULL or STORE_LINK_PUSH */
+    int64_t local;                /* the local collection's key */
+    char remote[KZ_MAX_NAME + 64]; /* the remote collection's id or alias */
+    int64_t checkpoint;           /* µs: the last date added done (remote's for pulls) */
+    char checkpoint_text[64];     /* pulls: that date as the peer wrote it */
+};
+
+/* Adds a peer with its communities and links, in one transaction. */
+int store_peer_add(struct store *s, struct store_peer *p, const int64_t *communities,
+                   size_t ncommunities, const struct store_peer_link *links, size_t nlinks,
+                   struct kz_error *err);
+int store_peer_find(struct store *s, const char *name, struct store_peer *out,
+                    struct kz_error *err);
+typedef int (*store_peer_fn)(void *ctx, const struct store_peer *p);
+int store_peer_each(struct store *s, store_peer_fn fn, void *ctx, struct kz_error *err);
+int store_peer_remove(struct store *s, const char *name, struct kz_error *err);
+typedef int (*store_link_fn)(void *ctx, const struct store_peer_link *l);
+int store_peer_links(struct store *s, int64_t peer, store_link_fn fn, void *ctx,
+                     struct kz_error *err);
+/* The communities a peer belongs to: its own list and its organisation's. */
+int store_peer_communities(struct store *s, int64_t peer, int64_t *out, size_t cap, size_t *n,
+                           struct kz_error *err);
+/* Records the outcome of a sync round: success (error NULL) or an error. */
+int store_peer_outcome(struct store *s, int64_t peer, const char *error, struct kz_error *err);
+/* Moves a link's checkpoint; usable inside an open transaction (a pulled
+ * page and its checkpoint commit together). */
+int store_link_checkpoint(struct store *s, const struct store_peer_link *l, int64_t checkpoint,
+                          const char *text, struct kz_error *err);
+/* The peer key named `name`, 0 when there is none (recipients "user@name"). */
+int64_t store_peer_key(struct store *s, const char *name);
 
 /* --- the audit log ------------------------------------------------------- */
 

@@ -66,6 +66,17 @@ struct store_backend {
                       struct kz_error *err);
     int (*audit_each)(void *b, int64_t since_us, const char *user, store_audit_fn fn, void *ctx,
                       struct kz_error *err);
+    int (*peer_add)(void *b, struct store_peer *p, const int64_t *communities, size_t nc,
+                    const struct store_peer_link *links, size_t nl, struct kz_error *err);
+    int (*peer_find)(void *b, const char *name, struct store_peer *out, struct kz_error *err);
+    int (*peer_each)(void *b, store_peer_fn fn, void *ctx, struct kz_error *err);
+    int (*peer_remove)(void *b, const char *name, struct kz_error *err);
+    int (*peer_links)(void *b, int64_t peer, store_link_fn fn, void *ctx, struct kz_error *err);
+    int (*peer_communities)(void *b, int64_t peer, int64_t *out, size_t cap, size_t *n,
+                            struct kz_error *err);
+    int (*peer_outcome)(void *b, int64_t peer, const char *error, struct kz_error *err);
+    int (*link_checkpoint)(void *b, const struct store_peer_link *l, int64_t checkpoint,
+                           const char *text, struct kz_error *err);
     int (*count)(void *b, int64_t collection, uint64_t *count, struct kz_error *err);
 };
 

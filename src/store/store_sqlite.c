@@ -84,6 +84,7 @@ static const char *const migrations[] = {
         "  created_by TEXT NOT NULL,"
         "  tlp INTEGER NOT NULL,"
         "  producer INTEGER NOT NULL,"
+        "  origin INTEGER NOT NULL,"
         "  revoked INTEGER NOT NULL,"
         "  latest INTEGER NOT NULL,"
         "  first INTEGER NOT NULL,"
@@ -115,13 +116,30 @@ static const char *const migrations[] = {
         "  created INTEGER NOT NULL,"
         "  body TEXT NOT NULL);"
         "CREATE INDEX statuses_by_created ON statuses (created);"
-        "CREATE TABLE tombstones ("
-        "  added INTEGER PRIMARY KEY,"
-        "  collection INTEGER NOT NULL REFERENCES collections(key),"
-        "  stix_id TEXT NOT NULL,"
-        "  version INTEGER NOT NULL,"
-        "  version_text TEXT NOT NULL);"
-        "CREATE INDEX tombstones_by_collection ON tombstones (collection, added);"
+        "CREATE TABLE peers ("
+        "  key INTEGER PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  url TEXT NOT NULL,"
+        "  token BLOB NOT NULL,"
+        "  org INTEGER NOT NULL,"
+        "  public_key TEXT NOT NULL,"
+        "  ca TEXT NOT NULL,"
+        "  created INTEGER NOT NULL,"
+        "  last_success INTEGER NOT NULL DEFAULT 0,"
+        "  last_error TEXT NOT NULL DEFAULT '',"
+        "  last_error_at INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE peer_communities ("
+        "  peer INTEGER NOT NULL REFERENCES peers(key) ON DELETE CASCADE,"
+        "  community INTEGER NOT NULL REFERENCES communities(key),"
+        "  PRIMARY KEY (peer, community));"
+        "CREATE TABLE peer_links ("
+        "  peer INTEGER NOT NULL REFERENCES peers(key) ON DELETE CASCADE,"
+        "  direction INTEGER NOT NULL,"
+        "  local INTEGER NOT NULL REFERENCES collections(key),"
+        "  remote TEXT NOT NULL,"
+        "  checkpoint INTEGER NOT NULL DEFAULT 0,"
+        "  checkpoint_text TEXT NOT NULL DEFAULT '',"
+        "  PRIMARY KEY (peer, direction, local, remote));"
         "CREATE TABLE audit ("
         "  seq INTEGER PRIMARY KEY,"
         "  ts INTEGER NOT NULL,"
@@ -174,8 +192,8 @@ static const char *const stmt_sql[ST__N] = {
                            " WHERE collection = ?1 AND stix_id = ?2 AND first = 1",
         [ST_INSERT] = "INSERT INTO objects (added, collection, stix_id, type, version,"
                       " version_text, spec_version, created_by, tlp, revoked, latest, first, raw,"
-                      " producer) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-                      " ?14)",
+                      " producer, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+                      " ?12, ?13, ?14, ?15)",
         [ST_LAST_ADDED] = "SELECT value FROM counters WHERE name = 'last_added'",
         [ST_SET_LAST_ADDED] = "UPDATE counters SET value = ?1 WHERE name = 'last_added'",
         [ST_COUNT] = "SELECT count(*) FROM objects WHERE collection = ?1",
@@ -1372,10 +1390,12 @@ static int sqlite_put(void *b, int64_t coll, const struct stix_obj *o, const cha
     sqlite3_bind_int(q, 12, first);
     sqlite3_bind_text(q, 13, raw, (int)rawlen, SQLITE_STATIC);
     sqlite3_bind_int64(q, 14, rcpt ? rcpt->producer : 0);
+    sqlite3_bind_int64(q, 15, rcpt ? rcpt->origin : 0);
     if (step_done(s, q, err, "store: inserting an object") < 0)
         return -1;
     if (rcpt && (add_recipients(s, when, 1, rcpt->users, rcpt->nusers, err) < 0 ||
-                 add_recipients(s, when, 2, rcpt->orgs, rcpt->norgs, err) < 0))
+                 add_recipients(s, when, 2, rcpt->orgs, rcpt->norgs, err) < 0 ||
+                 add_recipients(s, when, 3, rcpt->peers, rcpt->npeers, err) < 0))
         return -1;
     if (o->cls == STIX_SRO) {
         struct ref_ctx rc2 = {.s = s, .added = when, .err = err};
@@ -1395,10 +1415,32 @@ static int add_in_list(struct kz_buf *sql, const char *col, unsigned n, int *par
     return kz_buf_addc(sql, ')');
 }
 
-/* Appends the condition selecting versions (match[version]) to sql. */
+/* Appends the condition selecting versions (match[version]) to sql. With a
+ * visibility filter, first and last are chosen among the versions the
+ * reader may see: a newer version one may not see must not turn "last"
+ * into nothing (which would tell that it exists). */
+static void add_visible(struct kz_buf *sql, const struct store_visibility *v, const char *t);
+
+static void add_edge_version(struct kz_buf *sql, const struct store_visibility *v, const char *flag,
+                             const char *cmp)
+{
+    if (!v || !v->active) {
+        kz_buf_printf(sql, "o.%s = 1", flag);
+        return;
+    }
+    kz_buf_printf(sql,
+                  "(o.%s = 1 OR NOT EXISTS (SELECT 1 FROM objects o3 INDEXED BY objects_by_id"
+                  " WHERE o3.collection = o.collection AND o3.stix_id = o.stix_id"
+                  " AND o3.version %s o.version AND ",
+                  flag, cmp);
+    add_visible(sql, v, "o3");
+    kz_buf_addstr(sql, "))");
+}
+
 static void add_version_clause(const struct store_filter *f, struct kz_buf *sql, int *param)
 {
     unsigned versions = f->versions;
+    const struct store_visibility *v = f->vis.active ? &f->vis : NULL;
     const char *sep = "";
 
     if (!versions && !f->nversion_times)
@@ -1407,28 +1449,39 @@ static void add_version_clause(const struct store_filter *f, struct kz_buf *sql,
         return;
     kz_buf_addstr(sql, " AND (");
     if (versions & STORE_V_LAST) {
-        kz_buf_addstr(sql, "latest = 1");
+        add_edge_version(sql, v, "latest", ">");
         sep = " OR ";
     }
     if (versions & STORE_V_FIRST) {
-        kz_buf_printf(sql, "%sfirst = 1", sep);
+        kz_buf_addstr(sql, sep);
+        add_edge_version(sql, v, "first", "<");
         sep = " OR ";
     }
     if (f->nversion_times) {
-        kz_buf_printf(sql, "%sversion IN (", sep);
+        /* named: a ?N after the named visibility parameters could share
+         * their slots */
+        kz_buf_printf(sql, "%so.version IN (", sep);
         for (unsigned i = 0; i < f->nversion_times; i++)
-            kz_buf_printf(sql, "%s?%d", i ? ", " : "", (*param)++);
+            kz_buf_printf(sql, "%s:vt%u", i ? ", " : "", i);
         kz_buf_addc(sql, ')');
     }
+    (void)param;
     kz_buf_addc(sql, ')');
 }
 
+static void bind_named_int(sqlite3_stmt *q, const char *name, int64_t v);
+
 static void bind_version_clause(sqlite3_stmt *q, const struct store_filter *f, int *p)
 {
+    char name[16];
+
+    (void)p;
     if (f->versions & STORE_V_ALL)
         return;
-    for (unsigned i = 0; i < f->nversion_times; i++)
-        sqlite3_bind_int64(q, (*p)++, f->version_times[i]);
+    for (unsigned i = 0; i < f->nversion_times; i++) {
+        snprintf(name, sizeof(name), ":vt%u", i);
+        bind_named_int(q, name, f->version_times[i]);
+    }
 }
 
 /* The visibility of a row of objects aliased `t` (see store_visibility);
@@ -1441,7 +1494,7 @@ static void add_visible(struct kz_buf *sql, const struct store_visibility *v, co
     kz_buf_printf(sql, "(%s <= :vmax OR %s.created_by = :vorg_id OR %s.producer = :vorg", e, t, t);
     kz_buf_printf(sql,
                   " OR EXISTS (SELECT 1 FROM recipients r WHERE r.added = %s.added AND"
-                  " ((r.kind = 1 AND r.subject = :vuser) OR"
+                  " ((r.kind = 1 AND r.subject = :vuser) OR (r.kind = 3 AND r.subject = :vpeer) OR"
                   " (r.kind = 2 AND r.subject = :vorg AND %s < 5))))",
                   t, e);
     if (v->exclude_red)
@@ -1455,13 +1508,14 @@ static void add_visibility(struct kz_buf *sql, const struct store_visibility *v)
     kz_buf_addstr(sql, " AND ");
     add_visible(sql, v, "o");
     if (v->check_refs) {
-        /* CROSS JOIN keeps refs as the outer loop: the planner would
-         * otherwise scan the collection for every relationship */
+        /* every object it points to that the collection holds must have a
+         * version the reader may see */
         kz_buf_addstr(sql, " AND (o.type NOT IN ('relationship', 'sighting') OR NOT EXISTS ("
-                           "SELECT 1 FROM refs f CROSS JOIN objects o2 INDEXED BY objects_by_id"
-                           " ON o2.collection = o.collection"
-                           " AND o2.stix_id = f.ref AND o2.latest = 1"
-                           " WHERE f.added = o.added AND NOT (");
+                           "SELECT 1 FROM refs f WHERE f.added = o.added AND EXISTS ("
+                           "SELECT 1 FROM objects o2 INDEXED BY objects_by_id"
+                           " WHERE o2.collection = o.collection AND o2.stix_id = f.ref)"
+                           " AND NOT EXISTS (SELECT 1 FROM objects o2 INDEXED BY objects_by_id"
+                           " WHERE o2.collection = o.collection AND o2.stix_id = f.ref AND ");
         add_visible(sql, v, "o2");
         kz_buf_addstr(sql, ")))");
     }
@@ -1485,6 +1539,7 @@ static void bind_visibility(sqlite3_stmt *q, const struct store_visibility *v)
     bind_named_int(q, ":vmax", v->max_level);
     bind_named_int(q, ":vuser", v->user);
     bind_named_int(q, ":vorg", v->org);
+    bind_named_int(q, ":vpeer", v->peer ? v->peer : -1);
     i = sqlite3_bind_parameter_index(q, ":vorg_id");
     if (i > 0)
         sqlite3_bind_text(q, i, v->org_identity && v->org_identity[0] ? v->org_identity : "\x01",
@@ -1510,6 +1565,8 @@ static int build_list_sql(const struct store_filter *f, int want_raw, struct kz_
     if (f->nspec_versions)
         add_in_list(sql, "o.spec_version", f->nspec_versions, &param);
     add_version_clause(f, sql, &param);
+    if (f->exclude_origin)
+        kz_buf_addstr(sql, " AND o.origin <> :xorigin");
     add_visibility(sql, &f->vis);
     kz_buf_addstr(sql, " ORDER BY o.added");
     /* named, like the visibility parameters: SQLite numbers a named
@@ -1537,6 +1594,8 @@ static void bind_list(sqlite3_stmt *q, const struct store_filter *f)
     if (f->limit) /* one more row tells whether there is "more" */
         bind_named_int(q, ":lim", (int64_t)(f->limit + 1));
     bind_visibility(q, &f->vis);
+    if (f->exclude_origin)
+        bind_named_int(q, ":xorigin", f->exclude_origin);
 }
 
 static int sqlite_list(void *b, const struct store_filter *f, int want_raw, store_row_fn fn,
@@ -1613,13 +1672,13 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
 {
     struct sqlite_store *s = b;
     struct kz_buf sql;
-    sqlite3_stmt *q = NULL, *t = NULL;
+    sqlite3_stmt *q = NULL;
     int rc, param = 3, ret = -1;
 
     if (!s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: delete outside a transaction");
     kz_buf_init(&sql, 16 * 1024);
-    kz_buf_addstr(&sql, "DELETE FROM objects INDEXED BY objects_by_id"
+    kz_buf_addstr(&sql, "DELETE FROM objects AS o INDEXED BY objects_by_id"
                         " WHERE collection = ?1 AND stix_id = ?2");
     if (f->nspec_versions)
         add_in_list(&sql, "spec_version", f->nspec_versions, &param);
@@ -1630,11 +1689,7 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
         goto out;
     }
     q = prepare(s, sql.data, err, "store: deleting an object");
-    t = prepare(s,
-                "INSERT INTO tombstones (added, collection, stix_id, version, version_text)"
-                " VALUES (?1, ?2, ?3, ?4, ?5)",
-                err, "store: recording a deletion");
-    if (!q || !t)
+    if (!q)
         goto out;
     sqlite3_bind_int64(q, 1, coll);
     sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
@@ -1643,16 +1698,6 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
         sqlite3_bind_text(q, param++, f->spec_versions[i], -1, SQLITE_STATIC);
     bind_version_clause(q, f, &param);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        sqlite3_reset(t);
-        sqlite3_bind_int64(t, 1, next_added(s));
-        sqlite3_bind_int64(t, 2, coll);
-        sqlite3_bind_text(t, 3, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(t, 4, sqlite3_column_int64(q, 0));
-        sqlite3_bind_text(t, 5, (const char *)sqlite3_column_text(q, 1), -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(t) != SQLITE_DONE) {
-            db_fail(s, sqlite3_errcode(s->db), err, "store: recording a deletion");
-            goto out;
-        }
         if (forget_side_rows(s, sqlite3_column_int64(q, 2), err) < 0)
             goto out;
         (*deleted)++;
@@ -1681,7 +1726,6 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
     ret = 0;
 out:
     sqlite3_finalize(q);
-    sqlite3_finalize(t);
     kz_buf_free(&sql);
     return ret;
 }
@@ -1882,6 +1926,248 @@ static int sqlite_audit_each(void *b, int64_t since_us, const char *user, store_
     return 0;
 }
 
+/* --- peers ---------------------------------------------------------------- */
+
+#define PEER_COLUMNS                                                                               \
+    "key, name, url, token, org, public_key, ca, created, last_success, last_error,"               \
+    " last_error_at"
+
+static void read_peer(sqlite3_stmt *q, struct store_peer *p)
+{
+    size_t n = (size_t)sqlite3_column_bytes(q, 3);
+
+    memset(p, 0, sizeof(*p));
+    p->key = sqlite3_column_int64(q, 0);
+    col_text(q, 1, p->name, sizeof(p->name));
+    col_text(q, 2, p->url, sizeof(p->url));
+    if (n <= sizeof(p->token)) {
+        memcpy(p->token, sqlite3_column_blob(q, 3), n);
+        p->token_len = n;
+    }
+    p->org = sqlite3_column_int64(q, 4);
+    col_text(q, 5, p->public_key, sizeof(p->public_key));
+    col_text(q, 6, p->ca, sizeof(p->ca));
+    p->created_us = sqlite3_column_int64(q, 7);
+    p->last_success_us = sqlite3_column_int64(q, 8);
+    col_text(q, 9, p->last_error, sizeof(p->last_error));
+    p->last_error_us = sqlite3_column_int64(q, 10);
+}
+
+static int insert_link(struct sqlite_store *s, const struct store_peer_link *l, int64_t peer,
+                       struct kz_error *err)
+{
+    sqlite3_stmt *q = prepare(s,
+                              "INSERT OR REPLACE INTO peer_links (peer, direction, local, remote,"
+                              " checkpoint, checkpoint_text) VALUES (?1, ?2, ?3, ?4, 0, '')",
+                              err, "store: adding a peer");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, peer);
+    sqlite3_bind_int(q, 2, l->direction);
+    sqlite3_bind_int64(q, 3, l->local);
+    sqlite3_bind_text(q, 4, l->remote, -1, SQLITE_STATIC);
+    return finish_change(s, q, NULL, err, "store: adding a peer");
+}
+
+static int sqlite_peer_add(void *b, struct store_peer *p, const int64_t *communities, size_t nc,
+                           const struct store_peer_link *links, size_t nl, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q;
+    char msg[KZ_MAX_NAME + 64];
+
+    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    q = prepare(s,
+                "INSERT INTO peers (name, url, token, org, public_key, ca, created)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                err, "store: adding a peer");
+    if (!q)
+        goto fail;
+    sqlite3_bind_text(q, 1, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, p->url, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 3, p->token, (int)p->token_len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, p->org);
+    sqlite3_bind_text(q, 5, p->public_key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 6, p->ca, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 7, p->created_us);
+    snprintf(msg, sizeof(msg), "a peer named \"%s\" already exists", p->name);
+    if (finish_change(s, q, msg, err, "store: adding a peer") < 0)
+        goto fail;
+    p->key = sqlite3_last_insert_rowid(s->db);
+    for (size_t i = 0; i < nc; i++) {
+        q = prepare(s, "INSERT OR IGNORE INTO peer_communities (peer, community) VALUES (?1, ?2)",
+                    err, "store: adding a peer");
+        if (!q)
+            goto fail;
+        sqlite3_bind_int64(q, 1, p->key);
+        sqlite3_bind_int64(q, 2, communities[i]);
+        if (finish_change(s, q, NULL, err, "store: adding a peer") < 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < nl; i++)
+        if (insert_link(s, &links[i], p->key, err) < 0)
+            goto fail;
+    if (exec(s, "COMMIT", err) < 0)
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static int sqlite_peer_find(void *b, const char *name, struct store_peer *out, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    const char *sql = "SELECT " PEER_COLUMNS " FROM peers WHERE name = ?1";
+    sqlite3_stmt *q = cached_query(s, sql, strlen(sql), err);
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        read_peer(q, out);
+    sqlite3_reset(q);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: finding a peer");
+    return kz_error_set(err, KZ_ENOTFOUND, "no peer \"%s\"", name);
+}
+
+static int sqlite_peer_each(void *b, store_peer_fn fn, void *ctx, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s, "SELECT " PEER_COLUMNS " FROM peers ORDER BY name", err,
+                              "store: listing peers");
+    struct store_peer p;
+    int rc;
+
+    if (!q)
+        return -1;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        read_peer(q, &p);
+        if (fn(ctx, &p) < 0)
+            break;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_fail(s, rc, err, "store: listing peers");
+    return 0;
+}
+
+static int sqlite_peer_remove(void *b, const char *name, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q =
+            prepare(s, "DELETE FROM peers WHERE name = ?1", err, "store: removing a peer");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    if (finish_change(s, q, NULL, err, "store: removing a peer") < 0)
+        return -1;
+    if (sqlite3_changes(s->db) == 0)
+        return kz_error_set(err, KZ_ENOTFOUND, "no peer \"%s\"", name);
+    return 0;
+}
+
+static int sqlite_peer_links(void *b, int64_t peer, store_link_fn fn, void *ctx,
+                             struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT peer, direction, local, remote, checkpoint, checkpoint_text"
+                              " FROM peer_links WHERE peer = ?1 ORDER BY direction, local, remote",
+                              err, "store: listing a peer's links");
+    struct store_peer_link l;
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, peer);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        memset(&l, 0, sizeof(l));
+        l.peer = sqlite3_column_int64(q, 0);
+        l.direction = sqlite3_column_int(q, 1);
+        l.local = sqlite3_column_int64(q, 2);
+        col_text(q, 3, l.remote, sizeof(l.remote));
+        l.checkpoint = sqlite3_column_int64(q, 4);
+        col_text(q, 5, l.checkpoint_text, sizeof(l.checkpoint_text));
+        if (fn(ctx, &l) < 0)
+            break;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_fail(s, rc, err, "store: listing a peer's links");
+    return 0;
+}
+
+static int sqlite_peer_communities(void *b, int64_t peer, int64_t *out, size_t cap, size_t *n,
+                                   struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT community FROM peer_communities WHERE peer = ?1 UNION"
+                              " SELECT m.community FROM community_members m JOIN peers p"
+                              " ON p.org = m.org WHERE p.key = ?1",
+                              err, "store: reading a peer's communities");
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, peer);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        if (*n < cap)
+            out[(*n)++] = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: reading a peer's communities");
+    return 0;
+}
+
+static int sqlite_peer_outcome(void *b, int64_t peer, const char *error, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              error ? "UPDATE peers SET last_error = ?2, last_error_at = ?3"
+                                      " WHERE key = ?1"
+                                    : "UPDATE peers SET last_success = ?3, last_error = ''"
+                                      " WHERE key = ?1",
+                              err, "store: recording a sync");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, peer);
+    if (error)
+        sqlite3_bind_text(q, 2, error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, kz_now_micros());
+    return finish_change(s, q, NULL, err, "store: recording a sync");
+}
+
+static int sqlite_link_checkpoint(void *b, const struct store_peer_link *l, int64_t checkpoint,
+                                  const char *text, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "UPDATE peer_links SET checkpoint = ?5, checkpoint_text = ?6"
+                              " WHERE peer = ?1 AND direction = ?2 AND local = ?3 AND remote = ?4",
+                              err, "store: moving a checkpoint");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, l->peer);
+    sqlite3_bind_int(q, 2, l->direction);
+    sqlite3_bind_int64(q, 3, l->local);
+    sqlite3_bind_text(q, 4, l->remote, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 5, checkpoint);
+    sqlite3_bind_text(q, 6, text ? text : "", -1, SQLITE_STATIC);
+    return finish_change(s, q, NULL, err, "store: moving a checkpoint");
+}
+
 static int sqlite_count(void *b, int64_t collection, uint64_t *count, struct kz_error *err)
 {
     struct sqlite_store *s = b;
@@ -1941,5 +2227,13 @@ const struct store_backend store_sqlite_backend = {
         .audit_append = sqlite_audit_append,
         .audit_head = sqlite_audit_head,
         .audit_each = sqlite_audit_each,
+        .peer_add = sqlite_peer_add,
+        .peer_find = sqlite_peer_find,
+        .peer_each = sqlite_peer_each,
+        .peer_remove = sqlite_peer_remove,
+        .peer_links = sqlite_peer_links,
+        .peer_communities = sqlite_peer_communities,
+        .peer_outcome = sqlite_peer_outcome,
+        .link_checkpoint = sqlite_link_checkpoint,
         .count = sqlite_count,
 };

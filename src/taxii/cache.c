@@ -17,6 +17,7 @@
  */
 #include "taxii/taxii_int.h"
 
+#include "sign/sign.h"
 #include "util/kztime.h"
 
 #include <stdio.h>
@@ -191,6 +192,7 @@ struct rentry {
     struct taxii_blob *body;
     char first[KZ_TS_MICROS_LEN];
     char last[KZ_TS_MICROS_LEN];
+    char signature[SIGN_TEXT_MAX + 8]; /* "v1 BASE64", "" when unsigned */
     uint64_t count;
     uint64_t markings[STIX_TLP_RED + 1];
 };
@@ -264,6 +266,8 @@ int taxii_rcache_get(struct taxii_rcache *c, const struct kz_buf *key, uint64_t 
             http_response_header(res, "X-TAXII-Date-Added-First", e->first);
             http_response_header(res, "X-TAXII-Date-Added-Last", e->last);
         }
+        if (e->signature[0])
+            http_response_header(res, TAXII_SIGNATURE_HEADER, e->signature);
         *count = e->count;
         memcpy(markings, e->markings, sizeof(e->markings));
         hit = 1;
@@ -274,7 +278,7 @@ int taxii_rcache_get(struct taxii_rcache *c, const struct kz_buf *key, uint64_t 
 
 void taxii_rcache_put(struct taxii_rcache *c, const struct kz_buf *key, uint64_t epoch,
                       const struct http_response *res, const char *first, const char *last,
-                      uint64_t count, const uint64_t *markings)
+                      const char *signature, uint64_t count, const uint64_t *markings)
 {
     struct rentry *e = &c->slots[hash_key(key->data, key->len) % TAXII_RCACHE_SLOTS];
     struct taxii_blob *b;
@@ -309,6 +313,7 @@ void taxii_rcache_put(struct taxii_rcache *c, const struct kz_buf *key, uint64_t
     c->bytes = after;
     snprintf(e->first, sizeof(e->first), "%s", first ? first : "");
     snprintf(e->last, sizeof(e->last), "%s", last ? last : "");
+    snprintf(e->signature, sizeof(e->signature), "%s", signature ? signature : "");
     e->count = count;
     memcpy(e->markings, markings, sizeof(e->markings));
     pthread_mutex_unlock(&c->lock);

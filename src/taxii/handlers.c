@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "ingest/ingest.h"
+#include "ingest/tombstone.h"
+#include "sign/sign.h"
 #include "util/kztime.h"
 #include "util/uuid.h"
 
@@ -224,6 +226,26 @@ static int on_row(void *ctx, const struct store_row *r, struct kz_error *err)
     return p->b->failed ? kz_error_set(err, KZ_ELIMIT, "response too large") : 0;
 }
 
+/* Signs a page for a peer (docs/FEDERATION.md) and adds the header. */
+static void sign_page(struct taxii_server *t, struct http_request *req, struct http_response *res,
+                      char signature[SIGN_TEXT_MAX + 8])
+{
+    struct kz_buf msg;
+    const char *target = http_request_target(req);
+
+    kz_buf_init(&msg, res->body.len + strlen(target) + 64);
+    kz_buf_addstr(&msg, TAXII_SIGNATURE_PREFIX);
+    kz_buf_addstr(&msg, target);
+    kz_buf_addc(&msg, '\n');
+    kz_buf_add(&msg, res->body.data, res->body.len);
+    if (!msg.failed) {
+        memcpy(signature, "v1 ", 3);
+        sign_detached_text(t->signing_key, msg.data, msg.len, signature + 3);
+        http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
+    }
+    kz_buf_free(&msg);
+}
+
 /* Runs a listing and writes its envelope (objects, manifest or versions
  * resource) with the date headers. A 404 when object_id is set and nothing
  * is visible. */
@@ -241,12 +263,17 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     char cursor[TAXII_CURSOR_MAX], first[KZ_TS_MICROS_LEN], last[KZ_TS_MICROS_LEN];
     struct kz_buf key;
     uint64_t count;
-    int n;
+    const char *sig_hdr;
+    char signature[SIGN_TEXT_MAX + 8] = "";
+    int n, want_sig;
 
     /* a polling client asks the same again and again: answer from the
      * cache while nothing was written since */
+    want_sig = (sig_hdr = http_request_header(req, TAXII_WANT_SIGNATURE_HEADER)) &&
+               strcmp(sig_hdr, "v1") == 0;
     kz_buf_init(&key, t->cfg->cache ? 4 * HTTP_MAX_TARGET : 0);
     taxii_rcache_key(&key, http_request_target(req), &q->view);
+    kz_buf_addstr(&key, want_sig ? "|signed" : "|");
     if (!key.failed && taxii_rcache_get(t->rcache, &key, taxii_thread_epoch(q->thread), res, &count,
                                         pc.markings)) {
         taxii_ok(res, 200);
@@ -286,9 +313,11 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     if (page.count == 0) {
         kz_buf_reset(&res->body);
         kz_buf_addstr(&res->body, "{\"more\":false}");
+        if (want_sig)
+            sign_page(t, req, res, signature);
         if (!key.failed)
-            taxii_rcache_put(t->rcache, &key, taxii_thread_epoch(q->thread), res, NULL, NULL, 0,
-                             pc.markings);
+            taxii_rcache_put(t->rcache, &key, taxii_thread_epoch(q->thread), res, NULL, NULL,
+                             signature, 0, pc.markings);
         goto out;
     }
     kz_buf_addstr(&res->body, "],\"more\":");
@@ -302,11 +331,15 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     kz_ts_format_micros(page.last_added, last);
     http_response_header(res, "X-TAXII-Date-Added-First", first);
     http_response_header(res, "X-TAXII-Date-Added-Last", last);
-    if (res->body.failed)
+    if (res->body.failed) {
         taxii_error(res, 500, "Internal error", "the response could not be built");
-    else if (!key.failed)
+        goto out;
+    }
+    if (want_sig)
+        sign_page(t, req, res, signature);
+    if (!key.failed)
         taxii_rcache_put(t->rcache, &key, taxii_thread_epoch(q->thread), res, first, last,
-                         page.count, pc.markings);
+                         signature, page.count, pc.markings);
 out:
     taxii_query_free(&tq);
     kz_buf_free(&key);
@@ -341,25 +374,89 @@ void taxii_get_versions(void *app, struct http_request *req, struct http_respons
          STORE_V_ALL, http_request_capture(req, 2));
 }
 
+/* What a DELETE may remove: the versions the reader can see. */
+struct doomed {
+    int64_t times[STORE_MAX_FILTER_VALUES];
+    char texts[STORE_MAX_FILTER_VALUES][64];
+    const char *ptrs[STORE_MAX_FILTER_VALUES];
+    unsigned n;
+    int too_many;
+    struct kz_buf last_raw;
+};
+
+static int on_doomed(void *ctx, const struct store_row *r, struct kz_error *err)
+{
+    struct doomed *d = ctx;
+
+    (void)err;
+    if (d->n >= STORE_MAX_FILTER_VALUES) {
+        d->too_many = 1;
+        return 0;
+    }
+    d->times[d->n] = r->version_us;
+    snprintf(d->texts[d->n], sizeof(d->texts[0]), "%s", r->version);
+    d->ptrs[d->n] = d->texts[d->n];
+    d->n++;
+    kz_buf_reset(&d->last_raw);
+    kz_buf_add(&d->last_raw, r->raw, r->rawlen);
+    return 0;
+}
+
+/* Stores the tombstone of a deletion in the same transaction, so that the
+ * deletion reaches peers (docs/FEDERATION.md). */
+static int store_tombstone(struct taxii_server *t, struct taxii_req *q, struct store *s,
+                           const struct doomed *d, int all, struct kz_error *err)
+{
+    struct kz_buf json;
+    struct kzj_doc doc;
+    struct stix_obj o;
+    struct store_put_meta meta;
+    struct policy_resolved resolved;
+    enum store_put_result res;
+    int64_t added;
+    int rc = -1;
+
+    kz_buf_init(&json, KZ_MAX_OBJECT_BYTES);
+    kzj_doc_init(&doc);
+    if (tombstone_build(d->last_raw.data, d->last_raw.len, all ? NULL : d->ptrs, all ? 0 : d->n,
+                        &json, err) < 0 ||
+        kzj_parse(&doc, json.data, json.len, err) < 0 || stix_obj_read(&doc, 0, &o, err) < 0)
+        goto out;
+    memset(&meta, 0, sizeof(meta));
+    if (policy_recipients(s, t->cfg->name, &o, &resolved, &meta, err) < 0)
+        goto out;
+    if (!meta.producer)
+        meta.producer = q->user.org;
+    rc = store_put(s, q->coll.key, &o, json.data, json.len, &meta, &res, &added, err);
+out:
+    kzj_doc_free(&doc);
+    kz_buf_free(&json);
+    return rc;
+}
+
 void taxii_delete_object(void *app, struct http_request *req, struct http_response *res)
 {
     struct taxii_server *t = app;
     struct taxii_req *q = state(req);
     const char *id = http_request_capture(req, 2);
     struct taxii_query tq;
-    struct store_filter visible;
-    struct store_page page;
+    struct store_filter visible, all_versions;
+    struct store_page page, every;
     struct kz_error err;
     struct store *s;
     const struct http_param *params;
+    struct doomed d;
     uint64_t deleted = 0;
     int n;
 
+    memset(&d, 0, sizeof(d));
+    kz_buf_init(&d.last_raw, KZ_MAX_OBJECT_BYTES);
     kz_error_clear(&err);
     params = http_request_params(req, &n);
     if (taxii_query_parse(params, n, TAXII_P_MATCH_VERSION | TAXII_P_MATCH_SPEC_VERSION,
                           STORE_V_ALL, t->cursor_key, &tq, &err) < 0) {
         taxii_error_from(res, &err);
+        kz_buf_free(&d.last_raw);
         return;
     }
     s = taxii_store(t, &err);
@@ -367,34 +464,52 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
         taxii_error_from(res, &err);
         goto out;
     }
-    /* one may delete only what one may see: otherwise a 404, as for an
-     * object that does not exist */
+    /* one deletes only the versions one may see; seeing none is a 404, as
+     * for an object that does not exist */
     visible = tq.filter;
     visible.collection = q->coll.key;
     visible.ids[0] = id;
     visible.nids = 1;
-    visible.limit = 1;
+    visible.limit = 0;
     policy_filter(&q->view, &visible);
-    if (store_list(s, &visible, 0, NULL, NULL, &page, &err) < 0) {
-        taxii_error_from(res, &err);
+    if (store_begin(s, &err) < 0)
+        goto fail;
+    if (store_list(s, &visible, 1, on_doomed, &d, &page, &err) < 0)
+        goto fail;
+    if (d.too_many) {
+        store_rollback(s);
+        taxii_error(res, 413, "Too many versions",
+                    "delete at most 64 versions at a time (use match[version])");
         goto out;
     }
     if (page.count == 0) {
+        store_rollback(s);
         taxii_error(res, 404, "Not found", "no such object in this collection");
         goto out;
     }
-    if (store_begin(s, &err) < 0 ||
-        store_delete(s, q->coll.key, id, &tq.filter, &deleted, &err) < 0 ||
-        store_commit(s, &err) < 0) {
-        store_rollback(s);
-        taxii_error_from(res, &err);
-        goto out;
-    }
+    /* does the reader see (and so delete) every version there is? */
+    store_filter_init(&all_versions, q->coll.key);
+    all_versions.ids[0] = id;
+    all_versions.nids = 1;
+    all_versions.versions = STORE_V_ALL;
+    if (store_list(s, &all_versions, 0, NULL, NULL, &every, &err) < 0)
+        goto fail;
+    store_filter_init(&visible, q->coll.key);
+    memcpy(visible.version_times, d.times, d.n * sizeof(d.times[0]));
+    visible.nversion_times = d.n;
+    if (store_delete(s, q->coll.key, id, &visible, &deleted, &err) < 0 ||
+        store_tombstone(t, q, s, &d, every.count == d.n, &err) < 0 || store_commit(s, &err) < 0)
+        goto fail;
     taxii_epoch_bump(t);
     taxii_audit(t, req, "delete", deleted, NULL);
     taxii_ok(res, 200);
+    goto out;
+fail:
+    store_rollback(s);
+    taxii_error_from(res, &err);
 out:
     taxii_query_free(&tq);
+    kz_buf_free(&d.last_raw);
 }
 
 /* --- adding objects and the status resource ------------------------------ */
@@ -440,8 +555,9 @@ static void on_report(void *ctx, const struct ingest_report *r)
         kz_error_format(r->why, msg, sizeof(msg));
         status_item(&p->failures, &p->nfail, r->id[0] ? r->id : id, r->version, msg);
     } else {
-        status_item(&p->successes, &p->nsucc, r->id, r->version,
-                    r->outcome == INGEST_DUPLICATE ? "duplicate: already stored" : NULL);
+        /* a duplicate is a success like any other: saying "already stored"
+         * would tell of an object the poster may not be allowed to see */
+        status_item(&p->successes, &p->nsucc, r->id, r->version, NULL);
     }
 }
 

@@ -265,6 +265,7 @@ struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
     }
     crypto_generichash(t->cursor_key, sizeof(t->cursor_key), (const unsigned char *)"cursor", 6, sk,
                        32);
+    memcpy(t->signing_key, sk, sizeof(t->signing_key));
     sodium_memzero(sk, sizeof(sk));
     if (open_audit(t, err) < 0) {
         taxii_server_free(t);
@@ -290,6 +291,7 @@ void taxii_server_free(struct taxii_server *t)
     audit_log_close(t->audit);
     auth_cache_free(t->auth);
     sodium_memzero(t->cursor_key, sizeof(t->cursor_key));
+    sodium_memzero(t->signing_key, sizeof(t->signing_key));
     free(t);
 }
 

@@ -18,6 +18,14 @@
 #define TAXII_MEDIA_TYPE "application/taxii+json;version=2.1"
 #define STIX_MEDIA_TYPE  "application/stix+json;version=2.1"
 
+/* Signed pages (docs/FEDERATION.md): a request carrying
+ * "X-Kizuna-Want-Signature: v1" gets "X-Kizuna-Signature: v1 BASE64", an
+ * Ed25519 signature over TAXII_SIGNATURE_PREFIX, the request target, "\n"
+ * and the body. */
+#define TAXII_WANT_SIGNATURE_HEADER "X-Kizuna-Want-Signature"
+#define TAXII_SIGNATURE_HEADER "X-Kizuna-Signature"
+#define TAXII_SIGNATURE_PREFIX "kizuna-sig-v1\n"
+
 /* Page sizes: what a client gets without asking, and the most it can ask. */
 #define TAXII_DEFAULT_LIMIT 1000
 #define TAXII_MAX_LIMIT     10000

@@ -31,6 +31,7 @@ struct taxii_server {
     struct taxii_rcache *rcache;
     struct auth_cache *auth;
     unsigned char cursor_key[TAXII_CURSOR_KEY_BYTES];
+    unsigned char signing_key[64]; /* the node's Ed25519 secret key */
     struct audit_log *audit;
     struct http_app app;
 };
@@ -77,7 +78,7 @@ int taxii_rcache_get(struct taxii_rcache *c, const struct kz_buf *key, uint64_t 
                      struct http_response *res, uint64_t *count, uint64_t *markings);
 void taxii_rcache_put(struct taxii_rcache *c, const struct kz_buf *key, uint64_t epoch,
                       const struct http_response *res, const char *first, const char *last,
-                      uint64_t count, const uint64_t *markings);
+                      const char *signature, uint64_t count, const uint64_t *markings);
 
 /* Fills res with a TAXII error resource. */
 void taxii_error(struct http_response *res, int status, const char *title, const char *description);
