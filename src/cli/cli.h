@@ -51,6 +51,9 @@ int cmd_grant(struct cli *cli, int argc, char **argv);
 int cmd_org(struct cli *cli, int argc, char **argv);
 int cmd_community(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_peer(struct cli *cli, int argc, char **argv);
+int cmd_sync(struct cli *cli, int argc, char **argv);
+int cmd_node(struct cli *cli, int argc, char **argv);
 
 /* Records a CLI read or write of objects in the audit log (as the node
  * operator, or the --as user). */

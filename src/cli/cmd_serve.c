@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "http/http.h"
 #include "node/node.h"
+#include "sync/sync.h"
 #include "taxii/taxii.h"
 #include "util/kztime.h"
 
@@ -46,6 +47,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     struct http_options ho;
     struct taxii_server *t = NULL;
     struct http_server *srv = NULL;
+    struct sync_daemon *syncer = NULL;
     struct kz_error err;
     const struct node_config *cfg;
     struct node *n;
@@ -106,6 +108,9 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
         cli_fail(&err);
         goto out;
     }
+    syncer = sync_daemon_start(cfg, &err);
+    if (!syncer)
+        cli_fail(&err);
     fprintf(stderr, "kizuna: node \"%s\" serving TAXII 2.1 at %s://%s/taxii2/ (port %u)\n",
             cfg->name, ho.tls_cert ? "https" : "http", ho.listen, (unsigned)http_port(srv));
     for (;;) {
@@ -121,6 +126,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     }
     fprintf(stderr, "kizuna: stopping: finishing requests in flight\n");
     http_stop(srv);
+    sync_daemon_stop(syncer);
     rc = 0;
 out:
     taxii_server_free(t);

@@ -14,6 +14,7 @@
 #include "audit/audit.h"
 #include "cli/cli.h"
 #include "node/node.h"
+#include "sync/sync.h"
 
 struct command {
     const char *name;
@@ -36,6 +37,9 @@ static const struct command commands[] = {
         {"token", cmd_token, "create, list and revoke API tokens"},
         {"grant", cmd_grant, "give users, organisations, communities or roles access"},
         {"audit", cmd_audit, "read and verify the audit log"},
+        {"peer", cmd_peer, "add, list and remove federation peers"},
+        {"sync", cmd_sync, "run one sync round with peers"},
+        {"node", cmd_node, "the node's public key"},
         {NULL, NULL, NULL},
 };
 
@@ -171,8 +175,8 @@ int main(int argc, char **argv)
     signal(SIGXFSZ, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     umask(027); /* the store, keys and logs are the node's alone */
-    if (sodium_init() < 0) {
-        fprintf(stderr, "kizuna: libsodium failed to initialise\n");
+    if (sodium_init() < 0 || sync_global_init() < 0) {
+        fprintf(stderr, "kizuna: libsodium or libcurl failed to initialise\n");
         return 2;
     }
     if (take_home(&argc, argv, &home) < 0) {

@@ -167,6 +167,11 @@ int ingest_buffer(struct store *s, int64_t collection, const char *buf, size_t l
         rc = 0;
         goto out;
     }
+    if (opts->before_commit && opts->before_commit(opts->commit_ctx, &info, err) < 0) {
+        store_rollback(s);
+        counts->added = counts->duplicates = 0;
+        goto out;
+    }
     if (store_commit(s, err) < 0) {
         store_rollback(s);
         counts->added = counts->duplicates = 0;

@@ -43,6 +43,11 @@ typedef int (*ingest_allow_fn)(void *ctx, const struct stix_obj *o, struct kz_er
 typedef int (*ingest_meta_fn)(void *ctx, const struct stix_obj *o, struct store_put_meta *meta,
                               struct kz_error *why);
 
+/* Called after the last object, before the commit: what it writes commits
+ * with the objects (a pulled page and its checkpoint), or -1 to roll all
+ * back. */
+typedef int (*ingest_commit_fn)(void *ctx, const struct stix_container *info, struct kz_error *err);
+
 struct ingest_opts {
     int strict;              /* any rejection rejects the whole input */
     const char *name;        /* the input's name for messages, e.g. a file */
@@ -52,6 +57,8 @@ struct ingest_opts {
     void *allow_ctx;
     ingest_meta_fn meta; /* may be NULL */
     void *meta_ctx;
+    ingest_commit_fn before_commit; /* may be NULL */
+    void *commit_ctx;
 };
 
 struct ingest_counts {

@@ -1,0 +1,186 @@
+/*
+ * The HTTP client federation talks to peers with: libcurl with timeouts,
+ * a cap on response size, the TAXII headers kizuna reads, retries with
+ * exponential backoff and jitter, and HTTPS unless the peer is on loopback.
+ */
+#include "sync/sync_int.h"
+
+#include <curl/curl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+int sync_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+static int host_is_loopback(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+           strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0;
+}
+
+int sync_url_ok(const char *url, struct kz_error *err)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    int ok = 0;
+
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        if (strcmp(scheme, "https") == 0)
+            ok = 1;
+        else if (strcmp(scheme, "http") == 0 && host_is_loopback(host))
+            ok = 1;
+        else
+            kz_error_set(err, KZ_EUSAGE,
+                         "peer URL %s: use https (plain http only to a loopback address)", url);
+    } else {
+        kz_error_set(err, KZ_EUSAGE, "peer URL %s is not a URL", url);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok ? 0 : -1;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+    struct peer_response *r = ctx;
+
+    if (kz_buf_add(&r->body, p, size * n) < 0)
+        return 0; /* past SYNC_MAX_PAGE_BYTES: curl aborts the transfer */
+    return size * n;
+}
+
+static void header_value(const char *line, size_t n, const char *name, char *out, size_t cap)
+{
+    size_t k = strlen(name);
+
+    if (n <= k + 1 || strncasecmp(line, name, k) != 0 || line[k] != ':')
+        return;
+    line += k + 1;
+    n -= k + 1;
+    while (n && (*line == ' ' || *line == '\t')) {
+        line++;
+        n--;
+    }
+    while (n && (line[n - 1] == '\r' || line[n - 1] == '\n' || line[n - 1] == ' '))
+        n--;
+    snprintf(out, cap, "%.*s", (int)n, line);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+    struct peer_response *r = ctx;
+
+    header_value(p, size * n, "X-TAXII-Date-Added-Last", r->added_last, sizeof(r->added_last));
+    header_value(p, size * n, "X-Kizuna-Signature", r->signature, sizeof(r->signature));
+    return size * n;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* One attempt. Returns 0 with r filled (any HTTP status), -1 on a
+ * transport failure with err set. */
+static int attempt(struct peer_client *c, const char *method, const char *url, const char *body,
+                   size_t len, int want_sig, struct peer_response *r, struct kz_error *err)
+{
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdr = NULL;
+    char auth[STORE_PEER_TOKEN_MAX + 32], errbuf[CURL_ERROR_SIZE] = "";
+    CURLcode rc;
+    int ret = -1;
+
+    if (!h)
+        return kz_error_set(err, KZ_ENOMEM, "cannot start an HTTP request");
+    kz_buf_reset(&r->body);
+    r->added_last[0] = r->signature[0] = '\0';
+    r->status = 0;
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
+    hdr = curl_slist_append(hdr, auth);
+    hdr = curl_slist_append(hdr, "Accept: application/taxii+json;version=2.1");
+    if (body)
+        hdr = curl_slist_append(hdr, "Content-Type: application/taxii+json;version=2.1");
+    if (want_sig)
+        hdr = curl_slist_append(hdr, "X-Kizuna-Want-Signature: v1");
+    hdr = curl_slist_append(hdr, "Expect:");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "kizuna/" KZ_VERSION);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)SYNC_CONNECT_TIMEOUT_S);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)SYNC_TOTAL_TIMEOUT_S);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)SYNC_STALL_TIMEOUT_S);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    if (c->ca[0])
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    }
+    rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) {
+        kz_error_set(err, KZ_EIO, "%s %s: %s", method, url,
+                     rc == CURLE_WRITE_ERROR ? "the response is larger than 64 MiB"
+                     : errbuf[0]             ? errbuf
+                                             : curl_easy_strerror(rc));
+        goto out;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    ret = 0;
+out:
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    sodium_memzero(auth, sizeof(auth));
+    return ret;
+}
+
+int peer_request(struct peer_client *c, const char *method, const char *url, const char *body,
+                 size_t len, int want_sig, struct peer_response *r, struct kz_error *err)
+{
+    long backoff = SYNC_BACKOFF_MS;
+
+    for (int i = 0;; i++) {
+        int rc = attempt(c, method, url, body, len, want_sig, r, err);
+        /* retry what may pass next time: the network and the server's own
+         * troubles; never a 4xx, which will not change */
+        if (rc == 0 && r->status < 500)
+            return 0;
+        if (rc == 0)
+            kz_error_set(err, KZ_EIO, "%s %s: HTTP %ld", method, url, r->status);
+        if (i >= SYNC_RETRIES)
+            return -1;
+        sleep_ms(backoff / 2 + (long)randombytes_uniform((uint32_t)backoff));
+        backoff *= 2;
+    }
+}
+
+char *peer_escape(const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, 0);
+    char *copy = e ? strdup(e) : NULL;
+
+    curl_free(e);
+    return copy;
+}

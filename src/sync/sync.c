@@ -1,0 +1,578 @@
+/*
+ * A sync round with one peer: pull every pull link, then push every push
+ * link (docs/FEDERATION.md).
+ *
+ * Pull: pages are asked for with added_after = the link's checkpoint and
+ * followed by `next`; each page is verified (when the peer's key is known),
+ * ingested with its provenance, and committed together with the page's
+ * X-TAXII-Date-Added-Last as the new checkpoint. A crash between pages
+ * loses nothing, and a page fetched twice is all duplicates.
+ *
+ * Push: local objects added after the push checkpoint, all versions, that
+ * the peer may receive by policy_peer_view and did not come from that peer,
+ * are POSTed in envelopes; the checkpoint moves once the peer answered.
+ */
+#include "sync/sync_int.h"
+
+#include <pthread.h>
+#include <time.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ingest/ingest.h"
+#include "json/json.h"
+#include "policy/policy.h"
+#include "sign/sign.h"
+#include "util/kztime.h"
+
+#define TOKEN_KEY_LABEL "kizuna peer token"
+
+static int token_key(const char *signing_key_path, unsigned char key[crypto_secretbox_KEYBYTES],
+                     struct kz_error *err)
+{
+    unsigned char sk[SIGN_SECRET_BYTES];
+
+    if (sign_load(signing_key_path, sk, err) < 0)
+        return -1;
+    crypto_generichash(key, crypto_secretbox_KEYBYTES, (const unsigned char *)TOKEN_KEY_LABEL,
+                       sizeof(TOKEN_KEY_LABEL) - 1, sk, 32);
+    sodium_memzero(sk, sizeof(sk));
+    return 0;
+}
+
+int sync_token_seal(const char *signing_key_path, const char *token, unsigned char *out, size_t cap,
+                    size_t *len, struct kz_error *err)
+{
+    unsigned char key[crypto_secretbox_KEYBYTES];
+    size_t n = strlen(token);
+
+    if (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n > cap)
+        return kz_error_set(err, KZ_EUSAGE, "the peer's token is too long");
+    if (token_key(signing_key_path, key, err) < 0)
+        return -1;
+    randombytes_buf(out, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, (const unsigned char *)token, n, out,
+                          key);
+    *len = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+    sodium_memzero(key, sizeof(key));
+    return 0;
+}
+
+int sync_token_open(const char *signing_key_path, const unsigned char *sealed, size_t len,
+                    char *token, size_t cap, struct kz_error *err)
+{
+    unsigned char key[crypto_secretbox_KEYBYTES];
+    size_t n;
+    int rc;
+
+    if (len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES ||
+        len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES >= cap)
+        return kz_error_set(err, KZ_EINVALID, "the stored peer token is damaged");
+    n = len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+    if (token_key(signing_key_path, key, err) < 0)
+        return -1;
+    rc = crypto_secretbox_open_easy((unsigned char *)token, sealed + crypto_secretbox_NONCEBYTES,
+                                    len - crypto_secretbox_NONCEBYTES, sealed, key);
+    sodium_memzero(key, sizeof(key));
+    if (rc != 0)
+        return kz_error_set(err, KZ_EINVALID,
+                            "the stored peer token does not open with this node's key");
+    token[n] = '\0';
+    return 0;
+}
+
+/* --- one round --------------------------------------------------------------- */
+
+struct round {
+    const struct node_config *cfg;
+    struct store *s;
+    struct store_peer peer;
+    struct peer_client client;
+    unsigned char pk[SIGN_PUBLIC_BYTES];
+    int check_sig;
+    struct sync_report *rep;
+    struct policy_resolved resolved;
+    /* the page being stored */
+    const struct store_peer_link *link;
+    const struct peer_response *page;
+    int64_t new_checkpoint;
+    int more;
+    char next[256];
+};
+
+static int link_url(const struct round *r, const struct store_peer_link *l, char *out, size_t cap)
+{
+    char *coll = peer_escape(l->remote);
+    int n;
+
+    if (!coll)
+        return -1;
+    n = snprintf(out, cap, "%s%scollections/%s/objects/", r->peer.url,
+                 r->peer.url[strlen(r->peer.url) - 1] == '/' ? "" : "/", coll);
+    free(coll);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static int verify_page(const struct round *r, const char *target, const struct peer_response *p,
+                       struct kz_error *err)
+{
+    struct kz_buf msg;
+    int ok;
+
+    if (!r->check_sig)
+        return 0;
+    if (strncmp(p->signature, "v1 ", 3) != 0)
+        return kz_error_set(err, KZ_EDENIED, "the peer's page is not signed");
+    kz_buf_init(&msg, p->body.len + strlen(target) + 64);
+    kz_buf_addstr(&msg, "kizuna-sig-v1\n");
+    kz_buf_addstr(&msg, target);
+    kz_buf_addc(&msg, '\n');
+    kz_buf_add(&msg, p->body.data ? p->body.data : "", p->body.len);
+    ok = !msg.failed && sign_verify_text(r->pk, msg.data, msg.len, p->signature + 3) == 0;
+    kz_buf_free(&msg);
+    if (!ok)
+        return kz_error_set(err, KZ_EDENIED,
+                            "the peer's page signature does not verify: altered in transit or "
+                            "not signed by the key given with --key");
+    return 0;
+}
+
+static int pulled_meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m,
+                       struct kz_error *why)
+{
+    struct round *r = ctx;
+
+    if (policy_recipients(r->s, r->cfg->name, o, &r->resolved, m, why) < 0)
+        return -1;
+    m->origin = r->peer.key;
+    return 0;
+}
+
+static void pulled_report(void *ctx, const struct ingest_report *rep)
+{
+    struct round *r = ctx;
+
+    if (rep->outcome == INGEST_ADDED)
+        r->rep->pulled++;
+    else if (rep->outcome == INGEST_REJECTED)
+        r->rep->rejected++;
+}
+
+static int pulled_commit(void *ctx, const struct stix_container *info, struct kz_error *err)
+{
+    struct round *r = ctx;
+    struct kz_ts t;
+    const char *why;
+
+    r->more = info->more;
+    snprintf(r->next, sizeof(r->next), "%s", info->next);
+    if (!r->page->added_last[0])
+        return 0; /* a server that does not say: follow next, keep the checkpoint */
+    if (kz_ts_parse(r->page->added_last, strlen(r->page->added_last), &t, &why) < 0)
+        return kz_error_set(err, KZ_EINVALID, "the peer's X-TAXII-Date-Added-Last %s", why);
+    r->new_checkpoint = kz_ts_micros(&t);
+    return store_link_checkpoint(r->s, r->link, r->new_checkpoint, r->page->added_last, err);
+}
+
+static int pull_link(struct round *r, const struct store_peer_link *l, struct kz_error *err)
+{
+    struct peer_response p;
+    struct ingest_opts opts = {.name = "peer page",
+                               .report = pulled_report,
+                               .report_ctx = r,
+                               .meta = pulled_meta,
+                               .meta_ctx = r,
+                               .before_commit = pulled_commit,
+                               .commit_ctx = r};
+    struct ingest_counts counts;
+    struct store_peer_link cur = *l;
+    char base[1400], url[2048], next[300] = "";
+    const char *target;
+    int rc = -1, stuck = 0;
+
+    kz_buf_init(&p.body, SYNC_MAX_PAGE_BYTES);
+    if (link_url(r, l, base, sizeof(base)) < 0) {
+        kz_error_set(err, KZ_EUSAGE, "the peer's URL is too long");
+        goto out;
+    }
+    for (int page = 0;; page++) {
+        char *after = cur.checkpoint_text[0] ? peer_escape(cur.checkpoint_text) : NULL;
+        snprintf(url, sizeof(url), "%s?limit=%d&match%%5Bversion%%5D=all%s%s%s%s", base,
+                 SYNC_PAGE_LIMIT, after ? "&added_after=" : "", after ? after : "",
+                 next[0] ? "&next=" : "", next);
+        free(after);
+        if (page >= SYNC_MAX_PAGES) {
+            kz_error_set(err, KZ_EIO, "the peer paginated past %d pages in one round",
+                         SYNC_MAX_PAGES);
+            goto out;
+        }
+        if (peer_request(&r->client, "GET", url, NULL, 0, r->check_sig, &p, err) < 0)
+            goto out;
+        if (p.status != 200) {
+            kz_error_set(err, KZ_EIO, "GET %s: HTTP %ld", url, p.status);
+            goto out;
+        }
+        /* what was signed: the request target, path and query */
+        target = strstr(url, "://");
+        target = target ? strchr(target + 3, '/') : url;
+        if (verify_page(r, target ? target : url, &p, err) < 0)
+            goto out;
+        r->link = &cur;
+        r->page = &p;
+        r->new_checkpoint = cur.checkpoint;
+        if (ingest_buffer(r->s, cur.local, p.body.data ? p.body.data : "", p.body.len, &opts,
+                          &counts, err) < 0) {
+            kz_error_property(err, "%s", "");
+            goto out;
+        }
+        if (p.added_last[0]) {
+            stuck = r->new_checkpoint <= cur.checkpoint && counts.added == 0 ? stuck + 1 : 0;
+            cur.checkpoint = r->new_checkpoint;
+            snprintf(cur.checkpoint_text, sizeof(cur.checkpoint_text), "%s", p.added_last);
+        }
+        if (!r->more)
+            break;
+        if (!r->next[0]) {
+            /* "more" without "next": continue from the checkpoint alone */
+            if (!p.added_last[0]) {
+                kz_error_set(err, KZ_EIO, "the peer says more but gives neither next nor dates");
+                goto out;
+            }
+            next[0] = '\0';
+        } else {
+            char *e = peer_escape(r->next);
+            snprintf(next, sizeof(next), "%s", e ? e : "");
+            free(e);
+        }
+        if (stuck >= 2) {
+            kz_error_set(err, KZ_EIO, "the peer keeps saying more without moving forward");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    kz_buf_free(&p.body);
+    return rc;
+}
+
+/* --- push -------------------------------------------------------------------- */
+
+struct find_key {
+    int64_t key;
+    struct store_collection *out;
+    int found;
+};
+
+static int match_key(void *ctx, const struct store_collection *c)
+{
+    struct find_key *f = ctx;
+
+    if (c->key != f->key)
+        return 0;
+    *f->out = *c;
+    f->found = 1;
+    return -1;
+}
+
+static int collection_by_key(struct store *s, int64_t key, struct store_collection *out,
+                             struct kz_error *err)
+{
+    struct find_key f = {.key = key, .out = out};
+
+    if (store_collection_each(s, NULL, match_key, &f, err) < 0)
+        return -1;
+    return f.found ? 0 : kz_error_set(err, KZ_ENOTFOUND, "a linked collection is gone");
+}
+
+struct push_batch {
+    struct kz_buf env;
+    uint64_t n;
+    int64_t last;
+};
+
+static int on_push_row(void *ctx, const struct store_row *row, struct kz_error *err)
+{
+    struct push_batch *b = ctx;
+
+    kz_buf_addstr(&b->env, b->n++ ? "," : "{\"objects\":[");
+    kz_buf_add(&b->env, row->raw, row->rawlen);
+    b->last = row->added;
+    return b->env.failed ? kz_error_set(err, KZ_ELIMIT, "a push envelope grew too large") : 0;
+}
+
+/* Counts the failures in a status resource the peer answered with. */
+static uint64_t status_failures(const char *body, size_t len)
+{
+    struct kzj_doc d;
+    struct kz_error err;
+    int64_t n = 0;
+    uint32_t v;
+
+    kzj_doc_init(&d);
+    if (kzj_parse(&d, body, len, &err) == 0 && (v = KZJ_GET(&d, 0, "failure_count")) != 0)
+        kzj_int64(&d, v, &n);
+    kzj_doc_free(&d);
+    return n > 0 ? (uint64_t)n : 0;
+}
+
+static int push_link(struct round *r, const struct store_peer_link *l, struct kz_error *err)
+{
+    struct store_collection c;
+    struct policy_view view;
+    struct store_filter f;
+    struct store_page page;
+    struct push_batch b;
+    struct peer_response p;
+    struct store_peer_link cur = *l;
+    char url[1400];
+    int rc = -1;
+
+    kz_buf_init(&b.env, (size_t)SYNC_MAX_PAGE_BYTES);
+    kz_buf_init(&p.body, (size_t)1 << 24);
+    if (collection_by_key(r->s, l->local, &c, err) < 0 ||
+        policy_peer_view(r->s, &r->peer, &c, r->cfg->default_tlp, &view, err) < 0)
+        goto out;
+    if (link_url(r, l, url, sizeof(url)) < 0) {
+        kz_error_set(err, KZ_EUSAGE, "the peer's URL is too long");
+        goto out;
+    }
+    for (;;) {
+        store_filter_init(&f, l->local);
+        f.added_after = cur.checkpoint;
+        f.versions = STORE_V_ALL;
+        f.limit = SYNC_PUSH_BATCH;
+        f.exclude_origin = r->peer.key;
+        policy_filter(&view, &f);
+        kz_buf_reset(&b.env);
+        b.n = 0;
+        b.last = cur.checkpoint;
+        if (store_list(r->s, &f, 1, on_push_row, &b, &page, err) < 0)
+            goto out;
+        if (b.n == 0)
+            break;
+        kz_buf_addstr(&b.env, "]}");
+        if (peer_request(&r->client, "POST", url, b.env.data, b.env.len, 0, &p, err) < 0)
+            goto out;
+        if (p.status != 202 && p.status != 200) {
+            kz_error_set(err, KZ_EIO, "POST %s: HTTP %ld", url, p.status);
+            goto out;
+        }
+        r->rep->pushed += b.n;
+        r->rep->rejected += status_failures(p.body.data, p.body.len);
+        cur.checkpoint = b.last;
+        if (store_link_checkpoint(r->s, &cur, cur.checkpoint, "", err) < 0)
+            goto out;
+        if (!page.more)
+            break;
+    }
+    rc = 0;
+out:
+    kz_buf_free(&b.env);
+    kz_buf_free(&p.body);
+    return rc;
+}
+
+struct links {
+    struct store_peer_link items[64];
+    size_t n;
+};
+
+static int collect_link(void *ctx, const struct store_peer_link *l)
+{
+    struct links *ls = ctx;
+
+    if (ls->n < sizeof(ls->items) / sizeof(ls->items[0]))
+        ls->items[ls->n++] = *l;
+    return 0;
+}
+
+static int run_round(struct round *r, struct kz_error *err)
+{
+    struct links ls = {.n = 0};
+
+    if (store_peer_links(r->s, r->peer.key, collect_link, &ls, err) < 0)
+        return -1;
+    for (int dir = STORE_LINK_PULL; dir <= STORE_LINK_PUSH; dir++) {
+        for (size_t i = 0; i < ls.n; i++) {
+            if (ls.items[i].direction != dir)
+                continue;
+            if ((dir == STORE_LINK_PULL ? pull_link(r, &ls.items[i], err)
+                                        : push_link(r, &ls.items[i], err)) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int sync_peer(const struct node_config *cfg, const char *name, struct sync_report *rep,
+              struct kz_error *err)
+{
+    struct round *r = calloc(1, sizeof(*r));
+    struct kz_error e2;
+    char msg[1400];
+    int rc = -1;
+
+    memset(rep, 0, sizeof(*rep));
+    if (!r)
+        return kz_error_set(err, KZ_ENOMEM, "out of memory");
+    r->cfg = cfg;
+    r->rep = rep;
+    r->s = store_open(cfg->store_backend, cfg->store_path, 0, err);
+    if (!r->s)
+        goto out;
+    if (store_peer_find(r->s, name, &r->peer, err) < 0)
+        goto out;
+    snprintf(r->client.ca, sizeof(r->client.ca), "%s", r->peer.ca);
+    if (sync_token_open(cfg->signing_key, r->peer.token, r->peer.token_len, r->client.token,
+                        sizeof(r->client.token), err) < 0)
+        goto record;
+    if (r->peer.public_key[0]) {
+        if (sign_public_parse(r->peer.public_key, r->pk) < 0) {
+            kz_error_set(err, KZ_EINVALID, "the peer's public key is malformed");
+            goto record;
+        }
+        r->check_sig = 1;
+    }
+    if (sync_url_ok(r->peer.url, err) < 0 || run_round(r, err) < 0)
+        goto record;
+    rc = 0;
+record:
+    kz_error_clear(&e2);
+    if (rc < 0) {
+        kz_error_format(err, msg, sizeof(msg));
+        snprintf(rep->error, sizeof(rep->error), "%.500s", msg);
+        store_peer_outcome(r->s, r->peer.key, rep->error, &e2);
+    } else {
+        store_peer_outcome(r->s, r->peer.key, NULL, &e2);
+    }
+out:
+    store_close(r->s);
+    sodium_memzero(r->client.token, sizeof(r->client.token));
+    free(r);
+    return rc;
+}
+
+/* --- the background syncer ------------------------------------------------------- */
+
+struct sync_daemon {
+    const struct node_config *cfg;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stopping;
+};
+
+struct peer_job {
+    const struct node_config *cfg;
+    char name[KZ_MAX_NAME + 1];
+    pthread_t thread;
+};
+
+static void *peer_thread(void *arg)
+{
+    struct peer_job *j = arg;
+    struct sync_report rep;
+    struct kz_error err;
+
+    kz_error_clear(&err);
+    sync_peer(j->cfg, j->name, &rep, &err);
+    return NULL;
+}
+
+struct names {
+    char items[64][KZ_MAX_NAME + 1];
+    size_t n;
+};
+
+static int collect_name(void *ctx, const struct store_peer *p)
+{
+    struct names *ns = ctx;
+
+    if (ns->n < sizeof(ns->items) / sizeof(ns->items[0]))
+        snprintf(ns->items[ns->n++], sizeof(ns->items[0]), "%s", p->name);
+    return 0;
+}
+
+/* One round with every peer, each in its own thread, so that a slow or dead
+ * peer never holds up another (each has its own timeouts). */
+static void round_all(const struct node_config *cfg)
+{
+    struct names *ns = calloc(1, sizeof(*ns));
+    struct peer_job *jobs = NULL;
+    struct kz_error err;
+    struct store *s;
+
+    if (!ns)
+        return;
+    s = store_open(cfg->store_backend, cfg->store_path, 0, &err);
+    if (s)
+        store_peer_each(s, collect_name, ns, &err);
+    store_close(s);
+    jobs = calloc(ns->n ? ns->n : 1, sizeof(*jobs));
+    for (size_t i = 0; jobs && i < ns->n; i++) {
+        jobs[i].cfg = cfg;
+        snprintf(jobs[i].name, sizeof(jobs[i].name), "%s", ns->items[i]);
+        if (pthread_create(&jobs[i].thread, NULL, peer_thread, &jobs[i]) != 0)
+            jobs[i].name[0] = '\0';
+    }
+    for (size_t i = 0; jobs && i < ns->n; i++)
+        if (jobs[i].name[0])
+            pthread_join(jobs[i].thread, NULL);
+    free(jobs);
+    free(ns);
+}
+
+static void *daemon_thread(void *arg)
+{
+    struct sync_daemon *d = arg;
+
+    pthread_mutex_lock(&d->lock);
+    while (!d->stopping) {
+        struct timespec ts;
+        pthread_mutex_unlock(&d->lock);
+        round_all(d->cfg);
+        pthread_mutex_lock(&d->lock);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += d->cfg->sync_interval;
+        while (!d->stopping && pthread_cond_timedwait(&d->wake, &d->lock, &ts) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+struct sync_daemon *sync_daemon_start(const struct node_config *cfg, struct kz_error *err)
+{
+    struct sync_daemon *d = calloc(1, sizeof(*d));
+
+    if (!d) {
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
+        return NULL;
+    }
+    d->cfg = cfg;
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->wake, NULL);
+    if (pthread_create(&d->thread, NULL, daemon_thread, d) != 0) {
+        kz_error_set(err, KZ_EINTERNAL, "cannot start the syncer");
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void sync_daemon_stop(struct sync_daemon *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->lock);
+    d->stopping = 1;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+    pthread_join(d->thread, NULL);
+    pthread_cond_destroy(&d->wake);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}

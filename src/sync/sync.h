@@ -1,0 +1,63 @@
+/*
+ * Federation (docs/FEDERATION.md): pulling from and pushing to peers over
+ * TAXII 2.1 with libcurl. A pulled page and the link's new checkpoint are
+ * stored in one transaction, so an interrupted pull resumes exactly where
+ * it stopped; a push filters what it sends through policy/ with the peer
+ * as the reader; pages from a peer with a known key must carry a valid
+ * Ed25519 signature. Every network step has timeouts and retries, and the
+ * outcome of each round is recorded on the peer for `kizuna peer list`.
+ */
+#ifndef KZ_SYNC_H
+#define KZ_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/node.h"
+#include "store/store.h"
+
+#define SYNC_PAGE_LIMIT        1000        /* objects asked for per pull page */
+#define SYNC_PUSH_BATCH        1000        /* objects per pushed envelope */
+#define SYNC_MAX_PAGE_BYTES    (64u << 20) /* a larger response is refused */
+#define SYNC_MAX_PAGES         100000      /* pages per link per round */
+#define SYNC_CONNECT_TIMEOUT_S 10
+#define SYNC_STALL_TIMEOUT_S   30  /* no progress for this long: give up */
+#define SYNC_TOTAL_TIMEOUT_S   300 /* per request */
+#define SYNC_RETRIES           3   /* after the first attempt */
+#define SYNC_BACKOFF_MS        500 /* doubled per retry, +-50% jitter */
+
+/* Calls curl_global_init; once per process, before any thread starts. */
+int sync_global_init(void);
+
+/* What a round with one peer did. */
+struct sync_report {
+    uint64_t pulled;   /* objects stored from the peer */
+    uint64_t pushed;   /* objects the peer accepted */
+    uint64_t rejected; /* objects refused (either way) as invalid */
+    char error[512];   /* "" when the round completed */
+};
+
+/* Runs one round with the peer named `name`: every pull link, then every
+ * push link. Returns 0 when all completed, -1 when one failed (the report
+ * and the peer's last_error say why). Uses its own connection to the store
+ * at cfg's path, so rounds with different peers can run in parallel. */
+int sync_peer(const struct node_config *cfg, const char *name, struct sync_report *rep,
+              struct kz_error *err);
+
+/* Seals a peer's token for storage with a key derived from the node's
+ * signing key (XSalsa20-Poly1305), and opens it again. */
+int sync_token_seal(const char *signing_key_path, const char *token, unsigned char *out, size_t cap,
+                    size_t *len, struct kz_error *err);
+int sync_token_open(const char *signing_key_path, const unsigned char *sealed, size_t len,
+                    char *token, size_t cap, struct kz_error *err);
+
+/* Whether a peer URL may be used: https, or http to a loopback host. */
+int sync_url_ok(const char *url, struct kz_error *err);
+
+/* The background syncer of `kizuna serve`: a thread that runs a round with
+ * every peer every cfg->sync_interval seconds, each peer in its own thread. */
+struct sync_daemon;
+struct sync_daemon *sync_daemon_start(const struct node_config *cfg, struct kz_error *err);
+void sync_daemon_stop(struct sync_daemon *d);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * Internals of sync/: the peer HTTP client (client.c) and the round logic
+ * (sync.c).
+ */
+#ifndef KZ_SYNC_INT_H
+#define KZ_SYNC_INT_H
+
+#include "sync/sync.h"
+#include "util/buf.h"
+
+struct peer_client {
+    char token[STORE_PEER_TOKEN_MAX];
+    char ca[1024];
+};
+
+struct peer_response {
+    long status;
+    struct kz_buf body;  /* capped at SYNC_MAX_PAGE_BYTES */
+    char added_last[64]; /* X-TAXII-Date-Added-Last */
+    char signature[128]; /* X-Kizuna-Signature */
+};
+
+/* A request with retries (SYNC_RETRIES, exponential backoff with jitter) on
+ * transport failures and 5xx answers. body (POST) may be NULL. Returns 0
+ * with r filled for any answer below 500. */
+int peer_request(struct peer_client *c, const char *method, const char *url, const char *body,
+                 size_t len, int want_sig, struct peer_response *r, struct kz_error *err);
+
+/* Percent-encodes s for a URL (caller frees). */
+char *peer_escape(const char *s);
+
+#endif
