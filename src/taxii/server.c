@@ -15,13 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sign/sign.h"
 #include "util/kztime.h"
 
-#define ROUTE_COLL  0x100 /* the route names a collection (capture 1) */
-#define ROUTE_READ  0x200 /* needs read access to it */
-#define ROUTE_WRITE 0x400 /* needs write access to it */
+#define ROUTE_COLL     0x100 /* the route names a collection (capture 1) */
+#define ROUTE_READ     0x200 /* needs read access to it */
+#define ROUTE_WRITE    0x400 /* needs write access to it */
+#define ROUTE_ADMIN    0x800 /* the account API: admins only, JSON */
+#define ADMIN_MAX_BODY (64u << 10)
 
 static const struct http_route routes[] = {
         {"GET", "/taxii2/", taxii_get_discovery, 0, "discovery"},
@@ -41,6 +44,15 @@ static const struct http_route routes[] = {
         {"GET", "/{root}/collections/{coll}/manifest/", taxii_get_manifest, ROUTE_COLL | ROUTE_READ,
          "manifest"},
         {"GET", "/{root}/status/{status}/", taxii_get_status, 0, "status"},
+        {"GET", "/kizuna/admin/users/", taxii_admin_users, ROUTE_ADMIN, "admin-users"},
+        {"POST", "/kizuna/admin/users/", taxii_admin_add_user, ROUTE_ADMIN | HTTP_ROUTE_BODY,
+         "admin-add-user"},
+        {"GET", "/kizuna/admin/users/{user}/tokens/", taxii_admin_tokens, ROUTE_ADMIN,
+         "admin-tokens"},
+        {"POST", "/kizuna/admin/users/{user}/tokens/", taxii_admin_add_token, ROUTE_ADMIN,
+         "admin-add-token"},
+        {"DELETE", "/kizuna/admin/tokens/{token}/", taxii_admin_revoke, ROUTE_ADMIN,
+         "admin-revoke"},
         {NULL, NULL, NULL, 0, NULL},
 };
 
@@ -141,6 +153,32 @@ static int find_collection(struct taxii_server *t, struct http_request *req, str
     return 0;
 }
 
+/* The account API speaks JSON and only to admins. */
+static int prepare_admin(struct http_request *req, struct taxii_req *q,
+                         const struct http_route *route, struct http_response *res,
+                         uint64_t *max_body)
+{
+    const char *ct = http_request_header(req, "Content-Type");
+
+    if (!taxii_admin_allowed(&q->user)) {
+        res->status = 403;
+        res->content_type = "application/json";
+        kz_buf_addstr(&res->body, "{\"error\":\"only node and org admins manage accounts\","
+                                  "\"http_status\":403}");
+        return 1;
+    }
+    if (route->flags & HTTP_ROUTE_BODY) {
+        if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
+            res->status = 415;
+            res->content_type = "application/json";
+            kz_buf_addstr(&res->body, "{\"error\":\"send application/json\",\"http_status\":415}");
+            return 1;
+        }
+        *max_body = ADMIN_MAX_BODY;
+    }
+    return 0;
+}
+
 static int prepare(void *ctx, struct http_request *req, const struct http_route *route,
                    struct http_response *res, uint64_t *max_body)
 {
@@ -169,18 +207,20 @@ static int prepare(void *ctx, struct http_request *req, const struct http_route 
         return 1;
     }
     http_request_set_user(req, q->user.name);
-    if (!taxii_accept_ok(http_request_header(req, "Accept"))) {
-        taxii_error(res, 406, "Not acceptable",
-                    "this server answers with " TAXII_MEDIA_TYPE
-                    "; send an Accept header that admits it");
-        return 1;
-    }
+    if (route && (route->flags & ROUTE_ADMIN))
+        return prepare_admin(req, q, route, res, max_body);
     if (!route) {
         if (http_request_method_allowed(req)) {
             taxii_error(res, 405, "Method not allowed", "this resource does not take that method");
             http_response_header(res, "Allow", http_request_allow(req));
         } else
             taxii_error(res, 404, "Not found", "no such resource");
+        return 1;
+    }
+    if (!taxii_accept_ok(http_request_header(req, "Accept"))) {
+        taxii_error(res, 406, "Not acceptable",
+                    "this server answers with " TAXII_MEDIA_TYPE
+                    "; send an Accept header that admits it");
         return 1;
     }
     if (route->handler != taxii_get_discovery) {

@@ -23,8 +23,8 @@
  * Ed25519 signature over TAXII_SIGNATURE_PREFIX, the request target, "\n"
  * and the body. */
 #define TAXII_WANT_SIGNATURE_HEADER "X-Kizuna-Want-Signature"
-#define TAXII_SIGNATURE_HEADER "X-Kizuna-Signature"
-#define TAXII_SIGNATURE_PREFIX "kizuna-sig-v1\n"
+#define TAXII_SIGNATURE_HEADER      "X-Kizuna-Signature"
+#define TAXII_SIGNATURE_PREFIX      "kizuna-sig-v1\n"
 
 /* Page sizes: what a client gets without asking, and the most it can ask. */
 #define TAXII_DEFAULT_LIMIT 1000

@@ -97,6 +97,14 @@ void taxii_reader(const struct taxii_server *t, const struct taxii_req *q, struc
 void taxii_audit(struct taxii_server *t, struct http_request *req, const char *action,
                  uint64_t count, const uint64_t *markings);
 
+/* The account API (admin.c). */
+int taxii_admin_allowed(const struct auth_user *u);
+void taxii_admin_users(void *app, struct http_request *req, struct http_response *res);
+void taxii_admin_add_user(void *app, struct http_request *req, struct http_response *res);
+void taxii_admin_tokens(void *app, struct http_request *req, struct http_response *res);
+void taxii_admin_add_token(void *app, struct http_request *req, struct http_response *res);
+void taxii_admin_revoke(void *app, struct http_request *req, struct http_response *res);
+
 /* Handlers (handlers.c). */
 void taxii_get_discovery(void *app, struct http_request *req, struct http_response *res);
 void taxii_get_api_root(void *app, struct http_request *req, struct http_response *res);
