@@ -1,0 +1,18 @@
+/*
+ * libFuzzer harness for the match log reader of any input: format detection and gzip decompression
+ * (inputs starting with the gzip magic). Each input is one log; the checks live in
+ * src/match/fuzzcheck.c, which the unit test test_match_fuzz_corpus replays over
+ * fuzz/corpus/match_auto/.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "match/match_int.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    mx_fuzz_one(LOGREAD_AUTO, data, size);
+    return 0;
+}

@@ -1,0 +1,166 @@
+/*
+ * Internal header of the log readers: the per-format parser table, the
+ * state a format carries from line to line (only Zeek TSV has any: its
+ * header), the scratch space for decoding values, and the block source the
+ * scanner pulls from. Nothing outside src/match/ (and its tests and fuzz
+ * harnesses) includes it.
+ */
+#ifndef KZ_LOGREAD_INT_H
+#define KZ_LOGREAD_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zlib.h>
+
+#include "match/logread.h"
+#include "match/match_limits.h"
+#include "util/error.h"
+
+/* Where a format's parser sends fields. */
+struct lr_sink {
+    void (*field)(void *ctx, const char *name, size_t name_len, const char *value, size_t value_len,
+                  enum logread_hint hint);
+    void *ctx;
+};
+
+static inline void lr_emit(const struct lr_sink *s, const char *name, size_t nlen, const char *v,
+                           size_t vn, enum logread_hint hint)
+{
+    s->field(s->ctx, name, nlen, v, vn, hint);
+}
+
+/* Scratch for decoded values of one line. Decoding never grows a value: a
+ * format's decoding (JSON, Zeek, CLF escapes), the percent-decoded copies
+ * and a synthesized URL each take at most one line, hence three lines plus
+ * room for names. A full scratch skips a value, never overflows. Reset at
+ * each line; pointers stay valid until then. */
+#define LR_SCRATCH_BYTES (3 * MATCH_MAX_LINE + 65536)
+struct lr_scratch {
+    char *buf;
+    size_t used;
+};
+int lr_scratch_init(struct lr_scratch *sc);
+void lr_scratch_free(struct lr_scratch *sc);
+static inline char *lr_scratch_get(struct lr_scratch *sc, size_t n)
+{
+    char *p;
+
+    if (n > LR_SCRATCH_BYTES - sc->used)
+        return NULL;
+    p = sc->buf + sc->used;
+    sc->used += n;
+    return p;
+}
+
+/* Zeek TSV column types, as far as matching cares. */
+enum lr_ztype { LR_Z_TEXT = 0, LR_Z_ADDR, LR_Z_SKIP };
+
+/* The Zeek TSV header in force: a flat struct, copied between threads. */
+struct lr_zeek {
+    char sep, setsep;
+    uint8_t empty_len, unset_len;
+    char empty[32], unset[32];
+    uint32_t nfields;
+    uint16_t name_off[MATCH_MAX_ZEEK_FIELDS];
+    uint16_t name_len[MATCH_MAX_ZEEK_FIELDS];
+    uint8_t type[MATCH_MAX_ZEEK_FIELDS];
+    int32_t host_col, uri_col; /* -1 when absent */
+    uint32_t names_len;
+    char names[MATCH_MAX_ZEEK_HEADER];
+};
+
+/* What a format carries from line to line. fp fingerprints it (0 for the
+ * stateless formats): a block scanned under an assumed state is rescanned
+ * when the state really in force at its start has another fingerprint. */
+struct lr_state {
+    enum logread_format fmt;
+    uint64_t fp;
+    struct lr_zeek zeek;
+};
+
+void lr_state_init(struct lr_state *st, enum logread_format fmt);
+
+/* One format. line() parses line[0..n) (no newline, no trailing CR) and
+ * sends its fields to sink. It returns 0 when parsed, 1 for a header or
+ * comment line, and -1 when the line is malformed: fields may already have
+ * been sent for line[0..*resume), and the caller scans the rest as text.
+ * detect() says whether a sample line looks like this format. */
+struct lr_format {
+    const char *name;
+    int (*line)(struct lr_state *st, struct lr_scratch *sc, const char *line, size_t n,
+                const struct lr_sink *sink, size_t *resume);
+    int (*detect)(const char *line, size_t n);
+};
+
+extern const struct lr_format lr_zeek_format;
+extern const struct lr_format lr_zeek_json_format;
+extern const struct lr_format lr_clf_format;
+extern const struct lr_format lr_jsonl_format;
+extern const struct lr_format lr_syslog_format;
+extern const struct lr_format lr_text_format;
+
+/* The parser of a (non-AUTO) format. */
+const struct lr_format *lr_format_of(enum logread_format f);
+
+/* Detects the format of a sample (the first bytes of an input). */
+enum logread_format lr_detect(const char *buf, size_t n);
+
+/* Helpers the parsers share. */
+/* Decodes JSON string body p[0..n) (between quotes) into out (>= n bytes);
+ * returns the decoded length or -1 on a bad escape. \u0000 becomes a space
+ * (a C string cannot carry it and no indicator holds it). */
+long lr_json_unescape(const char *p, size_t n, char *out);
+/* Decodes Zeek's \xHH escapes of p[0..n) into out (>= n bytes). */
+size_t lr_zeek_unescape(const char *p, size_t n, char *out);
+/* The synthesized "http://host/uri" URL of an HTTP log line into the
+ * scratch, or NULL when the parts do not make one. */
+const char *lr_http_url(struct lr_scratch *sc, const char *host, size_t hn, const char *uri,
+                        size_t un, size_t *len);
+
+/* The JSON field scanner both JSON formats use; zeek selects Zeek's host +
+ * uri URL synthesis. The reference variant parses with the project's
+ * strict JSON tape (json.h): used by tests and fuzzing to cross-check. */
+int lr_json_line(struct lr_state *st, struct lr_scratch *sc, const char *line, size_t n,
+                 const struct lr_sink *sink, size_t *resume, int zeek);
+int lr_json_line_ref(struct lr_scratch *sc, const char *line, size_t n, const struct lr_sink *sink);
+
+/* --- the block source --------------------------------------------------- */
+
+/* A run of lines handed to a scan thread. A mapped input is cut into raw
+ * byte ranges without reading it; the scan thread then aligns its range to
+ * lines with lr_block_align (its lines are those that start inside the
+ * range), so the cutting thread never touches the data. */
+struct lr_block {
+    const char *data; /* the lines, once aligned */
+    size_t len;
+    int cont_start;   /* begins in the middle of a line (streams only) */
+    int cont_end;     /* ends in the middle of a line, not at end of input */
+    int raw;          /* data/len not yet set: align first */
+    const char *base; /* raw: the whole mapped input */
+    size_t total, raw_start, raw_end;
+    int file_map; /* data lies in a read-only file mapping (may be dropped) */
+};
+
+/* Whether blocks are raw ranges of a mapped input (regular file or memory)
+ * rather than filled in order (gzip, pipes). */
+int lr_is_mapped(const struct logread *r);
+
+/* The next block. Mapped inputs return raw ranges (buf unused); streamed
+ * ones fill buf (capacity lr_stream_block_cap()). Returns 1 with a block, 0
+ * at the end, -1 with err on I/O or gzip errors. */
+int lr_next_block(struct logread *r, char *buf, struct lr_block *b, struct kz_error *err);
+size_t lr_stream_block_cap(void);
+
+/* Aligns a raw block to whole lines (a no-op for others). */
+void lr_block_align(struct lr_block *b);
+
+/* Tells the kernel a scanned block of a file mapping is no longer needed,
+ * so a large file does not stay resident (it stays in the page cache; a
+ * later read faults it back). A no-op for other blocks. */
+void lr_block_release(const struct lr_block *b);
+
+/* The state at the start of the input (the Zeek header of its first lines). */
+const struct lr_state *lr_initial_state(const struct logread *r);
+
+#endif
