@@ -54,6 +54,13 @@ int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_peer(struct cli *cli, int argc, char **argv);
 int cmd_sync(struct cli *cli, int argc, char **argv);
 int cmd_node(struct cli *cli, int argc, char **argv);
+int cmd_match(struct cli *cli, int argc, char **argv);
+int cmd_warninglist(struct cli *cli, int argc, char **argv);
+
+/* The warninglists imported into the node (NULL when none); the caller
+ * frees the set. */
+struct warninglist_set;
+int cli_load_warninglists(struct node *n, struct warninglist_set **out, struct kz_error *err);
 
 /* Records a CLI read or write of objects in the audit log (as the node
  * operator, or the --as user). */

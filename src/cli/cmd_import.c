@@ -11,6 +11,10 @@
 #include "audit/audit.h"
 #include "cli/cli.h"
 #include "ingest/ingest.h"
+#include "json/json.h"
+#include "match/match.h"
+#include "match/warninglist.h"
+#include "pattern/pattern.h"
 #include "node/node.h"
 #include "policy/policy.h"
 #include "store/store.h"
@@ -30,6 +34,8 @@ static const char help[] =
 
 struct import_ctx {
     size_t shown;
+    const char *file;
+    const struct warninglist_set *wl;
     struct node *node;
     struct policy_resolved resolved;
     uint64_t markings[STIX_TLP_RED + 1];
@@ -50,6 +56,55 @@ static void on_report(void *ctx, const struct ingest_report *r)
         fprintf(stderr, "rejected: (further rejections not shown)\n");
 }
 
+struct listed_ctx {
+    struct import_ctx *ic;
+    const struct stix_obj *o;
+};
+
+static int check_listed(void *ctx, const struct kzp_cond *c)
+{
+    struct listed_ctx *l = ctx;
+    const char *kname = kzp_cond_kind_name(c->kind);
+    const struct warninglist_info *w;
+    enum match_kind kind;
+    char norm[MATCH_MAX_VALUE_BYTES + 1];
+    size_t nlen;
+    struct kz_error err;
+
+    if (match_kind_parse(kname, strlen(kname), &kind) < 0 ||
+        match_normalise(kind, c->value, c->len, norm, sizeof(norm), &nlen, &err) < 0)
+        return 0;
+    w = warninglist_check(l->ic->wl, kind, c->value, c->len, norm, nlen);
+    if (w)
+        fprintf(stderr,
+                "warning: %s: %s: pattern: %.*s is on the warninglist \"%s\" (probably a false "
+                "positive)\n",
+                l->ic->file, l->o->id, (int)(c->len > 200 ? 200 : c->len), c->value, w->name);
+    return 0;
+}
+
+/* Warns when an indicator names a warninglisted value: the producer most
+ * likely made a mistake (a public resolver, a CDN, a top site). */
+static void warn_listed(struct import_ctx *ic, const struct stix_obj *o)
+{
+    const struct kzj_doc *d = o->doc;
+    uint32_t pt = KZJ_GET(d, o->node, "pattern_type"), pv = KZJ_GET(d, o->node, "pattern");
+    struct listed_ctx l = {.ic = ic, .o = o};
+    struct kzp_pattern *p = NULL;
+    struct kz_buf b;
+    struct kz_error err;
+    int complete;
+
+    if (!pt || !pv || !KZJ_STR_EQ(d, pt, "stix") || kzj_type(d, pv) != KZJ_STRING)
+        return;
+    kz_buf_init(&b, KZP_MAX_PATTERN_BYTES + 1);
+    if (kzj_unescape(kzj_raw(d, pv) + 1, kzj_at(d, pv)->len - 2, &b) == 0 &&
+        kzp_parse(b.data ? b.data : "", b.len, &p, &err) == 0)
+        kzp_extract(p, check_listed, &l, &complete);
+    kzp_free(p);
+    kz_buf_free(&b);
+}
+
 /* What the store records beside each object: its producer (the
  * organisation named by created_by_ref, if it is one of ours) and the
  * recipients it names. */
@@ -59,14 +114,16 @@ static int on_meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m
     struct import_ctx *ic = ctx;
 
     ic->markings[o->tlp]++;
+    if (ic->wl && strcmp(o->type, "indicator") == 0)
+        warn_listed(ic, o);
     return policy_recipients(node_store(ic->node), node_config(ic->node)->name, o, &ic->resolved, m,
                              why);
 }
 
 static int import_file(struct node *n, const struct store_collection *col, const char *path,
-                       int strict, int quiet)
+                       int strict, int quiet, const struct warninglist_set *wl)
 {
-    struct import_ctx ic = {.node = n};
+    struct import_ctx ic = {.node = n, .wl = wl};
     struct ingest_opts opts = {.strict = strict,
                                .report = on_report,
                                .report_ctx = &ic,
@@ -80,6 +137,7 @@ static int import_file(struct node *n, const struct store_collection *col, const
 
     kz_error_clear(&err);
     opts.name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    ic.file = opts.name;
     if (kz_read_file(path, KZ_MAX_FILE_BYTES, &data, &len, &err) < 0)
         return cli_fail(&err);
     rc = ingest_buffer(node_store(n), col->key, data, len, &opts, &counts, &err);
@@ -118,6 +176,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
     };
     const char *collection = NULL;
     struct store_collection col;
+    struct warninglist_set *wl = NULL;
     struct kz_error err;
     struct node *n;
     int c, strict = 0, quiet = 0, worst = 0;
@@ -140,12 +199,14 @@ int cmd_import(struct cli *cli, int argc, char **argv)
     if (!n)
         return 2;
     kz_error_clear(&err);
-    if (store_collection_find(node_store(n), NULL, collection, &col, &err) < 0)
+    if (store_collection_find(node_store(n), NULL, collection, &col, &err) < 0 ||
+        cli_load_warninglists(n, &wl, &err) < 0)
         return cli_fail(&err);
     for (int i = optind; i < argc; i++) {
-        int rc = import_file(n, &col, argv[i], strict, quiet);
+        int rc = import_file(n, &col, argv[i], strict, quiet, wl);
         if (rc > worst)
             worst = rc;
     }
+    warninglist_set_free(wl);
     return worst;
 }

@@ -40,6 +40,8 @@ static const struct command commands[] = {
         {"peer", cmd_peer, "add, list and remove federation peers"},
         {"sync", cmd_sync, "run one sync round with peers"},
         {"node", cmd_node, "the node's public key"},
+        {"match", cmd_match, "scan logs for the indicators one may see"},
+        {"warninglist", cmd_warninglist, "import and list MISP warninglists"},
         {NULL, NULL, NULL},
 };
 

@@ -311,8 +311,7 @@ int store_peer_add(struct store *s, struct store_peer *p, const int64_t *communi
     return s->be->peer_add(s->b, p, communities, ncommunities, links, nlinks, err);
 }
 
-int store_peer_find(struct store *s, const char *name, struct store_peer *out,
-                    struct kz_error *err)
+int store_peer_find(struct store *s, const char *name, struct store_peer *out, struct kz_error *err)
 {
     return s->be->peer_find(s->b, name, out, err);
 }
@@ -357,6 +356,20 @@ int64_t store_peer_key(struct store *s, const char *name)
     struct kz_error err;
 
     return s->be->peer_find(s->b, name, &p, &err) == 0 ? p.key : 0;
+}
+
+int store_blob_put(struct store *s, const char *name, const void *data, size_t len,
+                   struct kz_error *err)
+{
+    return s->be->blob_put(s->b, name, data, len, err);
+}
+
+int store_blob_get(struct store *s, const char *name, char **data, size_t *len,
+                   struct kz_error *err)
+{
+    *data = NULL;
+    *len = 0;
+    return s->be->blob_get(s->b, name, data, len, err);
 }
 
 int store_count(struct store *s, int64_t collection, uint64_t *count, struct kz_error *err)

@@ -327,18 +327,18 @@ int store_status_purge(struct store *s, int64_t before_us, struct kz_error *err)
 /* --- peers (federation) ---------------------------------------------------- */
 
 #define STORE_PEER_TOKEN_MAX 256 /* the token, encrypted by sync/ */
-#define STORE_LINK_PULL 1
-#define STORE_LINK_PUSH 2
+#define STORE_LINK_PULL      1
+#define STORE_LINK_PUSH      2
 
 struct store_peer {
     int64_t key;
-    char name[KZ_MAX_NAME + 1];   /* the peer's node name */
-    char url[1024];               /* its API root */
+    char name[KZ_MAX_NAME + 1]; /* the peer's node name */
+    char url[1024];             /* its API root */
     unsigned char token[STORE_PEER_TOKEN_MAX];
     size_t token_len;
-    int64_t org;                  /* the local organisation standing for it, 0 none */
-    char public_key[80];          /* "ed25519:...", "" when signatures are not checked */
-    char ca[1024];                /* a CA file for its TLS certificate, "" for the system's */
+    int64_t org;         /* the local organisation standing for it, 0 none */
+    char public_key[80]; /* "ed25519:...", "" when signatures are not checked */
+    char ca[1024];       /* a CA file for its TLS certificate, "" for the system's */
     int64_t created_us;
     int64_t last_success_us;
     char last_error[512];
@@ -347,11 +347,11 @@ struct store_peer {
 
 struct store_peer_link {
     int64_t peer;
-    int direction;                /* STORE_LINK_PULL or STORE_LINK_PUSH */
-    int64_t local;                /* the local collection's key */
+    int direction;                 /* STORE_LINK_PULL or STORE_LINK_PUSH */
+    int64_t local;                 /* the local collection's key */
     char remote[KZ_MAX_NAME + 64]; /* the remote collection's id or alias */
-    int64_t checkpoint;           /* µs: the last date added done (remote's for pulls) */
-    char checkpoint_text[64];     /* pulls: that date as the peer wrote it */
+    int64_t checkpoint;            /* µs: the last date added done (remote's for pulls) */
+    char checkpoint_text[64];      /* pulls: that date as the peer wrote it */
 };
 
 /* Adds a peer with its communities and links, in one transaction. */
@@ -377,6 +377,16 @@ int store_link_checkpoint(struct store *s, const struct store_peer_link *l, int6
                           const char *text, struct kz_error *err);
 /* The peer key named `name`, 0 when there is none (recipients "user@name"). */
 int64_t store_peer_key(struct store *s, const char *name);
+
+/* --- named blobs (e.g. the imported warninglists) ------------------------- */
+
+/* Stores data under name, replacing what was there. */
+int store_blob_put(struct store *s, const char *name, const void *data, size_t len,
+                   struct kz_error *err);
+/* Reads the blob called name into *data (malloc'd; the caller frees);
+ * KZ_ENOTFOUND when there is none. */
+int store_blob_get(struct store *s, const char *name, char **data, size_t *len,
+                   struct kz_error *err);
 
 /* --- the audit log ------------------------------------------------------- */
 

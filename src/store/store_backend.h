@@ -77,6 +77,8 @@ struct store_backend {
     int (*peer_outcome)(void *b, int64_t peer, const char *error, struct kz_error *err);
     int (*link_checkpoint)(void *b, const struct store_peer_link *l, int64_t checkpoint,
                            const char *text, struct kz_error *err);
+    int (*blob_put)(void *b, const char *name, const void *data, size_t len, struct kz_error *err);
+    int (*blob_get)(void *b, const char *name, char **data, size_t *len, struct kz_error *err);
     int (*count)(void *b, int64_t collection, uint64_t *count, struct kz_error *err);
 };
 

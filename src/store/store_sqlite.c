@@ -158,6 +158,7 @@ static const char *const migrations[] = {
         "  seq INTEGER NOT NULL,"
         "  hash BLOB NOT NULL,"
         "  mac BLOB NOT NULL);"
+        "CREATE TABLE blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL);"
         "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
         "INSERT INTO counters VALUES ('last_added', 0);",
 };
@@ -2168,6 +2169,50 @@ static int sqlite_link_checkpoint(void *b, const struct store_peer_link *l, int6
     return finish_change(s, q, NULL, err, "store: moving a checkpoint");
 }
 
+static int sqlite_blob_put(void *b, const char *name, const void *data, size_t len,
+                           struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s, "INSERT OR REPLACE INTO blobs (name, data) VALUES (?1, ?2)", err,
+                              "store: writing a blob");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob64(q, 2, data, (sqlite3_uint64)len, SQLITE_STATIC);
+    return finish_change(s, q, NULL, err, "store: writing a blob");
+}
+
+static int sqlite_blob_get(void *b, const char *name, char **data, size_t *len,
+                           struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q =
+            prepare(s, "SELECT data FROM blobs WHERE name = ?1", err, "store: reading a blob");
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(q, 0);
+        *data = malloc(n + 1);
+        if (*data) {
+            if (n)
+                memcpy(*data, sqlite3_column_blob(q, 0), n);
+            (*data)[n] = '\0';
+            *len = n;
+        }
+    }
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW)
+        return *data ? 0 : kz_error_set(err, KZ_ENOMEM, "out of memory");
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: reading a blob");
+    return kz_error_set(err, KZ_ENOTFOUND, "no blob \"%s\"", name);
+}
+
 static int sqlite_count(void *b, int64_t collection, uint64_t *count, struct kz_error *err)
 {
     struct sqlite_store *s = b;
@@ -2235,5 +2280,7 @@ const struct store_backend store_sqlite_backend = {
         .peer_communities = sqlite_peer_communities,
         .peer_outcome = sqlite_peer_outcome,
         .link_checkpoint = sqlite_link_checkpoint,
+        .blob_put = sqlite_blob_put,
+        .blob_get = sqlite_blob_get,
         .count = sqlite_count,
 };

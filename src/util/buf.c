@@ -143,6 +143,52 @@ int kz_buf_add_json_escaped(struct kz_buf *b, const char *s, size_t n)
     return kz_buf_add(b, s + start, n - start);
 }
 
+/* Length of the valid UTF-8 sequence at s, 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    size_t n;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    if (n > avail)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) || (c == 0xf0 && s[1] < 0x90) ||
+        (c == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+int kz_buf_add_json_escaped_lossy(struct kz_buf *b, const char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        size_t k = utf8_len((const unsigned char *)s + i, n - i);
+        if (k == 0) {
+            if (kz_buf_addstr(b, "\\ufffd") < 0)
+                return -1;
+            i++;
+            continue;
+        }
+        if (kz_buf_add_json_escaped(b, s + i, k) < 0)
+            return -1;
+        i += k;
+    }
+    return 0;
+}
+
 char *kz_buf_reserve(struct kz_buf *b, size_t n)
 {
     if (grow(b, n) < 0)

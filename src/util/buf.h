@@ -11,11 +11,11 @@
 #include <stdarg.h>
 
 struct kz_buf {
-    char *data;    /* NUL-terminated content; NULL until the first append */
-    size_t len;    /* bytes of content, excluding the NUL */
-    size_t cap;    /* bytes allocated */
-    size_t max;    /* the cap on len */
-    int failed;    /* set once an append failed; later appends do nothing */
+    char *data; /* NUL-terminated content; NULL until the first append */
+    size_t len; /* bytes of content, excluding the NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* the cap on len */
+    int failed; /* set once an append failed; later appends do nothing */
 };
 
 /* Initialises an empty buffer that may grow to max bytes. */
@@ -39,6 +39,10 @@ int kz_buf_vprintf(struct kz_buf *b, const char *fmt, va_list ap)
 /* Appends s as the body of a JSON string (no quotes), escaping as RFC 8259
  * requires; s must be valid UTF-8. */
 int kz_buf_add_json_escaped(struct kz_buf *b, const char *s, size_t n);
+
+/* As kz_buf_add_json_escaped for bytes that may not be UTF-8 (from logs):
+ * invalid sequences become U+FFFD. */
+int kz_buf_add_json_escaped_lossy(struct kz_buf *b, const char *s, size_t n);
 
 /* Makes room for n more bytes and returns a pointer to them, or NULL. The
  * caller writes up to n bytes and then calls kz_buf_commit. */

@@ -1,0 +1,543 @@
+/*
+ * `kizuna match`: scan logs for the active indicators a reader may see.
+ * The indicators' patterns give index-servable values (pattern/); values go
+ * into the in-memory index (match/); logs are streamed through it; a hit
+ * through a condition that is only a candidate is confirmed by evaluating
+ * the pattern against the value as an observation. Hits on warninglisted
+ * values are suppressed. With --report, the hits become STIX sightings in a
+ * collection, addressed to the indicators' producers, so they flow back
+ * through federation.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "cli/cli.h"
+#include "ingest/ingest.h"
+#include "intel/intel.h"
+#include "json/json.h"
+#include "match/logread.h"
+#include "match/match.h"
+#include "match/warninglist.h"
+#include "node/node.h"
+#include "policy/policy.h"
+#include "util/buf.h"
+#include "util/kztime.h"
+#include "util/uuid.h"
+
+static const char help[] =
+        "usage: kizuna [--home DIR] match [--collection C]... [--format F] [--subdomains] "
+        "[--json]\n"
+        "                    [--report COLLECTION] [--threads N] [--show-suppressed] [--as USER]\n"
+        "                    FILE...|-\n\n"
+        "Scans logs for the active indicators (not revoked, within valid_from/valid_until,\n"
+        "pattern_type stix) of the collections given (default: all) that the node operator\n"
+        "(or USER) may see, and prints one line per hit: file, line, field, the value, the\n"
+        "indicators with their names and markings. Formats: auto (per file), zeek,\n"
+        "zeek-json, clf, jsonl, syslog, text; gzip is read transparently; '-' is standard\n"
+        "input. IPs match exactly and by CIDR; --subdomains also matches subdomains of\n"
+        "indicator domains (never above a public suffix). Hits on warninglisted values are\n"
+        "suppressed unless --show-suppressed. --report COLLECTION stores the hits as STIX\n"
+        "sightings there, marked as the indicators and addressed to their producers.\n"
+        "Exit status: 0 no hit, 1 hits, 2 error.\n";
+
+struct ref {
+    char id[KZ_MAX_STIX_ID + 1];
+    char *name;
+    enum stix_tlp tlp;
+    char *markings; /* the indicator's object_marking_refs JSON, or NULL */
+    char created_by[KZ_MAX_STIX_ID + 1];
+    char *pattern; /* the source, kept only when a condition is a candidate */
+    struct kzp_pattern *parsed;
+    int candidate; /* some condition needs the evaluator */
+    uint64_t hits;
+};
+
+struct run {
+    struct match_index *idx;
+    struct ref *refs;
+    size_t nrefs, cap;
+    uint64_t skipped_incomplete, skipped_kinds;
+    int json;
+    uint64_t hits, suppressed;
+    struct kz_buf line;
+    int failed;
+};
+
+static void free_refs(struct run *r)
+{
+    for (size_t i = 0; i < r->nrefs; i++) {
+        free(r->refs[i].name);
+        free(r->refs[i].markings);
+        free(r->refs[i].pattern);
+        kzp_free(r->refs[i].parsed);
+    }
+    free(r->refs);
+}
+
+struct add_ctx {
+    struct run *r;
+    uint32_t ref;
+    int candidate;
+    struct kz_error *err;
+};
+
+static int add_cond(void *ctx, const struct kzp_cond *c)
+{
+    struct add_ctx *a = ctx;
+    enum match_kind kind;
+    const char *name = kzp_cond_kind_name(c->kind);
+    struct kz_error e;
+
+    if (c->kind == KZP_COND_HASH || match_kind_parse(name, strlen(name), &kind) < 0) {
+        a->r->skipped_kinds++;
+        return 0;
+    }
+    if (!c->exact)
+        a->candidate = 1;
+    kz_error_clear(&e);
+    if (c->kind == KZP_COND_IPV4 || c->kind == KZP_COND_CIDR4 || c->kind == KZP_COND_IPV6 ||
+        c->kind == KZP_COND_CIDR6) {
+        int fam = c->kind == KZP_COND_IPV4 || c->kind == KZP_COND_CIDR4 ? 4 : 6;
+        if (match_index_add_addr(a->r->idx, fam, c->addr, c->prefix, a->ref, &e) < 0)
+            a->r->skipped_kinds++;
+        return 0;
+    }
+    if (match_index_add(a->r->idx, kind, c->value, c->len, a->ref, &e) < 0)
+        a->r->skipped_kinds++; /* a value the index cannot hold: counted, not fatal */
+    return 0;
+}
+
+static char *dup_raw(const struct kzj_doc *d, uint32_t v)
+{
+    char *s;
+
+    if (!v)
+        return NULL;
+    s = malloc(kzj_at(d, v)->len + 1);
+    if (s) {
+        memcpy(s, kzj_raw(d, v), kzj_at(d, v)->len);
+        s[kzj_at(d, v)->len] = '\0';
+    }
+    return s;
+}
+
+static int on_indicator(void *ctx, const struct intel_indicator *ind, struct kz_error *err)
+{
+    struct run *r = ctx;
+    struct add_ctx a = {.r = r, .err = err};
+    struct kzj_doc d;
+    struct ref *f;
+    int complete = 0;
+
+    if (r->nrefs == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 1024;
+        struct ref *nr = realloc(r->refs, ncap * sizeof(*nr));
+        if (!nr)
+            return kz_error_set(err, KZ_ENOMEM, "out of memory building the index");
+        r->refs = nr;
+        r->cap = ncap;
+    }
+    f = &r->refs[r->nrefs];
+    memset(f, 0, sizeof(*f));
+    a.ref = (uint32_t)r->nrefs;
+    kzp_extract(ind->pattern, add_cond, &a, &complete);
+    if (!complete) {
+        /* a pattern with parts no value covers cannot be found by value */
+        r->skipped_incomplete++;
+        return 0;
+    }
+    snprintf(f->id, sizeof(f->id), "%s", ind->id);
+    f->name = strdup(ind->name);
+    f->tlp = ind->tlp;
+    f->candidate = a.candidate;
+    kzj_doc_init(&d);
+    if (kzj_parse(&d, ind->raw, ind->rawlen, err) == 0) {
+        uint32_t v = KZJ_GET(&d, 0, "created_by_ref");
+        f->markings = dup_raw(&d, KZJ_GET(&d, 0, "object_marking_refs"));
+        if (v)
+            kzj_strcpy(&d, v, f->created_by, sizeof(f->created_by));
+    }
+    kzj_doc_free(&d);
+    if (a.candidate) {
+        size_t n;
+        const char *src = kzp_source(ind->pattern, &n);
+        f->pattern = malloc(n + 1);
+        if (f->pattern) {
+            memcpy(f->pattern, src, n);
+            f->pattern[n] = '\0';
+        }
+    }
+    r->nrefs++;
+    return 0;
+}
+
+/* The SCO a hit's value stands for, as an observation to evaluate. */
+static int observation(enum match_kind k, const char *norm, size_t n, struct kz_buf *b)
+{
+    static const char *const types[] = {[MATCH_IPV4] = "ipv4-addr",     [MATCH_IPV6] = "ipv6-addr",
+                                        [MATCH_CIDR4] = "ipv4-addr",    [MATCH_CIDR6] = "ipv6-addr",
+                                        [MATCH_DOMAIN] = "domain-name", [MATCH_URL] = "url",
+                                        [MATCH_EMAIL] = "email-addr"};
+    static const char *const algos[] = {[MATCH_MD5] = "MD5",
+                                        [MATCH_SHA1] = "SHA-1",
+                                        [MATCH_SHA256] = "SHA-256",
+                                        [MATCH_SHA512] = "SHA-512"};
+    char now[KZ_TS_MILLIS_LEN];
+
+    kz_ts_format_millis(kz_now_micros(), now);
+    kz_buf_printf(b,
+                  "{\"type\":\"observed-data\",\"spec_version\":\"2.1\",\"id\":\"observed-data--"
+                  "00000000-0000-4000-8000-000000000000\",\"created\":\"%s\",\"modified\":\"%s\","
+                  "\"first_observed\":\"%s\",\"last_observed\":\"%s\",\"number_observed\":1,"
+                  "\"objects\":{\"0\":",
+                  now, now, now, now);
+    if (k >= MATCH_MD5 && k <= MATCH_SHA512)
+        kz_buf_printf(b, "{\"type\":\"file\",\"hashes\":{\"%s\":\"", algos[k]);
+    else
+        kz_buf_printf(b, "{\"type\":\"%s\",\"value\":\"", types[k]);
+    kz_buf_add_json_escaped(b, norm, n);
+    kz_buf_addstr(b, k >= MATCH_MD5 && k <= MATCH_SHA512 ? "\"}}}}" : "\"}}}");
+    return b->failed ? -1 : 0;
+}
+
+/* Whether a candidate's pattern really matches the value alone. */
+static int confirmed(struct ref *f, const struct match_hit *h)
+{
+    struct kz_buf b;
+    struct kzp_obs *o = NULL;
+    struct kzp_result res = {0};
+    struct kz_error err;
+    int yes = 0;
+
+    if (!f->candidate)
+        return 1;
+    if (!f->parsed &&
+        (!f->pattern || kzp_parse(f->pattern, strlen(f->pattern), &f->parsed, &err) < 0))
+        return 0;
+    kz_buf_init(&b, 1 << 20);
+    o = kzp_obs_new();
+    if (o && observation(h->kind, h->norm, h->norm_len, &b) == 0 &&
+        kzp_obs_add(o, b.data, b.len, &err) == 0 && kzp_match(f->parsed, o, &res, &err) == 0)
+        yes = res.matched;
+    kzp_result_free(&res);
+    kzp_obs_free(o);
+    kz_buf_free(&b);
+    return yes;
+}
+
+/* Untrusted bytes from logs, made safe for a terminal. */
+static void add_printable(struct kz_buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || c == '\\')
+            kz_buf_printf(b, "\\x%02x", c);
+        else
+            kz_buf_addc(b, (char)c);
+    }
+}
+
+static int on_hit(void *ctx, const struct match_hit *h, struct kz_error *err)
+{
+    struct run *r = ctx;
+    struct kz_buf *b = &r->line;
+    size_t shown = 0;
+
+    (void)err;
+    kz_buf_reset(b);
+    if (r->json) {
+        kz_buf_addstr(b, "{\"file\":\"");
+        kz_buf_add_json_escaped(b, h->file, strlen(h->file));
+        kz_buf_printf(b, "\",\"line\":%llu,\"field\":\"", (unsigned long long)h->line);
+        kz_buf_add_json_escaped(b, h->field ? h->field : "", h->field ? strlen(h->field) : 0);
+        kz_buf_addstr(b, "\",\"value\":\"");
+        kz_buf_add_json_escaped_lossy(b, h->value, h->value_len);
+        kz_buf_printf(b, "\",\"kind\":\"%s\",\"indicators\":[", match_kind_name(h->kind));
+    } else {
+        add_printable(b, h->file, strlen(h->file));
+        kz_buf_printf(b, ":%llu: ", (unsigned long long)h->line);
+        if (h->field && h->field[0]) {
+            add_printable(b, h->field, strlen(h->field));
+            kz_buf_addstr(b, ": ");
+        }
+        add_printable(b, h->value, h->value_len);
+        kz_buf_addstr(b, " ->");
+    }
+    for (size_t i = 0; i < h->nrefs; i++) {
+        struct ref *f = &r->refs[h->refs[i]];
+        if (!confirmed(f, h))
+            continue;
+        if (!h->suppressed_by)
+            f->hits++;
+        if (r->json) {
+            kz_buf_printf(b, "%s{\"id\":\"%s\",\"name\":\"", shown ? "," : "", f->id);
+            kz_buf_add_json_escaped(b, f->name ? f->name : "", f->name ? strlen(f->name) : 0);
+            kz_buf_printf(b, "\",\"marking\":\"%s\"}", stix_tlp_name(f->tlp));
+        } else {
+            kz_buf_printf(b, " %s \"", f->id);
+            add_printable(b, f->name ? f->name : "", f->name ? strlen(f->name) : 0);
+            kz_buf_printf(b, "\" %s", stix_tlp_name(f->tlp));
+        }
+        shown++;
+    }
+    if (!shown)
+        return 0; /* candidates the evaluator did not confirm */
+    if (h->suppressed_by)
+        r->suppressed++;
+    else
+        r->hits++;
+    if (r->json) {
+        kz_buf_addc(b, ']');
+        if (h->suppressed_by) {
+            kz_buf_addstr(b, ",\"suppressed_by\":\"");
+            kz_buf_add_json_escaped(b, h->suppressed_by, strlen(h->suppressed_by));
+            kz_buf_addc(b, '"');
+        }
+        kz_buf_addstr(b, "}\n");
+    } else {
+        if (h->suppressed_by) {
+            kz_buf_addstr(b, " (suppressed: warninglist ");
+            add_printable(b, h->suppressed_by, strlen(h->suppressed_by));
+            kz_buf_addc(b, ')');
+        }
+        kz_buf_addc(b, '\n');
+    }
+    if (!b->failed)
+        fwrite(b->data, 1, b->len, stdout);
+    return 0;
+}
+
+/* --- sightings back to the producers -------------------------------------- */
+
+static int sighting(struct kz_buf *b, const struct ref *f, const char *reporter, int64_t t0,
+                    int64_t t1, enum stix_tlp default_tlp)
+{
+    char id[KZ_UUID_LEN], now[KZ_TS_MILLIS_LEN], first[KZ_TS_MILLIS_LEN], last[KZ_TS_MILLIS_LEN];
+
+    kz_uuid_v4(id);
+    kz_ts_format_millis(kz_now_micros(), now);
+    kz_ts_format_millis(t0, first);
+    kz_ts_format_millis(t1, last);
+    kz_buf_printf(b,
+                  "{\"type\":\"sighting\",\"spec_version\":\"2.1\",\"id\":\"sighting--%s\","
+                  "\"created\":\"%s\",\"modified\":\"%s\",\"sighting_of_ref\":\"%s\","
+                  "\"count\":%llu,\"first_seen\":\"%s\",\"last_seen\":\"%s\"",
+                  id, now, now, f->id,
+                  (unsigned long long)(f->hits > 999999999 ? 999999999 : f->hits), first, last);
+    if (reporter[0])
+        kz_buf_printf(b, ",\"created_by_ref\":\"%s\",\"where_sighted_refs\":[\"%s\"]", reporter,
+                      reporter);
+    /* marked as the indicator, or by the level it was read at when it
+     * carries no TLP marking: never less strict */
+    if (f->markings)
+        kz_buf_printf(b, ",\"object_marking_refs\":%s", f->markings);
+    if (f->tlp && (!f->markings || !strstr(f->markings, stix_tlp_marking_id(f->tlp))))
+        kz_buf_printf(b, "%s\"%s\"]", f->markings ? "" : ",\"object_marking_refs\":[",
+                      stix_tlp_marking_id(f->tlp));
+    (void)default_tlp;
+    /* addressed to the indicator's producer, so it reaches them */
+    if (f->created_by[0] && strcmp(f->created_by, reporter) != 0)
+        kz_buf_printf(b,
+                      ",\"extensions\":{\"%s\":{\"extension_type\":\"property-extension\","
+                      "\"recipients\":{\"organizations\":[\"%s\"]}}}",
+                      POLICY_EXTENSION_ID, f->created_by);
+    kz_buf_addc(b, '}');
+    return b->failed ? -1 : 0;
+}
+
+struct report_ctx {
+    struct node *n;
+    struct policy_resolved resolved;
+    int64_t producer;
+};
+
+static int report_meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m,
+                       struct kz_error *why)
+{
+    struct report_ctx *rc = ctx;
+
+    if (policy_recipients(node_store(rc->n), node_config(rc->n)->name, o, &rc->resolved, m, why) <
+        0)
+        return -1;
+    if (!m->producer)
+        m->producer = rc->producer;
+    return 0;
+}
+
+static int report(struct node *n, struct run *r, const char *collection, const struct auth_user *as,
+                  int64_t t0, int64_t t1, struct kz_error *err)
+{
+    struct report_ctx rc = {.n = n};
+    struct ingest_opts opts = {.name = "sightings", .meta = report_meta, .meta_ctx = &rc};
+    struct ingest_counts counts;
+    struct store_collection c;
+    struct store_org org;
+    struct kz_buf b;
+    size_t nsight = 0;
+    int ret = -1;
+
+    kz_buf_init(&b, (size_t)1 << 30);
+    if (store_collection_find(node_store(n), NULL, collection, &c, err) < 0)
+        goto out;
+    if (store_org_find(node_store(n), as ? as->org_name : "local", &org, err) < 0)
+        goto out;
+    rc.producer = org.key;
+    kz_buf_addstr(&b, "{\"objects\":[");
+    for (size_t i = 0; i < r->nrefs; i++) {
+        if (!r->refs[i].hits)
+            continue;
+        if (nsight++)
+            kz_buf_addc(&b, ',');
+        if (sighting(&b, &r->refs[i], org.identity, t0, t1, node_config(n)->default_tlp) < 0)
+            break;
+    }
+    kz_buf_addstr(&b, "]}");
+    if (b.failed) {
+        kz_error_set(err, KZ_ELIMIT, "too many sightings");
+        goto out;
+    }
+    if (nsight && ingest_buffer(node_store(n), c.key, b.data, b.len, &opts, &counts, err) < 0)
+        goto out;
+    fprintf(stderr, "kizuna: %zu sightings reported to collection %s\n", nsight, c.alias);
+    ret = 0;
+out:
+    kz_buf_free(&b);
+    return ret;
+}
+
+/* --- the command --------------------------------------------------------------- */
+
+#define MAX_COLLECTIONS 64
+
+int cmd_match(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"collection", required_argument, NULL, 'c'},
+            {"format", required_argument, NULL, 'f'},
+            {"subdomains", no_argument, NULL, 's'},
+            {"json", no_argument, NULL, 'j'},
+            {"report", required_argument, NULL, 'r'},
+            {"threads", required_argument, NULL, 't'},
+            {"show-suppressed", no_argument, NULL, 'S'},
+            {"as", required_argument, NULL, 'u'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+    };
+    const char *colls[MAX_COLLECTIONS], *report_to = NULL, *as = NULL;
+    size_t ncolls = 0;
+    enum logread_format fmt = LOGREAD_AUTO;
+    struct match_scan_opts so = {.threads = 0};
+    struct run r = {0};
+    struct intel_opts io = {0};
+    struct intel_counts ic;
+    struct match_stats st, total = {0};
+    struct warninglist_set *wl = NULL;
+    struct match_psl *psl = NULL;
+    struct auth_user user;
+    struct kz_error err;
+    struct node *n;
+    int64_t t0 = kz_now_micros();
+    int c, rc = 2;
+    long v;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "hc:f:sjr:t:Su:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            if (ncolls == MAX_COLLECTIONS)
+                return cli_usage_error("match", "at most %d collections", MAX_COLLECTIONS);
+            colls[ncolls++] = optarg;
+            break;
+        case 'f':
+            if (logread_format_parse(optarg, &fmt) < 0)
+                return cli_usage_error("match", "--format is auto, zeek, zeek-json, clf, jsonl, "
+                                                "syslog or text");
+            break;
+        case 's': so.subdomains = 1; break;
+        case 'j': r.json = 1; break;
+        case 'r': report_to = optarg; break;
+        case 't':
+            if (cli_parse_long(optarg, 1, MATCH_MAX_THREADS, &v) < 0)
+                return cli_usage_error("match", "--threads must be 1 to %d", MATCH_MAX_THREADS);
+            so.threads = (unsigned)v;
+            break;
+        case 'S': so.show_suppressed = 1; break;
+        case 'u': as = optarg; break;
+        case 'h': fputs(help, stdout); return 0;
+        default: return cli_usage_error("match", "unknown option");
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("match", "give log files ('-' for standard input)");
+    if (!so.threads) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        so.threads = cpus > 0 && cpus <= MATCH_MAX_THREADS ? (unsigned)cpus : 1;
+    }
+    if (!(n = cli_node(cli)))
+        return 2;
+    kz_error_clear(&err);
+    kz_buf_init(&r.line, 1 << 20);
+    if (as && auth_user_load(node_store(n), as, &user, &err) < 0)
+        goto out;
+    r.idx = match_index_new(&err);
+    if (!r.idx)
+        goto out;
+    psl = match_psl_load(MATCH_PSL_DEFAULT_PATH, &err);
+    if (!psl)
+        fprintf(stderr,
+                "kizuna: warning: no public suffix list (%s): only single labels are "
+                "treated as public suffixes\n",
+                MATCH_PSL_DEFAULT_PATH);
+    match_index_set_psl(r.idx, psl);
+    io.collections = ncolls ? colls : NULL;
+    io.ncollections = ncolls;
+    io.as = as ? &user : NULL;
+    /* the operator's index is a bulk path (no TLP:RED); a user's own
+     * index holds what that user may read */
+    io.bulk = as ? 0 : 1;
+    io.now_us = t0;
+    io.default_tlp = node_config(n)->default_tlp;
+    io.node_name = node_config(n)->name;
+    kz_error_clear(&err);
+    if (intel_each(node_store(n), &io, on_indicator, &r, &ic, &err) < 0 ||
+        match_index_finish(r.idx, &err) < 0 || cli_load_warninglists(n, &wl, &err) < 0)
+        goto out;
+    so.warninglists = wl;
+    fprintf(stderr,
+            "kizuna: %llu active indicators (%llu not findable by value, %llu inactive, %llu with "
+            "broken patterns)\n",
+            (unsigned long long)r.nrefs, (unsigned long long)r.skipped_incomplete,
+            (unsigned long long)ic.inactive, (unsigned long long)ic.broken);
+    for (int i = optind; i < argc; i++) {
+        struct logread *lr = logread_open(argv[i], fmt, &err);
+        if (!lr || match_scan(r.idx, lr, &so, on_hit, &r, &st, &err) < 0) {
+            logread_close(lr);
+            goto out;
+        }
+        logread_close(lr);
+        total.bytes += st.bytes;
+        total.lines += st.lines;
+        total.suppressed += st.suppressed;
+    }
+    fflush(stdout);
+    fprintf(stderr, "kizuna: %llu hits in %llu lines (%llu suppressed by warninglists)\n",
+            (unsigned long long)r.hits, (unsigned long long)total.lines,
+            (unsigned long long)(so.show_suppressed ? r.suppressed : total.suppressed));
+    if (report_to && r.hits &&
+        report(n, &r, report_to, as ? &user : NULL, t0, kz_now_micros(), &err) < 0)
+        goto out;
+    rc = r.hits ? 1 : 0;
+out:
+    if (rc == 2)
+        cli_fail(&err);
+    match_index_free(r.idx);
+    match_psl_free(psl);
+    warninglist_set_free(wl);
+    free_refs(&r);
+    kz_buf_free(&r.line);
+    return rc;
+}
