@@ -64,6 +64,16 @@ int store_data_version(struct store *s, uint64_t *v, struct kz_error *err)
     return s->be->data_version(s->b, v, err);
 }
 
+void store_set_bulk(struct store *s, int on)
+{
+    s->be->set_bulk(s->b, on);
+}
+
+int store_checkpoint(struct store *s, struct kz_error *err)
+{
+    return s->be->checkpoint(s->b, err);
+}
+
 int store_begin(struct store *s, struct kz_error *err)
 {
     return s->be->begin(s->b, err);

@@ -452,6 +452,24 @@ static int sqlite_data_version(void *b, uint64_t *v, struct kz_error *err)
     return 0;
 }
 
+static void sqlite_set_bulk(void *b, int on)
+{
+    struct sqlite_store *s = b;
+
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, on, NULL);
+    sqlite3_wal_autocheckpoint(s->db, on ? 0 : 1000);
+}
+
+static int sqlite_checkpoint(void *b, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+    if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
+        return db_fail(s, rc, err, "store: checkpoint");
+    return 0;
+}
+
 static int sqlite_begin(void *b, struct kz_error *err)
 {
     struct sqlite_store *s = b;
@@ -2237,6 +2255,8 @@ const struct store_backend store_sqlite_backend = {
         .open = sqlite_open,
         .close = sqlite_close,
         .data_version = sqlite_data_version,
+        .set_bulk = sqlite_set_bulk,
+        .checkpoint = sqlite_checkpoint,
         .begin = sqlite_begin,
         .commit = sqlite_commit,
         .rollback = sqlite_rollback,
