@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "json/json.h"
 
 /* The highest TLP a reader sees through the kind of grant it holds. */
@@ -56,11 +58,26 @@ int policy_view_open(struct store *s, const struct policy_reader *r,
     v->vis.user = u->key;
     v->vis.org = u->org ? u->org : -1;
     v->vis.check_refs = 1;
+    if (u->role == AUTH_ROLE_PEER) /* the account a partner node pulls with */
+        v->vis.peer = policy_node_key(u->name);
     if (!v->can_read) {
         /* writers without read see only what they produced */
         v->vis.max_level = STIX_TLP_NONE;
     }
     return 0;
+}
+
+int64_t policy_node_key(const char *node_name)
+{
+    unsigned char h[8];
+    uint64_t k = 0;
+
+    crypto_generichash(h, sizeof(h), (const unsigned char *)node_name, strlen(node_name), NULL, 0);
+    for (size_t i = 0; i < sizeof(h); i++)
+        k = k << 8 | h[i];
+    /* positive and never 0 or -1, the values that mean "nobody" */
+    k &= INT64_MAX;
+    return k < 2 ? (int64_t)k + 2 : (int64_t)k;
 }
 
 void policy_operator_view(const struct store_collection *c, enum stix_tlp default_tlp, int bulk,
@@ -121,7 +138,7 @@ int policy_peer_view(struct store *s, const struct store_peer *p, const struct s
     v->vis.org_identity = v->org_identity;
     v->vis.user = -1;
     v->vis.org = p->org ? p->org : -1;
-    v->vis.peer = p->key;
+    v->vis.peer = policy_node_key(p->name);
     v->vis.check_refs = 1;
     return 0;
 }
@@ -196,8 +213,8 @@ static void add_user(struct collect *c, const char *name, size_t n)
         char peer[KZ_MAX_NAME + 1];
         int64_t key;
         snprintf(peer, sizeof(peer), "%.*s", (int)(n - (size_t)(at - name) - 1), at + 1);
-        key = store_peer_key(c->s, peer);
-        if (key && c->out->npeers < POLICY_MAX_RECIPIENTS)
+        key = policy_node_key(peer);
+        if (c->out->npeers < POLICY_MAX_RECIPIENTS)
             c->rs->peers[c->out->npeers++] = key;
         return;
     }

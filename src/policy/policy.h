@@ -56,6 +56,12 @@ struct policy_view {
     char org_identity[KZ_MAX_STIX_ID + 1];
 };
 
+/* The key recipients "user@NODE" are stored under for a node that is not
+ * this one: a hash of the node's name, so that the rule holds for partner
+ * nodes added after the object arrived. A peer's pushes and the account a
+ * partner pulls with (role peer, named after its node) both read by it. */
+int64_t policy_node_key(const char *node_name);
+
 /* Works out the reader's rights on collection c and the object filter.
  * Node admins read and write every collection; others through grants. */
 int policy_view_open(struct store *s, const struct policy_reader *r,

@@ -360,14 +360,6 @@ int store_link_checkpoint(struct store *s, const struct store_peer_link *l, int6
     return s->be->link_checkpoint(s->b, l, checkpoint, text, err);
 }
 
-int64_t store_peer_key(struct store *s, const char *name)
-{
-    struct store_peer p;
-    struct kz_error err;
-
-    return s->be->peer_find(s->b, name, &p, &err) == 0 ? p.key : 0;
-}
-
 int store_blob_put(struct store *s, const char *name, const void *data, size_t len,
                    struct kz_error *err)
 {

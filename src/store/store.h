@@ -228,7 +228,7 @@ struct store_put_meta {
     unsigned nusers;
     const int64_t *orgs;
     unsigned norgs;
-    const int64_t *peers; /* peers hosting a named user ("user@peer") */
+    const int64_t *peers; /* nodes hosting a named user ("user@node"), policy_node_key */
     unsigned npeers;
 };
 
@@ -264,7 +264,7 @@ struct store_visibility {
     const char *org_identity; /* objects created_by this identity are visible */
     int64_t user;             /* recipients naming this user see AMBER..RED objects */
     int64_t org;              /* its producer, and recipients naming it, see objects */
-    int64_t peer;             /* recipients naming a user on this peer see it (pushes) */
+    int64_t peer;             /* policy_node_key of a partner node: it sees what names its users */
     int check_refs;           /* relationships and sightings need visible targets */
 };
 
@@ -386,8 +386,6 @@ int store_peer_outcome(struct store *s, int64_t peer, const char *error, struct 
  * page and its checkpoint commit together). */
 int store_link_checkpoint(struct store *s, const struct store_peer_link *l, int64_t checkpoint,
                           const char *text, struct kz_error *err);
-/* The peer key named `name`, 0 when there is none (recipients "user@name"). */
-int64_t store_peer_key(struct store *s, const char *name);
 
 /* --- named blobs (e.g. the imported warninglists) ------------------------- */
 
