@@ -7,15 +7,32 @@
 
 #include <curl/curl.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+/* Set when the process shuts down: transfers in flight and retries end now
+ * rather than at their timeouts (a hung peer would hold a drain 5 minutes). */
+static atomic_int cancelled;
+
 int sync_global_init(void)
 {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void sync_cancel(int on)
+{
+    atomic_store(&cancelled, on);
+}
+
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)ctx, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return atomic_load(&cancelled); /* non-zero aborts the transfer */
 }
 
 static int host_is_loopback(const char *host)
@@ -131,6 +148,8 @@ static int attempt(struct peer_client *c, const char *method, const char *url, c
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     if (c->ca[0])
         curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
     if (body) {
@@ -142,9 +161,10 @@ static int attempt(struct peer_client *c, const char *method, const char *url, c
     rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
         kz_error_set(err, KZ_EIO, "%s %s: %s", method, url,
-                     rc == CURLE_WRITE_ERROR ? "the response is larger than 64 MiB"
-                     : errbuf[0]             ? errbuf
-                                             : curl_easy_strerror(rc));
+                     rc == CURLE_WRITE_ERROR           ? "the response is larger than 64 MiB"
+                     : rc == CURLE_ABORTED_BY_CALLBACK ? "cancelled: the node is stopping"
+                     : errbuf[0]                       ? errbuf
+                                                       : curl_easy_strerror(rc));
         goto out;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
@@ -169,7 +189,7 @@ int peer_request(struct peer_client *c, const char *method, const char *url, con
             return 0;
         if (rc == 0)
             kz_error_set(err, KZ_EIO, "%s %s: HTTP %ld", method, url, r->status);
-        if (i >= SYNC_RETRIES)
+        if (i >= SYNC_RETRIES || atomic_load(&cancelled))
             return -1;
         sleep_ms(backoff / 2 + (long)randombytes_uniform((uint32_t)backoff));
         backoff *= 2;

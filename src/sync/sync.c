@@ -15,6 +15,7 @@
 #include "sync/sync_int.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -228,8 +229,13 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
             kz_error_property(err, "%s", "");
             goto out;
         }
+        /* a page that neither moves the checkpoint nor brings anything new
+         * is not progress, whatever "more" says (a peer paginating forever) */
+        if (counts.added == 0 && (!p.added_last[0] || r->new_checkpoint <= cur.checkpoint))
+            stuck++;
+        else
+            stuck = 0;
         if (p.added_last[0]) {
-            stuck = r->new_checkpoint <= cur.checkpoint && counts.added == 0 ? stuck + 1 : 0;
             cur.checkpoint = r->new_checkpoint;
             snprintf(cur.checkpoint_text, sizeof(cur.checkpoint_text), "%s", p.added_last);
         }
@@ -457,18 +463,26 @@ out:
 
 /* --- the background syncer ------------------------------------------------------- */
 
+/* At most this many peers are synced in the background. */
+#define SYNC_MAX_PEERS 64
+
+/* One peer's round in its own thread; `busy` until the thread has ended
+ * and can be joined. */
+struct peer_job {
+    const struct node_config *cfg;
+    char name[KZ_MAX_NAME + 1];
+    pthread_t thread;
+    atomic_int busy;
+    int started; /* a thread to join */
+};
+
 struct sync_daemon {
     const struct node_config *cfg;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stopping;
-};
-
-struct peer_job {
-    const struct node_config *cfg;
-    char name[KZ_MAX_NAME + 1];
-    pthread_t thread;
+    struct peer_job jobs[SYNC_MAX_PEERS];
 };
 
 static void *peer_thread(void *arg)
@@ -479,11 +493,12 @@ static void *peer_thread(void *arg)
 
     kz_error_clear(&err);
     sync_peer(j->cfg, j->name, &rep, &err);
+    atomic_store(&j->busy, 0);
     return NULL;
 }
 
 struct names {
-    char items[64][KZ_MAX_NAME + 1];
+    char items[SYNC_MAX_PEERS][KZ_MAX_NAME + 1];
     size_t n;
 };
 
@@ -491,37 +506,65 @@ static int collect_name(void *ctx, const struct store_peer *p)
 {
     struct names *ns = ctx;
 
-    if (ns->n < sizeof(ns->items) / sizeof(ns->items[0]))
+    if (ns->n < SYNC_MAX_PEERS)
         snprintf(ns->items[ns->n++], sizeof(ns->items[0]), "%s", p->name);
     return 0;
 }
 
-/* One round with every peer, each in its own thread, so that a slow or dead
- * peer never holds up another (each has its own timeouts). */
-static void round_all(const struct node_config *cfg)
+/* The job slot of peer `name`: its own, else a free one (NULL: none). */
+static struct peer_job *job_slot(struct sync_daemon *d, const char *name)
+{
+    struct peer_job *free_slot = NULL;
+
+    for (size_t i = 0; i < SYNC_MAX_PEERS; i++) {
+        struct peer_job *j = &d->jobs[i];
+        if (j->name[0] && strcmp(j->name, name) == 0)
+            return j;
+        if (!free_slot && !j->name[0])
+            free_slot = j;
+    }
+    return free_slot;
+}
+
+static void job_reap(struct peer_job *j)
+{
+    if (j->started && !atomic_load(&j->busy)) {
+        pthread_join(j->thread, NULL);
+        j->started = 0;
+    }
+}
+
+/* Starts a round with every peer whose last round has ended. A peer still
+ * in its round (slow, or hung until its timeouts) is left to it. */
+static void round_all(struct sync_daemon *d)
 {
     struct names *ns = calloc(1, sizeof(*ns));
-    struct peer_job *jobs = NULL;
     struct kz_error err;
     struct store *s;
 
+    for (size_t i = 0; i < SYNC_MAX_PEERS; i++) {
+        job_reap(&d->jobs[i]);
+        if (!d->jobs[i].started)
+            d->jobs[i].name[0] = '\0'; /* peers removed since are forgotten */
+    }
     if (!ns)
         return;
-    s = store_open(cfg->store_backend, cfg->store_path, 0, &err);
+    s = store_open(d->cfg->store_backend, d->cfg->store_path, 0, &err);
     if (s)
         store_peer_each(s, collect_name, ns, &err);
     store_close(s);
-    jobs = calloc(ns->n ? ns->n : 1, sizeof(*jobs));
-    for (size_t i = 0; jobs && i < ns->n; i++) {
-        jobs[i].cfg = cfg;
-        snprintf(jobs[i].name, sizeof(jobs[i].name), "%s", ns->items[i]);
-        if (pthread_create(&jobs[i].thread, NULL, peer_thread, &jobs[i]) != 0)
-            jobs[i].name[0] = '\0';
+    for (size_t i = 0; i < ns->n; i++) {
+        struct peer_job *j = job_slot(d, ns->items[i]);
+        if (!j || j->started)
+            continue;
+        j->cfg = d->cfg;
+        snprintf(j->name, sizeof(j->name), "%s", ns->items[i]);
+        atomic_store(&j->busy, 1);
+        if (pthread_create(&j->thread, NULL, peer_thread, j) == 0)
+            j->started = 1;
+        else
+            atomic_store(&j->busy, 0);
     }
-    for (size_t i = 0; jobs && i < ns->n; i++)
-        if (jobs[i].name[0])
-            pthread_join(jobs[i].thread, NULL);
-    free(jobs);
     free(ns);
 }
 
@@ -533,7 +576,7 @@ static void *daemon_thread(void *arg)
     while (!d->stopping) {
         struct timespec ts;
         pthread_mutex_unlock(&d->lock);
-        round_all(d->cfg);
+        round_all(d);
         pthread_mutex_lock(&d->lock);
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += d->cfg->sync_interval;
@@ -553,10 +596,13 @@ struct sync_daemon *sync_daemon_start(const struct node_config *cfg, struct kz_e
         return NULL;
     }
     d->cfg = cfg;
+    sync_cancel(0);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
     if (pthread_create(&d->thread, NULL, daemon_thread, d) != 0) {
         kz_error_set(err, KZ_EINTERNAL, "cannot start the syncer");
+        pthread_cond_destroy(&d->wake);
+        pthread_mutex_destroy(&d->lock);
         free(d);
         return NULL;
     }
@@ -572,6 +618,11 @@ void sync_daemon_stop(struct sync_daemon *d)
     pthread_cond_signal(&d->wake);
     pthread_mutex_unlock(&d->lock);
     pthread_join(d->thread, NULL);
+    /* rounds in flight end at their next read or retry */
+    sync_cancel(1);
+    for (size_t i = 0; i < SYNC_MAX_PEERS; i++)
+        if (d->jobs[i].started)
+            pthread_join(d->jobs[i].thread, NULL);
     pthread_cond_destroy(&d->wake);
     pthread_mutex_destroy(&d->lock);
     free(d);

@@ -54,8 +54,14 @@ int sync_token_open(const char *signing_key_path, const unsigned char *sealed, s
 /* Whether a peer URL may be used: https, or http to a loopback host. */
 int sync_url_ok(const char *url, struct kz_error *err);
 
-/* The background syncer of `kizuna serve`: a thread that runs a round with
- * every peer every cfg->sync_interval seconds, each peer in its own thread. */
+/* Makes every transfer in flight, and every retry, fail at once (on) so
+ * that a shutdown does not wait for a hung peer's timeouts. */
+void sync_cancel(int on);
+
+/* The background syncer of `kizuna serve`: every cfg->sync_interval seconds
+ * it starts a round with each peer whose previous round has ended, each in
+ * its own thread, so a peer that hangs delays only itself. Stopping cancels
+ * the transfers in flight. */
 struct sync_daemon;
 struct sync_daemon *sync_daemon_start(const struct node_config *cfg, struct kz_error *err);
 void sync_daemon_stop(struct sync_daemon *d);
