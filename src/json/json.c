@@ -178,8 +178,8 @@ static size_t utf8_seq(const unsigned char *s, size_t avail)
 
 static int scan_escape(struct parser *ps, size_t *pp)
 {
-    size_t p = *pp; /* at the backslash */
-    unsigned u, lo;
+    size_t p = *pp;         /* at the backslash */
+    unsigned u = 0, lo = 0; /* hex4 sets them; gcc -O3 cannot tell */
 
     if (p + 1 >= ps->len)
         return fail_at(ps, p + 1, "unterminated escape in string");
@@ -600,7 +600,7 @@ uint32_t kzj_get(const struct kzj_doc *d, uint32_t obj, const char *key, size_t 
 /* Decodes one escape at p (a backslash) into out; returns bytes consumed. */
 static size_t unescape_one(const char *p, char out[4], size_t *outlen)
 {
-    unsigned u, lo;
+    unsigned u = 0, lo = 0; /* hex4 sets them; gcc -O3 cannot tell */
 
     switch (p[1]) {
     case 'b': out[0] = '\b'; break;

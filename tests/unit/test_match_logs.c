@@ -448,7 +448,8 @@ static void check_big(const char *dir, const char **logs, size_t nlogs, size_t c
         for (size_t i = 0; i < nlogs; i++) {
             size_t n = 0;
             char *t;
-            snprintf(path, sizeof(path), "%s/logs/%s", dir, logs[i]);
+            assert_true((size_t)snprintf(path, sizeof(path), "%s/logs/%s", dir, logs[i]) <
+                        sizeof(path));
             t = read_all(path, &n);
             assert_non_null(t);
             assert_int_equal(kz_buf_add(&big, t, n), 0);
