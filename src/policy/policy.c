@@ -249,8 +249,14 @@ int policy_recipients(struct store *s, const char *node_name, const struct stix_
     out->orgs = rs->orgs;
     out->peers = rs->peers;
     out->nusers = out->norgs = out->npeers = 0;
-    if (o->created_by_ref[0] && store_org_find_identity(s, o->created_by_ref, &org, err) == 0)
-        out->producer = org.key;
+    if (o->created_by_ref[0] && strcmp(o->created_by_ref, rs->last_creator) == 0) {
+        out->producer = rs->last_producer;
+    } else if (o->created_by_ref[0]) {
+        if (store_org_find_identity(s, o->created_by_ref, &org, err) == 0)
+            out->producer = org.key;
+        snprintf(rs->last_creator, sizeof(rs->last_creator), "%s", o->created_by_ref);
+        rs->last_producer = out->producer;
+    }
     ext = KZJ_GET(d, o->node, "extensions");
     if (!ext || kzj_type(d, ext) != KZJ_OBJECT)
         return 0;

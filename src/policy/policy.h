@@ -101,6 +101,10 @@ struct policy_resolved {
     int64_t users[POLICY_MAX_RECIPIENTS];
     int64_t orgs[POLICY_MAX_RECIPIENTS];
     int64_t peers[POLICY_MAX_RECIPIENTS];
+    /* the last created_by_ref looked up and its organisation (0: none);
+     * a bundle is mostly one producer's. Zero the struct before first use. */
+    char last_creator[KZ_MAX_STIX_ID + 1];
+    int64_t last_producer;
 };
 int policy_recipients(struct store *s, const char *node_name, const struct stix_obj *o,
                       struct policy_resolved *rs, struct store_put_meta *out, struct kz_error *err);

@@ -423,6 +423,7 @@ static int store_tombstone(struct taxii_server *t, struct taxii_req *q, struct s
         kzj_parse(&doc, json.data, json.len, err) < 0 || stix_obj_read(&doc, 0, &o, err) < 0)
         goto out;
     memset(&meta, 0, sizeof(meta));
+    memset(&resolved, 0, sizeof(resolved));
     if (policy_recipients(s, t->cfg->name, &o, &resolved, &meta, err) < 0)
         goto out;
     if (!meta.producer)
