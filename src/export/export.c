@@ -1,0 +1,425 @@
+/*
+ * The export driver: walks the active indicators (intel_each, bulk: never
+ * TLP:RED), turns each exact condition into the value the format writes
+ * (value.c), keeps them in one sorted set so every file comes out the same
+ * for the same store, and hands the set to the format's writer.
+ */
+#include "export/export_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "intel/intel.h"
+#include "util/file.h"
+
+static const struct {
+    const char *name;
+    enum export_format f;
+} formats[] = {
+        {"zeek-intel", EXPORT_ZEEK_INTEL},
+        {"suricata-dataset", EXPORT_SURICATA_DATASET},
+        {"suricata-rules", EXPORT_SURICATA_RULES},
+        {"csv", EXPORT_CSV},
+        {"txt", EXPORT_TXT},
+};
+
+static const struct {
+    const char *name;
+    enum export_type t;
+    const char *file; /* Suricata dataset or hash list */
+} types[] = {
+        {"all", EXPORT_T_ALL, NULL},
+        {"ip", EXPORT_T_IP, "kizuna-ip.lst"},
+        {"domain", EXPORT_T_DOMAIN, "kizuna-domains.lst"},
+        {"url", EXPORT_T_URL, NULL},
+        {"email", EXPORT_T_EMAIL, NULL},
+        {"hash", EXPORT_T_HASH, NULL},
+        {"md5", EXPORT_T_MD5, "kizuna-md5.lst"},
+        {"sha1", EXPORT_T_SHA1, "kizuna-sha1.lst"},
+        {"sha256", EXPORT_T_SHA256, "kizuna-sha256.lst"},
+        {"sha512", EXPORT_T_SHA512, NULL},
+};
+
+#define NFORMATS (sizeof(formats) / sizeof(formats[0]))
+#define NTYPES   (sizeof(types) / sizeof(types[0]))
+
+int export_format_parse(const char *s, enum export_format *out)
+{
+    for (size_t i = 0; i < NFORMATS; i++) {
+        if (strcmp(s, formats[i].name) == 0) {
+            *out = formats[i].f;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *export_format_name(enum export_format f)
+{
+    for (size_t i = 0; i < NFORMATS; i++)
+        if (formats[i].f == f)
+            return formats[i].name;
+    return "?";
+}
+
+int export_type_parse(const char *s, enum export_type *out)
+{
+    for (size_t i = 0; i < NTYPES; i++) {
+        if (strcmp(s, types[i].name) == 0) {
+            *out = types[i].t;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *export_type_name(enum export_type t)
+{
+    for (size_t i = 0; i < NTYPES; i++)
+        if (types[i].t == t)
+            return types[i].name;
+    return "?";
+}
+
+const char *export_dataset_file(enum export_type t)
+{
+    for (size_t i = 0; i < NTYPES; i++)
+        if (types[i].t == t)
+            return types[i].file;
+    return NULL;
+}
+
+int export_check(enum export_format f, enum export_type t, struct kz_error *err)
+{
+    if (f != EXPORT_SURICATA_DATASET)
+        return 0;
+    switch (t) {
+    case EXPORT_T_IP:
+    case EXPORT_T_DOMAIN:
+    case EXPORT_T_MD5:
+    case EXPORT_T_SHA1:
+    case EXPORT_T_SHA256: return 0;
+    case EXPORT_T_ALL:
+        return kz_error_set(err, KZ_EUSAGE,
+                            "suricata-dataset writes one dataset: give --type ip, domain, md5, "
+                            "sha1 or sha256");
+    case EXPORT_T_HASH:
+        return kz_error_set(err, KZ_EUSAGE,
+                            "a dataset holds one hash algorithm: give --type md5, sha1 or sha256");
+    case EXPORT_T_URL:
+        return kz_error_set(err, KZ_EUSAGE,
+                            "Suricata has no buffer holding a whole URL, so no URL dataset; "
+                            "URLs are in --format suricata-rules (http.host + http.uri)");
+    case EXPORT_T_EMAIL:
+        return kz_error_set(err, KZ_EUSAGE,
+                            "Suricata has no e-mail address dataset; use "
+                            "--format zeek-intel for e-mail addresses");
+    case EXPORT_T_SHA512:
+        return kz_error_set(err, KZ_EUSAGE,
+                            "Suricata has no SHA-512 datasets or lists; use --format zeek-intel");
+    }
+    return kz_error_set(err, KZ_EUSAGE, "unknown --type");
+}
+
+/* --- gathering ------------------------------------------------------------------- */
+
+struct gather {
+    struct ex_set *x;
+    const struct intel_indicator *ind;
+    int64_t ind_index; /* -1 until the indicator gives a value */
+    struct kz_error *err;
+    int failed;
+};
+
+static int pool_add(struct ex_set *x, const char *s, size_t n, size_t *off, struct kz_error *err)
+{
+    *off = x->pool.len;
+    if (kz_buf_add(&x->pool, s, n) < 0 || kz_buf_addc(&x->pool, '\0') < 0)
+        return kz_error_set(err, KZ_ELIMIT, "the export passes %zu bytes of values",
+                            (size_t)EXPORT_MAX_POOL_BYTES);
+    return 0;
+}
+
+static int add_indicator(struct gather *g, struct kz_error *err)
+{
+    struct ex_set *x = g->x;
+    struct ex_ind *in;
+
+    if (x->ninds == x->capinds) {
+        size_t cap = x->capinds ? x->capinds * 2 : 256;
+        struct ex_ind *p = realloc(x->inds, cap * sizeof(*p));
+        if (!p)
+            return kz_error_set(err, KZ_ENOMEM, "out of memory");
+        x->inds = p;
+        x->capinds = cap;
+    }
+    in = &x->inds[x->ninds];
+    memset(in, 0, sizeof(*in));
+    if (pool_add(x, g->ind->id, strlen(g->ind->id), &in->id_off, err) < 0 ||
+        pool_add(x, g->ind->name, strlen(g->ind->name), &in->name_off, err) < 0 ||
+        pool_add(x, g->ind->collection_id, strlen(g->ind->collection_id), &in->coll_off, err) < 0)
+        return -1;
+    in->tlp = g->ind->tlp;
+    in->valid_from_us = g->ind->valid_from_us;
+    in->valid_until_us = g->ind->valid_until_us;
+    g->ind_index = (int64_t)x->ninds++;
+    return 0;
+}
+
+static int add_value(struct gather *g, enum match_kind kind, const char *v, size_t n,
+                     unsigned flags, struct kz_error *err)
+{
+    struct ex_set *x = g->x;
+    struct ex_val *e;
+
+    if (g->ind_index < 0 && add_indicator(g, err) < 0)
+        return -1;
+    if (x->nvals == x->capvals) {
+        size_t cap = x->capvals ? x->capvals * 2 : 1024;
+        struct ex_val *p;
+        if (x->nvals >= EXPORT_MAX_VALUES)
+            return kz_error_set(err, KZ_ELIMIT, "the export passes %u values", EXPORT_MAX_VALUES);
+        if (cap > EXPORT_MAX_VALUES)
+            cap = EXPORT_MAX_VALUES;
+        p = realloc(x->vals, cap * sizeof(*p));
+        if (!p)
+            return kz_error_set(err, KZ_ENOMEM, "out of memory");
+        x->vals = p;
+        x->capvals = cap;
+    }
+    e = &x->vals[x->nvals];
+    memset(e, 0, sizeof(*e));
+    if (pool_add(x, v, n, &e->off, err) < 0)
+        return -1;
+    e->len = (uint32_t)n;
+    e->ind = (uint32_t)g->ind_index;
+    e->kind = (uint8_t)kind;
+    e->flags = (uint8_t)flags;
+    x->nvals++;
+    return 0;
+}
+
+static int on_cond(void *ctx, const struct kzp_cond *c)
+{
+    struct gather *g = ctx;
+    struct export_stats *st = g->x->st;
+    char v[EX_MAX_VALUE + 1];
+    size_t n;
+    unsigned flags;
+    int kind = ex_kind_of(c);
+
+    if (kind >= 0 && !ex_type_has(g->x->o->type, (enum match_kind)kind)) {
+        st->filtered++;
+        return 0;
+    }
+    if (kind < 0) {
+        if (g->x->o->type == EXPORT_T_ALL || g->x->o->type == EXPORT_T_HASH)
+            st->unsupported++; /* a digest no sensor computes */
+        else
+            st->filtered++;
+        return 0;
+    }
+    if (!c->exact) {
+        /* one value of an AND, a FOLLOWEDBY or a qualified pattern: a sensor
+         * hit on it alone would be a false positive */
+        st->non_exact++;
+        return 0;
+    }
+    switch (ex_value(g->x->o, c, (enum match_kind)kind, v, sizeof(v), &n, &flags)) {
+    case EX_OK: break;
+    case EX_INVALID: st->invalid++; return 0;
+    case EX_UNSUPPORTED: st->unsupported++; return 0;
+    }
+    if (add_value(g, (enum match_kind)kind, v, n, flags, g->err) < 0) {
+        g->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_indicator(void *ctx, const struct intel_indicator *ind, struct kz_error *err)
+{
+    struct gather *g = ctx;
+    int complete;
+
+    g->ind = ind;
+    g->ind_index = -1;
+    g->err = err;
+    if (kzp_extract(ind->pattern, on_cond, g, &complete) < 0 || g->failed)
+        return -1;
+    return 0;
+}
+
+/* --- sorting --------------------------------------------------------------------- */
+
+static int cmp_ind(const void *a, const void *b)
+{
+    const struct ex_ind *x = a, *y = b;
+    return strcmp(x->id, y->id);
+}
+
+static int cmp_bytes(const struct ex_val *x, const struct ex_val *y)
+{
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->v, y->v, n);
+
+    if (c)
+        return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* (kind, value, indicator): the order of the per-value formats */
+static int cmp_value(const void *a, const void *b)
+{
+    const struct ex_val *x = a, *y = b;
+    int c;
+
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    c = cmp_bytes(x, y);
+    if (c)
+        return c;
+    return x->ind < y->ind ? -1 : x->ind > y->ind;
+}
+
+/* (indicator, kind, value): CSV, one row per indicator value */
+static int cmp_row(const void *a, const void *b)
+{
+    const struct ex_val *x = a, *y = b;
+
+    if (x->ind != y->ind)
+        return x->ind < y->ind ? -1 : 1;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    return cmp_bytes(x, y);
+}
+
+/* Pointers into the (now final) pool, indicators in id order, values in
+ * the writer's order with exact repeats of (indicator, kind, value) gone. */
+static int ex_sort(struct ex_set *x, struct kz_error *err)
+{
+    uint32_t *rank = NULL;
+    size_t i, o;
+
+    for (i = 0; i < x->ninds; i++) {
+        x->inds[i].id = x->pool.data + x->inds[i].id_off;
+        x->inds[i].name = x->pool.data + x->inds[i].name_off;
+        x->inds[i].coll = x->pool.data + x->inds[i].coll_off;
+        /* the offsets are done with: id_off keeps the gathering order, to
+         * map values to ranks once the indicators are sorted */
+        x->inds[i].id_off = i;
+    }
+    if (x->ninds) {
+        rank = malloc(x->ninds * sizeof(*rank));
+        if (!rank)
+            return kz_error_set(err, KZ_ENOMEM, "out of memory");
+        qsort(x->inds, x->ninds, sizeof(*x->inds), cmp_ind);
+        for (i = 0; i < x->ninds; i++)
+            rank[x->inds[i].id_off] = (uint32_t)i;
+    }
+    for (i = 0; i < x->nvals && rank; i++) {
+        x->vals[i].v = x->pool.data + x->vals[i].off;
+        x->vals[i].ind = rank[x->vals[i].ind];
+    }
+    free(rank);
+    if (x->nvals)
+        qsort(x->vals, x->nvals, sizeof(*x->vals),
+              x->o->format == EXPORT_CSV ? cmp_row : cmp_value);
+    for (i = 0, o = 0; i < x->nvals; i++) {
+        const struct ex_val *p = o ? &x->vals[o - 1] : NULL;
+        if (p && p->ind == x->vals[i].ind && p->kind == x->vals[i].kind &&
+            cmp_bytes(p, &x->vals[i]) == 0) {
+            x->st->merged++; /* the same value twice in one pattern */
+            continue;
+        }
+        x->vals[o++] = x->vals[i];
+    }
+    x->nvals = o;
+    return 0;
+}
+
+size_t ex_group_end(const struct ex_set *x, size_t i)
+{
+    size_t j = i + 1;
+
+    while (j < x->nvals && x->vals[j].kind == x->vals[i].kind &&
+           cmp_bytes(&x->vals[j], &x->vals[i]) == 0)
+        j++;
+    return j;
+}
+
+int ex_flush(struct ex_writer *w, int force, struct kz_error *err)
+{
+    if (w->buf.failed)
+        return kz_error_set(err, KZ_ELIMIT, "a line of the export is too long");
+    if (!force && w->buf.len < EX_FLUSH_BYTES)
+        return 0;
+    if (w->buf.len && kz_out_write(w->out, w->buf.data, w->buf.len, err) < 0)
+        return -1;
+    kz_buf_reset(&w->buf);
+    return 0;
+}
+
+/* --- the export ------------------------------------------------------------------- */
+
+int export_write(struct store *s, const struct export_opts *o, struct kz_out *out,
+                 struct export_stats *st, struct kz_error *err)
+{
+    struct ex_set x = {.o = o, .st = st};
+    struct ex_writer w = {.out = out};
+    struct intel_opts io = {0};
+    struct intel_counts ic;
+    struct gather g = {.x = &x};
+    int rc = -1;
+
+    memset(st, 0, sizeof(*st));
+    kz_buf_init(&x.pool, EXPORT_MAX_POOL_BYTES);
+    /* one flush's worth and the longest line any writer adds before flushing */
+    kz_buf_init(&w.buf, EX_FLUSH_BYTES + (size_t)4 * EXPORT_MAX_RULE_BYTES + EX_MAX_VALUE +
+                                (size_t)2 * EXPORT_MAX_DESC_BYTES);
+    if (export_check(o->format, o->type, err) < 0)
+        goto out;
+    io.collections = o->collections;
+    io.ncollections = o->ncollections;
+    io.as = o->as;
+    io.bulk = 1; /* an export is a bulk path: never TLP:RED */
+    io.now_us = o->now_us;
+    io.default_tlp = o->default_tlp;
+    io.node_name = o->node_name;
+    if (intel_each(s, &io, on_indicator, &g, &ic, err) < 0)
+        goto out;
+    st->indicators = ic.indicators;
+    st->inactive = ic.inactive;
+    st->other = ic.other + ic.broken;
+    if (!x.pool.data && kz_buf_addc(&x.pool, '\0') < 0) {
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (ex_sort(&x, err) < 0)
+        goto out;
+    switch (o->format) {
+    case EXPORT_ZEEK_INTEL: rc = ex_write_zeek(&x, &w, err); break;
+    case EXPORT_SURICATA_DATASET: rc = ex_write_dataset(&x, &w, err); break;
+    case EXPORT_SURICATA_RULES: rc = ex_write_rules(&x, &w, err); break;
+    case EXPORT_CSV: rc = ex_write_csv(&x, &w, err); break;
+    case EXPORT_TXT: rc = ex_write_txt(&x, &w, err); break;
+    }
+    if (rc == 0)
+        rc = ex_flush(&w, 1, err);
+    if (rc < 0)
+        goto out;
+    for (size_t i = 0; i < x.ninds; i++) {
+        if (!x.inds[i].used)
+            continue;
+        st->used++;
+        if (x.inds[i].tlp <= STIX_TLP_RED)
+            st->markings[x.inds[i].tlp]++;
+    }
+    rc = 0;
+out:
+    kz_buf_free(&x.pool);
+    kz_buf_free(&w.buf);
+    free(x.inds);
+    free(x.vals);
+    return rc;
+}

@@ -1,0 +1,569 @@
+/*
+ * Sensor exports (src/export/): the pieces as tables (punycode against
+ * Python's codec, the escapers of each format, URL splitting, one value per
+ * condition and format), then whole exports of $KZ_TEST_DATA/export/
+ * bundle.json from a real store: what must never appear (TLP:RED, revoked,
+ * expired, not yet valid, one side of an AND), what must (every kind), and
+ * that the same store gives the same bytes twice.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "export/export.h"
+#include "export/export_int.h"
+#include "ingest/ingest.h"
+#include "match/match.h"
+#include "pattern/pattern.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/file.h"
+#include "util/kztime.h"
+
+/* --- punycode and A-labels ----------------------------------------------------------- */
+
+static void test_punycode(void **state)
+{
+    /* expected values from Python's "punycode" codec */
+    static const struct {
+        const char *in, *out;
+    } ok[] = {
+            {"bücher", "xn--bcher-kva"},
+            {"BÜCHER", NULL}, /* ASCII capitals never reach it: refused */
+            {"bÜcher", "xn--bcher-kva"},
+            {"日本", "xn--wgv71a"},
+            {"例え", "xn--r8jz45g"},
+            {"テスト", "xn--zckzah"},
+            {"münchen", "xn--mnchen-3ya"},
+            {"3年b組金八先生", "xn--3b-ww4c5e180e575a65lsy2b"},
+            {"ドメイン名例", "xn--eckwd4c7cu47r2wf"},
+            {"παράδειγμα", "xn--hxajbheg2az3al"},
+            {"ПРИМЕР", "xn--e1afmkfd"},
+            {"abc-_9", "abc-_9"},
+            {"\xff", NULL}, /* not UTF-8 */
+            {"a\xc2\xa0"
+             "b",
+             NULL}, /* no-break space */
+            {"a\xe3\x80\x82"
+             "b",
+             NULL},             /* ideographic full stop */
+            {"\xc0\xaf", NULL}, /* overlong */
+            {"a b", NULL},
+            {"", NULL},
+    };
+    char out[128];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        size_t n = ex_punycode_label(ok[i].in, strlen(ok[i].in), out, sizeof(out));
+        if (!ok[i].out) {
+            if (n != 0)
+                fail_msg("%s: accepted as %s", ok[i].in, out);
+            continue;
+        }
+        if (n == 0)
+            fail_msg("%s: refused", ok[i].in);
+        assert_string_equal(out, ok[i].out);
+        assert_int_equal(n, strlen(ok[i].out));
+    }
+    /* 63 bytes is the most a label may take once encoded */
+    {
+        char big[30 * 3 + 1];
+        size_t o = 0;
+        for (unsigned i = 0; i < 30; i++) { /* U+4E00 + 37i: 72 bytes as punycode */
+            unsigned c = 0x4e00 + 37 * i;
+            big[o++] = (char)(0xe0 | c >> 12);
+            big[o++] = (char)(0x80 | ((c >> 6) & 0x3f));
+            big[o++] = (char)(0x80 | (c & 0x3f));
+        }
+        big[o] = '\0';
+        assert_int_equal(ex_punycode_label(big, o, out, sizeof(out)), 0);
+        assert_int_equal(ex_punycode_label(big, 36, out, sizeof(out)), 29); /* 12 fit */
+        assert_int_equal(ex_punycode_label("bücher", 7, out, 8), 0);        /* cap too small */
+    }
+}
+
+static void test_alabel(void **state)
+{
+    char out[300], in[300];
+    size_t n;
+    (void)state;
+
+    assert_int_equal(ex_domain_alabel("bücher.example", 15, out, sizeof(out), &n), 0);
+    assert_string_equal(out, "xn--bcher-kva.example");
+    assert_int_equal(ex_domain_alabel("例え.テスト", strlen("例え.テスト"), out, sizeof(out), &n),
+                     0);
+    assert_string_equal(out, "xn--r8jz45g.xn--zckzah");
+    assert_int_equal(ex_domain_alabel("a..b", 4, out, sizeof(out), &n), -1);
+    /* 254 bytes once encoded */
+    memset(in, 'a', 254);
+    for (int i = 63; i < 254; i += 64)
+        in[i] = '.';
+    in[254] = '\0';
+    assert_int_equal(ex_domain_alabel(in, 254, out, sizeof(out), &n), -1);
+    assert_int_equal(ex_domain_alabel(in, 253, out, sizeof(out), &n), 0);
+}
+
+/* --- escapers -------------------------------------------------------------------------- */
+
+typedef int (*add_fn)(struct kz_buf *b, const char *s, size_t n);
+
+static int zeek_first(struct kz_buf *b, const char *s, size_t n)
+{
+    return ex_add_zeek_field(b, s, n, 1);
+}
+
+static int zeek_other(struct kz_buf *b, const char *s, size_t n)
+{
+    return ex_add_zeek_field(b, s, n, 0);
+}
+
+static int base64(struct kz_buf *b, const char *s, size_t n)
+{
+    return ex_add_base64(b, (const unsigned char *)s, n);
+}
+
+static int clean20(struct kz_buf *b, const char *s, size_t n)
+{
+    return ex_add_clean(b, s, n, 20);
+}
+
+static void test_escapers(void **state)
+{
+    static const struct {
+        add_fn fn;
+        const char *in, *out;
+    } cases[] = {
+            {zeek_first, "-", "\\x2d"},
+            {zeek_first, "(empty)", "\\x28empty)"},
+            {zeek_first, "#x@a.example", "\\x23x@a.example"},
+            {zeek_other, "#x", "#x"},
+            {zeek_other, "a\\b", "a\\x5cb"},
+            {zeek_other, "", "(empty)"},
+            {zeek_other, "name \"q\", ok", "name \"q\", ok"},
+            {ex_add_rule_msg, "a;b\"c\\d", "a\\;b\\\"c\\\\d"},
+            {ex_add_rule_content, "a\"b;c\\d|e", "a|22|b|3B|c|5C|d|7C|e"},
+            {ex_add_rule_content,
+             "/stra\xc3\x9f"
+             "e",
+             "/stra|C3 9F|e"},
+            {ex_add_csv_field, "plain", "plain"},
+            {ex_add_csv_field, "a,b", "\"a,b\""},
+            {ex_add_csv_field, "say \"hi\"", "\"say \"\"hi\"\"\""},
+            {ex_add_csv_field, "two\nlines", "\"two\nlines\""},
+            {ex_add_csv_field, "tab\there", "\"tab\there\""},
+            {ex_add_csv_field, " lead", "\" lead\""},
+            {base64, "", ""},
+            {base64, "f", "Zg=="},
+            {base64, "fo", "Zm8="},
+            {base64, "foo", "Zm9v"},
+            {base64, "foob", "Zm9vYg=="},
+            {base64, "fooba", "Zm9vYmE="},
+            {base64, "foobar", "Zm9vYmFy"},
+            {clean20, "tab\there\nnl", "tab here nl"},
+            {clean20, "bad \xff byte", "bad ? byte"},
+            {clean20, "c1 \xc2\x85 ls \xe2\x80\xa8", "c1   ls  "},
+            {clean20, "exactly twenty bytes", "exactly twenty bytes"},
+            {clean20, "twenty-one bytes long", "twenty-one bytes ..."},
+            {clean20, "日本語の名前がとても長い", "日本語の名..."}, /* 15 bytes + "..." */
+    };
+    struct kz_buf b;
+    (void)state;
+
+    kz_buf_init(&b, 4096);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        kz_buf_reset(&b);
+        assert_int_equal(cases[i].fn(&b, cases[i].in, strlen(cases[i].in)), 0);
+        if (strcmp(b.data ? b.data : "", cases[i].out) != 0)
+            fail_msg("case %zu: \"%s\" gave \"%s\", wanted \"%s\"", i, cases[i].in,
+                     b.data ? b.data : "", cases[i].out);
+    }
+    kz_buf_free(&b);
+}
+
+static void test_url_split(void **state)
+{
+    struct ex_url p;
+    const char *u = "http://user@evil.example:8080/a?b";
+    (void)state;
+
+    assert_int_equal(ex_url_split(u, strlen(u), &p), 0);
+    assert_int_equal(p.scheme_len, 4);
+    assert_memory_equal(u + p.host, "evil.example", p.host_len);
+    assert_memory_equal(u + p.port, "8080", p.port_len);
+    assert_string_equal(u + p.rest, "/a?b");
+    u = "https://[2001:db8::1]:8443/x";
+    assert_int_equal(ex_url_split(u, strlen(u), &p), 0);
+    assert_memory_equal(u + p.host, "[2001:db8::1]", p.host_len);
+    assert_memory_equal(u + p.port, "8443", p.port_len);
+    assert_int_equal(ex_url_split("mailto:a@b.example", 18, &p), -1);
+    assert_int_equal(ex_url_split("http://h:8x/", 12, &p), -1);
+    assert_int_equal(ex_url_split("http:///x", 9, &p), -1);
+}
+
+/* --- one condition, each format ----------------------------------------------------- */
+
+struct one {
+    enum export_format f;
+    const char *pattern;
+    enum ex_verdict want;
+    const char *value;
+};
+
+struct got {
+    enum ex_verdict v;
+    char value[EX_MAX_VALUE + 1];
+    int exact, n;
+};
+
+struct vctx {
+    const struct export_opts *o;
+    struct got *g;
+};
+
+static int on_cond(void *ctx, const struct kzp_cond *c)
+{
+    struct vctx *x = ctx;
+    size_t n;
+    unsigned flags;
+    int kind = ex_kind_of(c);
+
+    x->g->n++;
+    x->g->exact = c->exact;
+    if (kind < 0) {
+        x->g->v = EX_UNSUPPORTED;
+        return 0;
+    }
+    x->g->v =
+            ex_value(x->o, c, (enum match_kind)kind, x->g->value, sizeof(x->g->value), &n, &flags);
+    return 0;
+}
+
+static void test_values(void **state)
+{
+    static const struct one cases[] = {
+            {EXPORT_ZEEK_INTEL, "[ipv4-addr:value = '198.51.100.7/32']", EX_OK, "198.51.100.7"},
+            {EXPORT_ZEEK_INTEL, "[ipv6-addr:value = '2001:DB8:0:0::1']", EX_OK, "2001:db8::1"},
+            {EXPORT_ZEEK_INTEL, "[ipv4-addr:value ISSUBSET '10.1.2.3/8']", EX_OK, "10.0.0.0/8"},
+            {EXPORT_SURICATA_DATASET, "[ipv4-addr:value ISSUBSET '10.0.0.0/8']", EX_UNSUPPORTED,
+             NULL},
+            {EXPORT_ZEEK_INTEL, "[domain-name:value = 'WWW.Bücher.Example.']", EX_OK,
+             "www.xn--bcher-kva.example"},
+            {EXPORT_ZEEK_INTEL, "[domain-name:value = 'bad domain.example']", EX_INVALID, NULL},
+            {EXPORT_ZEEK_INTEL, "[domain-name:value = '例。テスト']", EX_INVALID, NULL},
+            {EXPORT_ZEEK_INTEL, "[url:value = 'HTTP://Evil.Example:80/a/../b?q']", EX_OK,
+             "evil.example/b?q"},
+            {EXPORT_ZEEK_INTEL, "[url:value = 'https://evil.example:8443/']", EX_OK,
+             "evil.example:8443/"},
+            {EXPORT_ZEEK_INTEL, "[url:value = 'ftp://evil.example/x']", EX_UNSUPPORTED, NULL},
+            {EXPORT_TXT, "[url:value = 'ftp://evil.example/x']", EX_OK, "ftp://evil.example/x"},
+            {EXPORT_TXT, "[url:value = 'http://u:p@bücher.example/ä']", EX_OK,
+             "http://u:p@xn--bcher-kva.example/%C3%A4"},
+            {EXPORT_SURICATA_RULES, "[url:value = 'http://[2001:db8::1]/x']", EX_UNSUPPORTED, NULL},
+            {EXPORT_ZEEK_INTEL, "[url:value = 'http://[2001:db8::1]/x']", EX_OK, "[2001:db8::1]/x"},
+            {EXPORT_ZEEK_INTEL, "[email-addr:value = 'A.B+c@Bücher.example']", EX_OK,
+             "A.B+c@xn--bcher-kva.example"},
+            {EXPORT_ZEEK_INTEL, "[email-addr:value = 'a\\\\b@c.example']", EX_INVALID, NULL},
+            {EXPORT_SURICATA_RULES, "[email-addr:value = 'a@c.example']", EX_UNSUPPORTED, NULL},
+            {EXPORT_ZEEK_INTEL, "[file:hashes.MD5 = 'D41D8CD98F00B204E9800998ECF8427E']", EX_OK,
+             "d41d8cd98f00b204e9800998ecf8427e"},
+            {EXPORT_SURICATA_RULES,
+             "[file:hashes.'SHA-512' = 'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d3"
+             "6ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e']",
+             EX_UNSUPPORTED, NULL},
+            {EXPORT_ZEEK_INTEL, "[file:hashes.SSDEEP = '3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C']",
+             EX_UNSUPPORTED, NULL},
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct export_opts o = {.format = cases[i].f};
+        struct got g = {0};
+        struct vctx x = {.o = &o, .g = &g};
+        struct kzp_pattern *p;
+        struct kz_error err;
+        int complete;
+
+        kz_error_clear(&err);
+        if (kzp_parse(cases[i].pattern, strlen(cases[i].pattern), &p, &err) < 0)
+            fail_msg("case %zu: %s: %s", i, cases[i].pattern, err.text);
+        kzp_extract(p, on_cond, &x, &complete);
+        kzp_free(p);
+        assert_int_equal(g.n, 1);
+        if (g.v != cases[i].want)
+            fail_msg("case %zu: %s: verdict %d, wanted %d (%s)", i, cases[i].pattern, g.v,
+                     cases[i].want, g.v == EX_OK ? g.value : "");
+        if (cases[i].value)
+            assert_string_equal(g.value, cases[i].value);
+    }
+}
+
+static void test_names(void **state)
+{
+    enum export_format f;
+    enum export_type t;
+    struct kz_error err;
+    (void)state;
+
+    assert_int_equal(export_format_parse("zeek-intel", &f), 0);
+    assert_int_equal(f, EXPORT_ZEEK_INTEL);
+    assert_string_equal(export_format_name(EXPORT_SURICATA_RULES), "suricata-rules");
+    assert_int_equal(export_format_parse("zeek", &f), -1);
+    assert_int_equal(export_type_parse("sha256", &t), 0);
+    assert_string_equal(export_dataset_file(t), "kizuna-sha256.lst");
+    assert_string_equal(export_dataset_file(EXPORT_T_DOMAIN), "kizuna-domains.lst");
+    assert_null(export_dataset_file(EXPORT_T_URL));
+    assert_int_equal(export_type_parse("ipv4", &t), -1);
+    kz_error_clear(&err);
+    assert_int_equal(export_check(EXPORT_SURICATA_DATASET, EXPORT_T_ALL, &err), -1);
+    assert_int_equal(err.code, KZ_EUSAGE);
+    assert_int_equal(export_check(EXPORT_SURICATA_DATASET, EXPORT_T_URL, &err), -1);
+    assert_int_equal(export_check(EXPORT_SURICATA_DATASET, EXPORT_T_HASH, &err), -1);
+    assert_int_equal(export_check(EXPORT_SURICATA_DATASET, EXPORT_T_SHA1, &err), 0);
+    assert_int_equal(export_check(EXPORT_ZEEK_INTEL, EXPORT_T_ALL, &err), 0);
+}
+
+/* --- whole exports from a store ---------------------------------------------------------- */
+
+struct fixture {
+    char dir[64];
+    char db[128];
+    char out[128];
+    struct store *s;
+    struct match_psl *psl;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct store_api_root root = {.name = "default", .max_content_length = 1 << 20};
+    struct store_collection c = {.alias = "intel", .api_root = "default"};
+    static const char psl[] = "com\norg\nnet\nio\nexample\ngithub.io\n";
+    const char *data = getenv("KZ_TEST_DATA");
+    struct ingest_opts io = {.name = "bundle.json"};
+    struct ingest_counts counts;
+    struct kz_error err;
+    char path[512], *buf = NULL;
+    size_t len;
+
+    if (!f || !data)
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/kz-export-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->db, sizeof(f->db), "%s/kizuna.db", f->dir);
+    snprintf(f->out, sizeof(f->out), "%s/out", f->dir);
+    kz_error_clear(&err);
+    f->s = store_open("sqlite", f->db, 1, &err);
+    if (!f->s || store_api_root_add(f->s, &root, &err) < 0 ||
+        store_collection_add(f->s, &c, &err) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/export/bundle.json", data);
+    if (kz_read_file(path, KZ_MAX_FILE_BYTES, &buf, &len, &err) < 0 ||
+        ingest_buffer(f->s, c.key, buf, len, &io, &counts, &err) < 0 || counts.rejected) {
+        fprintf(stderr, "setup: %s\n", err.text);
+        free(buf);
+        return -1;
+    }
+    free(buf);
+    f->psl = match_psl_parse(psl, sizeof(psl) - 1, &err);
+    if (!f->psl)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char p[256];
+
+    store_close(f->s);
+    match_psl_free(f->psl);
+    snprintf(p, sizeof(p), "%s-wal", f->db);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", f->db);
+    unlink(p);
+    unlink(f->db);
+    unlink(f->out);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Runs one export into a new string (freed by the caller). */
+static char *run(struct fixture *f, enum export_format fmt, enum export_type type,
+                 struct export_stats *st)
+{
+    struct export_opts o = {.format = fmt,
+                            .type = type,
+                            .node_name = "test-node",
+                            .default_tlp = STIX_TLP_AMBER,
+                            .now_us = kz_now_micros(),
+                            .psl = f->psl};
+    struct kz_error err;
+    struct kz_out *out;
+    char *text = NULL;
+    size_t len;
+
+    kz_error_clear(&err);
+    out = kz_out_open(f->out, &err);
+    assert_non_null(out);
+    if (export_write(f->s, &o, out, st, &err) < 0) {
+        kz_out_abort(out);
+        fail_msg("export %s: %s", export_format_name(fmt), err.text);
+    }
+    assert_int_equal(kz_out_commit(out, &err), 0);
+    assert_int_equal(kz_read_file(f->out, 1 << 24, &text, &len, &err), 0);
+    return text;
+}
+
+/* Values and names that must never leave in an export. */
+static void assert_nothing_hidden(const char *text)
+{
+    static const char *const never[] = {
+            "red-secret.example", "192.0.2.66",     "revoked.example",
+            "expired.example",    "future.example", "and-only.example",
+            "192.0.2.99",         "000000000016",   "000000000013",
+            "000000000014",       "000000000015",   "000000000012",
+            "has space",          "SSDEEP",         "AXGBicFlgVNhBGcL6wCrFQEv",
+    };
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+        if (strstr(text, never[i]))
+            fail_msg("the export holds \"%s\"", never[i]);
+}
+
+static void test_zeek(void **state)
+{
+    struct fixture *f = *state;
+    struct export_stats st;
+    char *text = run(f, EXPORT_ZEEK_INTEL, EXPORT_T_ALL, &st), *again;
+    const char *line;
+    size_t lines = 0;
+
+    assert_nothing_hidden(text);
+    {
+        static const char hdr[] = "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\n";
+        assert_memory_equal(text, hdr, sizeof(hdr) - 1);
+    }
+    assert_null(strstr(text, "\t\"")); /* no quoted field */
+    assert_non_null(strstr(text, "\n198.51.100.7\tIntel::ADDR\tkizuna:test-node\tC2 \"server\""));
+    assert_non_null(strstr(text, "\n203.0.113.0/24\tIntel::SUBNET\t"));
+    assert_non_null(strstr(text, "\nxn--bcher-kva.example\tIntel::DOMAIN\t"));
+    assert_non_null(strstr(text, "\nevil.example.com:8080/a;b/gate.php?id=1&x=~\tIntel::URL\t"));
+    assert_non_null(strstr(text, "\nd41d8cd98f00b204e9800998ecf8427e\tIntel::FILE_HASH\t"));
+    assert_non_null(strstr(text, "\n\\x23hash@example.org\tIntel::EMAIL\t"));
+    assert_non_null(strstr(text, "URLs \\x5c with backslash"));
+    /* one line per value: the two reports of 198.51.100.7 share one */
+    assert_null(strstr(strstr(text, "\n198.51.100.7\t") + 1, "\n198.51.100.7\t"));
+    assert_non_null(strstr(text, "| Second report of the C2 [TLP:GREEN"));
+    for (line = text; (line = strchr(line, '\n')) && line[1]; line++) {
+        int tabs = 0;
+        for (const char *c = line + 1; *c && *c != '\n'; c++)
+            tabs += *c == '\t';
+        assert_int_equal(tabs, 3);
+        lines++;
+    }
+    assert_int_equal(lines, st.lines);
+    assert_int_equal(st.non_exact, 2);
+    assert_int_equal(st.invalid, 1);
+    assert_int_equal(st.inactive, 3);
+    assert_true(st.merged >= 2);
+    assert_int_equal(st.markings[STIX_TLP_RED], 0);
+    again = run(f, EXPORT_ZEEK_INTEL, EXPORT_T_ALL, &st);
+    assert_string_equal(text, again); /* deterministic */
+    free(again);
+    free(text);
+}
+
+static void test_suricata(void **state)
+{
+    struct fixture *f = *state;
+    struct export_stats st;
+    char *rules = run(f, EXPORT_SURICATA_RULES, EXPORT_T_ALL, &st), *ds;
+
+    assert_nothing_hidden(rules);
+    assert_int_equal(st.needs, (1u << EXPORT_T_IP) | (1u << EXPORT_T_DOMAIN) |
+                                       (1u << EXPORT_T_MD5) | (1u << EXPORT_T_SHA1) |
+                                       (1u << EXPORT_T_SHA256));
+    /* the deepest indicator has 9 labels: rules for 2..9 on each buffer */
+    assert_non_null(strstr(rules, "dns.query; dotprefix; to_lowercase; "
+                                  "pcrexform:\"[.]((?:[^.]+[.]){8}[^.]+)$\"; "
+                                  "dataset:isset,kizuna-domains,type string,load "
+                                  "kizuna-domains.lst;"));
+    assert_null(strstr(rules, "{9}"));
+    assert_non_null(strstr(rules, "dns.query; content:\"github.io\"; nocase; bsize:9;"));
+    assert_non_null(strstr(rules, "http.host; content:\"github.io\"; bsize:9;"));
+    assert_non_null(strstr(rules, "-> any 8080 (msg:\"KIZUNA URL URLs \\\\ with backslash\";"));
+    assert_non_null(strstr(rules, "http.uri; content:\"/a|3B|b/gate.php?id=1&x=~\"; bsize:22;"));
+    assert_non_null(strstr(rules, "alert ip [203.0.113.0/24,2001:db8:1::/48] any -> any any"));
+    assert_non_null(strstr(rules, "filesha256:kizuna-sha256.lst;"));
+    assert_non_null(strstr(rules, "ip.dst; dataset:isset,kizuna-ip,type ip,load kizuna-ip.lst;"));
+    assert_null(strstr(rules, "ftp://"));
+    free(rules);
+
+    ds = run(f, EXPORT_SURICATA_DATASET, EXPORT_T_DOMAIN, &st);
+    assert_string_equal(ds, "YS5iLmMuZC5lLmYuZy5kZWVwLmV4YW1wbGU=\n" /* a.b.c...deep.example */
+                            "YW1iZXItb25seS5leGFtcGxl\n"             /* amber-only.example */
+                            "ZXZpbC5leGFtcGxlLmNvbQ==\n"             /* evil.example.com */
+                            "b2suZXhhbXBsZQ==\n"                     /* ok.example */
+                            "eG4tLWJjaGVyLWt2YS5leGFtcGxl\n");       /* xn--bcher-kva.example */
+    assert_int_equal(st.unsupported, 1); /* github.io, a public suffix: in the rules */
+    free(ds);
+    ds = run(f, EXPORT_SURICATA_DATASET, EXPORT_T_IP, &st);
+    assert_string_equal(ds, "192.0.2.1\n198.51.100.7\n2001:db8::dead:beef\n");
+    assert_int_equal(st.unsupported, 2); /* the CIDR blocks */
+    free(ds);
+    ds = run(f, EXPORT_SURICATA_DATASET, EXPORT_T_MD5, &st);
+    assert_string_equal(ds, "d41d8cd98f00b204e9800998ecf8427e\n");
+    free(ds);
+}
+
+static void test_csv_txt(void **state)
+{
+    struct fixture *f = *state;
+    struct export_stats st;
+    char *csv = run(f, EXPORT_CSV, EXPORT_T_ALL, &st), *txt;
+
+    assert_nothing_hidden(csv);
+    {
+        static const char hdr[] = "indicator_id,name,tlp,type,value,valid_from,valid_until,"
+                                  "collection\r\n";
+        assert_memory_equal(csv, hdr, sizeof(hdr) - 1);
+    }
+    assert_non_null(strstr(csv, "\"C2 \"\"server\"\", with\ttab\",TLP:CLEAR,ipv4,198.51.100.7,"));
+    assert_non_null(strstr(csv, ",url,ftp://files.example.org/x,"));
+    free(csv);
+    txt = run(f, EXPORT_TXT, EXPORT_T_HASH, &st);
+    assert_string_equal(txt, "d41d8cd98f00b204e9800998ecf8427e\n"
+                             "da39a3ee5e6b4b0d3255bfef95601890afd80709\n"
+                             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+                             "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47"
+                             "d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e\n");
+    assert_int_equal(st.unsupported, 1); /* the SSDEEP digest */
+    free(txt);
+    txt = run(f, EXPORT_TXT, EXPORT_T_EMAIL, &st);
+    assert_string_equal(txt, "#hash@example.org\nPhish@example.org\n");
+    free(txt);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_punycode),
+            cmocka_unit_test(test_alabel),
+            cmocka_unit_test(test_escapers),
+            cmocka_unit_test(test_url_split),
+            cmocka_unit_test(test_values),
+            cmocka_unit_test(test_names),
+            cmocka_unit_test_setup_teardown(test_zeek, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_suricata, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_csv_txt, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
