@@ -195,22 +195,37 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     return 0;
 }
 
-int node_config_load(const char *path, const char *home, struct node_config *cfg,
-                     struct kz_error *err)
+/* The outcome of ini_parse or ini_parse_string as an error. */
+static int load_result(int rc, const struct loader *l, struct kz_error *err)
 {
-    struct loader l = {.cfg = cfg, .home = home};
-    int rc;
-
-    node_config_defaults(cfg, home);
-    rc = ini_parse(path, on_entry, &l);
-    kz_error_file(err, path);
     if (rc == -1)
         return kz_error_set(err, KZ_EIO, "cannot read the configuration: %s", strerror(errno));
     if (rc == -2)
         return kz_error_set(err, KZ_ENOMEM, "out of memory reading the configuration");
     if (rc > 0)
         return kz_error_set(err, KZ_EINVALID, "line %d: %s", rc,
-                            l.msg[0] ? l.msg : "not a valid INI line");
+                            l->msg[0] ? l->msg : "not a valid INI line");
+    return 0;
+}
+
+int node_config_load(const char *path, const char *home, struct node_config *cfg,
+                     struct kz_error *err)
+{
+    struct loader l = {.cfg = cfg, .home = home};
+
+    node_config_defaults(cfg, home);
+    kz_error_file(err, path);
+    if (load_result(ini_parse(path, on_entry, &l), &l, err) < 0)
+        return -1;
     kz_error_file(err, "");
     return 0;
+}
+
+int node_config_parse(const char *text, const char *home, struct node_config *cfg,
+                      struct kz_error *err)
+{
+    struct loader l = {.cfg = cfg, .home = home};
+
+    node_config_defaults(cfg, home);
+    return load_result(ini_parse_string(text, on_entry, &l), &l, err);
 }

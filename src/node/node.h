@@ -63,6 +63,10 @@ const char *node_home(const struct node *n);
 int node_config_load(const char *path, const char *home, struct node_config *cfg,
                      struct kz_error *err);
 
+/* The same from a NUL-terminated text (tests, fuzzing). */
+int node_config_parse(const char *text, const char *home, struct node_config *cfg,
+                      struct kz_error *err);
+
 /* The defaults node_config_load starts from. */
 void node_config_defaults(struct node_config *cfg, const char *home);
 
