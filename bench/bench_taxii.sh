@@ -19,6 +19,7 @@ KZ=${KIZUNA:-$root/build/kizuna}
 DURATION=${DURATION:-10}
 sizes=${*:-10000 1000000}
 work=$(mktemp -d /tmp/kz-bench-taxii-XXXXXX)
+chmod 755 "$work" # nginx's workers run as another user and must read www/
 cleanup() {
     [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null || true
     [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
@@ -26,7 +27,11 @@ cleanup() {
 }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'; }
+# requests per second from wrk's report; an error answer fails the run
+rps() {
+    awk '/Non-2xx/ { bad = 1 } /^Requests\/sec:/ { r = $2 }
+         END { if (bad || r == "") { print "bench: error answers" > "/dev/stderr"; exit 1 }; print r }'
+}
 
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 for n in $sizes; do
@@ -72,6 +77,11 @@ http {
 CONF
     nginx -c "$work/nginx.conf"
     sleep 0.5
+    # both must serve the same bytes, or the comparison means nothing
+    curl -sf "http://127.0.0.1:$np/page.json" | cmp -s - "$work/www/page.json" ||
+        { echo "bench: nginx does not serve the page (see $work/nginx.err)" >&2; exit 1; }
+    grep -q '"objects"' "$work/www/page.json" ||
+        { echo "bench: kizuna did not answer a page of objects" >&2; exit 1; }
     k=$(wrk -t2 -c8 -d"${DURATION}s" -H "Authorization: Bearer $TOKEN" "$url" | rps)
     ng=$(wrk -t2 -c8 -d"${DURATION}s" "http://127.0.0.1:$np/page.json" | rps)
     hf=$(wrk -t2 -c8 -d"${DURATION}s" -H "Authorization: Bearer $HALF" "$url" | rps)
