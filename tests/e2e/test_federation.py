@@ -996,6 +996,7 @@ class TestResilience(FedCase):
         with self.subTest("survived"):
             # (the 100,000-page backstop alone may take minutes: the page count says more)
             self.survive("forever", limit=300)
+        print("  forever: %d never-ending pages followed" % self.forever_pages, file=sys.stderr)
         self.assertLess(self.forever_pages, 20,
                         "the puller followed %d pages that did not advance the checkpoint "
                         "(FEDERATION.md: 'a round stops after 100,000 pages or when a page does "
