@@ -84,10 +84,10 @@ static const char *unquote(struct lr_scratch *sc, const char *p, size_t n, int e
     }
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '\\' && i + 1 < n) {
-            if (p[i + 1] == 'x' && i + 3 < n && mx_is_hex((unsigned char)p[i + 2]) &&
-                mx_is_hex((unsigned char)p[i + 3])) {
-                d[o++] = (char)((mx_hexval((unsigned char)p[i + 2]) << 4) |
-                                mx_hexval((unsigned char)p[i + 3]));
+            if (p[i + 1] == 'x' && i + 3 < n && kz_is_hex((unsigned char)p[i + 2]) &&
+                kz_is_hex((unsigned char)p[i + 3])) {
+                d[o++] = (char)((kz_hexval((unsigned char)p[i + 2]) << 4) |
+                                kz_hexval((unsigned char)p[i + 3]));
                 i += 3;
                 continue;
             }

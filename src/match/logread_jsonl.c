@@ -55,9 +55,9 @@ long lr_json_unescape(const char *p, size_t n, char *out)
         cp = 0;
         for (int k = 1; k <= 4; k++) {
             unsigned char c = (unsigned char)p[i + (size_t)k];
-            if (!mx_is_hex(c))
+            if (!kz_is_hex(c))
                 return -1;
-            cp = (cp << 4) | mx_hexval(c);
+            cp = (cp << 4) | kz_hexval(c);
         }
         i += 4;
         if (cp >= 0xd800 && cp <= 0xdbff && i + 6 < n && p[i + 1] == '\\' && p[i + 2] == 'u') {
@@ -65,11 +65,11 @@ long lr_json_unescape(const char *p, size_t n, char *out)
             int ok = 1;
             for (int k = 3; k <= 6; k++) {
                 unsigned char c = (unsigned char)p[i + (size_t)k];
-                if (!mx_is_hex(c)) {
+                if (!kz_is_hex(c)) {
                     ok = 0;
                     break;
                 }
-                lo = (lo << 4) | mx_hexval(c);
+                lo = (lo << 4) | kz_hexval(c);
             }
             if (ok && lo >= 0xdc00 && lo <= 0xdfff) {
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);

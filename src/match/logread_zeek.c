@@ -25,10 +25,10 @@ size_t lr_zeek_unescape(const char *p, size_t n, char *out)
     size_t o = 0;
 
     for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\\' && i + 3 < n && p[i + 1] == 'x' && mx_is_hex((unsigned char)p[i + 2]) &&
-            mx_is_hex((unsigned char)p[i + 3])) {
-            out[o++] = (char)((mx_hexval((unsigned char)p[i + 2]) << 4) |
-                              mx_hexval((unsigned char)p[i + 3]));
+        if (p[i] == '\\' && i + 3 < n && p[i + 1] == 'x' && kz_is_hex((unsigned char)p[i + 2]) &&
+            kz_is_hex((unsigned char)p[i + 3])) {
+            out[o++] = (char)((kz_hexval((unsigned char)p[i + 2]) << 4) |
+                              kz_hexval((unsigned char)p[i + 3]));
             i += 3;
         } else {
             out[o++] = p[i];

@@ -98,6 +98,28 @@ int match_hash_parse(const char *hex, size_t n, enum match_kind *kind, uint8_t o
 int match_normalise(enum match_kind kind, const char *in, size_t n, char *out, size_t cap,
                     size_t *outlen, struct kz_error *err);
 
+/* --- IDNA A-labels (psl.c) ------------------------------------------------
+ * The form DNS queries, TLS SNI and HTTP Host headers carry a Unicode name
+ * in. No error text: 0 or -1 says valid or not. */
+
+/* Punycode (RFC 3492) of one label of UTF-8 text in[0..n), its letters of
+ * Latin, Greek, Cyrillic and fullwidth Latin lowercased first (IDNA's
+ * mapping step for them): writes "xn--..." with a NUL into out[0..cap) and
+ * returns its length; a label of ASCII alone is copied as it is. Returns 0
+ * when the label is empty, is not valid UTF-8 (overlong forms and
+ * surrogates included), holds an ASCII byte other than [a-z0-9_-] (so
+ * capitals are refused: normalise first) or a code point no host name may
+ * hold (controls, spaces, dot variants, private use, noncharacters), or
+ * when the result would pass 63 bytes (MATCH_MAX_LABEL) or not fit in cap
+ * with its NUL. */
+size_t match_punycode_label(const char *in, size_t n, char *out, size_t cap);
+
+/* A domain as match_domain_normalise writes it, in A-label form: every
+ * label through match_punycode_label, into out[0..cap) with a NUL. Returns
+ * 0 with *outlen set, or -1 on an empty label, a label punycode refuses, or
+ * a result longer than 253 bytes (MATCH_MAX_DOMAIN) or than cap allows. */
+int match_domain_alabel(const char *in, size_t n, char *out, size_t cap, size_t *outlen);
+
 /* --- public suffix list ------------------------------------------------- */
 
 /* Debian's `publicsuffix` package installs the list here. */

@@ -20,6 +20,7 @@
 #include "match/logread.h"
 #include "match/match.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #define MX_EMPTY 0xffffffffu
 #define MX_LIST  0x80000000u
@@ -319,20 +320,9 @@ static inline struct mx_u128 mx_u128_from16(const uint8_t a[16])
 #define MX_PSL_WILD   2u /* "*.name": every child of name is a suffix */
 #define MX_PSL_EXCEPT 4u
 
-/* Punycode (RFC 3492) of one label; returns length or 0 if it does not fit
- * or is not UTF-8. Writes "xn--" + encoding; ASCII labels are copied. */
-size_t mx_punycode_label(const char *in, size_t n, char *out, size_t cap);
-
 /* --- small helpers ------------------------------------------------------ */
 
-static inline int mx_is_hex(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
-}
-static inline unsigned mx_hexval(unsigned char c)
-{
-    return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
-}
+/* Hex digits: kz_is_hex and kz_hexval (util/text.h). */
 
 /* memmem without _GNU_SOURCE: whether needle[0..m) occurs in hay[0..n). */
 static inline const char *mx_memmem(const char *hay, size_t n, const char *needle, size_t m)

@@ -91,8 +91,8 @@ int match_ipv6_parse(const char *s, size_t n, uint8_t addr[16])
     while (i < n) {
         size_t st = i;
         unsigned v = 0;
-        while (i < n && i - st < 5 && mx_is_hex((unsigned char)s[i]))
-            v = (v << 4) | mx_hexval((unsigned char)s[i++]);
+        while (i < n && i - st < 5 && kz_is_hex((unsigned char)s[i]))
+            v = (v << 4) | kz_hexval((unsigned char)s[i++]);
         if (i == st)
             return -1;
         if (i < n && s[i] == '.') {
@@ -355,9 +355,9 @@ int match_hash_parse(const char *hex, size_t n, enum match_kind *kind, uint8_t o
     }
     for (size_t i = 0; i < n; i += 2) {
         unsigned char a = (unsigned char)hex[i], b = (unsigned char)hex[i + 1];
-        if (!mx_is_hex(a) || !mx_is_hex(b))
+        if (!kz_is_hex(a) || !kz_is_hex(b))
             return -1;
-        out[i / 2] = (uint8_t)((mx_hexval(a) << 4) | mx_hexval(b));
+        out[i / 2] = (uint8_t)((kz_hexval(a) << 4) | kz_hexval(b));
     }
     return 0;
 }

@@ -6,7 +6,9 @@
  * company. Rules are kept in one hash table keyed by the rule's name with
  * flags: exact, wildcard ("*.ck": every child of ck) and exception
  * ("!www.ck"). Unicode rules are stored both as UTF-8 and as punycode
- * A-labels, since logs carry either form.
+ * A-labels, since logs carry either form; the A-label encoder here
+ * (match_punycode_label, match_domain_alabel) is also the one export/ writes
+ * sensor files with.
  */
 #include "match/match.h"
 
@@ -16,22 +18,59 @@
 #include <string.h>
 
 #include "match/match_int.h"
+#include "util/text.h"
 
 struct match_psl {
     struct mx_strtab rules; /* mx_dhash keys; val = MX_PSL_* flags */
     uint64_t seed;
 };
 
-/* --- punycode (RFC 3492), encoder only --------------------------------- */
+/* --- IDNA A-labels: punycode (RFC 3492), encoder only -------------------- */
 
-enum { PC_BASE = 36, PC_TMIN = 1, PC_TMAX = 26, PC_SKEW = 38, PC_DAMP = 700 };
+/* Simple lowercase mapping of the scripts host names mostly use (Latin,
+ * Greek, Cyrillic, fullwidth Latin), as IDNA's mapping step does for them.
+ * Other code points are returned as they are. */
+static uint32_t lower_cp(uint32_t c)
+{
+    if ((c >= 0xc0 && c <= 0xde && c != 0xd7) || (c >= 0x391 && c <= 0x3a9 && c != 0x3a2) ||
+        (c >= 0x410 && c <= 0x42f))
+        return c + 0x20;
+    if (c >= 0x400 && c <= 0x40f)
+        return c + 0x50;
+    if (((c >= 0x100 && c <= 0x137) || (c >= 0x14a && c <= 0x177)) && c % 2 == 0)
+        return c + 1;
+    if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e)) && c % 2 == 1)
+        return c + 1;
+    if (c == 0x178)
+        return 0xff;
+    if (c >= 0xff21 && c <= 0xff3a) /* fullwidth A-Z map to ASCII a-z */
+        return c - 0xff21 + 'a';
+    if (c >= 0xff41 && c <= 0xff5a)
+        return c - 0xff41 + 'a';
+    return c;
+}
 
-static uint32_t pc_adapt(uint32_t delta, uint32_t numpoints, int first)
+/* Code points a host name label never holds: controls, spaces and
+ * formatting characters, the dot variants IDNA treats as separators,
+ * private use and noncharacters. */
+static int disallowed_cp(uint32_t c)
+{
+    return (c >= 0x80 && c <= 0xa0) || c == 0xad || (c >= 0x2000 && c <= 0x200f) ||
+           (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x206f) || c == 0x3000 ||
+           c == 0x3002 || c == 0xff0e || c == 0xff61 || c == 0xfeff ||
+           (c >= 0xe000 && c <= 0xf8ff) || (c >= 0xfdd0 && c <= 0xfdef) || (c & 0xfffe) == 0xfffe ||
+           c >= 0xf0000;
+}
+
+/* RFC 3492 section 5 parameters. */
+enum { PC_BASE = 36, PC_TMIN = 1, PC_TMAX = 26, PC_SKEW = 38, PC_DAMP = 700, PC_BIAS = 72 };
+
+static uint32_t pc_adapt(uint32_t delta, uint32_t points, int first)
 {
     uint32_t k = 0;
 
     delta = first ? delta / PC_DAMP : delta / 2;
-    delta += delta / numpoints;
+    delta += delta / points;
     while (delta > ((PC_BASE - PC_TMIN) * PC_TMAX) / 2) {
         delta /= PC_BASE - PC_TMIN;
         k += PC_BASE;
@@ -44,144 +83,135 @@ static char pc_digit(uint32_t d)
     return (char)(d < 26 ? 'a' + d : '0' + (d - 26));
 }
 
-/* Decodes UTF-8 into code points; -1 on invalid UTF-8 or too many. */
-static int utf8_decode(const char *s, size_t n, uint32_t *cp, size_t cap, size_t *ncp)
+size_t match_punycode_label(const char *in, size_t n, char *out, size_t cap)
 {
-    size_t i = 0, k = 0;
-
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        uint32_t v;
-        int more;
-        if (c < 0x80) {
-            v = c;
-            more = 0;
-        } else if ((c & 0xe0) == 0xc0) {
-            v = c & 0x1f;
-            more = 1;
-        } else if ((c & 0xf0) == 0xe0) {
-            v = c & 0x0f;
-            more = 2;
-        } else if ((c & 0xf8) == 0xf0) {
-            v = c & 0x07;
-            more = 3;
-        } else {
-            return -1;
-        }
-        if (more && i + (size_t)more >= n)
-            return -1;
-        for (int j = 1; j <= more; j++) {
-            unsigned char d = (unsigned char)s[i + (size_t)j];
-            if ((d & 0xc0) != 0x80)
-                return -1;
-            v = (v << 6) | (d & 0x3f);
-        }
-        if (k >= cap || v > 0x10ffff)
-            return -1;
-        cp[k++] = v;
-        i += (size_t)more + 1;
-    }
-    *ncp = k;
-    return 0;
-}
-
-size_t mx_punycode_label(const char *in, size_t n, char *out, size_t cap)
-{
-    uint32_t cp[64];
-    size_t ncp, o = 0, b = 0, h;
-    uint32_t nn = 128, delta = 0, bias = 72;
+    uint32_t cps[MATCH_MAX_LABEL + 1];
+    size_t ncp = 0, o = 0, i;
+    uint32_t nn = 0x80, delta = 0, bias = PC_BIAS, h, b = 0;
+    /* the output and its NUL: at most a 63-byte label */
+    const size_t lim = cap < MATCH_MAX_LABEL + 1 ? cap : MATCH_MAX_LABEL + 1;
     int ascii = 1;
 
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)in[i] >= 0x80)
+    if (n == 0 || n > MATCH_MAX_LABEL * 4)
+        return 0;
+    for (i = 0; i < n;) {
+        uint32_t c;
+        size_t l = kz_utf8_decode((const unsigned char *)in + i, n - i, &c);
+        if (!l || ncp == MATCH_MAX_LABEL)
+            return 0;
+        if (c >= 0x80)
             ascii = 0;
+        c = lower_cp(c);
+        if (c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return 0;
+        if (disallowed_cp(c))
+            return 0;
+        cps[ncp++] = c;
+        i += l;
+    }
     if (ascii) {
-        if (n > cap)
+        if (n >= lim)
             return 0;
         memcpy(out, in, n);
+        out[n] = '\0';
         return n;
     }
-    if (utf8_decode(in, n, cp, 64, &ncp) < 0 || cap < 5)
+    if (lim < 5)
         return 0;
     memcpy(out, "xn--", 4);
     o = 4;
-    for (size_t i = 0; i < ncp; i++) {
-        if (cp[i] < 0x80) {
-            if (o >= cap)
+    for (i = 0; i < ncp; i++) {
+        if (cps[i] < 0x80) {
+            if (o + 1 >= lim)
                 return 0;
-            out[o++] = (char)cp[i];
+            out[o++] = (char)cps[i];
             b++;
         }
     }
+    h = b;
     if (b > 0) {
-        if (o >= cap)
+        if (o + 1 >= lim)
             return 0;
         out[o++] = '-';
     }
-    h = b;
     while (h < ncp) {
-        uint32_t m = 0xffffffffu;
-        for (size_t i = 0; i < ncp; i++)
-            if (cp[i] >= nn && cp[i] < m)
-                m = cp[i];
-        if ((uint64_t)(m - nn) * (h + 1) + delta > 0xffffffffu)
+        uint32_t m = UINT32_MAX;
+        for (i = 0; i < ncp; i++)
+            if (cps[i] >= nn && cps[i] < m)
+                m = cps[i];
+        /* at most 63 code points below 0x110000 keep delta far from
+         * overflowing; checked all the same */
+        if ((uint64_t)(m - nn) * (h + 1) + delta > UINT32_MAX)
             return 0;
-        delta += (m - nn) * (uint32_t)(h + 1);
+        delta += (m - nn) * (h + 1);
         nn = m;
-        for (size_t i = 0; i < ncp; i++) {
-            if (cp[i] < nn)
+        for (i = 0; i < ncp; i++) {
+            if (cps[i] < nn)
                 delta++;
-            if (cp[i] == nn) {
-                uint32_t q = delta;
-                for (uint32_t k = PC_BASE;; k += PC_BASE) {
-                    uint32_t t = k <= bias ? PC_TMIN : k >= bias + PC_TMAX ? PC_TMAX : k - bias;
-                    if (q < t)
-                        break;
-                    if (o >= cap)
-                        return 0;
-                    out[o++] = pc_digit(t + (q - t) % (PC_BASE - t));
-                    q = (q - t) / (PC_BASE - t);
-                }
-                if (o >= cap)
+            if (cps[i] != nn)
+                continue;
+            uint32_t q = delta;
+            for (uint32_t k = PC_BASE;; k += PC_BASE) {
+                uint32_t t = k <= bias ? PC_TMIN : k >= bias + PC_TMAX ? PC_TMAX : k - bias;
+                if (q < t)
+                    break;
+                if (o + 1 >= lim)
                     return 0;
-                out[o++] = pc_digit(q);
-                bias = pc_adapt(delta, (uint32_t)h + 1, h == b);
-                delta = 0;
-                h++;
+                out[o++] = pc_digit(t + (q - t) % (PC_BASE - t));
+                q = (q - t) / (PC_BASE - t);
             }
+            if (o + 1 >= lim)
+                return 0;
+            out[o++] = pc_digit(q);
+            bias = pc_adapt(delta, h + 1, h == b);
+            delta = 0;
+            h++;
         }
         delta++;
         nn++;
     }
+    out[o] = '\0';
     return o;
 }
 
-/* Converts every non-ASCII label of d to punycode; returns the length or 0
- * when nothing changed or it does not fit. */
-static size_t to_alabels(const char *d, size_t n, char *out, size_t cap)
+int match_domain_alabel(const char *in, size_t n, char *out, size_t cap, size_t *outlen)
 {
     size_t o = 0, st = 0;
-    int changed = 0;
 
+    if (n == 0 || cap == 0)
+        return -1;
     for (size_t i = 0; i <= n; i++) {
-        if (i < n && d[i] != '.')
+        if (i < n && in[i] != '.')
             continue;
-        {
-            size_t w = mx_punycode_label(d + st, i - st, out + o, cap - o);
-            if (w == 0 && i > st)
-                return 0;
-            if (w != i - st || memcmp(out + o, d + st, w) != 0)
-                changed = 1;
-            o += w;
-        }
-        if (i < n) {
+        if (i == st)
+            return -1;
+        if (o) {
             if (o + 1 >= cap)
-                return 0;
+                return -1;
             out[o++] = '.';
         }
+        size_t w = match_punycode_label(in + st, i - st, out + o, cap - o);
+        if (!w)
+            return -1;
+        o += w;
         st = i + 1;
     }
-    return changed ? o : 0;
+    if (o > MATCH_MAX_DOMAIN || o >= cap)
+        return -1;
+    out[o] = '\0';
+    *outlen = o;
+    return 0;
+}
+
+/* The A-label form of a rule d[0..n) with a Unicode label, into out;
+ * returns its length, or 0 when it is the same as d or has none. */
+static size_t to_alabels(const char *d, size_t n, char *out, size_t cap)
+{
+    size_t o;
+
+    if (match_domain_alabel(d, n, out, cap, &o) < 0)
+        return 0;
+    return o != n || memcmp(out, d, n) != 0 ? o : 0;
 }
 
 static int add_rule(struct match_psl *psl, const char *name, size_t n, uint32_t flag)

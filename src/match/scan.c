@@ -509,7 +509,7 @@ static int has_pct(const char *s, size_t n)
 
     while (p) {
         size_t i = (size_t)(p - s);
-        if (i + 2 < n && mx_is_hex((unsigned char)s[i + 1]) && mx_is_hex((unsigned char)s[i + 2]))
+        if (i + 2 < n && kz_is_hex((unsigned char)s[i + 1]) && kz_is_hex((unsigned char)s[i + 2]))
             return 1;
         p = i + 1 < n ? memchr(p + 1, '%', n - i - 1) : NULL;
     }
@@ -564,10 +564,10 @@ static void scan_text(struct worker *w, const char *s, size_t n, int depth)
         if (!d)
             return;
         for (size_t i = 0; i < n; i++) {
-            if (s[i] == '%' && i + 2 < n && mx_is_hex((unsigned char)s[i + 1]) &&
-                mx_is_hex((unsigned char)s[i + 2])) {
-                d[o++] = (char)((mx_hexval((unsigned char)s[i + 1]) << 4) |
-                                mx_hexval((unsigned char)s[i + 2]));
+            if (s[i] == '%' && i + 2 < n && kz_is_hex((unsigned char)s[i + 1]) &&
+                kz_is_hex((unsigned char)s[i + 2])) {
+                d[o++] = (char)((kz_hexval((unsigned char)s[i + 1]) << 4) |
+                                kz_hexval((unsigned char)s[i + 2]));
                 i += 2;
             } else {
                 d[o++] = s[i];

@@ -81,10 +81,10 @@ static void pct_norm(struct out *o, const char *s, size_t n, int lower)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
-            if (i + 2 < n && mx_is_hex((unsigned char)s[i + 1]) &&
-                mx_is_hex((unsigned char)s[i + 2])) {
-                unsigned char v = (unsigned char)((mx_hexval((unsigned char)s[i + 1]) << 4) |
-                                                  mx_hexval((unsigned char)s[i + 2]));
+            if (i + 2 < n && kz_is_hex((unsigned char)s[i + 1]) &&
+                kz_is_hex((unsigned char)s[i + 2])) {
+                unsigned char v = (unsigned char)((kz_hexval((unsigned char)s[i + 1]) << 4) |
+                                                  kz_hexval((unsigned char)s[i + 2]));
                 i += 2;
                 if (is_unreserved(v))
                     put(o, lower ? (char)mx_lower[v] : (char)v);

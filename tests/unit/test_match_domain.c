@@ -72,7 +72,7 @@ static void test_punycode(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char out[128];
-        size_t n = mx_punycode_label(cases[i].in, strlen(cases[i].in), out, sizeof(out));
+        size_t n = match_punycode_label(cases[i].in, strlen(cases[i].in), out, sizeof(out));
         assert_true(n > 0);
         out[n] = '\0';
         assert_string_equal(out, cases[i].out);
