@@ -23,7 +23,7 @@
 static const char help[] =
         "usage: kizuna [--home DIR] export --collection NAME|ID [--out FILE] [--all-versions]\n"
         "                                  [--as USER]\n"
-        "       kizuna [--home DIR] export --collection NAME|ID --format F [--type T]\n"
+        "       kizuna [--home DIR] export --collection NAME|ID... --format F [--type T]\n"
         "                                  [--out FILE] [--as USER] [--sid-base N]\n"
         "                                  [--psl FILE]\n\n"
         "Writes the collection's objects as a STIX 2.1 bundle, in the order they were\n"
@@ -31,10 +31,12 @@ static const char help[] =
         "each object unless --all-versions. An export is a bulk path: objects marked\n"
         "TLP:RED never leave in one (docs/SHARING.md). --as USER exports what USER\n"
         "may see; without it, the node operator's view (everything else).\n\n"
-        "--format writes the collection's active indicators (not revoked, inside\n"
-        "valid_from/valid_until, pattern_type stix) for sensors instead: their values,\n"
-        "normalised and checked, each once; a value that proves its pattern only\n"
-        "together with others (one side of an AND) is left out. F is one of:\n"
+        "--format writes the active indicators (not revoked, inside valid_from/\n"
+        "valid_until, pattern_type stix) of one or more collections (--collection\n"
+        "again, up to 16) for sensors instead: the values of their equality\n"
+        "conditions, normalised and checked, each once, sorted. A value whose pattern\n"
+        "needs more than it (one side of an AND, an address with a port) is written\n"
+        "and marked partial where the format can say so. F is one of:\n"
         "  stix              the bundle (the default)\n"
         "  zeek-intel        a Zeek Intelligence Framework file (Intel::ADDR, SUBNET,\n"
         "                    DOMAIN, URL, EMAIL, FILE_HASH)\n"
@@ -120,15 +122,25 @@ struct sensor_args {
 static void summary(const struct sensor_args *a, const struct export_stats *st)
 {
     fprintf(stderr,
-            "kizuna export: %s: %llu %s from %llu of %llu active indicators; left out: %llu "
-            "non-exact, %llu invalid, %llu unsupported, %llu of other types; %llu inactive, "
-            "%llu not stix patterns\n",
+            "kizuna export: %s: %llu %s from %llu of %llu active indicators, %llu values "
+            "partial; left out: %llu invalid, %llu unsupported, %llu of other types; %llu "
+            "inactive, %llu not stix patterns\n",
             export_format_name(a->format), (unsigned long long)st->lines,
             a->format == EXPORT_SURICATA_RULES ? "rules" : "lines", (unsigned long long)st->used,
-            (unsigned long long)st->indicators, (unsigned long long)st->non_exact,
+            (unsigned long long)st->indicators, (unsigned long long)st->partial,
             (unsigned long long)st->invalid, (unsigned long long)st->unsupported,
             (unsigned long long)st->filtered, (unsigned long long)st->inactive,
             (unsigned long long)st->other);
+    if (st->invalid || st->unsupported)
+        fprintf(stderr,
+                "kizuna export: warning: %llu values could not be written as %s "
+                "(docs/EXPORTS.md says which and why)\n",
+                (unsigned long long)(st->invalid + st->unsupported), export_format_name(a->format));
+    if (st->partial)
+        fprintf(stderr,
+                "kizuna export: %llu values come from patterns that need more than the "
+                "value (an AND, a port, a qualifier): a hit on one is a lead, not proof\n",
+                (unsigned long long)st->partial);
     if (a->format == EXPORT_SURICATA_DATASET && st->unsupported && a->type == EXPORT_T_IP)
         fprintf(stderr, "kizuna export: CIDR blocks are not dataset values; "
                         "--format suricata-rules matches them in address groups\n");
@@ -146,49 +158,98 @@ static void summary(const struct sensor_args *a, const struct export_stats *st)
     }
 }
 
-/* --format other than stix: the active indicators, through export/. */
-static int export_sensor(struct node *n, const struct store_collection *col, const char *as,
+/* The collections of a sensor export, each once, each one USER (or the
+ * operator) may read; their TAXII ids go to ids[0..*nids). */
+static int sensor_collections(struct node *n, const char *const *names, size_t nnames,
+                              const char *as, char ids[][KZ_UUID_LEN], size_t *nids,
+                              struct kz_error *err)
+{
+    struct store_collection col;
+    struct policy_view view;
+
+    *nids = 0;
+    for (size_t i = 0; i < nnames; i++) {
+        size_t k = 0;
+        if (store_collection_find(node_store(n), NULL, names[i], &col, err) < 0 ||
+            export_view(n, &col, as, &view, err) < 0)
+            return -1;
+        while (k < *nids && strcmp(ids[k], col.id) != 0)
+            k++;
+        if (k == *nids)
+            memcpy(ids[(*nids)++], col.id, KZ_UUID_LEN);
+    }
+    return 0;
+}
+
+/* One audit event per collection, with what it contributed. */
+static void sensor_audit(struct node *n, const char *as, const struct sensor_args *a,
+                         const char *outpath, const struct export_opts *o)
+{
+    char detail[1100];
+
+    snprintf(detail, sizeof(detail), "%s:%s", export_format_name(a->format), outpath);
+    for (size_t i = 0; i < o->ncollections; i++) {
+        struct audit_event e = {.user = as ? as : "operator",
+                                .action = "export",
+                                .collection = o->collections[i],
+                                .count = o->coll_stats[i].used,
+                                .detail = detail};
+        memcpy(e.markings, o->coll_stats[i].markings, sizeof(e.markings));
+        cli_audit(n, &e);
+    }
+}
+
+/* The public suffix list: --psl FILE must load; the default may be missing
+ * (then only single labels are public suffixes, with a warning). */
+static int sensor_psl(const char *path, struct match_psl **psl, struct kz_error *err)
+{
+    *psl = match_psl_load(path ? path : MATCH_PSL_DEFAULT_PATH, err);
+    if (*psl || path)
+        return *psl ? 0 : -1;
+    fprintf(stderr,
+            "kizuna: warning: no public suffix list (%s): only single labels are treated as "
+            "public suffixes\n",
+            MATCH_PSL_DEFAULT_PATH);
+    kz_error_clear(err);
+    return 0;
+}
+
+/* --format other than stix: the active indicators of the collections
+ * named, through export/. */
+static int export_sensor(struct node *n, const char *const *names, size_t nnames, const char *as,
                          const char *outpath, const struct sensor_args *a)
 {
-    const char *colls[1] = {col->id};
+    char ids[EXPORT_MAX_COLLECTIONS][KZ_UUID_LEN];
+    const char *idp[EXPORT_MAX_COLLECTIONS];
+    struct export_coll_stats cs[EXPORT_MAX_COLLECTIONS];
     struct export_opts o = {.format = a->format,
                             .type = a->type,
-                            .collections = colls,
-                            .ncollections = 1,
+                            .collections = idp,
+                            .coll_stats = cs,
                             .node_name = node_config(n)->name,
                             .default_tlp = node_config(n)->default_tlp,
                             .now_us = kz_now_micros(),
                             .sid_base = a->sid_base};
     struct export_stats st;
     struct match_psl *psl = NULL;
-    struct policy_view view;
     struct auth_user u;
     struct kz_out *out = NULL;
     struct kz_error err;
-    char detail[1100];
     int rc = 2;
 
     kz_error_clear(&err);
-    if (export_view(n, col, as, &view, &err) < 0)
+    if (sensor_collections(n, names, nnames, as, ids, &o.ncollections, &err) < 0)
         goto out;
+    for (size_t i = 0; i < o.ncollections; i++)
+        idp[i] = ids[i];
     if (as && auth_user_load(node_store(n), as, &u, &err) < 0)
         goto out;
     o.as = as ? &u : NULL;
-    psl = match_psl_load(a->psl ? a->psl : MATCH_PSL_DEFAULT_PATH, &err);
-    if (!psl && a->psl)
+    if (sensor_psl(a->psl, &psl, &err) < 0)
         goto out;
-    if (!psl) {
-        fprintf(stderr,
-                "kizuna: warning: no public suffix list (%s): only single labels are "
-                "treated as public suffixes\n",
-                MATCH_PSL_DEFAULT_PATH);
-        kz_error_clear(&err);
-    }
     o.psl = psl;
     out = kz_out_open(outpath, &err);
-    if (!out)
-        goto out;
-    if (export_write(node_store(n), &o, out, &st, &err) < 0)
+    if (!out || export_write(node_store(n), &o, out, &st, &err) < 0)
         goto out;
     if (kz_out_commit(out, &err) < 0) {
         out = NULL; /* commit freed it */
@@ -196,16 +257,7 @@ static int export_sensor(struct node *n, const struct store_collection *col, con
     }
     out = NULL;
     summary(a, &st);
-    snprintf(detail, sizeof(detail), "%s:%s", export_format_name(a->format), outpath);
-    {
-        struct audit_event e = {.user = as ? as : "operator",
-                                .action = "export",
-                                .collection = col->id,
-                                .count = st.used,
-                                .detail = detail};
-        memcpy(e.markings, st.markings, sizeof(e.markings));
-        cli_audit(n, &e);
-    }
+    sensor_audit(n, as, a, outpath, &o);
     rc = 0;
 out:
     kz_out_abort(out);
@@ -229,7 +281,8 @@ int cmd_export(struct cli *cli, int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
-    const char *collection = NULL, *outpath = "-", *as = NULL;
+    const char *names[EXPORT_MAX_COLLECTIONS], *outpath = "-", *as = NULL;
+    size_t nnames = 0;
     struct sensor_args sa = {.type = EXPORT_T_ALL};
     int sensor = 0, typed = 0;
     long v;
@@ -247,7 +300,11 @@ int cmd_export(struct cli *cli, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "hc:o:au:f:t:s:p:", opts, NULL)) != -1) {
         switch (c) {
         case 'u': as = optarg; break;
-        case 'c': collection = optarg; break;
+        case 'c':
+            if (nnames == EXPORT_MAX_COLLECTIONS)
+                return cli_usage_error("export", "at most %d --collection", EXPORT_MAX_COLLECTIONS);
+            names[nnames++] = optarg;
+            break;
         case 'o': outpath = optarg; break;
         case 'a': all = 1; break;
         case 'f':
@@ -277,7 +334,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
         default: return cli_usage_error("export", "unknown option");
         }
     }
-    if (!collection)
+    if (!nnames)
         return cli_usage_error("export", "--collection is required");
     if (optind != argc)
         return cli_usage_error("export", "unexpected argument \"%s\"", argv[optind]);
@@ -286,17 +343,20 @@ int cmd_export(struct cli *cli, int argc, char **argv)
                                          "zeek-intel, suricata-*, csv or txt");
     if (sensor && all)
         return cli_usage_error("export", "--all-versions goes with --format stix only");
+    if (!sensor && nnames > 1)
+        return cli_usage_error("export", "a STIX bundle holds one collection; more than one "
+                                         "--collection goes with the other formats");
     kz_error_clear(&err);
     if (sensor && export_check(sa.format, sa.type, &err) < 0)
         return cli_usage_error("export", "%s", err.text);
     n = cli_node(cli);
     if (!n)
         return 2;
-    kz_error_clear(&err);
-    if (store_collection_find(node_store(n), NULL, collection, &col, &err) < 0)
-        return cli_fail(&err);
     if (sensor)
-        return export_sensor(n, &col, as, outpath, &sa);
+        return export_sensor(n, names, nnames, as, outpath, &sa);
+    kz_error_clear(&err);
+    if (store_collection_find(node_store(n), NULL, names[0], &col, &err) < 0)
+        return cli_fail(&err);
     if (export_view(n, &col, as, &view, &err) < 0)
         return cli_fail(&err);
     x.out = kz_out_open(outpath, &err);

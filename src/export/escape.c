@@ -8,41 +8,16 @@
 
 #include <string.h>
 
+#include "util/text.h"
+
 /* The length of the UTF-8 character at s[0..n) (1 for an invalid byte,
  * which *valid reports) and its code point. */
 static size_t next_char(const unsigned char *s, size_t n, uint32_t *cp, int *valid)
 {
-    size_t len;
-    uint32_t c;
+    size_t len = kz_utf8_decode(s, n, cp);
 
-    *valid = 0;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        *valid = 1;
-        return 1;
-    }
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4;
-    else
-        return 1;
-    if (n < len)
-        return 1;
-    c = s[0] & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 1;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-        (c >= 0xd800 && c <= 0xdfff))
-        return 1;
-    *cp = c;
-    *valid = 1;
-    return len;
+    *valid = len != 0;
+    return len ? len : 1;
 }
 
 static int is_control(uint32_t c)

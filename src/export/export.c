@@ -219,16 +219,18 @@ static int on_cond(void *ctx, const struct kzp_cond *c)
             st->filtered++;
         return 0;
     }
-    if (!c->exact) {
-        /* one value of an AND, a FOLLOWEDBY or a qualified pattern: a sensor
-         * hit on it alone would be a false positive */
-        st->non_exact++;
-        return 0;
-    }
     switch (ex_value(g->x->o, c, (enum match_kind)kind, v, sizeof(v), &n, &flags)) {
     case EX_OK: break;
     case EX_INVALID: st->invalid++; return 0;
     case EX_UNSUPPORTED: st->unsupported++; return 0;
+    }
+    /* one value of an AND, a network-traffic reference or a qualified
+     * pattern: exported all the same (a sensor hit is a lead worth a look),
+     * but marked, so the operator can tell it from a value that proves the
+     * whole pattern */
+    if (!c->exact) {
+        flags |= EX_PARTIAL;
+        st->partial++;
     }
     if (add_value(g, (enum match_kind)kind, v, n, flags, g->err) < 0) {
         g->failed = 1;
@@ -252,10 +254,14 @@ static int on_indicator(void *ctx, const struct intel_indicator *ind, struct kz_
 
 /* --- sorting --------------------------------------------------------------------- */
 
+/* id, then collection: an indicator in two collections sorts the same way
+ * every time, so its first copy (the one files name) is always the same */
 static int cmp_ind(const void *a, const void *b)
 {
     const struct ex_ind *x = a, *y = b;
-    return strcmp(x->id, y->id);
+    int c = strcmp(x->id, y->id);
+
+    return c ? c : strcmp(x->coll, y->coll);
 }
 
 static int cmp_bytes(const struct ex_val *x, const struct ex_val *y)
@@ -294,13 +300,19 @@ static int cmp_row(const void *a, const void *b)
     return cmp_bytes(x, y);
 }
 
-/* Pointers into the (now final) pool, indicators in id order, values in
- * the writer's order with exact repeats of (indicator, kind, value) gone. */
-static int ex_sort(struct ex_set *x, struct kz_error *err)
+/* Pointers into the (now final) pool, and each value's indicator index
+ * turned into the indicator's rank in id order. An indicator read from two
+ * collections appears twice in inds; both copies map to the first, so it
+ * is one indicator in every file. Returns the rank map (caller frees). */
+static uint32_t *rank_indicators(struct ex_set *x, struct kz_error *err)
 {
-    uint32_t *rank = NULL;
-    size_t i, o;
+    uint32_t *rank = malloc((x->ninds ? x->ninds : 1) * sizeof(*rank));
+    size_t i, first = 0;
 
+    if (!rank) {
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
+        return NULL;
+    }
     for (i = 0; i < x->ninds; i++) {
         x->inds[i].id = x->pool.data + x->inds[i].id_off;
         x->inds[i].name = x->pool.data + x->inds[i].name_off;
@@ -309,15 +321,27 @@ static int ex_sort(struct ex_set *x, struct kz_error *err)
          * map values to ranks once the indicators are sorted */
         x->inds[i].id_off = i;
     }
-    if (x->ninds) {
-        rank = malloc(x->ninds * sizeof(*rank));
-        if (!rank)
-            return kz_error_set(err, KZ_ENOMEM, "out of memory");
+    if (x->ninds)
         qsort(x->inds, x->ninds, sizeof(*x->inds), cmp_ind);
-        for (i = 0; i < x->ninds; i++)
-            rank[x->inds[i].id_off] = (uint32_t)i;
+    for (i = 0; i < x->ninds; i++) {
+        if (i == 0 || strcmp(x->inds[i].id, x->inds[first].id) != 0)
+            first = i;
+        rank[x->inds[i].id_off] = (uint32_t)first;
     }
-    for (i = 0; i < x->nvals && rank; i++) {
+    return rank;
+}
+
+/* Indicators in id order, values in the writer's order with exact repeats
+ * of (indicator, kind, value) gone; a repeat that is exact makes the value
+ * it repeats exact. */
+static int ex_sort(struct ex_set *x, struct kz_error *err)
+{
+    uint32_t *rank = rank_indicators(x, err);
+    size_t i, o;
+
+    if (!rank)
+        return -1;
+    for (i = 0; i < x->nvals; i++) {
         x->vals[i].v = x->pool.data + x->vals[i].off;
         x->vals[i].ind = rank[x->vals[i].ind];
     }
@@ -326,10 +350,12 @@ static int ex_sort(struct ex_set *x, struct kz_error *err)
         qsort(x->vals, x->nvals, sizeof(*x->vals),
               x->o->format == EXPORT_CSV ? cmp_row : cmp_value);
     for (i = 0, o = 0; i < x->nvals; i++) {
-        const struct ex_val *p = o ? &x->vals[o - 1] : NULL;
+        struct ex_val *p = o ? &x->vals[o - 1] : NULL;
         if (p && p->ind == x->vals[i].ind && p->kind == x->vals[i].kind &&
             cmp_bytes(p, &x->vals[i]) == 0) {
             x->st->merged++; /* the same value twice in one pattern */
+            if (!(x->vals[i].flags & EX_PARTIAL))
+                p->flags &= (uint8_t)~EX_PARTIAL;
             continue;
         }
         x->vals[o++] = x->vals[i];
@@ -360,6 +386,34 @@ int ex_flush(struct ex_writer *w, int force, struct kz_error *err)
     return 0;
 }
 
+/* st->used and markings, once per indicator id; o->coll_stats for every
+ * collection a used indicator was read from. The writers mark the first
+ * copy of an id (ex_sort maps every value there). */
+static void count_used(struct ex_set *x)
+{
+    const struct export_opts *o = x->o;
+    size_t first = 0;
+
+    for (size_t i = 0; i < x->ninds; i++) {
+        const struct ex_ind *in = &x->inds[i];
+        if (i == 0 || strcmp(in->id, x->inds[first].id) != 0)
+            first = i;
+        if (!x->inds[first].used || in->tlp > STIX_TLP_RED)
+            continue;
+        if (first == i) {
+            x->st->used++;
+            x->st->markings[in->tlp]++;
+        }
+        for (size_t c = 0; o->coll_stats && c < o->ncollections; c++) {
+            if (strcmp(o->collections[c], in->coll) == 0) {
+                o->coll_stats[c].used++;
+                o->coll_stats[c].markings[in->tlp]++;
+                break;
+            }
+        }
+    }
+}
+
 /* --- the export ------------------------------------------------------------------- */
 
 int export_write(struct store *s, const struct export_opts *o, struct kz_out *out,
@@ -379,6 +433,13 @@ int export_write(struct store *s, const struct export_opts *o, struct kz_out *ou
                                 (size_t)2 * EXPORT_MAX_DESC_BYTES);
     if (export_check(o->format, o->type, err) < 0)
         goto out;
+    if (o->ncollections > EXPORT_MAX_COLLECTIONS) {
+        kz_error_set(err, KZ_EUSAGE, "at most %d collections in one export",
+                     EXPORT_MAX_COLLECTIONS);
+        goto out;
+    }
+    if (o->coll_stats)
+        memset(o->coll_stats, 0, o->ncollections * sizeof(*o->coll_stats));
     io.collections = o->collections;
     io.ncollections = o->ncollections;
     io.as = o->as;
@@ -408,13 +469,7 @@ int export_write(struct store *s, const struct export_opts *o, struct kz_out *ou
         rc = ex_flush(&w, 1, err);
     if (rc < 0)
         goto out;
-    for (size_t i = 0; i < x.ninds; i++) {
-        if (!x.inds[i].used)
-            continue;
-        st->used++;
-        if (x.inds[i].tlp <= STIX_TLP_RED)
-            st->markings[x.inds[i].tlp]++;
-    }
+    count_used(&x);
     rc = 0;
 out:
     kz_buf_free(&x.pool);

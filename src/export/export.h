@@ -5,10 +5,12 @@
  * CSV and plain lists. Built on intel_each with bulk set, so TLP:RED never
  * leaves through an export, whoever asks.
  *
- * A sensor file can only say "this value was seen". Only the conditions a
- * value proves on its own (kzp_cond.exact) are exported; a value that is
- * one half of an AND pattern would make every sensor hit on it a false
- * positive, so it is left out and counted. Every value is normalised and
+ * A sensor file can only say "this value was seen". Every equality
+ * condition kzp_extract delivers is exported; one that does not prove the
+ * pattern on its own (kzp_cond.exact is 0: one side of an AND, a
+ * network-traffic reference, a qualifier) is marked partial where the
+ * format has room for it and counted, so the operator knows a hit on it
+ * needs a second look. Every value is normalised and
  * validated (match/ normalisers, IDNA A-labels for names) before it is
  * written, so a file never holds a value its sensor would reject or read
  * differently. Format decisions and their sources: docs/EXPORTS.md.
@@ -61,6 +63,9 @@ struct match_psl;
 #define EXPORT_MIN_DOMAIN_LABELS 6
 #define EXPORT_MAX_DOMAIN_LABELS 127
 
+/* --collection given more than once: at most this many per export. */
+#define EXPORT_MAX_COLLECTIONS 16
+
 /* Indicators named in one rule's metadata or one desc; more are counted. */
 #define EXPORT_MAX_REFS_PER_LINE 8
 
@@ -70,6 +75,13 @@ struct match_psl;
 #define EXPORT_SID_BASE_DEFAULT 1000000u
 #define EXPORT_SID_BASE_MAX     4000000000u
 #define EXPORT_SID_SPAN         1000000u
+
+/* What one collection contributed to an export (the audit log records
+ * one event per collection). */
+struct export_coll_stats {
+    uint64_t used;                       /* indicators with a value written */
+    uint64_t markings[STIX_TLP_RED + 1]; /* those indicators by TLP */
+};
 
 /* --- formats and types ---------------------------------------------------- */
 
@@ -122,7 +134,9 @@ struct export_opts {
     enum export_format format;
     enum export_type type;
     const char *const *collections; /* aliases or ids; NULL/0: every collection */
-    size_t ncollections;
+    size_t ncollections;            /* at most EXPORT_MAX_COLLECTIONS */
+    /* NULL, or one per collection (collections given as TAXII ids) */
+    struct export_coll_stats *coll_stats;
     const struct auth_user *as;  /* NULL: the node operator */
     const char *node_name;       /* meta.source, rule metadata */
     enum stix_tlp default_tlp;   /* for unmarked indicators */
@@ -139,7 +153,8 @@ struct export_stats {
     uint64_t lines;                      /* values (or rules) written */
     uint64_t merged;                     /* values that repeated one already written */
     uint64_t filtered;                   /* values of other types than --type */
-    uint64_t non_exact;                  /* conditions a value alone does not prove */
+    uint64_t partial;                    /* values written whose pattern needs more than
+                                            the value (kzp_cond.exact 0) */
     uint64_t invalid;                    /* values a sensor would reject */
     uint64_t unsupported;                /* values the format cannot express (e.g. SSDEEP) */
     uint64_t inactive;                   /* revoked, expired, not yet valid */
@@ -147,7 +162,6 @@ struct export_stats {
     uint64_t markings[STIX_TLP_RED + 1]; /* the used indicators by TLP */
     unsigned needs;                      /* suricata-rules: bit (1 << enum export_type) per
                                             dataset or list file the rules load */
-    char note[256];                      /* a remark for the operator, "" when none */
 };
 
 /* Writes the export to out (not committed: the caller commits or aborts).

@@ -41,6 +41,8 @@ struct ex_ind {
 
 /* ex_val.flags */
 #define EX_PUBLIC_SUFFIX 1u /* a domain that is a public suffix */
+/* from a condition that does not prove its pattern alone (kzp_cond.exact 0) */
+#define EX_PARTIAL 2u
 
 struct ex_val {
     size_t off;    /* the value's text in the pool (NUL-terminated) */
@@ -81,17 +83,6 @@ int ex_type_has(enum export_type t, enum match_kind kind);
  * EX_PUBLIC_SUFFIX in *flags. */
 enum ex_verdict ex_value(const struct export_opts *o, const struct kzp_cond *c,
                          enum match_kind kind, char *out, size_t cap, size_t *len, unsigned *flags);
-
-/* Punycode (RFC 3492) of one label of UTF-8 text; writes "xn--..." and
- * returns its length, or 0 when the label is not valid UTF-8, holds a code
- * point no host name may hold, or the result passes 63 bytes or cap. A
- * label of ASCII alone is copied as it is. */
-size_t ex_punycode_label(const char *in, size_t n, char *out, size_t cap);
-
-/* A domain normalised by match_domain_normalise, in IDNA A-label form
- * (lowercase, every non-ASCII label as punycode); checks the RFC 1035
- * lengths of the result. 0 or -1. */
-int ex_domain_alabel(const char *in, size_t n, char *out, size_t cap, size_t *outlen);
 
 /* The parts of a normalised URL "scheme://[userinfo@]host[:port]rest";
  * offsets into the URL. port_len is 0 when there is none. 0 or -1. */

@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
+
 /* The sid layout inside [base, base + EXPORT_SID_SPAN). */
 #define EX_SID_DOMAIN(b, k) (200u * ((unsigned)(b) + 1) + (unsigned)(k)) /* 200..727 */
 #define EX_SID_IP_SRC       801u
@@ -159,14 +161,20 @@ static int value_sid(struct rules *R, const char *tag, const char *s, size_t n, 
 }
 
 /* The msg text naming the indicators behind vals[i..j) (escaped), and the
- * metadata naming their ids and the most restrictive TLP among them. */
+ * metadata naming their ids and the most restrictive TLP among them; both
+ * say "partial" when no indicator behind the value is proved by it alone. */
 static void describe(struct rules *R, size_t i, size_t j, struct kz_buf *meta)
 {
     struct ex_set *x = R->x;
     const struct ex_ind *first = &x->inds[x->vals[i].ind];
     enum stix_tlp tlp = STIX_TLP_NONE;
+    int partial = 1;
 
+    for (size_t k = i; k < j; k++)
+        partial = partial && (x->vals[k].flags & EX_PARTIAL);
     kz_buf_reset(&R->tmp);
+    if (partial) /* every indicator behind it needs more than this value */
+        kz_buf_addstr(&R->tmp, "(partial) ");
     if (first->name[0])
         ex_add_clean(&R->tmp, first->name, strlen(first->name), EXPORT_MAX_NAME_BYTES);
     else
@@ -185,7 +193,8 @@ static void describe(struct rules *R, size_t i, size_t j, struct kz_buf *meta)
     }
     if (j - i > EXPORT_MAX_REFS_PER_LINE)
         kz_buf_printf(meta, "kizuna_more %zu, ", j - i - EXPORT_MAX_REFS_PER_LINE);
-    kz_buf_printf(meta, "kizuna_tlp %s, kizuna_node %s", ex_tlp_word(tlp), R->node);
+    kz_buf_printf(meta, "kizuna_tlp %s, kizuna_node %s%s", ex_tlp_word(tlp), R->node,
+                  partial ? ", kizuna_partial true" : "");
 }
 
 static void mark_used(struct ex_set *x, size_t i, size_t j)
@@ -248,17 +257,6 @@ static int exact_domain_rules(struct rules *R, size_t i, size_t j, struct kz_buf
     return 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* http.uri is libhtp's normalised URI: the path percent-decoded (an encoded
  * '/' kept encoded), the query as sent. */
 static void uri_text(struct kz_buf *b, const char *s, size_t n)
@@ -268,10 +266,12 @@ static void uri_text(struct kz_buf *b, const char *s, size_t n)
     while (q < n && s[q] != '?')
         q++;
     for (size_t i = 0; i < q; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < q && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0 && hi * 16 + lo != '/' && hi * 16 + lo != 0) {
-            kz_buf_addc(b, (char)(hi * 16 + lo));
+        unsigned v = 0;
+        if (s[i] == '%' && i + 2 < q && kz_is_hex((unsigned char)s[i + 1]) &&
+            kz_is_hex((unsigned char)s[i + 2]))
+            v = kz_hexval((unsigned char)s[i + 1]) * 16 + kz_hexval((unsigned char)s[i + 2]);
+        if (v != 0 && v != '/') {
+            kz_buf_addc(b, (char)v);
             i += 2;
             continue;
         }

@@ -10,37 +10,41 @@
 
 #include "util/kztime.h"
 
-int ex_write_csv(struct ex_set *x, struct ex_writer *w, struct kz_error *err)
+/* One CSV row: the indicator's value v with the indicator's fields. */
+static void csv_row(struct kz_buf *b, const struct ex_val *v, const struct ex_ind *in)
 {
     char ts[KZ_TS_MICROS_LEN];
 
-    kz_buf_addstr(&w->buf, "indicator_id,name,tlp,type,value,valid_from,valid_until,"
-                           "collection\r\n");
-    for (size_t i = 0; i < x->nvals; i++) {
-        const struct ex_val *v = &x->vals[i];
-        struct ex_ind *in = &x->inds[v->ind];
-        const char *kind = match_kind_name((enum match_kind)v->kind);
+    ex_add_csv_field(b, in->id, strlen(in->id));
+    kz_buf_addc(b, ',');
+    kz_buf_addstr(b, match_kind_name((enum match_kind)v->kind));
+    kz_buf_addc(b, ',');
+    ex_add_csv_field(b, v->v, v->len);
+    kz_buf_addc(b, ',');
+    ex_add_csv_field(b, in->name, strlen(in->name));
+    kz_buf_addc(b, ',');
+    kz_buf_addstr(b, stix_tlp_name(in->tlp));
+    kz_buf_addc(b, ',');
+    kz_ts_format_micros(in->valid_from_us, ts);
+    kz_buf_addstr(b, ts);
+    kz_buf_addc(b, ',');
+    if (in->valid_until_us) {
+        kz_ts_format_micros(in->valid_until_us, ts);
+        kz_buf_addstr(b, ts);
+    }
+    kz_buf_addc(b, ',');
+    ex_add_csv_field(b, in->coll, strlen(in->coll));
+    kz_buf_addstr(b, (v->flags & EX_PARTIAL) ? ",true\r\n" : ",false\r\n");
+}
 
-        ex_add_csv_field(&w->buf, in->id, strlen(in->id));
-        kz_buf_addc(&w->buf, ',');
-        ex_add_csv_field(&w->buf, in->name, strlen(in->name));
-        kz_buf_addc(&w->buf, ',');
-        kz_buf_addstr(&w->buf, stix_tlp_name(in->tlp));
-        kz_buf_addc(&w->buf, ',');
-        kz_buf_addstr(&w->buf, kind);
-        kz_buf_addc(&w->buf, ',');
-        ex_add_csv_field(&w->buf, v->v, v->len);
-        kz_buf_addc(&w->buf, ',');
-        kz_ts_format_micros(in->valid_from_us, ts);
-        kz_buf_addstr(&w->buf, ts);
-        kz_buf_addc(&w->buf, ',');
-        if (in->valid_until_us) {
-            kz_ts_format_micros(in->valid_until_us, ts);
-            kz_buf_addstr(&w->buf, ts);
-        }
-        kz_buf_addc(&w->buf, ',');
-        ex_add_csv_field(&w->buf, in->coll, strlen(in->coll));
-        kz_buf_addstr(&w->buf, "\r\n");
+int ex_write_csv(struct ex_set *x, struct ex_writer *w, struct kz_error *err)
+{
+    kz_buf_addstr(&w->buf, "indicator_id,type,value,name,tlp,valid_from,valid_until,"
+                           "collection,partial\r\n");
+    for (size_t i = 0; i < x->nvals; i++) {
+        struct ex_ind *in = &x->inds[x->vals[i].ind];
+
+        csv_row(&w->buf, &x->vals[i], in);
         in->used = 1;
         x->st->lines++;
         if (ex_flush(w, 0, err) < 0)

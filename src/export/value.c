@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/text.h"
+
 /* --- kinds and types ---------------------------------------------------------- */
 
 int ex_kind_of(const struct kzp_cond *c)
@@ -50,219 +52,6 @@ int ex_type_has(enum export_type t, enum match_kind kind)
     case EXPORT_T_SHA256: return kind == MATCH_SHA256;
     case EXPORT_T_SHA512: return kind == MATCH_SHA512;
     }
-    return 0;
-}
-
-/* --- UTF-8 and punycode --------------------------------------------------------- */
-
-/* Decodes one UTF-8 character at s[0..n): its length, or 0 when the bytes
- * are not a valid, shortest encoding of a scalar value. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    uint32_t c;
-    size_t len, i;
-
-    if (n == 0)
-        return 0;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-        c = s[0] & 0x1f;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        c = s[0] & 0x0f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        c = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-        (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
-
-/* Simple lowercase mapping of the scripts host names mostly use (Latin,
- * Greek, Cyrillic, fullwidth Latin), as IDNA's mapping step does for them.
- * Other code points are returned as they are. */
-static uint32_t lower_cp(uint32_t c)
-{
-    if ((c >= 0xc0 && c <= 0xde && c != 0xd7) || (c >= 0x391 && c <= 0x3a9 && c != 0x3a2) ||
-        (c >= 0x410 && c <= 0x42f))
-        return c + 0x20;
-    if (c >= 0x400 && c <= 0x40f)
-        return c + 0x50;
-    if (((c >= 0x100 && c <= 0x137) || (c >= 0x14a && c <= 0x177)) && c % 2 == 0)
-        return c + 1;
-    if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e)) && c % 2 == 1)
-        return c + 1;
-    if (c == 0x178)
-        return 0xff;
-    if (c >= 0xff21 && c <= 0xff3a) /* fullwidth A-Z map to ASCII a-z */
-        return c - 0xff21 + 'a';
-    if (c >= 0xff41 && c <= 0xff5a)
-        return c - 0xff41 + 'a';
-    return c;
-}
-
-/* Code points a host name label never holds: controls, spaces and
- * formatting characters, the dot variants IDNA treats as separators,
- * private use and noncharacters. */
-static int disallowed_cp(uint32_t c)
-{
-    return (c >= 0x80 && c <= 0xa0) || c == 0xad || (c >= 0x2000 && c <= 0x200f) ||
-           (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x206f) || c == 0x3000 ||
-           c == 0x3002 || c == 0xff0e || c == 0xff61 || c == 0xfeff ||
-           (c >= 0xe000 && c <= 0xf8ff) || (c >= 0xfdd0 && c <= 0xfdef) || (c & 0xfffe) == 0xfffe ||
-           c >= 0xf0000;
-}
-
-/* RFC 3492 section 5 parameters. */
-enum { PC_BASE = 36, PC_TMIN = 1, PC_TMAX = 26, PC_SKEW = 38, PC_DAMP = 700, PC_BIAS = 72 };
-
-static uint32_t pc_adapt(uint32_t delta, uint32_t points, int first)
-{
-    uint32_t k = 0;
-
-    delta = first ? delta / PC_DAMP : delta / 2;
-    delta += delta / points;
-    while (delta > ((PC_BASE - PC_TMIN) * PC_TMAX) / 2) {
-        delta /= PC_BASE - PC_TMIN;
-        k += PC_BASE;
-    }
-    return k + (PC_BASE - PC_TMIN + 1) * delta / (delta + PC_SKEW);
-}
-
-static char pc_digit(uint32_t d)
-{
-    return (char)(d < 26 ? 'a' + d : '0' + (d - 26));
-}
-
-size_t ex_punycode_label(const char *in, size_t n, char *out, size_t cap)
-{
-    uint32_t cps[MATCH_MAX_LABEL + 1];
-    size_t ncp = 0, o = 0, i;
-    uint32_t nn = 0x80, delta = 0, bias = PC_BIAS, h, b = 0;
-    const size_t lim = cap < MATCH_MAX_LABEL + 1 ? cap : MATCH_MAX_LABEL + 1;
-    int ascii = 1;
-
-    if (n == 0 || n > MATCH_MAX_LABEL * 4)
-        return 0;
-    for (i = 0; i < n;) {
-        uint32_t c;
-        size_t l = utf8_decode((const unsigned char *)in + i, n - i, &c);
-        if (!l || ncp == MATCH_MAX_LABEL)
-            return 0;
-        if (c >= 0x80)
-            ascii = 0;
-        c = lower_cp(c);
-        if (c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return 0;
-        if (disallowed_cp(c))
-            return 0;
-        cps[ncp++] = c;
-        i += l;
-    }
-    if (ascii) {
-        if (n >= lim)
-            return 0;
-        memcpy(out, in, n);
-        out[n] = '\0';
-        return n;
-    }
-    if (lim < 5)
-        return 0;
-    memcpy(out, "xn--", 4);
-    o = 4;
-    for (i = 0; i < ncp; i++) {
-        if (cps[i] < 0x80) {
-            if (o + 1 >= lim)
-                return 0;
-            out[o++] = (char)cps[i];
-            b++;
-        }
-    }
-    h = b;
-    if (b > 0) {
-        if (o + 1 >= lim)
-            return 0;
-        out[o++] = '-';
-    }
-    while (h < ncp) {
-        uint32_t m = UINT32_MAX;
-        for (i = 0; i < ncp; i++)
-            if (cps[i] >= nn && cps[i] < m)
-                m = cps[i];
-        /* no overflow: at most 63 code points below 0x110000 */
-        delta += (m - nn) * (h + 1);
-        nn = m;
-        for (i = 0; i < ncp; i++) {
-            if (cps[i] < nn)
-                delta++;
-            if (cps[i] != nn)
-                continue;
-            uint32_t q = delta;
-            for (uint32_t k = PC_BASE;; k += PC_BASE) {
-                uint32_t t = k <= bias ? PC_TMIN : k >= bias + PC_TMAX ? PC_TMAX : k - bias;
-                if (q < t)
-                    break;
-                if (o + 1 >= lim)
-                    return 0;
-                out[o++] = pc_digit(t + (q - t) % (PC_BASE - t));
-                q = (q - t) / (PC_BASE - t);
-            }
-            if (o + 1 >= lim)
-                return 0;
-            out[o++] = pc_digit(q);
-            bias = pc_adapt(delta, h + 1, h == b);
-            delta = 0;
-            h++;
-        }
-        delta++;
-        nn++;
-    }
-    out[o] = '\0';
-    return o;
-}
-
-int ex_domain_alabel(const char *in, size_t n, char *out, size_t cap, size_t *outlen)
-{
-    size_t o = 0, st = 0;
-
-    if (n == 0 || cap == 0)
-        return -1;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && in[i] != '.')
-            continue;
-        if (i == st)
-            return -1;
-        if (o) {
-            if (o + 1 >= cap)
-                return -1;
-            out[o++] = '.';
-        }
-        size_t w = ex_punycode_label(in + st, i - st, out + o, cap - o);
-        if (!w)
-            return -1;
-        o += w;
-        st = i + 1;
-    }
-    if (o > MATCH_MAX_DOMAIN || o >= cap)
-        return -1;
-    out[o] = '\0';
-    *outlen = o;
     return 0;
 }
 
@@ -312,17 +101,6 @@ int ex_url_split(const char *u, size_t n, struct ex_url *out)
     return 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The host of a normalised URL as sensors see it in DNS, SNI and Host
  * headers: a percent-encoded UTF-8 name (how the normaliser keeps one)
  * becomes its A-label form; ASCII names, IPv4 and [IPv6] stay. */
@@ -343,14 +121,10 @@ static int url_host(const char *h, size_t n, char *out, size_t cap, size_t *len)
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)h[i];
         if (c == '%') {
-            int hi, lo;
-            if (i + 2 >= n)
+            if (i + 2 >= n || !kz_is_hex((unsigned char)h[i + 1]) ||
+                !kz_is_hex((unsigned char)h[i + 2]))
                 return -1;
-            hi = hexval(h[i + 1]);
-            lo = hexval(h[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = hi * 16 + lo;
+            c = (int)(kz_hexval((unsigned char)h[i + 1]) * 16 + kz_hexval((unsigned char)h[i + 2]));
             i += 2;
         }
         if (dn + 1 >= sizeof(dec))
@@ -360,7 +134,7 @@ static int url_host(const char *h, size_t n, char *out, size_t cap, size_t *len)
     kz_error_clear(&e);
     if (match_domain_normalise(dec, dn, norm, sizeof(norm), &nn, &e) < 0)
         return -1;
-    return ex_domain_alabel(norm, nn, out, cap, len);
+    return match_domain_alabel(norm, nn, out, cap, len);
 }
 
 static int printable_ascii(const char *s, size_t n)
@@ -445,7 +219,7 @@ static enum ex_verdict email_value(const struct kzp_cond *c, char *out, size_t c
     if (at >= cap)
         return EX_INVALID;
     memcpy(out, norm, at);
-    if (ex_domain_alabel(norm + at, nn - at, out + at, cap - at, &dl) < 0)
+    if (match_domain_alabel(norm + at, nn - at, out + at, cap - at, &dl) < 0)
         return EX_INVALID;
     *len = at + dl;
     return EX_OK;
@@ -516,7 +290,7 @@ enum ex_verdict ex_value(const struct export_opts *o, const struct kzp_cond *c,
     case MATCH_DOMAIN:
         kz_error_clear(&e);
         if (match_domain_normalise(c->value, c->len, norm, sizeof(norm), &nn, &e) < 0 ||
-            ex_domain_alabel(norm, nn, out, cap, len) < 0)
+            match_domain_alabel(norm, nn, out, cap, len) < 0)
             return EX_INVALID;
         if (match_psl_is_public_suffix(o->psl, out, *len))
             *flags |= EX_PUBLIC_SUFFIX;

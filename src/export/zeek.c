@@ -4,7 +4,8 @@
  * fields separated by a single tab, "-" for an unset field, no quoting;
  * string fields have \xNN escapes decoded. Zeek keys an item's metadata by
  * (indicator, type, meta.source), so one line per (value, type) carries the
- * names of every indicator behind it in meta.desc.
+ * names of every indicator behind it in meta.desc, and meta.url the id of
+ * the first (a STIX id, which an analyst looks up on the node).
  */
 #include "export/export_int.h"
 
@@ -34,7 +35,9 @@ static const char *intel_type(enum match_kind k)
 }
 
 /* "name [TLP:AMBER indicator--...]" for each indicator behind the values
- * vals[i..j), joined by " | ", at most EXPORT_MAX_DESC_BYTES. */
+ * vals[i..j), joined by " | ", at most EXPORT_MAX_DESC_BYTES; ", partial"
+ * inside the brackets when the indicator's pattern needs more than the
+ * value. */
 static int build_desc(struct ex_set *x, size_t i, size_t j, struct kz_buf *desc,
                       struct kz_buf *piece)
 {
@@ -48,7 +51,8 @@ static int build_desc(struct ex_set *x, size_t i, size_t j, struct kz_buf *desc,
             ex_add_clean(piece, in->name, strlen(in->name), EXPORT_MAX_NAME_BYTES);
             kz_buf_addc(piece, ' ');
         }
-        kz_buf_printf(piece, "[%s %s]", stix_tlp_name(in->tlp), in->id);
+        kz_buf_printf(piece, "[%s %s%s]", stix_tlp_name(in->tlp), in->id,
+                      (x->vals[k].flags & EX_PARTIAL) ? ", partial" : "");
         if (piece->failed)
             return -1;
         if (desc->len && desc->len + 3 + piece->len > EXPORT_MAX_DESC_BYTES) {
@@ -76,7 +80,8 @@ int ex_write_zeek(struct ex_set *x, struct ex_writer *w, struct kz_error *err)
         kz_error_set(err, KZ_ENOMEM, "out of memory");
         goto out;
     }
-    kz_buf_addstr(&w->buf, "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\n");
+    kz_buf_addstr(&w->buf,
+                  "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n");
     for (size_t i = 0, j; i < x->nvals; i = j) {
         const struct ex_val *v = &x->vals[i];
         j = ex_group_end(x, i);
@@ -91,6 +96,8 @@ int ex_write_zeek(struct ex_set *x, struct ex_writer *w, struct kz_error *err)
         ex_add_zeek_field(&w->buf, src.data, src.len, 0);
         kz_buf_addc(&w->buf, '\t');
         ex_add_zeek_field(&w->buf, desc.data, desc.len, 0);
+        kz_buf_addc(&w->buf, '\t');
+        ex_add_zeek_field(&w->buf, x->inds[v->ind].id, strlen(x->inds[v->ind].id), 0);
         kz_buf_addc(&w->buf, '\n');
         for (size_t k = i; k < j; k++)
             x->inds[x->vals[k].ind].used = 1;

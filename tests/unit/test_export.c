@@ -24,6 +24,7 @@
 #include "util/buf.h"
 #include "util/file.h"
 #include "util/kztime.h"
+#include "util/uuid.h"
 
 /* --- punycode and A-labels ----------------------------------------------------------- */
 
@@ -60,7 +61,7 @@ static void test_punycode(void **state)
     (void)state;
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        size_t n = ex_punycode_label(ok[i].in, strlen(ok[i].in), out, sizeof(out));
+        size_t n = match_punycode_label(ok[i].in, strlen(ok[i].in), out, sizeof(out));
         if (!ok[i].out) {
             if (n != 0)
                 fail_msg("%s: accepted as %s", ok[i].in, out);
@@ -82,9 +83,9 @@ static void test_punycode(void **state)
             big[o++] = (char)(0x80 | (c & 0x3f));
         }
         big[o] = '\0';
-        assert_int_equal(ex_punycode_label(big, o, out, sizeof(out)), 0);
-        assert_int_equal(ex_punycode_label(big, 36, out, sizeof(out)), 29); /* 12 fit */
-        assert_int_equal(ex_punycode_label("bücher", 7, out, 8), 0);        /* cap too small */
+        assert_int_equal(match_punycode_label(big, o, out, sizeof(out)), 0);
+        assert_int_equal(match_punycode_label(big, 36, out, sizeof(out)), 29); /* 12 fit */
+        assert_int_equal(match_punycode_label("bücher", 7, out, 8), 0);        /* cap too small */
     }
 }
 
@@ -94,19 +95,19 @@ static void test_alabel(void **state)
     size_t n;
     (void)state;
 
-    assert_int_equal(ex_domain_alabel("bücher.example", 15, out, sizeof(out), &n), 0);
+    assert_int_equal(match_domain_alabel("bücher.example", 15, out, sizeof(out), &n), 0);
     assert_string_equal(out, "xn--bcher-kva.example");
-    assert_int_equal(ex_domain_alabel("例え.テスト", strlen("例え.テスト"), out, sizeof(out), &n),
-                     0);
+    assert_int_equal(
+            match_domain_alabel("例え.テスト", strlen("例え.テスト"), out, sizeof(out), &n), 0);
     assert_string_equal(out, "xn--r8jz45g.xn--zckzah");
-    assert_int_equal(ex_domain_alabel("a..b", 4, out, sizeof(out), &n), -1);
+    assert_int_equal(match_domain_alabel("a..b", 4, out, sizeof(out), &n), -1);
     /* 254 bytes once encoded */
     memset(in, 'a', 254);
     for (int i = 63; i < 254; i += 64)
         in[i] = '.';
     in[254] = '\0';
-    assert_int_equal(ex_domain_alabel(in, 254, out, sizeof(out), &n), -1);
-    assert_int_equal(ex_domain_alabel(in, 253, out, sizeof(out), &n), 0);
+    assert_int_equal(match_domain_alabel(in, 254, out, sizeof(out), &n), -1);
+    assert_int_equal(match_domain_alabel(in, 253, out, sizeof(out), &n), 0);
 }
 
 /* --- escapers -------------------------------------------------------------------------- */
@@ -278,6 +279,22 @@ static void test_values(void **state)
              EX_UNSUPPORTED, NULL},
             {EXPORT_ZEEK_INTEL, "[file:hashes.SSDEEP = '3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C']",
              EX_UNSUPPORTED, NULL},
+            /* a tab or a line break inside a value never reaches a file raw:
+             * names refuse it, URLs percent-encode it */
+            {EXPORT_ZEEK_INTEL, "[domain-name:value = 'a\tb.example']", EX_INVALID, NULL},
+            {EXPORT_TXT, "[domain-name:value = 'a\nb.example']", EX_INVALID, NULL},
+            {EXPORT_ZEEK_INTEL, "[email-addr:value = 'a\tb@c.example']", EX_INVALID, NULL},
+            {EXPORT_ZEEK_INTEL, "[url:value = 'http://a.example/x\ty\nz']", EX_OK,
+             "a.example/x%09y%0Az"},
+            {EXPORT_CSV, "[url:value = 'http://a.example/x\r\n']", EX_OK,
+             "http://a.example/x"}, /* trailing controls trimmed, as match/ does */
+            {EXPORT_SURICATA_DATASET, "[domain-name:value = 'Xn--Bcher-Kva.Example']", EX_OK,
+             "xn--bcher-kva.example"},
+            {EXPORT_SURICATA_DATASET,
+             "[file:hashes.'SHA-256' = "
+             "'E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7"
+             "852B855']",
+             EX_OK, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
     };
     (void)state;
 
@@ -336,46 +353,80 @@ struct fixture {
     char out[128];
     struct store *s;
     struct match_psl *psl;
+    char coll[2][KZ_UUID_LEN]; /* the collections' TAXII ids */
+    size_t ncoll;
 };
 
-static int setup(void **state)
+/* Adds a collection called alias and imports the bundle into it. */
+static int add_collection(struct fixture *f, const char *alias, struct kz_error *err)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    struct store_api_root root = {.name = "default", .max_content_length = 1 << 20};
-    struct store_collection c = {.alias = "intel", .api_root = "default"};
-    static const char psl[] = "com\norg\nnet\nio\nexample\ngithub.io\n";
-    const char *data = getenv("KZ_TEST_DATA");
+    struct store_collection c = {.api_root = "default"};
     struct ingest_opts io = {.name = "bundle.json"};
     struct ingest_counts counts;
-    struct kz_error err;
+    const char *data = getenv("KZ_TEST_DATA");
     char path[512], *buf = NULL;
     size_t len;
+    int rc = -1;
 
-    if (!f || !data)
+    snprintf(c.alias, sizeof(c.alias), "%s", alias);
+    snprintf(path, sizeof(path), "%s/export/bundle.json", data ? data : ".");
+    if (store_collection_add(f->s, &c, err) < 0 ||
+        kz_read_file(path, KZ_MAX_FILE_BYTES, &buf, &len, err) < 0 ||
+        ingest_buffer(f->s, c.key, buf, len, &io, &counts, err) < 0 || counts.rejected)
+        goto out;
+    memcpy(f->coll[f->ncoll++], c.id, KZ_UUID_LEN);
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
+static int teardown(void **state);
+
+/* A store with the bundle in each of ncoll collections ("intel", "other"). */
+static int open_fixture(void **state, size_t ncoll)
+{
+    static const char *const aliases[] = {"intel", "other"};
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct store_api_root root = {.name = "default", .max_content_length = 1 << 20};
+    static const char psl[] = "com\norg\nnet\nio\nexample\ngithub.io\n";
+    struct kz_error err;
+
+    if (!f)
         return -1;
+    *state = f;
     snprintf(f->dir, sizeof(f->dir), "/tmp/kz-export-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!mkdtemp(f->dir)) {
+        free(f);
         return -1;
+    }
     snprintf(f->db, sizeof(f->db), "%s/kizuna.db", f->dir);
     snprintf(f->out, sizeof(f->out), "%s/out", f->dir);
     kz_error_clear(&err);
     f->s = store_open("sqlite", f->db, 1, &err);
-    if (!f->s || store_api_root_add(f->s, &root, &err) < 0 ||
-        store_collection_add(f->s, &c, &err) < 0)
-        return -1;
-    snprintf(path, sizeof(path), "%s/export/bundle.json", data);
-    if (kz_read_file(path, KZ_MAX_FILE_BYTES, &buf, &len, &err) < 0 ||
-        ingest_buffer(f->s, c.key, buf, len, &io, &counts, &err) < 0 || counts.rejected) {
-        fprintf(stderr, "setup: %s\n", err.text);
-        free(buf);
-        return -1;
-    }
-    free(buf);
+    if (!f->s || store_api_root_add(f->s, &root, &err) < 0)
+        goto fail;
+    for (size_t i = 0; i < ncoll; i++)
+        if (add_collection(f, aliases[i], &err) < 0)
+            goto fail;
     f->psl = match_psl_parse(psl, sizeof(psl) - 1, &err);
     if (!f->psl)
-        return -1;
-    *state = f;
+        goto fail;
     return 0;
+fail:
+    fprintf(stderr, "setup: %s\n", err.text);
+    teardown(state);
+    return -1;
+}
+
+static int setup(void **state)
+{
+    return open_fixture(state, 1);
+}
+
+static int setup_two(void **state)
+{
+    return open_fixture(state, 2);
 }
 
 static int teardown(void **state)
@@ -383,7 +434,8 @@ static int teardown(void **state)
     struct fixture *f = *state;
     char p[256];
 
-    store_close(f->s);
+    if (f->s)
+        store_close(f->s);
     match_psl_free(f->psl);
     snprintf(p, sizeof(p), "%s-wal", f->db);
     unlink(p);
@@ -396,16 +448,9 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Runs one export into a new string (freed by the caller). */
-static char *run(struct fixture *f, enum export_format fmt, enum export_type type,
-                 struct export_stats *st)
+/* Runs the export o into a new string (freed by the caller). */
+static char *run_opts(struct fixture *f, const struct export_opts *o, struct export_stats *st)
 {
-    struct export_opts o = {.format = fmt,
-                            .type = type,
-                            .node_name = "test-node",
-                            .default_tlp = STIX_TLP_AMBER,
-                            .now_us = kz_now_micros(),
-                            .psl = f->psl};
     struct kz_error err;
     struct kz_out *out;
     char *text = NULL;
@@ -414,24 +459,43 @@ static char *run(struct fixture *f, enum export_format fmt, enum export_type typ
     kz_error_clear(&err);
     out = kz_out_open(f->out, &err);
     assert_non_null(out);
-    if (export_write(f->s, &o, out, st, &err) < 0) {
+    if (export_write(f->s, o, out, st, &err) < 0) {
         kz_out_abort(out);
-        fail_msg("export %s: %s", export_format_name(fmt), err.text);
+        fail_msg("export %s: %s", export_format_name(o->format), err.text);
     }
     assert_int_equal(kz_out_commit(out, &err), 0);
     assert_int_equal(kz_read_file(f->out, 1 << 24, &text, &len, &err), 0);
     return text;
 }
 
+static struct export_opts opts(struct fixture *f, enum export_format fmt, enum export_type type)
+{
+    struct export_opts o = {.format = fmt,
+                            .type = type,
+                            .node_name = "test-node",
+                            .default_tlp = STIX_TLP_AMBER,
+                            .now_us = kz_now_micros(),
+                            .psl = f->psl};
+    return o;
+}
+
+/* One export of every collection. */
+static char *run(struct fixture *f, enum export_format fmt, enum export_type type,
+                 struct export_stats *st)
+{
+    struct export_opts o = opts(f, fmt, type);
+
+    return run_opts(f, &o, st);
+}
+
 /* Values and names that must never leave in an export. */
 static void assert_nothing_hidden(const char *text)
 {
     static const char *const never[] = {
-            "red-secret.example", "192.0.2.66",     "revoked.example",
-            "expired.example",    "future.example", "and-only.example",
-            "192.0.2.99",         "000000000016",   "000000000013",
-            "000000000014",       "000000000015",   "000000000012",
-            "has space",          "SSDEEP",         "AXGBicFlgVNhBGcL6wCrFQEv",
+            "red-secret.example", "192.0.2.66",   "revoked.example", "expired.example",
+            "future.example",     "000000000016", "000000000013",    "000000000014",
+            "000000000015",       "has space",    "SSDEEP",          "AXGBicFlgVNhBGcL6wCrFQEv",
+            "dst_port",           "4444\t",
     };
     for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
         if (strstr(text, never[i]))
@@ -448,7 +512,8 @@ static void test_zeek(void **state)
 
     assert_nothing_hidden(text);
     {
-        static const char hdr[] = "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\n";
+        static const char hdr[] =
+                "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n";
         assert_memory_equal(text, hdr, sizeof(hdr) - 1);
     }
     assert_null(strstr(text, "\t\"")); /* no quoted field */
@@ -462,15 +527,33 @@ static void test_zeek(void **state)
     /* one line per value: the two reports of 198.51.100.7 share one */
     assert_null(strstr(strstr(text, "\n198.51.100.7\t") + 1, "\n198.51.100.7\t"));
     assert_non_null(strstr(text, "| Second report of the C2 [TLP:GREEN"));
+    assert_non_null(strstr(text, "[TLP:GREEN indicator--00000000-0000-4000-8000-000000000002]\t"
+                                 "indicator--00000000-0000-4000-8000-000000000001\n"));
+    /* partial values: one side of an AND, an address with a port, "=" with a
+     * CIDR block, a hash ANDed with a file name; the URL beside it in an OR
+     * is exact */
+    assert_non_null(strstr(text, "\n192.0.2.99\tIntel::ADDR\t"));
+    assert_non_null(strstr(text, "AND pattern [TLP:CLEAR indicator--00000000-0000-4000-8000-"
+                                 "000000000012, partial]"));
+    assert_non_null(strstr(text, "\n203.0.113.77\tIntel::ADDR\tkizuna:test-node\tC2 on port "
+                                 "4444 [TLP:CLEAR indicator--00000000-0000-4000-8000-"
+                                 "000000000023, partial]\t"));
+    assert_non_null(strstr(text, "\n198.51.100.0/25\tIntel::SUBNET\t"));
+    assert_non_null(strstr(text, "\n0123456789abcdef0123456789abcdef\tIntel::FILE_HASH\t"));
+    assert_non_null(strstr(text, "\nevil.example.com/dropper.exe\tIntel::URL\tkizuna:test-node"
+                                 "\tDropper [TLP:CLEAR indicator--00000000-0000-4000-8000-"
+                                 "000000000025]\t"));
     for (line = text; (line = strchr(line, '\n')) && line[1]; line++) {
         int tabs = 0;
         for (const char *c = line + 1; *c && *c != '\n'; c++)
             tabs += *c == '\t';
-        assert_int_equal(tabs, 3);
+        assert_int_equal(tabs, 4);
         lines++;
     }
     assert_int_equal(lines, st.lines);
-    assert_int_equal(st.non_exact, 2);
+    assert_int_equal(st.partial, 5);
+    assert_int_equal(st.indicators, 21); /* 25, less 3 inactive and 1 TLP:RED */
+    assert_int_equal(st.used, 20);       /* all but the SSDEEP one */
     assert_int_equal(st.invalid, 1);
     assert_int_equal(st.inactive, 3);
     assert_true(st.merged >= 2);
@@ -501,7 +584,12 @@ static void test_suricata(void **state)
     assert_non_null(strstr(rules, "http.host; content:\"github.io\"; bsize:9;"));
     assert_non_null(strstr(rules, "-> any 8080 (msg:\"KIZUNA URL URLs \\\\ with backslash\";"));
     assert_non_null(strstr(rules, "http.uri; content:\"/a|3B|b/gate.php?id=1&x=~\"; bsize:22;"));
-    assert_non_null(strstr(rules, "alert ip [203.0.113.0/24,2001:db8:1::/48] any -> any any"));
+    assert_non_null(strstr(rules,
+                           "alert ip [198.51.100.0/25,203.0.113.0/24,2001:db8:1::/48] any -> any "
+                           "any (msg:\"KIZUNA indicator CIDR block as source, group 1\";"));
+    assert_non_null(strstr(rules, "(msg:\"KIZUNA URL Dropper\"; flow:established,to_server; "
+                                  "http.host; content:\"evil.example.com\"; bsize:16; http.uri; "
+                                  "content:\"/dropper.exe\"; bsize:12;"));
     assert_non_null(strstr(rules, "filesha256:kizuna-sha256.lst;"));
     assert_non_null(strstr(rules, "ip.dst; dataset:isset,kizuna-ip,type ip,load kizuna-ip.lst;"));
     assert_null(strstr(rules, "ftp://"));
@@ -510,17 +598,21 @@ static void test_suricata(void **state)
     ds = run(f, EXPORT_SURICATA_DATASET, EXPORT_T_DOMAIN, &st);
     assert_string_equal(ds, "YS5iLmMuZC5lLmYuZy5kZWVwLmV4YW1wbGU=\n" /* a.b.c...deep.example */
                             "YW1iZXItb25seS5leGFtcGxl\n"             /* amber-only.example */
+                            "YW5kLW9ubHkuZXhhbXBsZQ==\n"             /* and-only.example */
                             "ZXZpbC5leGFtcGxlLmNvbQ==\n"             /* evil.example.com */
                             "b2suZXhhbXBsZQ==\n"                     /* ok.example */
                             "eG4tLWJjaGVyLWt2YS5leGFtcGxl\n");       /* xn--bcher-kva.example */
     assert_int_equal(st.unsupported, 1); /* github.io, a public suffix: in the rules */
     free(ds);
     ds = run(f, EXPORT_SURICATA_DATASET, EXPORT_T_IP, &st);
-    assert_string_equal(ds, "192.0.2.1\n198.51.100.7\n2001:db8::dead:beef\n");
-    assert_int_equal(st.unsupported, 2); /* the CIDR blocks */
+    assert_string_equal(ds, "192.0.2.1\n192.0.2.99\n198.51.100.7\n203.0.113.77\n"
+                            "2001:db8::dead:beef\n");
+    assert_int_equal(st.unsupported, 3); /* the CIDR blocks */
+    assert_int_equal(st.partial, 2);
     free(ds);
     ds = run(f, EXPORT_SURICATA_DATASET, EXPORT_T_MD5, &st);
-    assert_string_equal(ds, "d41d8cd98f00b204e9800998ecf8427e\n");
+    assert_string_equal(ds, "0123456789abcdef0123456789abcdef\n"
+                            "d41d8cd98f00b204e9800998ecf8427e\n");
     free(ds);
 }
 
@@ -532,15 +624,32 @@ static void test_csv_txt(void **state)
 
     assert_nothing_hidden(csv);
     {
-        static const char hdr[] = "indicator_id,name,tlp,type,value,valid_from,valid_until,"
-                                  "collection\r\n";
+        static const char hdr[] = "indicator_id,type,value,name,tlp,valid_from,valid_until,"
+                                  "collection,partial\r\n";
         assert_memory_equal(csv, hdr, sizeof(hdr) - 1);
     }
-    assert_non_null(strstr(csv, "\"C2 \"\"server\"\", with\ttab\",TLP:CLEAR,ipv4,198.51.100.7,"));
+    assert_non_null(strstr(csv, "\r\nindicator--00000000-0000-4000-8000-000000000001,ipv4,"
+                                "198.51.100.7,\"C2 \"\"server\"\", with\ttab\",TLP:CLEAR,"
+                                "2025-01-01T00:00:00.000000Z,,"));
     assert_non_null(strstr(csv, ",url,ftp://files.example.org/x,"));
+    assert_non_null(strstr(csv, "\"Scanner ranges\nline two\r\nline three\""));
+    assert_non_null(strstr(csv, "000000000025,md5,0123456789abcdef0123456789abcdef,Dropper,"
+                                "TLP:CLEAR,"));
+    assert_non_null(strstr(csv, "000000000025,url,http://evil.example.com/dropper.exe,Dropper,"
+                                "TLP:CLEAR,"));
+    assert_non_null(strstr(csv, ",partial\r\n"));
+    {
+        /* the md5 row ends in true, the URL row (an OR branch) in false */
+        const char *md5 = strstr(csv, "000000000025,md5,");
+        const char *url = strstr(csv, "000000000025,url,");
+        assert_non_null(strstr(md5, ",true\r\n"));
+        assert_true(strstr(md5, ",true\r\n") < strstr(md5, "\r\n") + 2);
+        assert_true(strstr(url, ",false\r\n") < strstr(url, "\r\n") + 2);
+    }
     free(csv);
     txt = run(f, EXPORT_TXT, EXPORT_T_HASH, &st);
-    assert_string_equal(txt, "d41d8cd98f00b204e9800998ecf8427e\n"
+    assert_string_equal(txt, "0123456789abcdef0123456789abcdef\n"
+                             "d41d8cd98f00b204e9800998ecf8427e\n"
                              "da39a3ee5e6b4b0d3255bfef95601890afd80709\n"
                              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
                              "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47"
@@ -550,6 +659,56 @@ static void test_csv_txt(void **state)
     txt = run(f, EXPORT_TXT, EXPORT_T_EMAIL, &st);
     assert_string_equal(txt, "#hash@example.org\nPhish@example.org\n");
     free(txt);
+}
+
+/* The same indicators in two collections: each value and each indicator
+ * once, the same bytes as one collection; each collection credited. */
+static void test_two_collections(void **state)
+{
+    struct fixture *f = *state;
+    const char *both[2] = {f->coll[0], f->coll[1]}, *many[EXPORT_MAX_COLLECTIONS + 1];
+    struct export_coll_stats cs[2];
+    struct export_opts o = opts(f, EXPORT_ZEEK_INTEL, EXPORT_T_ALL);
+    struct export_stats st;
+    struct kz_error err;
+    char *one, *two;
+
+    o.collections = both;
+    o.ncollections = 1;
+    one = run_opts(f, &o, &st);
+    assert_int_equal(st.indicators, 21);
+    o.ncollections = 2;
+    o.coll_stats = cs;
+    two = run_opts(f, &o, &st);
+    assert_string_equal(one, two);
+    assert_int_equal(st.indicators, 42);
+    assert_int_equal(st.used, 20);
+    assert_int_equal(cs[0].used, 20);
+    assert_int_equal(cs[1].used, 20);
+    assert_int_equal(cs[1].markings[STIX_TLP_RED], 0);
+    assert_int_equal(cs[1].markings[STIX_TLP_AMBER], 3);
+    free(one);
+    free(two);
+    /* no collection named (all of them): one CSV row per indicator value,
+     * every row naming the same collection, the lower id */
+    two = run(f, EXPORT_CSV, EXPORT_T_ALL, &st);
+    assert_int_equal(st.lines, 29);
+    assert_non_null(strstr(two, strcmp(f->coll[0], f->coll[1]) < 0 ? f->coll[0] : f->coll[1]));
+    assert_null(strstr(two, strcmp(f->coll[0], f->coll[1]) < 0 ? f->coll[1] : f->coll[0]));
+    free(two);
+
+    for (size_t i = 0; i <= EXPORT_MAX_COLLECTIONS; i++)
+        many[i] = f->coll[0];
+    o.collections = many;
+    o.ncollections = EXPORT_MAX_COLLECTIONS + 1;
+    o.coll_stats = NULL;
+    kz_error_clear(&err);
+    {
+        struct kz_out *out = kz_out_open(f->out, &err);
+        assert_int_equal(export_write(f->s, &o, out, &st, &err), -1);
+        assert_int_equal(err.code, KZ_EUSAGE);
+        kz_out_abort(out);
+    }
 }
 
 int main(void)
@@ -564,6 +723,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_zeek, setup, teardown),
             cmocka_unit_test_setup_teardown(test_suricata, setup, teardown),
             cmocka_unit_test_setup_teardown(test_csv_txt, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_two_collections, setup_two, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
