@@ -119,6 +119,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
             break;
         if (sig == SIGHUP && http_reopen_log(srv, &err) < 0)
             cli_fail(&err);
+        taxii_checkpoint(t);
         if (kz_mono_micros() >= next_housekeeping) {
             taxii_housekeeping(t);
             next_housekeeping = kz_mono_micros() + (int64_t)HOUSEKEEPING_S * 1000000;

@@ -64,9 +64,9 @@ int store_data_version(struct store *s, uint64_t *v, struct kz_error *err)
     return s->be->data_version(s->b, v, err);
 }
 
-void store_set_bulk(struct store *s, int on)
+void store_defer_checkpoints(struct store *s, int on)
 {
-    s->be->set_bulk(s->b, on);
+    s->be->defer_checkpoints(s->b, on);
 }
 
 int store_checkpoint(struct store *s, struct kz_error *err)

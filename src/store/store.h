@@ -44,15 +44,15 @@ const char *store_backend_name(const struct store *s);
  * when this changes. Commits made through s itself do not change it. */
 int store_data_version(struct store *s, uint64_t *v, struct kz_error *err);
 
-/* Bulk mode for one connection (kizuna import): its commits are durable as
- * always, but folding the write-ahead log back into the database is left
- * to kizuna serve's housekeeping (store_checkpoint) or the next ordinary
- * writer, so a large import does not write everything twice before it
- * returns. */
-void store_set_bulk(struct store *s, int on);
+/* Leaves folding the write-ahead log back into the database to whoever
+ * calls store_checkpoint, instead of doing it inside commits: kizuna
+ * serve's connections (its main thread checkpoints every second, off the
+ * requests' path), a sync round and an import (they checkpoint once at
+ * the end rather than every few thousand pages). Commits stay durable. */
+void store_defer_checkpoints(struct store *s, int on);
 
 /* Folds the write-ahead log into the database without blocking readers or
- * writers (housekeeping). */
+ * writers. */
 int store_checkpoint(struct store *s, struct kz_error *err);
 
 /* Write transactions. begin waits up to KZ_STORE_BUSY_TIMEOUT_MS for other

@@ -13,7 +13,7 @@ struct store_backend {
     void *(*open)(const char *location, int create, struct kz_error *err);
     void (*close)(void *b);
     int (*data_version)(void *b, uint64_t *v, struct kz_error *err);
-    void (*set_bulk)(void *b, int on);
+    void (*defer_checkpoints)(void *b, int on);
     int (*checkpoint)(void *b, struct kz_error *err);
     int (*begin)(void *b, struct kz_error *err);
     int (*commit)(void *b, struct kz_error *err);

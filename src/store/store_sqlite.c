@@ -467,11 +467,16 @@ static void *sqlite_open(const char *location, int create, struct kz_error *err)
         db_fail(s, rc, err, "store: registering kz_idh");
         goto fail;
     }
-    /* Large pages: bulk imports write four times fewer pages (and
-     * syscalls); only takes effect when the database is created. */
-    if (exec(s, "PRAGMA page_size = 16384", err) < 0 ||
+    /* 4 KiB pages (applies when the database is created): a commit of
+     * 1,000 new objects into a large collection dirties about one leaf of
+     * the id index per object, wherever it falls, and each dirty page is
+     * written whole to the log. 16 KiB pages made bulk imports 15% faster
+     * but POSTs into a million-object collection 40% slower. The log is
+     * cut back to 64 MiB when it is reset. */
+    if (exec(s, "PRAGMA page_size = 4096", err) < 0 ||
         exec(s, "PRAGMA journal_mode = WAL", err) < 0 ||
         exec(s, "PRAGMA synchronous = FULL", err) < 0 ||
+        exec(s, "PRAGMA journal_size_limit = 67108864", err) < 0 ||
         exec(s, "PRAGMA foreign_keys = ON", err) < 0 ||
         exec(s, "PRAGMA cache_size = -16384", err) < 0 || migrate(s, err) < 0)
         goto fail;
@@ -499,7 +504,7 @@ static int sqlite_data_version(void *b, uint64_t *v, struct kz_error *err)
     return 0;
 }
 
-static void sqlite_set_bulk(void *b, int on)
+static void sqlite_defer_checkpoints(void *b, int on)
 {
     struct sqlite_store *s = b;
 
@@ -2313,7 +2318,7 @@ const struct store_backend store_sqlite_backend = {
         .open = sqlite_open,
         .close = sqlite_close,
         .data_version = sqlite_data_version,
-        .set_bulk = sqlite_set_bulk,
+        .defer_checkpoints = sqlite_defer_checkpoints,
         .checkpoint = sqlite_checkpoint,
         .begin = sqlite_begin,
         .commit = sqlite_commit,

@@ -429,6 +429,8 @@ int sync_peer(const struct node_config *cfg, const char *name, struct sync_repor
     r->s = store_open(cfg->store_backend, cfg->store_path, 0, err);
     if (!r->s)
         goto out;
+    /* one checkpoint after the round, not one every few pages */
+    store_defer_checkpoints(r->s, 1);
     if (store_peer_find(r->s, name, &r->peer, err) < 0)
         goto out;
     snprintf(r->client.ca, sizeof(r->client.ca), "%s", r->peer.ca);
@@ -454,6 +456,7 @@ record:
     } else {
         store_peer_outcome(r->s, r->peer.key, NULL, &e2);
     }
+    store_checkpoint(r->s, &e2);
 out:
     store_close(r->s);
     sodium_memzero(r->client.token, sizeof(r->client.token));

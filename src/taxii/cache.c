@@ -86,6 +86,9 @@ struct taxii_thread *taxii_thread(struct taxii_server *t, struct kz_error *err)
             return NULL;
         }
         th->store = store_open(t->cfg->store_backend, t->cfg->store_path, 0, err);
+        /* the server's main thread checkpoints (taxii_checkpoint) */
+        if (th->store)
+            store_defer_checkpoints(th->store, 1);
         if (!th->store || store_data_version(th->store, &th->data_version, err) < 0) {
             thread_free(th);
             return NULL;

@@ -361,9 +361,15 @@ void taxii_housekeeping(struct taxii_server *t)
     struct kz_error err;
     struct store *s = taxii_store(t, &err);
 
-    if (s) {
+    if (s)
         store_status_purge(s, kz_now_micros() - TAXII_STATUS_KEEP_US, &err);
-        /* fold in what bulk imports left in the write-ahead log */
+}
+
+void taxii_checkpoint(struct taxii_server *t)
+{
+    struct kz_error err;
+    struct store *s = taxii_store(t, &err);
+
+    if (s)
         store_checkpoint(s, &err);
-    }
 }

@@ -91,4 +91,8 @@ const struct http_app *taxii_http_app(struct taxii_server *t);
  * resources. */
 void taxii_housekeeping(struct taxii_server *t);
 
+/* Folds the write-ahead log into the database (the request threads leave
+ * it to this; kizuna serve's main thread calls it every second). */
+void taxii_checkpoint(struct taxii_server *t);
+
 #endif
