@@ -4,22 +4,22 @@
  * of it, and a crash half-way leaves the store as it was.
  */
 #include "ingest/ingest.h"
+#include "ingest/ingest_int.h"
 #include "ingest/tombstone.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "util/buf.h"
 #include "util/kztime.h"
 
-struct run {
+struct ingest_run {
     struct store *s;
     int64_t collection;
     const struct ingest_opts *opts;
     struct ingest_counts *counts;
-    struct stix_findings findings;
-    struct kz_buf raw;
-    int failed; /* a store error, not a rejection */
+    struct stix_findings *findings; /* the sequential path's */
+    struct prepared one;            /* the sequential path's */
 };
 
 void ingest_finding_error(const struct stix_obj *o, const char *file, size_t index,
@@ -35,7 +35,49 @@ void ingest_finding_error(const struct stix_obj *o, const char *file, size_t ind
     kz_error_set(err, KZ_EINVALID, "%s", f->rule);
 }
 
-static void report(struct run *r, size_t index, const struct stix_obj *o,
+void prepared_init(struct prepared *p)
+{
+    memset(p, 0, sizeof(*p));
+    kzj_doc_init(&p->doc);
+    kz_buf_init(&p->raw, KZ_MAX_OBJECT_BYTES);
+}
+
+void prepared_free(struct prepared *p)
+{
+    kzj_doc_free(&p->doc);
+    kz_buf_free(&p->raw);
+}
+
+int ingest_prepare(const struct ingest_opts *opts, struct stix_findings *findings, size_t index,
+                   const struct kzj_doc *doc, uint32_t node, struct prepared *p,
+                   struct kz_error *err)
+{
+    p->index = index;
+    p->rejected = 0;
+    kz_error_clear(&p->why);
+    kz_buf_reset(&p->raw);
+    if (stix_obj_read(doc, node, &p->o, &p->why) < 0) {
+        /* not even an object: the container is broken, as with bad JSON */
+        kz_error_file(err, opts->name);
+        kz_error_object(err, "objects[%zu]", index);
+        return kz_error_set(err, KZ_EINVALID, "an element of \"objects\" must be a JSON object");
+    }
+    if (stix_validate(&p->o, findings) > 0) {
+        for (unsigned i = 0; i < findings->n; i++) {
+            if (!findings->items[i].warning) {
+                ingest_finding_error(&p->o, opts->name, index, &findings->items[i], &p->why);
+                break;
+            }
+        }
+        p->rejected = 1;
+        return 0;
+    }
+    if (kzj_minify(doc->buf + doc->nodes[node].off, doc->nodes[node].len, &p->raw) < 0)
+        return kz_error_set(err, KZ_ENOMEM, "out of memory copying an object");
+    return 0;
+}
+
+static void report(struct ingest_run *r, size_t index, const struct stix_obj *o,
                    enum ingest_outcome outcome, int64_t added, const struct kz_error *why)
 {
     struct ingest_report rep = {.index = index,
@@ -63,7 +105,8 @@ static void report(struct run *r, size_t index, const struct stix_obj *o,
         r->opts->report(r->opts->report_ctx, &rep);
 }
 
-static void reject(struct run *r, size_t index, const struct stix_obj *o, struct kz_error *why)
+static void reject(struct ingest_run *r, size_t index, const struct stix_obj *o,
+                   struct kz_error *why)
 {
     kz_error_file(why, r->opts->name);
     if (!why->object[0]) {
@@ -75,110 +118,99 @@ static void reject(struct run *r, size_t index, const struct stix_obj *o, struct
     report(r, index, o, INGEST_REJECTED, 0, why);
 }
 
-static int on_object(void *ctx, size_t index, const struct kzj_doc *doc, uint32_t node,
-                     struct kz_error *err)
+int ingest_store(struct ingest_run *r, struct prepared *p, struct kz_error *err)
 {
-    struct run *r = ctx;
-    struct stix_obj o;
-    struct kz_error why;
+    struct stix_obj *o = &p->o;
     enum store_put_result res;
     struct store_put_meta meta;
     int64_t added;
 
-    kz_error_clear(&why);
-    if (stix_obj_read(doc, node, &o, &why) < 0) {
-        /* not even an object: the container is broken, as with bad JSON */
-        kz_error_file(err, r->opts->name);
-        kz_error_object(err, "objects[%zu]", index);
-        return kz_error_set(err, KZ_EINVALID, "an element of \"objects\" must be a JSON object");
-    }
-    if (stix_validate(&o, &r->findings) > 0) {
-        for (unsigned i = 0; i < r->findings.n; i++) {
-            if (!r->findings.items[i].warning) {
-                ingest_finding_error(&o, r->opts->name, index, &r->findings.items[i], &why);
-                break;
-            }
-        }
-        reject(r, index, &o, &why);
-        return 0;
-    }
-    if (r->opts->allow && r->opts->allow(r->opts->allow_ctx, &o, &why) < 0) {
-        reject(r, index, &o, &why);
-        return 0;
-    }
-    if (strcmp(o.type, TOMBSTONE_TYPE) == 0 && tombstone_check(&o, &why) < 0) {
-        reject(r, index, &o, &why);
+    if (p->rejected || (r->opts->allow && r->opts->allow(r->opts->allow_ctx, o, &p->why) < 0) ||
+        (strcmp(o->type, TOMBSTONE_TYPE) == 0 && tombstone_check(o, &p->why) < 0)) {
+        reject(r, p->index, o, &p->why);
         return 0;
     }
     if (r->opts->strict && r->counts->rejected)
         return 0; /* nothing will land: skip the store work */
-    kz_buf_reset(&r->raw);
-    if (kzj_minify(doc->buf + doc->nodes[node].off, doc->nodes[node].len, &r->raw) < 0)
-        return kz_error_set(err, KZ_ENOMEM, "out of memory copying an object");
     memset(&meta, 0, sizeof(meta));
-    if (r->opts->meta && r->opts->meta(r->opts->meta_ctx, &o, &meta, &why) < 0) {
-        *err = why;
+    if (r->opts->meta && r->opts->meta(r->opts->meta_ctx, o, &meta, &p->why) < 0) {
+        *err = p->why;
         return -1;
     }
-    if (store_put(r->s, r->collection, &o, r->raw.data, r->raw.len, &meta, &res, &added, &why) <
+    if (store_put(r->s, r->collection, o, p->raw.data, p->raw.len, &meta, &res, &added, &p->why) <
         0) {
-        if (why.code == KZ_ECONFLICT || why.code == KZ_EINVALID) {
-            reject(r, index, &o, &why);
+        if (p->why.code == KZ_ECONFLICT || p->why.code == KZ_EINVALID) {
+            reject(r, p->index, o, &p->why);
             return 0;
         }
-        *err = why;
-        r->failed = 1;
+        *err = p->why;
         return -1;
     }
-    if (res == STORE_ADDED && strcmp(o.type, TOMBSTONE_TYPE) == 0) {
+    if (res == STORE_ADDED && strcmp(o->type, TOMBSTONE_TYPE) == 0) {
         uint64_t deleted;
-        if (tombstone_apply(r->s, r->collection, &o, &deleted, &why) < 0) {
-            *err = why;
+        if (tombstone_apply(r->s, r->collection, o, &deleted, &p->why) < 0) {
+            *err = p->why;
             return -1;
         }
     }
-    report(r, index, &o, res == STORE_ADDED ? INGEST_ADDED : INGEST_DUPLICATE, added, NULL);
+    report(r, p->index, o, res == STORE_ADDED ? INGEST_ADDED : INGEST_DUPLICATE, added, NULL);
     return 0;
+}
+
+static int on_object(void *ctx, size_t index, const struct kzj_doc *doc, uint32_t node,
+                     struct kz_error *err)
+{
+    struct ingest_run *r = ctx;
+
+    if (ingest_prepare(r->opts, r->findings, index, doc, node, &r->one, err) < 0)
+        return -1;
+    return ingest_store(r, &r->one, err);
+}
+
+static int read_all(struct ingest_run *r, const char *buf, size_t len, struct stix_container *info,
+                    struct kz_error *err)
+{
+    int rc;
+
+    if (len >= INGEST_PIPELINE_MIN_BYTES)
+        return ingest_pipeline(r, r->opts, buf, len, info, err);
+    r->findings = malloc(sizeof(*r->findings));
+    if (!r->findings)
+        return kz_error_set(err, KZ_ENOMEM, "out of memory");
+    prepared_init(&r->one);
+    rc = stix_read(buf, len, on_object, r, info, err);
+    prepared_free(&r->one);
+    free(r->findings);
+    return rc;
 }
 
 int ingest_buffer(struct store *s, int64_t collection, const char *buf, size_t len,
                   const struct ingest_opts *opts, struct ingest_counts *counts,
                   struct kz_error *err)
 {
-    struct run r = {.s = s, .collection = collection, .opts = opts, .counts = counts};
+    struct ingest_run r = {.s = s, .collection = collection, .opts = opts, .counts = counts};
     struct stix_container info;
-    int rc = -1;
 
     memset(counts, 0, sizeof(*counts));
-    kz_buf_init(&r.raw, KZ_MAX_OBJECT_BYTES);
     if (store_begin(s, err) < 0)
-        goto out;
-    if (stix_read(buf, len, on_object, &r, &info, err) < 0) {
+        return -1;
+    if (read_all(&r, buf, len, &info, err) < 0) {
         if (!err->file[0])
             kz_error_file(err, opts->name);
-        store_rollback(s);
-        counts->added = counts->duplicates = 0;
-        goto out;
+        goto fail;
     }
     if (opts->strict && counts->rejected) {
         store_rollback(s);
         counts->rolled_back = 1;
         counts->added = counts->duplicates = 0;
-        rc = 0;
-        goto out;
+        return 0;
     }
-    if (opts->before_commit && opts->before_commit(opts->commit_ctx, &info, err) < 0) {
-        store_rollback(s);
-        counts->added = counts->duplicates = 0;
-        goto out;
-    }
-    if (store_commit(s, err) < 0) {
-        store_rollback(s);
-        counts->added = counts->duplicates = 0;
-        goto out;
-    }
-    rc = 0;
-out:
-    kz_buf_free(&r.raw);
-    return rc;
+    if ((opts->before_commit && opts->before_commit(opts->commit_ctx, &info, err) < 0) ||
+        store_commit(s, err) < 0)
+        goto fail;
+    return 0;
+fail:
+    store_rollback(s);
+    counts->added = counts->duplicates = 0;
+    return -1;
 }

@@ -43,6 +43,23 @@ void kzj_doc_free(struct kzj_doc *d)
     d->n = d->cap = 0;
 }
 
+int kzj_doc_copy(struct kzj_doc *dst, const struct kzj_doc *src, struct kz_error *err)
+{
+    if (dst->cap < src->n) {
+        struct kzj_node *nodes = realloc(dst->nodes, (size_t)src->n * sizeof(*nodes));
+        if (!nodes)
+            return kz_error_set(err, KZ_ENOMEM, "out of memory copying a JSON tape");
+        dst->nodes = nodes;
+        dst->cap = src->n;
+    }
+    if (src->n)
+        memcpy(dst->nodes, src->nodes, (size_t)src->n * sizeof(*dst->nodes));
+    dst->n = src->n;
+    dst->buf = src->buf;
+    dst->buflen = src->buflen;
+    return 0;
+}
+
 void kzj_position(const char *buf, size_t len, size_t off, char *out, size_t size)
 {
     size_t line = 1, col = 1;

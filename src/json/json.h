@@ -63,6 +63,10 @@ struct kzj_doc {
 void kzj_doc_init(struct kzj_doc *d);
 void kzj_doc_free(struct kzj_doc *d);
 
+/* Makes dst a copy of src's tape (the text stays src's, not copied), so the
+ * parsed value outlives src's next parse. KZ_ENOMEM on failure. */
+int kzj_doc_copy(struct kzj_doc *dst, const struct kzj_doc *src, struct kz_error *err);
+
 /* Parses the value starting at buf[*pos] (after optional whitespace) into d,
  * replacing what d held. On success *pos is just past the value. On failure
  * returns -1 with err->text "line L, column C: expected ..., found ...". */

@@ -1,0 +1,53 @@
+/*
+ * Internals of ingest/: an object goes through two steps. Preparing
+ * (parse, read the common properties, validate, minify) needs nothing but
+ * the text; storing (the write policy, recipients, the store itself) needs
+ * the transaction. Large inputs prepare on a second thread while the
+ * calling thread stores (pipeline.c), so validation overlaps the store's
+ * work instead of adding to it.
+ */
+#ifndef KZ_INGEST_INT_H
+#define KZ_INGEST_INT_H
+
+#include "ingest/ingest.h"
+#include "json/json.h"
+#include "util/buf.h"
+
+/* Inputs at least this large are prepared on a second thread. */
+#define INGEST_PIPELINE_MIN_BYTES ((size_t)256 * 1024)
+/* Objects prepared ahead of the one being stored, at most. */
+#define INGEST_PIPELINE_DEPTH 128
+
+/* One object, prepared. */
+struct prepared {
+    size_t index;
+    struct kzj_doc doc; /* a copy of its tape, when prepared on another thread */
+    struct stix_obj o;
+    struct kz_buf raw; /* the minified text to store */
+    int rejected;      /* invalid: why says so */
+    struct kz_error why;
+};
+
+void prepared_init(struct prepared *p);
+void prepared_free(struct prepared *p);
+
+/* Reads, validates and minifies the object at node of doc into p (o points
+ * into doc). Returns -1 only when the input itself is broken (an element
+ * of "objects" that is not an object) or memory ran out: err set. */
+int ingest_prepare(const struct ingest_opts *opts, struct stix_findings *findings, size_t index,
+                   const struct kzj_doc *doc, uint32_t node, struct prepared *p,
+                   struct kz_error *err);
+
+/* The storing side's state for one input. */
+struct ingest_run;
+
+/* Stores (or rejects and reports) one prepared object. -1: a failure that
+ * ends the input (err set). */
+int ingest_store(struct ingest_run *r, struct prepared *p, struct kz_error *err);
+
+/* Reads buf with stix_read, preparing on a second thread and storing each
+ * object in order on this one. Same contract as stix_read. */
+int ingest_pipeline(struct ingest_run *r, const struct ingest_opts *opts, const char *buf,
+                    size_t len, struct stix_container *info, struct kz_error *err);
+
+#endif

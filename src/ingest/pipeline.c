@@ -1,0 +1,168 @@
+/*
+ * Preparing on a second thread while this one stores. The preparing thread
+ * runs stix_read, copies each object's tape into a slot of a ring, reads,
+ * validates and minifies it there; the storing thread takes the slots in
+ * order. The ring bounds how far ahead preparing runs (and the memory it
+ * holds). Either side stopping stops the other: a broken input ends the
+ * read, a store failure tells the preparing thread to give up.
+ */
+#include "ingest/ingest_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pipeline {
+    const struct ingest_opts *opts;
+    const char *buf;
+    size_t len;
+    struct prepared slots[INGEST_PIPELINE_DEPTH];
+    struct stix_findings findings; /* the preparing thread's */
+    pthread_mutex_t lock;
+    pthread_cond_t moved; /* produced or consumed changed, or a side stopped */
+    size_t produced, consumed;
+    int done;    /* the preparing thread has finished reading */
+    int failed;  /* ... because the input is broken: read_err says why */
+    int stopped; /* the storing side gave up */
+    int waiting; /* a side sleeps on `moved` */
+    struct stix_container info;
+    struct kz_error read_err;
+};
+
+/* Wakes the other side if it sleeps; called with the lock held. */
+static void poke(struct pipeline *p)
+{
+    if (p->waiting)
+        pthread_cond_broadcast(&p->moved);
+}
+
+static void wait_moved(struct pipeline *p)
+{
+    p->waiting++;
+    pthread_cond_wait(&p->moved, &p->lock);
+    p->waiting--;
+}
+
+static int prepare_one(void *ctx, size_t index, const struct kzj_doc *doc, uint32_t node,
+                       struct kz_error *err)
+{
+    struct pipeline *p = ctx;
+    struct prepared *slot;
+
+    pthread_mutex_lock(&p->lock);
+    while (p->produced - p->consumed >= INGEST_PIPELINE_DEPTH && !p->stopped)
+        wait_moved(p);
+    if (p->stopped) {
+        pthread_mutex_unlock(&p->lock);
+        return kz_error_set(err, KZ_EINTERNAL, "stopped");
+    }
+    /* the slot is this side's until `produced` passes it */
+    slot = &p->slots[p->produced % INGEST_PIPELINE_DEPTH];
+    pthread_mutex_unlock(&p->lock);
+    if (kzj_doc_copy(&slot->doc, doc, err) < 0 ||
+        ingest_prepare(p->opts, &p->findings, index, &slot->doc, node, slot, err) < 0)
+        return -1;
+    pthread_mutex_lock(&p->lock);
+    p->produced++;
+    poke(p);
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+static void *prepare_all(void *arg)
+{
+    struct pipeline *p = arg;
+    struct kz_error err;
+    int rc;
+
+    kz_error_clear(&err);
+    rc = stix_read(p->buf, p->len, prepare_one, p, &p->info, &err);
+    pthread_mutex_lock(&p->lock);
+    p->done = 1;
+    if (rc < 0) {
+        p->failed = 1;
+        p->read_err = err;
+    }
+    poke(p);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* The next prepared slot, or NULL when there is none to come (or the
+ * input turned out broken: nothing of it will be kept). */
+static struct prepared *next_slot(struct pipeline *p)
+{
+    struct prepared *slot = NULL;
+
+    pthread_mutex_lock(&p->lock);
+    while (p->consumed == p->produced && !p->done)
+        wait_moved(p);
+    if (p->consumed < p->produced && !p->failed)
+        slot = &p->slots[p->consumed % INGEST_PIPELINE_DEPTH];
+    pthread_mutex_unlock(&p->lock);
+    return slot;
+}
+
+static void slot_done(struct pipeline *p, int stop)
+{
+    pthread_mutex_lock(&p->lock);
+    p->consumed++;
+    if (stop)
+        p->stopped = 1;
+    poke(p);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void store_all(struct pipeline *p, struct ingest_run *r, int *rc, struct kz_error *err)
+{
+    struct prepared *slot;
+
+    while ((slot = next_slot(p)) != NULL) {
+        int stop = ingest_store(r, slot, err) < 0;
+        slot_done(p, stop);
+        if (stop) {
+            *rc = -1;
+            return;
+        }
+    }
+}
+
+static void pipeline_free(struct pipeline *p)
+{
+    for (size_t i = 0; i < INGEST_PIPELINE_DEPTH; i++)
+        prepared_free(&p->slots[i]);
+    pthread_cond_destroy(&p->moved);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+int ingest_pipeline(struct ingest_run *r, const struct ingest_opts *opts, const char *buf,
+                    size_t len, struct stix_container *info, struct kz_error *err)
+{
+    struct pipeline *p = calloc(1, sizeof(*p));
+    pthread_t thread;
+    int rc = 0;
+
+    if (!p)
+        return kz_error_set(err, KZ_ENOMEM, "out of memory");
+    p->opts = opts;
+    p->buf = buf;
+    p->len = len;
+    for (size_t i = 0; i < INGEST_PIPELINE_DEPTH; i++)
+        prepared_init(&p->slots[i]);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->moved, NULL);
+    if (pthread_create(&thread, NULL, prepare_all, p) != 0) {
+        pipeline_free(p);
+        return kz_error_set(err, KZ_EINTERNAL, "cannot start a thread");
+    }
+    store_all(p, r, &rc, err);
+    pthread_join(thread, NULL);
+    if (rc == 0 && p->failed) {
+        *err = p->read_err;
+        rc = -1;
+    }
+    *info = p->info;
+    pipeline_free(p);
+    return rc;
+}
