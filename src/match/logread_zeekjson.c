@@ -19,9 +19,9 @@ static int zeek_json_detect(const char *line, size_t n)
 {
     if (n < 2 || line[0] != '{')
         return 0;
-    if (mx_memmem(line, n, "\"id.orig_h\"", 11) || mx_memmem(line, n, "\"_path\"", 7))
+    if (kz_memmem(line, n, "\"id.orig_h\"", 11) || kz_memmem(line, n, "\"_path\"", 7))
         return 1;
-    return mx_memmem(line, n, "\"ts\":", 5) && mx_memmem(line, n, "\"uid\":", 6);
+    return kz_memmem(line, n, "\"ts\":", 5) && kz_memmem(line, n, "\"uid\":", 6);
 }
 
 const struct lr_format lr_zeek_json_format = {"zeek-json", zeek_json_line, zeek_json_detect};

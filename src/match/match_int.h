@@ -324,22 +324,7 @@ static inline struct mx_u128 mx_u128_from16(const uint8_t a[16])
 
 /* Hex digits: kz_is_hex and kz_hexval (util/text.h). */
 
-/* memmem without _GNU_SOURCE: whether needle[0..m) occurs in hay[0..n). */
-static inline const char *mx_memmem(const char *hay, size_t n, const char *needle, size_t m)
-{
-    if (m == 0)
-        return hay;
-    while (n >= m) {
-        const char *p = memchr(hay, needle[0], n - m + 1);
-        if (!p)
-            return NULL;
-        if (memcmp(p, needle, m) == 0)
-            return p;
-        n -= (size_t)(p - hay) + 1;
-        hay = p + 1;
-    }
-    return NULL;
-}
+/* memmem without _GNU_SOURCE: kz_memmem (util/text.h). */
 
 /* match_tokenize; returns whether a '%' lay between atoms (the field may
  * hold percent-encoded values worth decoding). */

@@ -147,7 +147,7 @@ static void classify_email(struct tk *t, size_t a, size_t b, size_t at, int dept
         while (dend > at + 1 && (s[dend - 1] == '.' || s[dend - 1] == '-'))
             dend--;
         if (ls < at && at - ls <= MATCH_MAX_EMAIL_LOCAL && s[at - 1] != '.' &&
-            !mx_memmem(s + ls, at - ls, "..", 2) && dom_ok(s, at + 1, dend)) {
+            !kz_memmem(s + ls, at - ls, "..", 2) && dom_ok(s, at + 1, dend)) {
             emit(t, ls, dend - ls, MATCH_EMAIL);
             if (ls > a)
                 classify(t, a, ls, depth + 1);

@@ -865,7 +865,7 @@ static void check_sub(const struct warninglist_set *s, enum match_kind kind, con
         const struct wl_sub *p = &s->subs[s->shortsubs[k]];
         const struct wl_list *l = &s->lists[p->list];
         if (p->list < *best && (l->kinds & (1u << kind)) &&
-            mx_memmem(v, n, l->arena + p->off, p->len))
+            kz_memmem(v, n, l->arena + p->off, p->len))
             *best = p->list;
     }
 }

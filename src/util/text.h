@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Whether c is a hex digit, either case. */
 static inline int kz_is_hex(unsigned char c)
@@ -19,6 +20,24 @@ static inline int kz_is_hex(unsigned char c)
 static inline unsigned kz_hexval(unsigned char c)
 {
     return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+/* memmem without _GNU_SOURCE: where needle[0..m) first occurs in hay[0..n),
+ * or NULL. */
+static inline const char *kz_memmem(const char *hay, size_t n, const char *needle, size_t m)
+{
+    if (m == 0)
+        return hay;
+    while (n >= m) {
+        const char *p = memchr(hay, needle[0], n - m + 1);
+        if (!p)
+            return NULL;
+        if (memcmp(p, needle, m) == 0)
+            return p;
+        n -= (size_t)(p - hay) + 1;
+        hay = p + 1;
+    }
+    return NULL;
 }
 
 /* Decodes the UTF-8 character at s[0..n): returns its length (1 to 4) and
