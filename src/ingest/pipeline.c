@@ -19,28 +19,34 @@ struct pipeline {
     struct prepared slots[INGEST_PIPELINE_DEPTH];
     struct stix_findings findings; /* the preparing thread's */
     pthread_mutex_t lock;
-    pthread_cond_t moved; /* produced or consumed changed, or a side stopped */
+    pthread_cond_t room;  /* the preparing side may go on */
+    pthread_cond_t ready; /* the storing side may go on */
     size_t produced, consumed;
-    int done;    /* the preparing thread has finished reading */
-    int failed;  /* ... because the input is broken: read_err says why */
-    int stopped; /* the storing side gave up */
-    int waiting; /* a side sleeps on `moved` */
+    int done;          /* the preparing thread has finished reading */
+    int failed;        /* ... because the input is broken: read_err says why */
+    int stopped;       /* the storing side gave up */
+    int prep_waiting;  /* the preparing side sleeps on `room` */
+    int store_waiting; /* the storing side sleeps on `ready` */
     struct stix_container info;
     struct kz_error read_err;
 };
 
-/* Wakes the other side if it sleeps; called with the lock held. */
-static void poke(struct pipeline *p)
+/* Wakeups cost a system call each, so a sleeping side is woken only once
+ * there is a batch for it: the preparing side when the ring is half empty,
+ * the storing side when PIPELINE_BATCH objects are ready (or the end). All
+ * with the lock held. */
+#define PIPELINE_BATCH 16
+
+static void wake_prep(struct pipeline *p)
 {
-    if (p->waiting)
-        pthread_cond_broadcast(&p->moved);
+    if (p->prep_waiting && (p->stopped || p->produced - p->consumed <= INGEST_PIPELINE_DEPTH / 2))
+        pthread_cond_signal(&p->room);
 }
 
-static void wait_moved(struct pipeline *p)
+static void wake_store(struct pipeline *p)
 {
-    p->waiting++;
-    pthread_cond_wait(&p->moved, &p->lock);
-    p->waiting--;
+    if (p->store_waiting && (p->done || p->produced - p->consumed >= PIPELINE_BATCH))
+        pthread_cond_signal(&p->ready);
 }
 
 static int prepare_one(void *ctx, size_t index, const struct kzj_doc *doc, uint32_t node,
@@ -50,8 +56,11 @@ static int prepare_one(void *ctx, size_t index, const struct kzj_doc *doc, uint3
     struct prepared *slot;
 
     pthread_mutex_lock(&p->lock);
-    while (p->produced - p->consumed >= INGEST_PIPELINE_DEPTH && !p->stopped)
-        wait_moved(p);
+    while (p->produced - p->consumed >= INGEST_PIPELINE_DEPTH && !p->stopped) {
+        p->prep_waiting = 1;
+        pthread_cond_wait(&p->room, &p->lock);
+        p->prep_waiting = 0;
+    }
     if (p->stopped) {
         pthread_mutex_unlock(&p->lock);
         return kz_error_set(err, KZ_EINTERNAL, "stopped");
@@ -64,7 +73,7 @@ static int prepare_one(void *ctx, size_t index, const struct kzj_doc *doc, uint3
         return -1;
     pthread_mutex_lock(&p->lock);
     p->produced++;
-    poke(p);
+    wake_store(p);
     pthread_mutex_unlock(&p->lock);
     return 0;
 }
@@ -83,7 +92,7 @@ static void *prepare_all(void *arg)
         p->failed = 1;
         p->read_err = err;
     }
-    poke(p);
+    wake_store(p);
     pthread_mutex_unlock(&p->lock);
     return NULL;
 }
@@ -95,8 +104,11 @@ static struct prepared *next_slot(struct pipeline *p)
     struct prepared *slot = NULL;
 
     pthread_mutex_lock(&p->lock);
-    while (p->consumed == p->produced && !p->done)
-        wait_moved(p);
+    while (p->consumed == p->produced && !p->done) {
+        p->store_waiting = 1;
+        pthread_cond_wait(&p->ready, &p->lock);
+        p->store_waiting = 0;
+    }
     if (p->consumed < p->produced && !p->failed)
         slot = &p->slots[p->consumed % INGEST_PIPELINE_DEPTH];
     pthread_mutex_unlock(&p->lock);
@@ -109,7 +121,7 @@ static void slot_done(struct pipeline *p, int stop)
     p->consumed++;
     if (stop)
         p->stopped = 1;
-    poke(p);
+    wake_prep(p);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -131,7 +143,8 @@ static void pipeline_free(struct pipeline *p)
 {
     for (size_t i = 0; i < INGEST_PIPELINE_DEPTH; i++)
         prepared_free(&p->slots[i]);
-    pthread_cond_destroy(&p->moved);
+    pthread_cond_destroy(&p->room);
+    pthread_cond_destroy(&p->ready);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -151,7 +164,8 @@ int ingest_pipeline(struct ingest_run *r, const struct ingest_opts *opts, const 
     for (size_t i = 0; i < INGEST_PIPELINE_DEPTH; i++)
         prepared_init(&p->slots[i]);
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->moved, NULL);
+    pthread_cond_init(&p->room, NULL);
+    pthread_cond_init(&p->ready, NULL);
     if (pthread_create(&thread, NULL, prepare_all, p) != 0) {
         pipeline_free(p);
         return kz_error_set(err, KZ_EINTERNAL, "cannot start a thread");
