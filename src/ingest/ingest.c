@@ -184,6 +184,24 @@ static int read_all(struct ingest_run *r, const char *buf, size_t len, struct st
     return rc;
 }
 
+static int tx_begin(struct store *s, const struct ingest_opts *opts, struct kz_error *err)
+{
+    return opts->step ? store_step_begin(s, err) : store_begin(s, err);
+}
+
+static int tx_commit(struct store *s, const struct ingest_opts *opts, struct kz_error *err)
+{
+    return opts->step ? store_step_release(s, err) : store_commit(s, err);
+}
+
+static void tx_rollback(struct store *s, const struct ingest_opts *opts)
+{
+    if (opts->step)
+        store_step_rollback(s);
+    else
+        store_rollback(s);
+}
+
 int ingest_buffer(struct store *s, int64_t collection, const char *buf, size_t len,
                   const struct ingest_opts *opts, struct ingest_counts *counts,
                   struct kz_error *err)
@@ -192,7 +210,7 @@ int ingest_buffer(struct store *s, int64_t collection, const char *buf, size_t l
     struct stix_container info;
 
     memset(counts, 0, sizeof(*counts));
-    if (store_begin(s, err) < 0)
+    if (tx_begin(s, opts, err) < 0)
         return -1;
     if (read_all(&r, buf, len, &info, err) < 0) {
         if (!err->file[0])
@@ -200,17 +218,17 @@ int ingest_buffer(struct store *s, int64_t collection, const char *buf, size_t l
         goto fail;
     }
     if (opts->strict && counts->rejected) {
-        store_rollback(s);
+        tx_rollback(s, opts);
         counts->rolled_back = 1;
         counts->added = counts->duplicates = 0;
         return 0;
     }
     if ((opts->before_commit && opts->before_commit(opts->commit_ctx, &info, err) < 0) ||
-        store_commit(s, err) < 0)
+        tx_commit(s, opts, err) < 0)
         goto fail;
     return 0;
 fail:
-    store_rollback(s);
+    tx_rollback(s, opts);
     counts->added = counts->duplicates = 0;
     return -1;
 }

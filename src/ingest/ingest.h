@@ -59,6 +59,8 @@ struct ingest_opts {
     void *meta_ctx;
     ingest_commit_fn before_commit; /* may be NULL */
     void *commit_ctx;
+    int step; /* the caller holds a transaction: the input is one step of it
+                 (store_step_begin), released instead of committed */
 };
 
 struct ingest_counts {
