@@ -199,7 +199,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
     if (!n)
         return 2;
     kz_error_clear(&err);
-    store_defer_checkpoints(node_store(n), 1);
+    store_set_bulk(node_store(n));
     if (store_collection_find(node_store(n), NULL, collection, &col, &err) < 0 ||
         cli_load_warninglists(n, &wl, &err) < 0)
         return cli_fail(&err);

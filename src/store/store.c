@@ -5,9 +5,11 @@
  */
 #include "store/store_backend.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/kztime.h"
 
@@ -69,9 +71,91 @@ void store_defer_checkpoints(struct store *s, int on)
     s->be->defer_checkpoints(s->b, on);
 }
 
+void store_set_bulk(struct store *s)
+{
+    store_defer_checkpoints(s, 1);
+    s->be->set_cache_kib(s->b, STORE_BULK_CACHE_KIB);
+}
+
 int store_checkpoint(struct store *s, struct kz_error *err)
 {
     return s->be->checkpoint(s->b, err);
+}
+
+struct store_checkpointer {
+    struct store *s;
+    int interval_ms;
+    int stopping;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+};
+
+static void *checkpointer_run(void *arg)
+{
+    struct store_checkpointer *c = arg;
+    struct kz_error err;
+
+    pthread_mutex_lock(&c->lock);
+    while (!c->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(c->interval_ms % 1000) * 1000000L;
+        ts.tv_sec += c->interval_ms / 1000 + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+        if (c->stopping)
+            break;
+        pthread_mutex_unlock(&c->lock);
+        store_checkpoint(c->s, &err);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+struct store_checkpointer *store_checkpointer_start(const char *backend, const char *location,
+                                                    int interval_ms, struct kz_error *err)
+{
+    struct store_checkpointer *c = calloc(1, sizeof(*c));
+
+    if (!c) {
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->interval_ms = interval_ms;
+    c->s = store_open(backend, location, 0, err);
+    if (!c->s) {
+        free(c);
+        return NULL;
+    }
+    store_defer_checkpoints(c->s, 1);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->wake, NULL);
+    if (pthread_create(&c->thread, NULL, checkpointer_run, c) != 0) {
+        kz_error_set(err, KZ_EINTERNAL, "cannot start a thread");
+        pthread_cond_destroy(&c->wake);
+        pthread_mutex_destroy(&c->lock);
+        store_close(c->s);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void store_checkpointer_stop(struct store_checkpointer *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->stopping = 1;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->lock);
+    store_close(c->s);
+    free(c);
 }
 
 int store_begin(struct store *s, struct kz_error *err)
@@ -87,6 +171,23 @@ int store_commit(struct store *s, struct kz_error *err)
 void store_rollback(struct store *s)
 {
     s->be->rollback(s->b);
+}
+
+int store_step_begin(struct store *s, struct kz_error *err)
+{
+    return s->be->step(s->b, STORE_STEP_BEGIN, err);
+}
+
+int store_step_release(struct store *s, struct kz_error *err)
+{
+    return s->be->step(s->b, STORE_STEP_RELEASE, err);
+}
+
+void store_step_rollback(struct store *s)
+{
+    struct kz_error err;
+
+    s->be->step(s->b, STORE_STEP_ROLLBACK, &err);
 }
 
 int store_collection_add(struct store *s, struct store_collection *c, struct kz_error *err)

@@ -47,19 +47,42 @@ int store_data_version(struct store *s, uint64_t *v, struct kz_error *err);
 /* Leaves folding the write-ahead log back into the database to whoever
  * calls store_checkpoint, instead of doing it inside commits: kizuna
  * serve's connections (its main thread checkpoints every second, off the
- * requests' path), a sync round and an import (they checkpoint once at
- * the end rather than every few thousand pages). Commits stay durable. */
+ * requests' path), a sync round (a store_checkpointer beside it) and an
+ * import (once, at the end). Commits stay durable. */
 void store_defer_checkpoints(struct store *s, int on);
+/* ... except that a commit still checkpoints once the log holds this many
+ * pages (64 MiB of 4 KiB pages). */
+#define STORE_DEFERRED_CHECKPOINT_PAGES 16384
+
+/* A connection that writes a lot (an import, a sync round): checkpoints
+ * deferred as above, and a page cache of STORE_BULK_CACHE_KIB so that the
+ * pages a transaction dirties are not written out twice. */
+void store_set_bulk(struct store *s);
+#define STORE_BULK_CACHE_KIB 65536
 
 /* Folds the write-ahead log into the database without blocking readers or
  * writers. */
 int store_checkpoint(struct store *s, struct kz_error *err);
+
+/* A thread with its own connection that checkpoints every interval_ms, so
+ * a long writer (a sync round) never pays for it in its commits. */
+struct store_checkpointer;
+struct store_checkpointer *store_checkpointer_start(const char *backend, const char *location,
+                                                    int interval_ms, struct kz_error *err);
+void store_checkpointer_stop(struct store_checkpointer *c);
 
 /* Write transactions. begin waits up to KZ_STORE_BUSY_TIMEOUT_MS for other
  * writers. rollback accepts a store with no open transaction. */
 int store_begin(struct store *s, struct kz_error *err);
 int store_commit(struct store *s, struct kz_error *err);
 void store_rollback(struct store *s);
+
+/* A nested step inside an open transaction: what it wrote is kept by
+ * release and undone by rollback_step, the rest of the transaction either
+ * way (a sync commits several pulled pages together, each one a step). */
+int store_step_begin(struct store *s, struct kz_error *err);
+int store_step_release(struct store *s, struct kz_error *err);
+void store_step_rollback(struct store *s);
 
 /* --- collections -------------------------------------------------------- */
 

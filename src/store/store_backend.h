@@ -8,16 +8,20 @@
 
 #include "store/store.h"
 
+enum store_step { STORE_STEP_BEGIN, STORE_STEP_RELEASE, STORE_STEP_ROLLBACK };
+
 struct store_backend {
     const char *name;
     void *(*open)(const char *location, int create, struct kz_error *err);
     void (*close)(void *b);
     int (*data_version)(void *b, uint64_t *v, struct kz_error *err);
     void (*defer_checkpoints)(void *b, int on);
+    void (*set_cache_kib)(void *b, int kib);
     int (*checkpoint)(void *b, struct kz_error *err);
     int (*begin)(void *b, struct kz_error *err);
     int (*commit)(void *b, struct kz_error *err);
     void (*rollback)(void *b);
+    int (*step)(void *b, enum store_step what, struct kz_error *err);
     int (*collection_add)(void *b, struct store_collection *c, struct kz_error *err);
     int (*collection_find)(void *b, const char *api_root, const char *id_or_alias,
                            struct store_collection *out, struct kz_error *err);

@@ -509,7 +509,18 @@ static void sqlite_defer_checkpoints(void *b, int on)
     struct sqlite_store *s = b;
 
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, on, NULL);
-    sqlite3_wal_autocheckpoint(s->db, on ? 0 : 1000);
+    /* still bounded: a log that grows without end (a pull of a million
+     * objects, page by page) makes every later read slower */
+    sqlite3_wal_autocheckpoint(s->db, on ? STORE_DEFERRED_CHECKPOINT_PAGES : 1000);
+}
+
+static void sqlite_set_cache_kib(void *b, int kib)
+{
+    struct sqlite_store *s = b;
+    char sql[64];
+
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+    sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 }
 
 static int sqlite_checkpoint(void *b, struct kz_error *err)
@@ -577,6 +588,21 @@ static void sqlite_rollback(void *b)
         return;
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_tx = 0;
+}
+
+/* Steps are savepoints. A rolled-back step may have used dates added that
+ * are then never stored: harmless, dates only need to grow. */
+static int sqlite_step(void *b, enum store_step what, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+
+    if (!s->in_tx)
+        return kz_error_set(err, KZ_EINTERNAL, "store: a step outside a transaction");
+    if (what == STORE_STEP_BEGIN)
+        return exec(s, "SAVEPOINT kz_step", err);
+    if (what == STORE_STEP_RELEASE)
+        return exec(s, "RELEASE kz_step", err);
+    return exec(s, "ROLLBACK TO kz_step; RELEASE kz_step", err);
 }
 
 static void read_collection(sqlite3_stmt *q, struct store_collection *c)
@@ -2319,10 +2345,12 @@ const struct store_backend store_sqlite_backend = {
         .close = sqlite_close,
         .data_version = sqlite_data_version,
         .defer_checkpoints = sqlite_defer_checkpoints,
+        .set_cache_kib = sqlite_set_cache_kib,
         .checkpoint = sqlite_checkpoint,
         .begin = sqlite_begin,
         .commit = sqlite_commit,
         .rollback = sqlite_rollback,
+        .step = sqlite_step,
         .collection_add = sqlite_collection_add,
         .collection_find = sqlite_collection_find,
         .collection_each = sqlite_collection_each,

@@ -28,6 +28,7 @@
 #include "policy/policy.h"
 #include "sign/sign.h"
 #include "util/kztime.h"
+#include "util/text.h"
 
 #define TOKEN_KEY_LABEL "kizuna peer token"
 
@@ -178,44 +179,182 @@ static int pulled_commit(void *ctx, const struct stix_container *info, struct kz
     return store_link_checkpoint(r->s, r->link, r->new_checkpoint, r->page->added_last, err);
 }
 
+/* The URL of the page after added_after (a date as the peer wrote it, ""
+ * for none) and next (escaped, "" for none). */
+static void page_url(const char *base, const char *added_after, const char *next, char *url,
+                     size_t cap)
+{
+    char *after = added_after[0] ? peer_escape(added_after) : NULL;
+
+    snprintf(url, cap, "%s?limit=%d&match%%5Bversion%%5D=all%s%s%s%s", base, SYNC_PAGE_LIMIT,
+             after ? "&added_after=" : "", after ? after : "", next[0] ? "&next=" : "", next);
+    free(after);
+}
+
+static int fetch_page(struct round *r, const char *url, struct peer_response *p,
+                      struct kz_error *err)
+{
+    if (peer_request(&r->client, "GET", url, NULL, 0, r->check_sig, p, err) < 0)
+        return -1;
+    if (p->status != 200)
+        return kz_error_set(err, KZ_EIO, "GET %s: HTTP %ld", url, p->status);
+    return 0;
+}
+
+/* The next page, fetched while this one is stored. Which page comes next
+ * is only certain once this one is read (its "next"), so the fetch is a
+ * guess from the tail of the body, where TAXII servers put "more" and
+ * "next"; the page is used only if the URL then asked for is the same. */
+struct prefetch {
+    struct round *r;
+    char url[2048];
+    struct peer_response resp;
+    struct kz_error err;
+    int rc;
+    int started;
+    atomic_int done;
+    pthread_t thread;
+};
+
+static void *prefetch_run(void *arg)
+{
+    struct prefetch *f = arg;
+
+    kz_error_clear(&f->err);
+    f->rc = fetch_page(f->r, f->url, &f->resp, &f->err);
+    atomic_store(&f->done, 1);
+    return NULL;
+}
+
+/* "next" near the end of an envelope that says more, escaped for a URL;
+ * 0 when there is none to guess. */
+static int guess_next(const struct peer_response *p, char *out, size_t cap)
+{
+    size_t tail = p->body.len < 512 ? p->body.len : 512;
+    const char *t = p->body.data ? p->body.data + p->body.len - tail : "";
+    const char *k, *end;
+    char raw[256], *e;
+
+    if (!kz_memmem(t, tail, "\"more\":true", 11) || !(k = kz_memmem(t, tail, "\"next\":\"", 8)))
+        return 0;
+    k += 8;
+    end = memchr(k, '"', tail - (size_t)(k - t));
+    if (!end || memchr(k, '\\', (size_t)(end - k)) || (size_t)(end - k) >= sizeof(raw))
+        return 0;
+    snprintf(raw, sizeof(raw), "%.*s", (int)(end - k), k);
+    e = peer_escape(raw);
+    if (!e)
+        return 0;
+    snprintf(out, cap, "%s", e);
+    free(e);
+    return 1;
+}
+
+static void prefetch_start(struct prefetch *f, const char *base, const struct peer_response *p,
+                           const struct store_peer_link *cur)
+{
+    char next[300];
+
+    if (f->started || !guess_next(p, next, sizeof(next)))
+        return;
+    page_url(base, p->added_last[0] ? p->added_last : cur->checkpoint_text, next, f->url,
+             sizeof(f->url));
+    atomic_store(&f->done, 0);
+    f->started = pthread_create(&f->thread, NULL, prefetch_run, f) == 0;
+}
+
+/* Whether the page at url is there already, fetched by the prefetch. */
+static int prefetch_ready(struct prefetch *f, const char *url)
+{
+    return f->started && atomic_load(&f->done) && f->rc == 0 && strcmp(f->url, url) == 0;
+}
+
+/* Pulled pages are stored as steps of one transaction, committed every
+ * SYNC_PAGES_PER_COMMIT pages or SYNC_COMMIT_US: fewer commits write the
+ * same index pages fewer times. The write lock is never held while
+ * waiting for the network: a page not fetched yet commits first. */
+struct batch {
+    int open;
+    int pages;
+    int64_t since;
+};
+
+static int batch_step(struct round *r, struct batch *b, struct kz_error *err)
+{
+    if (b->open)
+        return 0;
+    if (store_begin(r->s, err) < 0)
+        return -1;
+    b->open = 1;
+    b->pages = 0;
+    b->since = kz_mono_micros();
+    return 0;
+}
+
+static int batch_commit(struct round *r, struct batch *b, struct kz_error *err)
+{
+    if (!b->open)
+        return 0;
+    b->open = 0;
+    if (store_commit(r->s, err) == 0)
+        return 0;
+    store_rollback(r->s);
+    return -1;
+}
+
+/* Waits for the prefetch; 1 when it fetched `url`, swapped into *p. */
+static int prefetch_take(struct prefetch *f, const char *url, struct peer_response *p)
+{
+    struct peer_response t;
+
+    if (!f->started)
+        return 0;
+    pthread_join(f->thread, NULL);
+    f->started = 0;
+    if (!url || f->rc < 0 || strcmp(f->url, url) != 0)
+        return 0;
+    t = *p;
+    *p = f->resp;
+    f->resp = t;
+    return 1;
+}
+
 static int pull_link(struct round *r, const struct store_peer_link *l, struct kz_error *err)
 {
     struct peer_response p;
+    struct prefetch *f = calloc(1, sizeof(*f));
     struct ingest_opts opts = {.name = "peer page",
                                .report = pulled_report,
                                .report_ctx = r,
                                .meta = pulled_meta,
                                .meta_ctx = r,
                                .before_commit = pulled_commit,
-                               .commit_ctx = r};
+                               .commit_ctx = r,
+                               .step = 1};
     struct ingest_counts counts;
     struct store_peer_link cur = *l;
+    struct batch batch = {0};
+    struct kz_error e2;
     char base[1400], url[2048], next[300] = "";
     const char *target;
     int rc = -1, stuck = 0;
 
     kz_buf_init(&p.body, SYNC_MAX_PAGE_BYTES);
+    if (!f) {
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
+        goto out;
+    }
+    f->r = r;
+    kz_buf_init(&f->resp.body, SYNC_MAX_PAGE_BYTES);
     if (link_url(r, l, base, sizeof(base)) < 0) {
         kz_error_set(err, KZ_EUSAGE, "the peer's URL is too long");
         goto out;
     }
-    for (int page = 0;; page++) {
-        char *after = cur.checkpoint_text[0] ? peer_escape(cur.checkpoint_text) : NULL;
-        snprintf(url, sizeof(url), "%s?limit=%d&match%%5Bversion%%5D=all%s%s%s%s", base,
-                 SYNC_PAGE_LIMIT, after ? "&added_after=" : "", after ? after : "",
-                 next[0] ? "&next=" : "", next);
-        free(after);
-        if (page >= SYNC_MAX_PAGES) {
-            kz_error_set(err, KZ_EIO, "the peer paginated past %d pages in one round",
-                         SYNC_MAX_PAGES);
-            goto out;
-        }
-        if (peer_request(&r->client, "GET", url, NULL, 0, r->check_sig, &p, err) < 0)
-            goto out;
-        if (p.status != 200) {
-            kz_error_set(err, KZ_EIO, "GET %s: HTTP %ld", url, p.status);
-            goto out;
-        }
+    page_url(base, cur.checkpoint_text, next, url, sizeof(url));
+    if (fetch_page(r, url, &p, err) < 0)
+        goto out;
+    for (int page = 1;; page++) {
+        prefetch_start(f, base, &p, &cur);
         /* what was signed: the request target, path and query */
         target = strstr(url, "://");
         target = target ? strchr(target + 3, '/') : url;
@@ -224,11 +363,14 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
         r->link = &cur;
         r->page = &p;
         r->new_checkpoint = cur.checkpoint;
+        if (batch_step(r, &batch, err) < 0)
+            goto out;
         if (ingest_buffer(r->s, cur.local, p.body.data ? p.body.data : "", p.body.len, &opts,
                           &counts, err) < 0) {
             kz_error_property(err, "%s", "");
             goto out;
         }
+        batch.pages++;
         /* a page that neither moves the checkpoint nor brings anything new
          * is not progress, whatever "more" says (a peer paginating forever) */
         if (counts.added == 0 && (!p.added_last[0] || r->new_checkpoint <= cur.checkpoint))
@@ -257,9 +399,30 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
             kz_error_set(err, KZ_EIO, "the peer keeps saying more without moving forward");
             goto out;
         }
+        if (page >= SYNC_MAX_PAGES) {
+            kz_error_set(err, KZ_EIO, "the peer paginated past %d pages in one round",
+                         SYNC_MAX_PAGES);
+            goto out;
+        }
+        page_url(base, cur.checkpoint_text, next, url, sizeof(url));
+        if ((batch.pages >= SYNC_PAGES_PER_COMMIT ||
+             kz_mono_micros() - batch.since >= SYNC_COMMIT_US || !prefetch_ready(f, url)) &&
+            batch_commit(r, &batch, err) < 0)
+            goto out;
+        if (!prefetch_take(f, url, &p) && fetch_page(r, url, &p, err) < 0)
+            goto out;
     }
-    rc = 0;
+    rc = batch_commit(r, &batch, err);
 out:
+    /* the pages stored before a failure are good: keep them */
+    kz_error_clear(&e2);
+    if (batch_commit(r, &batch, &e2) < 0 && rc == 0)
+        *err = e2;
+    if (f) {
+        prefetch_take(f, NULL, &p);
+        kz_buf_free(&f->resp.body);
+        free(f);
+    }
     kz_buf_free(&p.body);
     return rc;
 }
@@ -417,6 +580,7 @@ int sync_peer(const struct node_config *cfg, const char *name, struct sync_repor
               struct kz_error *err)
 {
     struct round *r = calloc(1, sizeof(*r));
+    struct store_checkpointer *ckpt = NULL;
     struct kz_error e2;
     char msg[1400];
     int rc = -1;
@@ -429,8 +593,9 @@ int sync_peer(const struct node_config *cfg, const char *name, struct sync_repor
     r->s = store_open(cfg->store_backend, cfg->store_path, 0, err);
     if (!r->s)
         goto out;
-    /* one checkpoint after the round, not one every few pages */
-    store_defer_checkpoints(r->s, 1);
+    /* checkpoints beside the round, on another thread, not in its commits */
+    store_set_bulk(r->s);
+    ckpt = store_checkpointer_start(cfg->store_backend, cfg->store_path, 250, &e2);
     if (store_peer_find(r->s, name, &r->peer, err) < 0)
         goto out;
     snprintf(r->client.ca, sizeof(r->client.ca), "%s", r->peer.ca);
@@ -456,8 +621,11 @@ record:
     } else {
         store_peer_outcome(r->s, r->peer.key, NULL, &e2);
     }
+    store_checkpointer_stop(ckpt);
+    ckpt = NULL;
     store_checkpoint(r->s, &e2);
 out:
+    store_checkpointer_stop(ckpt);
     store_close(r->s);
     sodium_memzero(r->client.token, sizeof(r->client.token));
     free(r);

@@ -20,6 +20,8 @@
 #define SYNC_PUSH_BATCH        1000        /* objects per pushed envelope */
 #define SYNC_MAX_PAGE_BYTES    (64u << 20) /* a larger response is refused */
 #define SYNC_MAX_PAGES         100000      /* pages per link per round */
+#define SYNC_PAGES_PER_COMMIT  8           /* pulled pages stored in one transaction */
+#define SYNC_COMMIT_US         1000000     /* ... or as many as arrive in this long */
 #define SYNC_CONNECT_TIMEOUT_S 10
 #define SYNC_STALL_TIMEOUT_S   30  /* no progress for this long: give up */
 #define SYNC_TOTAL_TIMEOUT_S   300 /* per request */
