@@ -389,6 +389,12 @@ static int migrate(struct sqlite_store *s, struct kz_error *err)
     int v = 0;
     char sql[64];
 
+    /* the common case, read without the write lock: opening a store must
+     * not wait for a writer's transaction */
+    if (user_version(s, &v, err) < 0)
+        return -1;
+    if (v == SCHEMA_VERSION)
+        return 0;
     if (exec(s, "BEGIN IMMEDIATE", err) < 0)
         return -1;
     if (user_version(s, &v, err) < 0)
