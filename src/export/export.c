@@ -374,6 +374,15 @@ size_t ex_group_end(const struct ex_set *x, size_t i)
     return j;
 }
 
+int ex_line_done(struct ex_set *x, struct ex_writer *w, size_t i, size_t j, struct kz_error *err)
+{
+    for (size_t k = i; k < j; k++)
+        x->inds[x->vals[k].ind].used = 1;
+    x->st->lines++;
+    x->st->merged += j - i - 1;
+    return ex_flush(w, 0, err);
+}
+
 int ex_flush(struct ex_writer *w, int force, struct kz_error *err)
 {
     if (w->buf.failed)

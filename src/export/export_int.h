@@ -138,6 +138,11 @@ int ex_flush(struct ex_writer *w, int force, struct kz_error *err);
 /* The end of the run of values equal in (kind, value) that starts at i. */
 size_t ex_group_end(const struct ex_set *x, size_t i);
 
+/* After the line for values [i, j) of one group: marks their indicators
+ * exported, counts the line and the values merged into it, and flushes
+ * when the buffer is full. */
+int ex_line_done(struct ex_set *x, struct ex_writer *w, size_t i, size_t j, struct kz_error *err);
+
 int ex_write_zeek(struct ex_set *x, struct ex_writer *w, struct kz_error *err);
 int ex_write_dataset(struct ex_set *x, struct ex_writer *w, struct kz_error *err);
 int ex_write_rules(struct ex_set *x, struct ex_writer *w, struct kz_error *err);

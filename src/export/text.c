@@ -59,11 +59,7 @@ int ex_write_txt(struct ex_set *x, struct ex_writer *w, struct kz_error *err)
         j = ex_group_end(x, i);
         kz_buf_add(&w->buf, x->vals[i].v, x->vals[i].len);
         kz_buf_addc(&w->buf, '\n');
-        for (size_t k = i; k < j; k++)
-            x->inds[x->vals[k].ind].used = 1;
-        x->st->lines++;
-        x->st->merged += j - i - 1;
-        if (ex_flush(w, 0, err) < 0)
+        if (ex_line_done(x, w, i, j, err) < 0)
             return -1;
     }
     return 0;

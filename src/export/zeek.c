@@ -99,11 +99,7 @@ int ex_write_zeek(struct ex_set *x, struct ex_writer *w, struct kz_error *err)
         kz_buf_addc(&w->buf, '\t');
         ex_add_zeek_field(&w->buf, x->inds[v->ind].id, strlen(x->inds[v->ind].id), 0);
         kz_buf_addc(&w->buf, '\n');
-        for (size_t k = i; k < j; k++)
-            x->inds[x->vals[k].ind].used = 1;
-        x->st->lines++;
-        x->st->merged += j - i - 1;
-        if (ex_flush(w, 0, err) < 0)
+        if (ex_line_done(x, w, i, j, err) < 0)
             goto out;
     }
     rc = 0;
