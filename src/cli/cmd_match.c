@@ -44,38 +44,79 @@ static const char help[] =
         "sightings there, marked as the indicators and addressed to their producers.\n"
         "Exit status: 0 no hit, 1 hits, 2 error.\n";
 
-struct ref {
-    char id[KZ_MAX_STIX_ID + 1];
+/* What is known of an indicator beyond its place in the store: loaded on
+ * its first hit (id, name, markings, producer), or at indexing time for a
+ * candidate (its pattern, for the evaluator). */
+struct detail {
+    int loaded;
+    char *id;
     char *name;
     enum stix_tlp tlp;
     char *markings; /* the indicator's object_marking_refs JSON, or NULL */
-    char created_by[KZ_MAX_STIX_ID + 1];
-    char *pattern; /* the source, kept only when a condition is a candidate */
+    char *created_by;
+    char *pattern; /* candidates: the source */
     struct kzp_pattern *parsed;
-    int candidate; /* some condition needs the evaluator */
     uint64_t hits;
 };
 
+/* One indicator in the index: only where it is in the store, since a
+ * million of them are held (16 bytes each); everything else is read from
+ * the store when it first hits. */
+struct ref {
+    int64_t added;   /* its row */
+    uint32_t coll;   /* index into run.colls */
+    uint32_t detail; /* 1 + index into run.details; 0: none yet */
+};
+
+#define MAX_COLLECTIONS 64
+
 struct run {
+    struct store *s;
+    enum stix_tlp default_tlp;
     struct match_index *idx;
     struct ref *refs;
     size_t nrefs, cap;
+    struct detail *details;
+    size_t ndetails, dcap;
+    int64_t colls[MAX_COLLECTIONS];
+    unsigned ncolls;
     uint64_t skipped_incomplete, skipped_kinds;
     int json;
     uint64_t hits, suppressed;
     struct kz_buf line;
+    struct kzj_doc doc;
     int failed;
 };
 
 static void free_refs(struct run *r)
 {
-    for (size_t i = 0; i < r->nrefs; i++) {
-        free(r->refs[i].name);
-        free(r->refs[i].markings);
-        free(r->refs[i].pattern);
-        kzp_free(r->refs[i].parsed);
+    for (size_t i = 0; i < r->ndetails; i++) {
+        struct detail *d = &r->details[i];
+        free(d->id);
+        free(d->name);
+        free(d->markings);
+        free(d->created_by);
+        free(d->pattern);
+        kzp_free(d->parsed);
     }
+    free(r->details);
     free(r->refs);
+}
+
+/* A new, empty detail for ref f; NULL when out of memory. */
+static struct detail *detail_new(struct run *r, struct ref *f)
+{
+    if (r->ndetails == r->dcap) {
+        size_t ncap = r->dcap ? r->dcap * 2 : 256;
+        struct detail *nd = realloc(r->details, ncap * sizeof(*nd));
+        if (!nd)
+            return NULL;
+        r->details = nd;
+        r->dcap = ncap;
+    }
+    memset(&r->details[r->ndetails], 0, sizeof(r->details[0]));
+    f->detail = (uint32_t)++r->ndetails;
+    return &r->details[r->ndetails - 1];
 }
 
 struct add_ctx {
@@ -111,6 +152,13 @@ static int add_cond(void *ctx, const struct kzp_cond *c)
     return 0;
 }
 
+static int no_cond(void *ctx, const struct kzp_cond *c)
+{
+    (void)ctx;
+    (void)c;
+    return 0;
+}
+
 static char *dup_raw(const struct kzj_doc *d, uint32_t v)
 {
     char *s;
@@ -125,16 +173,39 @@ static char *dup_raw(const struct kzj_doc *d, uint32_t v)
     return s;
 }
 
+static char *dup_str(const struct kzj_doc *d, uint32_t v)
+{
+    char buf[1024];
+
+    if (!v || kzj_strcpy(d, v, buf, sizeof(buf)) < 0)
+        return NULL;
+    return strdup(buf);
+}
+
+static int coll_index(struct run *r, int64_t key, uint32_t *out)
+{
+    for (unsigned i = 0; i < r->ncolls; i++) {
+        if (r->colls[i] == key) {
+            *out = i;
+            return 0;
+        }
+    }
+    if (r->ncolls == MAX_COLLECTIONS)
+        return -1;
+    r->colls[r->ncolls] = key;
+    *out = r->ncolls++;
+    return 0;
+}
+
 static int on_indicator(void *ctx, const struct intel_indicator *ind, struct kz_error *err)
 {
     struct run *r = ctx;
     struct add_ctx a = {.r = r, .err = err};
-    struct kzj_doc d;
     struct ref *f;
     int complete = 0;
 
     if (r->nrefs == r->cap) {
-        size_t ncap = r->cap ? r->cap * 2 : 1024;
+        size_t ncap = r->cap ? r->cap * 2 : 4096;
         struct ref *nr = realloc(r->refs, ncap * sizeof(*nr));
         if (!nr)
             return kz_error_set(err, KZ_ENOMEM, "out of memory building the index");
@@ -143,36 +214,69 @@ static int on_indicator(void *ctx, const struct intel_indicator *ind, struct kz_
     }
     f = &r->refs[r->nrefs];
     memset(f, 0, sizeof(*f));
+    if (coll_index(r, ind->collection_key, &f->coll) < 0)
+        return kz_error_set(err, KZ_ELIMIT, "more than %d collections", MAX_COLLECTIONS);
+    f->added = ind->added;
     a.ref = (uint32_t)r->nrefs;
-    kzp_extract(ind->pattern, add_cond, &a, &complete);
+    /* a pattern with parts no value covers cannot be found by value: ask
+     * first, so that none of its values enters the index */
+    kzp_extract(ind->pattern, no_cond, NULL, &complete);
     if (!complete) {
-        /* a pattern with parts no value covers cannot be found by value */
         r->skipped_incomplete++;
         return 0;
     }
-    snprintf(f->id, sizeof(f->id), "%s", ind->id);
-    f->name = strdup(ind->name);
-    f->tlp = ind->tlp;
-    f->candidate = a.candidate;
-    kzj_doc_init(&d);
-    if (kzj_parse(&d, ind->raw, ind->rawlen, err) == 0) {
-        uint32_t v = KZJ_GET(&d, 0, "created_by_ref");
-        f->markings = dup_raw(&d, KZJ_GET(&d, 0, "object_marking_refs"));
-        if (v)
-            kzj_strcpy(&d, v, f->created_by, sizeof(f->created_by));
-    }
-    kzj_doc_free(&d);
+    kzp_extract(ind->pattern, add_cond, &a, &complete);
     if (a.candidate) {
+        struct detail *d = detail_new(r, f);
         size_t n;
         const char *src = kzp_source(ind->pattern, &n);
-        f->pattern = malloc(n + 1);
-        if (f->pattern) {
-            memcpy(f->pattern, src, n);
-            f->pattern[n] = '\0';
-        }
+        if (!d || !(d->pattern = malloc(n + 1)))
+            return kz_error_set(err, KZ_ENOMEM, "out of memory building the index");
+        memcpy(d->pattern, src, n);
+        d->pattern[n] = '\0';
     }
     r->nrefs++;
     return 0;
+}
+
+static int on_stored(void *ctx, const struct store_row *row, struct kz_error *err)
+{
+    struct run *r = ((void **)ctx)[0];
+    struct detail *d = ((void **)ctx)[1];
+    struct kzj_doc *doc = &r->doc;
+
+    if (kzj_parse(doc, row->raw, row->rawlen, err) < 0)
+        return -1;
+    d->id = strdup(row->id);
+    d->name = dup_str(doc, KZJ_GET(doc, 0, "name"));
+    d->created_by = dup_str(doc, KZJ_GET(doc, 0, "created_by_ref"));
+    d->markings = dup_raw(doc, KZJ_GET(doc, 0, "object_marking_refs"));
+    d->tlp = row->tlp ? (enum stix_tlp)row->tlp : r->default_tlp;
+    return d->id ? 0 : kz_error_set(err, KZ_ENOMEM, "out of memory");
+}
+
+/* The detail of ref f with what its hits print: loaded from the store on
+ * the first hit. NULL when the row is gone or memory ran out. */
+static struct detail *detail_of(struct run *r, struct ref *f)
+{
+    struct detail *d = f->detail ? &r->details[f->detail - 1] : detail_new(r, f);
+    struct store_filter flt;
+    struct store_page page;
+    struct kz_error err;
+    void *ctx[2];
+
+    if (!d || d->loaded)
+        return d;
+    store_filter_init(&flt, r->colls[f->coll]);
+    flt.added_after = f->added - 1;
+    flt.versions = STORE_V_ALL;
+    flt.limit = 1;
+    ctx[0] = r;
+    ctx[1] = d;
+    if (store_list(r->s, &flt, 1, on_stored, ctx, &page, &err) < 0 || !d->id)
+        return NULL;
+    d->loaded = 1;
+    return d;
 }
 
 /* The SCO a hit's value stands for, as an observation to evaluate. */
@@ -205,7 +309,7 @@ static int observation(enum match_kind k, const char *norm, size_t n, struct kz_
 }
 
 /* Whether a candidate's pattern really matches the value alone. */
-static int confirmed(struct ref *f, const struct match_hit *h)
+static int confirmed(struct detail *d, const struct match_hit *h)
 {
     struct kz_buf b;
     struct kzp_obs *o = NULL;
@@ -213,15 +317,14 @@ static int confirmed(struct ref *f, const struct match_hit *h)
     struct kz_error err;
     int yes = 0;
 
-    if (!f->candidate)
+    if (!d->pattern)
         return 1;
-    if (!f->parsed &&
-        (!f->pattern || kzp_parse(f->pattern, strlen(f->pattern), &f->parsed, &err) < 0))
+    if (!d->parsed && kzp_parse(d->pattern, strlen(d->pattern), &d->parsed, &err) < 0)
         return 0;
     kz_buf_init(&b, 1 << 20);
     o = kzp_obs_new();
     if (o && observation(h->kind, h->norm, h->norm_len, &b) == 0 &&
-        kzp_obs_add(o, b.data, b.len, &err) == 0 && kzp_match(f->parsed, o, &res, &err) == 0)
+        kzp_obs_add(o, b.data, b.len, &err) == 0 && kzp_match(d->parsed, o, &res, &err) == 0)
         yes = res.matched;
     kzp_result_free(&res);
     kzp_obs_free(o);
@@ -268,19 +371,19 @@ static int on_hit(void *ctx, const struct match_hit *h, struct kz_error *err)
         kz_buf_addstr(b, " ->");
     }
     for (size_t i = 0; i < h->nrefs; i++) {
-        struct ref *f = &r->refs[h->refs[i]];
-        if (!confirmed(f, h))
+        struct detail *d = detail_of(r, &r->refs[h->refs[i]]);
+        if (!d || !confirmed(d, h))
             continue;
         if (!h->suppressed_by)
-            f->hits++;
+            d->hits++;
         if (r->json) {
-            kz_buf_printf(b, "%s{\"id\":\"%s\",\"name\":\"", shown ? "," : "", f->id);
-            kz_buf_add_json_escaped(b, f->name ? f->name : "", f->name ? strlen(f->name) : 0);
-            kz_buf_printf(b, "\",\"marking\":\"%s\"}", stix_tlp_name(f->tlp));
+            kz_buf_printf(b, "%s{\"id\":\"%s\",\"name\":\"", shown ? "," : "", d->id);
+            kz_buf_add_json_escaped(b, d->name ? d->name : "", d->name ? strlen(d->name) : 0);
+            kz_buf_printf(b, "\",\"marking\":\"%s\"}", stix_tlp_name(d->tlp));
         } else {
-            kz_buf_printf(b, " %s \"", f->id);
-            add_printable(b, f->name ? f->name : "", f->name ? strlen(f->name) : 0);
-            kz_buf_printf(b, "\" %s", stix_tlp_name(f->tlp));
+            kz_buf_printf(b, " %s \"", d->id);
+            add_printable(b, d->name ? d->name : "", d->name ? strlen(d->name) : 0);
+            kz_buf_printf(b, "\" %s", stix_tlp_name(d->tlp));
         }
         shown++;
     }
@@ -313,7 +416,7 @@ static int on_hit(void *ctx, const struct match_hit *h, struct kz_error *err)
 
 /* --- sightings back to the producers -------------------------------------- */
 
-static int sighting(struct kz_buf *b, const struct ref *f, const char *reporter, int64_t t0,
+static int sighting(struct kz_buf *b, const struct detail *f, const char *reporter, int64_t t0,
                     int64_t t1, enum stix_tlp default_tlp)
 {
     char id[KZ_UUID_LEN], now[KZ_TS_MILLIS_LEN], first[KZ_TS_MILLIS_LEN], last[KZ_TS_MILLIS_LEN];
@@ -340,7 +443,7 @@ static int sighting(struct kz_buf *b, const struct ref *f, const char *reporter,
                       stix_tlp_marking_id(f->tlp));
     (void)default_tlp;
     /* addressed to the indicator's producer, so it reaches them */
-    if (f->created_by[0] && strcmp(f->created_by, reporter) != 0)
+    if (f->created_by && f->created_by[0] && strcmp(f->created_by, reporter) != 0)
         kz_buf_printf(b,
                       ",\"extensions\":{\"%s\":{\"extension_type\":\"property-extension\","
                       "\"recipients\":{\"organizations\":[\"%s\"]}}}",
@@ -387,12 +490,12 @@ static int report(struct node *n, struct run *r, const char *collection, const s
         goto out;
     rc.producer = org.key;
     kz_buf_addstr(&b, "{\"objects\":[");
-    for (size_t i = 0; i < r->nrefs; i++) {
-        if (!r->refs[i].hits)
+    for (size_t i = 0; i < r->ndetails; i++) {
+        if (!r->details[i].hits)
             continue;
         if (nsight++)
             kz_buf_addc(&b, ',');
-        if (sighting(&b, &r->refs[i], org.identity, t0, t1, node_config(n)->default_tlp) < 0)
+        if (sighting(&b, &r->details[i], org.identity, t0, t1, node_config(n)->default_tlp) < 0)
             break;
     }
     kz_buf_addstr(&b, "]}");
@@ -410,8 +513,6 @@ out:
 }
 
 /* --- the command --------------------------------------------------------------- */
-
-#define MAX_COLLECTIONS 64
 
 int cmd_match(struct cli *cli, int argc, char **argv)
 {
@@ -481,6 +582,9 @@ int cmd_match(struct cli *cli, int argc, char **argv)
         return 2;
     kz_error_clear(&err);
     kz_buf_init(&r.line, 1 << 20);
+    kzj_doc_init(&r.doc);
+    r.s = node_store(n);
+    r.default_tlp = node_config(n)->default_tlp ? node_config(n)->default_tlp : STIX_TLP_AMBER;
     if (as && auth_user_load(node_store(n), as, &user, &err) < 0)
         goto out;
     r.idx = match_index_new(&err);
@@ -539,5 +643,6 @@ out:
     warninglist_set_free(wl);
     free_refs(&r);
     kz_buf_free(&r.line);
+    kzj_doc_free(&r.doc);
     return rc;
 }

@@ -88,6 +88,8 @@ static int on_row(void *ctx, const struct store_row *r, struct kz_error *err)
     ind.rawlen = r->rawlen;
     ind.pattern = p;
     ind.collection_id = w->coll->id;
+    ind.collection_key = w->coll->key;
+    ind.added = r->added;
     w->counts->indicators++;
     rc = w->fn(w->ctx, &ind, err);
     kzp_free(p);

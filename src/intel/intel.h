@@ -24,6 +24,8 @@ struct intel_indicator {
     size_t rawlen;
     const struct kzp_pattern *pattern;
     const char *collection_id; /* the TAXII id of the collection it is in */
+    int64_t collection_key;    /* ... and its key in the store */
+    int64_t added;             /* its row: the date it was added to that collection */
     int64_t valid_from_us;
     int64_t valid_until_us; /* 0: open-ended */
 };

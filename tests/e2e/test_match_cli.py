@@ -156,6 +156,42 @@ class MatchCLI(unittest.TestCase):
             self.assertEqual(s["where_sighted_refs"], [s["created_by_ref"]])
         self.node.run("validate", "-", input=out.encode() if isinstance(out, str) else out)
 
+    def test_unfindable_pattern_is_never_blamed(self):
+        """A pattern that also matches without any indexable value is left
+        out of the index whole: none of its values may hit, nor be blamed
+        on the indicator stored after it."""
+        home = kzlib.Node("match-incomplete")
+        try:
+            home.init("inc-node")
+            home.collection_add("intel")
+
+            def ind(pattern):
+                return {"type": "indicator", "spec_version": "2.1",
+                        "id": "indicator--%s" % uuid.uuid4(),
+                        "created": "2025-01-01T00:00:00.000Z",
+                        "modified": "2025-01-01T00:00:00.000Z", "pattern": pattern,
+                        "pattern_type": "stix", "valid_from": "2025-01-01T00:00:00Z"}
+            partial = ind("[ipv4-addr:value = '198.51.100.23' OR file:name = 'dropper.exe']")
+            after = ind("[domain-name:value = 'after.example']")
+            fd, path = tempfile.mkstemp(suffix=".json")
+            with os.fdopen(fd, "w") as f:
+                json.dump(kzlib.bundle([partial, after]), f)
+            home.run("import", "--collection", "intel", path)
+            os.unlink(path)
+            fd, log = tempfile.mkstemp()
+            os.write(fd, b"connect to 198.51.100.23 port 443\nlookup after.example\n")
+            os.close(fd)
+            p = subprocess.run([kzlib.KIZUNA, "--home", home.home, "match", "--json", log],
+                               capture_output=True, text=True)
+            os.unlink(log)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            got = [(json.loads(l)["value"], [i["id"] for i in json.loads(l)["indicators"]])
+                   for l in p.stdout.splitlines()]
+            self.assertEqual(got, [("after.example", [after["id"]])])
+            self.assertIn("1 not findable by value", p.stderr)
+        finally:
+            home.cleanup()
+
     def test_warninglists_suppress(self):
         shared = os.path.join(os.environ.get("KZ_SHARED_DATA", "/nonexistent"), "warninglists",
                               "lists")
