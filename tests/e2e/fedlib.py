@@ -30,31 +30,9 @@ from kzlib import KIZUNA, CLIError
 
 # ---------------------------------------------------------------- markings
 
-LEVELS = ["clear", "green", "amber", "amber+strict", "red"]
-CLEAR, GREEN, AMBER, ASTRICT, RED = range(5)
-LEVEL_OF_NAME = {n: i for i, n in enumerate(LEVELS)}
-
-TLP2 = {
-    "clear": "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-    "green": "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
-    "amber": "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
-    "amber+strict": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
-    "red": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
-}
-TLP1 = {
-    "white": "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
-    "green": "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
-    "amber": "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
-    "red": "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
-}
-# SHARING.md: "TLP 1.0 markings count as their 2.0 equivalents (WHITE as CLEAR)."
-TLP_LEVEL = {
-    TLP2["clear"]: CLEAR, TLP2["green"]: GREEN, TLP2["amber"]: AMBER,
-    TLP2["amber+strict"]: ASTRICT, TLP2["red"]: RED,
-    TLP1["white"]: CLEAR, TLP1["green"]: GREEN, TLP1["amber"]: AMBER, TLP1["red"]: RED,
-}
-C2, G2, A2, AS2, R2 = (TLP2[k] for k in LEVELS)
-W1, G1, A1, R1 = (TLP1[k] for k in ("white", "green", "amber", "red"))
+# the TLP marking tables are kzlib's (SHARING.md's levels)
+from kzlib import (LEVELS, CLEAR, GREEN, AMBER, ASTRICT, RED, LEVEL_OF_NAME,  # noqa: E402,F401
+                   TLP1, TLP2, TLP_LEVEL, C2, G2, A2, AS2, R2, W1, G1, A1, R1)
 # A statement marking (not TLP): an object carrying only this one takes the node default.
 STATEMENT = "marking-definition--4c7f3b1e-8a7d-4e36-9d7b-2f1a6c0e5b93"
 RECIPIENTS_EXT = "extension-definition--bc477fd6-2822-4e86-a16f-e438280733f6"

@@ -39,6 +39,35 @@ STIX_MT = "application/stix+json;version=2.1"
 TLP_CLEAR = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"
 SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
 
+# TLP markings by level (SHARING.md): the 2.0 ids, the 1.0 ids and the level
+# each stands for ("TLP 1.0 markings count as their 2.0 equivalents (WHITE as
+# CLEAR)").
+LEVELS = ["clear", "green", "amber", "amber+strict", "red"]
+CLEAR, GREEN, AMBER, ASTRICT, RED = range(5)
+LEVEL_OF_NAME = {n: i for i, n in enumerate(LEVELS)}
+
+TLP2 = {
+    "clear": "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+    "green": "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    "amber": "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    "amber+strict": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    "red": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+}
+TLP1 = {
+    "white": "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+    "green": "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+    "amber": "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+    "red": "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+}
+# SHARING.md: "TLP 1.0 markings count as their 2.0 equivalents (WHITE as CLEAR)."
+TLP_LEVEL = {
+    TLP2["clear"]: CLEAR, TLP2["green"]: GREEN, TLP2["amber"]: AMBER,
+    TLP2["amber+strict"]: ASTRICT, TLP2["red"]: RED,
+    TLP1["white"]: CLEAR, TLP1["green"]: GREEN, TLP1["amber"]: AMBER, TLP1["red"]: RED,
+}
+C2, G2, A2, AS2, R2 = (TLP2[k] for k in LEVELS)
+W1, G1, A1, R1 = (TLP1[k] for k in ("white", "green", "amber", "red"))
+
 # A TAXII timestamp as kizuna writes it: microseconds, UTC, "Z".
 TAXII_TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 # Any RFC 3339 UTC timestamp (STIX versions keep the precision they came with).
