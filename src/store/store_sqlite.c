@@ -1613,12 +1613,14 @@ static void add_visibility(struct kz_buf *sql, const struct store_visibility *v)
     add_visible(sql, v, "o");
     if (v->check_refs) {
         /* every object it points to that the collection holds must have a
-         * version the reader may see */
+         * version the reader may see. "Holds" asks the index alone (by
+         * hash): a collision can only make it true wrongly, and then the
+         * exact test for a visible version hides the relationship, which
+         * fails closed */
         kz_buf_addstr(sql, " AND (o.type NOT IN ('relationship', 'sighting') OR NOT EXISTS ("
                            "SELECT 1 FROM refs f WHERE f.added = o.added AND EXISTS ("
                            "SELECT 1 FROM objects o2 INDEXED BY objects_by_id"
-                           " WHERE o2.collection = o.collection AND o2.idh = kz_idh(f.ref)"
-                           " AND o2.stix_id = f.ref)"
+                           " WHERE o2.collection = o.collection AND o2.idh = kz_idh(f.ref))"
                            " AND NOT EXISTS (SELECT 1 FROM objects o2 INDEXED BY objects_by_id"
                            " WHERE o2.collection = o.collection AND o2.idh = kz_idh(f.ref)"
                            " AND o2.stix_id = f.ref AND ");
