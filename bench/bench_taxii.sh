@@ -105,7 +105,7 @@ CONF
     spid=$!
     sleep 1
     walk=$(python3 bench/taxii_load.py walk "http://127.0.0.1:$p/default/collections/bench/objects/" "$TOKEN" 1000)
-    python3 bench/taxii_load.py envelopes 40 1000 "$n" "$work/env"
+    python3 bench/taxii_load.py envelopes 100 1000 "$n" "$work/env"
     post=$(python3 bench/taxii_load.py post "http://127.0.0.1:$p/default/collections/bench/objects/" "$TOKEN" "$work"/env/*.json)
     rm -rf "$work/env"
     rss=$(sed -n 's/^VmHWM:\s*//p' "/proc/$spid/status")
