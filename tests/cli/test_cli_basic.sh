@@ -29,7 +29,9 @@ expect_err "already holds a node"
 # the token is stored only as a hash
 if command -v sqlite3 >/dev/null 2>&1; then
     tok=$("$KIZUNA" --home home2 init 2>/dev/null)
-    secret=${tok##*_}
+    # kz_<token id>_<secret>; the secret's base64url may itself hold "_"
+    secret=${tok#kz_*_}
+    [ ${#secret} -ge 40 ] || fail "token secret too short: $tok"
     if sqlite3 home2/kizuna.db .dump | grep -qF "$secret"; then fail "token stored in clear"; fi
 fi
 
