@@ -51,8 +51,8 @@ int store_data_version(struct store *s, uint64_t *v, struct kz_error *err);
  * import (once, at the end). Commits stay durable. */
 void store_defer_checkpoints(struct store *s, int on);
 /* ... except that a commit still checkpoints once the log holds this many
- * pages (64 MiB of 4 KiB pages). */
-#define STORE_DEFERRED_CHECKPOINT_PAGES 16384
+ * pages (256 MiB of 4 KiB pages). */
+#define STORE_DEFERRED_CHECKPOINT_PAGES 65536
 
 /* A connection that writes a lot (an import, a sync round): checkpoints
  * deferred as above, and a page cache of STORE_BULK_CACHE_KIB so that the

@@ -482,7 +482,7 @@ static void *sqlite_open(const char *location, int create, struct kz_error *err)
     if (exec(s, "PRAGMA page_size = 4096", err) < 0 ||
         exec(s, "PRAGMA journal_mode = WAL", err) < 0 ||
         exec(s, "PRAGMA synchronous = FULL", err) < 0 ||
-        exec(s, "PRAGMA journal_size_limit = 67108864", err) < 0 ||
+        exec(s, "PRAGMA journal_size_limit = 268435456", err) < 0 ||
         exec(s, "PRAGMA foreign_keys = ON", err) < 0 ||
         exec(s, "PRAGMA cache_size = -16384", err) < 0 || migrate(s, err) < 0)
         goto fail;
@@ -527,6 +527,7 @@ static void sqlite_set_cache_kib(void *b, int kib)
 
     snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
     sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
 }
 
 static int sqlite_checkpoint(void *b, struct kz_error *err)

@@ -460,11 +460,7 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
         kz_buf_free(&d.last_raw);
         return;
     }
-    s = taxii_store(t, &err);
-    if (!s) {
-        taxii_error_from(res, &err);
-        goto out;
-    }
+    s = taxii_writer_lock(t);
     /* one deletes only the versions one may see; seeing none is a 404, as
      * for an object that does not exist */
     visible = tq.filter;
@@ -509,6 +505,7 @@ fail:
     store_rollback(s);
     taxii_error_from(res, &err);
 out:
+    taxii_writer_unlock(t);
     taxii_query_free(&tq);
     kz_buf_free(&d.last_raw);
 }
@@ -518,6 +515,7 @@ out:
 struct post_ctx {
     struct taxii_server *t;
     struct taxii_req *q;
+    struct http_response *res; /* its body becomes the status resource */
     struct store *s;
     struct kz_buf successes, failures;
     size_t nsucc, nfail;
@@ -581,70 +579,82 @@ static int meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m, s
     return 0;
 }
 
+/* The status resource of a request whose objects ingest has just stored. */
+static int status_body(struct post_ctx *p, struct kz_buf *b, const char *id, const char *when)
+{
+    kz_buf_printf(b,
+                  "{\"id\":\"%s\",\"status\":\"complete\",\"request_timestamp\":\"%s\","
+                  "\"total_count\":%zu,\"success_count\":%zu",
+                  id, when, p->nsucc + p->nfail, p->nsucc);
+    if (p->nsucc) {
+        kz_buf_addstr(b, ",\"successes\":[");
+        kz_buf_add(b, p->successes.data, p->successes.len);
+        kz_buf_addc(b, ']');
+    }
+    kz_buf_printf(b, ",\"failure_count\":%zu", p->nfail);
+    if (p->nfail) {
+        kz_buf_addstr(b, ",\"failures\":[");
+        kz_buf_add(b, p->failures.data, p->failures.len);
+        kz_buf_addc(b, ']');
+    }
+    kz_buf_addstr(b, ",\"pending_count\":0}");
+    return b->failed || p->successes.failed || p->failures.failed ? -1 : 0;
+}
+
+/* Called by ingest before its commit: the status resource lands with the
+ * objects it tells of, in the same transaction. */
+static int post_status(void *ctx, const struct stix_container *info, struct kz_error *err)
+{
+    struct post_ctx *p = ctx;
+    struct kz_buf *b = &p->res->body;
+    char id[KZ_UUID_LEN], when[KZ_TS_MICROS_LEN];
+    int64_t now = kz_now_micros();
+
+    (void)info;
+    kz_uuid_v4(id);
+    kz_ts_format_micros(now, when);
+    if (status_body(p, b, id, when) < 0)
+        return kz_error_set(err, KZ_ENOMEM, "the status resource could not be built");
+    return store_status_put(p->s, id, p->q->root.name, p->q->user.key, now, b->data, b->len, err);
+}
+
 void taxii_post_objects(void *app, struct http_request *req, struct http_response *res)
 {
     struct taxii_server *t = app;
-    struct post_ctx p = {.t = t, .q = state(req)};
+    struct post_ctx p = {.t = t, .q = state(req), .res = res};
     struct ingest_opts opts = {.name = "request",
                                .report = on_report,
                                .report_ctx = &p,
                                .allow = allow,
                                .allow_ctx = &p,
                                .meta = meta,
-                               .meta_ctx = &p};
+                               .meta_ctx = &p,
+                               .before_commit = post_status,
+                               .commit_ctx = &p};
     struct ingest_counts counts;
     struct kz_error err;
     const char *body;
     size_t len;
-    char id[KZ_UUID_LEN], when[KZ_TS_MICROS_LEN];
-    int64_t now = kz_now_micros();
-    struct kz_buf *b = &res->body;
+    int rc;
 
     kz_error_clear(&err);
-    kz_buf_init(&p.successes, (size_t)1 << 30);
-    kz_buf_init(&p.failures, (size_t)1 << 30);
-    p.s = taxii_store(t, &err);
     body = http_request_body(req, &len);
-    if (!p.s) {
-        taxii_error_from(res, &err);
-        goto out;
-    }
     if (!body || len == 0) {
         taxii_error(res, 400, "Bad request", "the request has no body");
-        goto out;
+        return;
     }
-    if (ingest_buffer(p.s, p.q->coll.key, body, len, &opts, &counts, &err) < 0) {
+    kz_buf_init(&p.successes, (size_t)1 << 30);
+    kz_buf_init(&p.failures, (size_t)1 << 30);
+    p.s = taxii_writer_lock(t);
+    rc = ingest_buffer(p.s, p.q->coll.key, body, len, &opts, &counts, &err);
+    taxii_writer_unlock(t);
+    if (rc < 0) {
         taxii_error_from(res, &err);
-        goto out;
+    } else {
+        taxii_epoch_bump(t);
+        taxii_audit(t, req, "write", counts.added, p.markings);
+        taxii_ok(res, 202);
     }
-    taxii_epoch_bump(t);
-    taxii_audit(t, req, "write", counts.added, p.markings);
-    kz_uuid_v4(id);
-    kz_ts_format_micros(now, when);
-    taxii_ok(res, 202);
-    kz_buf_printf(b,
-                  "{\"id\":\"%s\",\"status\":\"complete\",\"request_timestamp\":\"%s\","
-                  "\"total_count\":%zu,\"success_count\":%zu",
-                  id, when, p.nsucc + p.nfail, p.nsucc);
-    if (p.nsucc) {
-        kz_buf_addstr(b, ",\"successes\":[");
-        kz_buf_add(b, p.successes.data, p.successes.len);
-        kz_buf_addc(b, ']');
-    }
-    kz_buf_printf(b, ",\"failure_count\":%zu", p.nfail);
-    if (p.nfail) {
-        kz_buf_addstr(b, ",\"failures\":[");
-        kz_buf_add(b, p.failures.data, p.failures.len);
-        kz_buf_addc(b, ']');
-    }
-    kz_buf_addstr(b, ",\"pending_count\":0}");
-    if (b->failed || p.successes.failed || p.failures.failed) {
-        taxii_error(res, 500, "Internal error", "the status resource could not be built");
-        goto out;
-    }
-    if (store_status_put(p.s, id, p.q->root.name, p.q->user.key, now, b->data, b->len, &err) < 0)
-        taxii_error_from(res, &err);
-out:
     kz_buf_free(&p.successes);
     kz_buf_free(&p.failures);
 }

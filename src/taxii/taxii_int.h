@@ -34,7 +34,13 @@ struct taxii_server {
     unsigned char signing_key[64]; /* the node's Ed25519 secret key */
     struct audit_log *audit;
     struct http_app app;
+    pthread_mutex_t write_lock;    /* held while using writer */
+    struct store *writer;          /* the connection every object write uses */
+    _Atomic int64_t last_write_us; /* when the writer was last released */
 };
+
+/* The main thread checkpoints once no write has come for this long. */
+#define TAXII_CHECKPOINT_QUIET_US 500000
 
 /* What prepare() learnt about a request; handlers read it. */
 struct taxii_req {
@@ -49,6 +55,14 @@ struct taxii_req {
 
 /* The calling thread's store (opened on first use); NULL with err set. */
 struct store *taxii_store(struct taxii_server *t, struct kz_error *err);
+
+/* Writes of objects (POST, DELETE) take turns on one connection: its page
+ * cache stays warm from one request to the next (a commit by any other
+ * connection empties it), and a waiting writer starts the moment the lock
+ * is free rather than sleeping in SQLite's busy handler. Every
+ * taxii_writer_lock is paired with a taxii_writer_unlock. */
+struct store *taxii_writer_lock(struct taxii_server *t);
+void taxii_writer_unlock(struct taxii_server *t);
 
 /* --- caches (cache.c) ------------------------------------------------------- */
 
