@@ -13,6 +13,18 @@
  * order; `latest` and `first` mark the newest and oldest version of each id
  * in its collection, kept right on every insert, so TAXII's default
  * match[version]=last is a plain indexed scan.
+ *
+ * The index from an id to its versions lives in a second database beside
+ * the first (<store>-ids, attached as "ix") with 1 KiB pages. New objects'
+ * ids fall anywhere in it, so a commit of n new objects dirties about n of
+ * its leaves, and SQLite writes every dirty page whole, to the log and again
+ * to the database: with the 4 KiB pages the objects need, the id index was
+ * four fifths of what a POST into a collection of a million wrote. Each
+ * transaction writes both files; SQLite commits attached databases one
+ * after the other, so a crash between the two can leave ix behind or ahead.
+ * ix.state records how far ix has followed (the last date added and the
+ * count of transactions that deleted objects, both also kept in the main
+ * database) and every write transaction first brings it level (ids_level).
  */
 #include "store/store_backend.h"
 
@@ -170,6 +182,10 @@ static const char *const migrations[] = {
         "UPDATE objects SET idh = kz_idh(stix_id);"
         "DROP INDEX objects_by_id;"
         "CREATE INDEX objects_by_id ON objects (collection, idh, version);",
+        /* 3: the id index moves to the ids database (built by
+         * ids_level, as state says nothing is there) */
+        "INSERT OR IGNORE INTO counters VALUES ('deletes', 0);"
+        "DROP INDEX objects_by_id;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -180,6 +196,11 @@ enum stmt_id {
     ST_CLEAR_LATEST,
     ST_CLEAR_FIRST,
     ST_INSERT,
+    ST_INSERT_ID,
+    ST_SET_UPTO,
+    ST_COUNT_DELETE,
+    ST_COUNT_DELETE_IX,
+    ST_IDS_STATE,
     ST_LAST_ADDED,
     ST_SET_LAST_ADDED,
     ST_COUNT,
@@ -189,25 +210,38 @@ enum stmt_id {
     ST__N
 };
 
+/* The rows of one id in collection c, h the id's hash: the SQL condition on
+ * objects.added that finds them through ix.ids. */
+#define OF_ID(c, h) "added IN (SELECT added FROM ix.ids WHERE collection = " c " AND idh = " h ")"
+
 static const char *const stmt_sql[ST__N] = {
-        [ST_FIND_VERSION] =
-                "SELECT added, raw FROM objects INDEXED BY objects_by_id"
-                " WHERE collection = ?1 AND idh = kz_idh(?2) AND stix_id = ?2 AND version = ?3",
-        [ST_FIND_LATEST] = "SELECT added, raw FROM objects INDEXED BY objects_by_id"
-                           " WHERE collection = ?1 AND idh = kz_idh(?2) AND stix_id = ?2"
-                           " AND latest = 1",
-        [ST_RANGE] = "SELECT max(version), min(version) FROM objects INDEXED BY objects_by_id"
-                     " WHERE collection = ?1 AND idh = kz_idh(?2) AND stix_id = ?2",
-        [ST_CLEAR_LATEST] = "UPDATE objects INDEXED BY objects_by_id SET latest = 0"
-                            " WHERE collection = ?1 AND idh = kz_idh(?2) AND stix_id = ?2"
-                            " AND latest = 1",
-        [ST_CLEAR_FIRST] = "UPDATE objects INDEXED BY objects_by_id SET first = 0"
-                           " WHERE collection = ?1 AND idh = kz_idh(?2) AND stix_id = ?2"
-                           " AND first = 1",
+        [ST_FIND_VERSION] = "SELECT o.added, o.raw FROM ix.ids x JOIN objects o"
+                            " ON o.collection = x.collection AND o.added = x.added"
+                            " WHERE x.collection = ?1 AND x.idh = kz_idh(?2) AND x.version = ?3"
+                            " AND o.stix_id = ?2",
+        [ST_FIND_LATEST] = "SELECT o.added, o.raw FROM ix.ids x JOIN objects o"
+                           " ON o.collection = x.collection AND o.added = x.added"
+                           " WHERE x.collection = ?1 AND x.idh = kz_idh(?2) AND o.stix_id = ?2"
+                           " AND o.latest = 1",
+        [ST_RANGE] = "SELECT max(x.version), min(x.version) FROM ix.ids x JOIN objects o"
+                     " ON o.collection = x.collection AND o.added = x.added"
+                     " WHERE x.collection = ?1 AND x.idh = kz_idh(?2) AND o.stix_id = ?2",
+        [ST_CLEAR_LATEST] = "UPDATE objects SET latest = 0 WHERE collection = ?1 AND " OF_ID(
+                "?1", "kz_idh(?2)") " AND stix_id = ?2 AND latest = 1",
+        [ST_CLEAR_FIRST] = "UPDATE objects SET first = 0 WHERE collection = ?1 AND " OF_ID(
+                "?1", "kz_idh(?2)") " AND stix_id = ?2 AND first = 1",
         [ST_INSERT] = "INSERT INTO objects (added, collection, stix_id, type, version,"
                       " version_text, spec_version, created_by, tlp, revoked, latest, first, raw,"
                       " producer, origin, idh) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
                       " ?11, ?12, ?13, ?14, ?15, kz_idh(?3))",
+        [ST_INSERT_ID] = "INSERT INTO ix.ids (collection, idh, version, added)"
+                         " VALUES (?1, kz_idh(?2), ?3, ?4)",
+        [ST_SET_UPTO] = "UPDATE ix.state SET upto = ?1",
+        [ST_COUNT_DELETE] = "UPDATE counters SET value = value + 1 WHERE name = 'deletes'",
+        [ST_COUNT_DELETE_IX] = "UPDATE ix.state SET deletes = deletes + 1",
+        [ST_IDS_STATE] = "SELECT (SELECT value FROM counters WHERE name = 'last_added'),"
+                         " (SELECT value FROM counters WHERE name = 'deletes'),"
+                         " (SELECT upto FROM ix.state), (SELECT deletes FROM ix.state)",
         [ST_LAST_ADDED] = "SELECT value FROM counters WHERE name = 'last_added'",
         [ST_SET_LAST_ADDED] = "UPDATE counters SET value = ?1 WHERE name = 'last_added'",
         [ST_COUNT] = "SELECT count(*) FROM objects WHERE collection = ?1",
@@ -234,6 +268,7 @@ struct sqlite_store {
     int in_tx;
     int64_t last_added; /* valid inside a write transaction */
     int64_t first_added_in_tx;
+    int deleted_in_tx;
     struct kzj_doc cmp_a, cmp_b; /* for comparing a conflicting version's content */
 };
 
@@ -287,6 +322,19 @@ static int exec(struct sqlite_store *s, const char *sql, struct kz_error *err)
     return 0;
 }
 
+static sqlite3_stmt *prepare(struct sqlite_store *s, const char *sql, struct kz_error *err,
+                             const char *what)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+
+    if (rc != SQLITE_OK) {
+        db_fail(s, rc, err, what);
+        return NULL;
+    }
+    return q;
+}
+
 static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id, struct kz_error *err)
 {
     int rc;
@@ -302,6 +350,25 @@ static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id, struct kz_err
     sqlite3_reset(s->st[id]);
     sqlite3_clear_bindings(s->st[id]);
     return s->st[id];
+}
+
+static int step_done(struct sqlite_store *s, sqlite3_stmt *q, struct kz_error *err,
+                     const char *what)
+{
+    int rc = sqlite3_step(q);
+
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, what);
+    return 0;
+}
+
+/* Runs one of the statements without parameters or rows. */
+static int step_stmt(struct sqlite_store *s, enum stmt_id id, struct kz_error *err)
+{
+    sqlite3_stmt *q = stmt(s, id, err);
+
+    return q ? step_done(s, q, err, "store: updating counters") : -1;
 }
 
 /* A prepared statement for sql from the cache (reset, bindings cleared), or
@@ -439,6 +506,143 @@ static void sqlite_close(void *b)
     free(s);
 }
 
+/* Creates the ids database when it is not there (an older store, or one
+ * whose ids file was lost): ATTACH would not, for a store opened without
+ * SQLITE_OPEN_CREATE, and the page size must be set before the first
+ * table. ids_level then fills it. */
+static int ids_create(const char *path, struct kz_error *err)
+{
+    struct stat sb;
+    sqlite3 *db = NULL;
+    int rc;
+
+    if (stat(path, &sb) == 0)
+        return 0;
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, KZ_STORE_BUSY_TIMEOUT_MS);
+        rc = sqlite3_exec(db,
+                          "PRAGMA page_size = 1024;"
+                          "PRAGMA journal_mode = WAL;"
+                          "CREATE TABLE IF NOT EXISTS ids (collection INTEGER NOT NULL,"
+                          "  idh INTEGER NOT NULL, version INTEGER NOT NULL,"
+                          "  added INTEGER NOT NULL,"
+                          "  PRIMARY KEY (collection, idh, version, added)) WITHOUT ROWID;"
+                          "CREATE TABLE IF NOT EXISTS state (one INTEGER PRIMARY KEY"
+                          "  CHECK (one = 1), upto INTEGER NOT NULL, deletes INTEGER NOT NULL);",
+                          NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK)
+        kz_error_set(err, map_code(rc), "store: cannot create the id index %s: %s", path,
+                     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int ids_attach(struct sqlite_store *s, struct kz_error *err)
+{
+    char path[sizeof(s->path) + 8];
+    sqlite3_stmt *q = NULL;
+    int rc;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s-ids", s->path) >= sizeof(path))
+        return kz_error_set(err, KZ_ELIMIT, "store: the path %s is too long", s->path);
+    if (ids_create(path, err) < 0)
+        return -1;
+    rc = sqlite3_prepare_v2(s->db, "ATTACH DATABASE ?1 AS ix", -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
+        rc = sqlite3_step(q);
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_OK)
+        return db_fail(s, rc, err, "store: attaching the id index");
+    return exec(s, "PRAGMA ix.synchronous = FULL", err) < 0 ||
+                           exec(s, "PRAGMA ix.journal_size_limit = 268435456", err) < 0 ||
+                           exec(s, "PRAGMA ix.cache_size = -16384", err) < 0
+                   ? -1
+                   : 0;
+}
+
+/* v[0], v[1]: the main database's last date added and count of deleting
+ * transactions; v[2], v[3]: how far ix has followed (-1 when it says
+ * nothing). */
+static int ids_state(struct sqlite_store *s, int64_t v[4], struct kz_error *err)
+{
+    sqlite3_stmt *q = stmt(s, ST_IDS_STATE, err);
+    int rc;
+
+    if (!q)
+        return -1;
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        for (int i = 0; i < 4; i++)
+            v[i] = sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, i);
+    }
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 0 : db_fail(s, rc, err, "store: reading the id index's state");
+}
+
+/* Brings ix level with the objects, inside a write transaction, after a
+ * crash between the two commits (or builds it for a store that had none):
+ * entries of objects that never landed go, entries of objects that landed
+ * alone are added; after a lost deletion, it is built again. */
+static int ids_level(struct sqlite_store *s, struct kz_error *err)
+{
+    int64_t v[4];
+    const char *fix = NULL;
+
+    if (ids_state(s, v, err) < 0)
+        return -1;
+    if (v[0] == v[2] && v[1] == v[3])
+        return 0;
+    if (v[2] < 0 || v[1] != v[3])
+        fix = "DELETE FROM ix.ids;"
+              "INSERT INTO ix.ids SELECT collection, idh, version, added FROM objects"
+              " ORDER BY 1, 2, 3, 4;";
+    else if (v[2] < v[0])
+        fix = "INSERT OR IGNORE INTO ix.ids SELECT collection, idh, version, added FROM objects"
+              " WHERE collection IN (SELECT key FROM collections)"
+              " AND added > (SELECT upto FROM ix.state);";
+    else
+        fix = "DELETE FROM ix.ids WHERE added >"
+              " (SELECT value FROM counters WHERE name = 'last_added');";
+    if (exec(s, fix, err) < 0)
+        return -1;
+    return exec(s,
+                "INSERT OR REPLACE INTO ix.state (one, upto, deletes) VALUES (1,"
+                " (SELECT value FROM counters WHERE name = 'last_added'),"
+                " (SELECT value FROM counters WHERE name = 'deletes'))",
+                err);
+}
+
+/* At open: every write transaction levels ix first (sqlite_begin), so a
+ * reader levels it only when it can do so without waiting. A difference
+ * seen while another connection writes is usually that connection between
+ * its two commits, not a crash. */
+static int ids_level_at_open(struct sqlite_store *s, struct kz_error *err)
+{
+    int64_t v[4];
+    int rc;
+
+    if (ids_state(s, v, err) < 0)
+        return -1;
+    if (v[0] == v[2] && v[1] == v[3])
+        return 0;
+    sqlite3_busy_timeout(s->db, 0);
+    rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    sqlite3_busy_timeout(s->db, KZ_STORE_BUSY_TIMEOUT_MS);
+    if ((rc & 0xff) == SQLITE_BUSY)
+        return 0;
+    if (rc != SQLITE_OK)
+        return db_fail(s, rc, err, "store: levelling the id index");
+    if (ids_level(s, err) < 0 || exec(s, "COMMIT", err) < 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 static void *sqlite_open(const char *location, int create, struct kz_error *err)
 {
     struct sqlite_store *s = calloc(1, sizeof(*s));
@@ -473,18 +677,20 @@ static void *sqlite_open(const char *location, int create, struct kz_error *err)
         db_fail(s, rc, err, "store: registering kz_idh");
         goto fail;
     }
-    /* 4 KiB pages (applies when the database is created): a commit of
-     * 1,000 new objects into a large collection dirties about one leaf of
-     * the id index per object, wherever it falls, and each dirty page is
-     * written whole to the log. 16 KiB pages made bulk imports 15% faster
-     * but POSTs into a million-object collection 40% slower. The log is
-     * cut back to 64 MiB when it is reset. */
+    /* 4 KiB pages (applies when the database is created): most objects fit
+     * in a page, and the tables are written in date-added order, so a
+     * commit dirties few pages beyond its own rows (the id index, which is
+     * written at random, has its own database with 1 KiB pages). 16 KiB
+     * pages made bulk imports 15% faster but POSTs into a million-object
+     * collection 40% slower. The log is cut back to 256 MiB when it is
+     * reset (see STORE_DEFERRED_CHECKPOINT_PAGES). */
     if (exec(s, "PRAGMA page_size = 4096", err) < 0 ||
         exec(s, "PRAGMA journal_mode = WAL", err) < 0 ||
         exec(s, "PRAGMA synchronous = FULL", err) < 0 ||
         exec(s, "PRAGMA journal_size_limit = 268435456", err) < 0 ||
         exec(s, "PRAGMA foreign_keys = ON", err) < 0 ||
-        exec(s, "PRAGMA cache_size = -16384", err) < 0 || migrate(s, err) < 0)
+        exec(s, "PRAGMA cache_size = -16384", err) < 0 || ids_attach(s, err) < 0 ||
+        migrate(s, err) < 0 || ids_level_at_open(s, err) < 0)
         goto fail;
     return s;
 fail:
@@ -525,8 +731,9 @@ static void sqlite_set_cache_kib(void *b, int kib)
     struct sqlite_store *s = b;
     char sql[64];
 
-    snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+    snprintf(sql, sizeof(sql), "PRAGMA main.cache_size = -%d", kib);
     sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
     sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
 }
 
@@ -559,8 +766,9 @@ static int sqlite_begin(void *b, struct kz_error *err)
         return db_fail(s, rc, err, "store: reading the last date added");
     s->last_added = sqlite3_column_int64(q, 0);
     s->first_added_in_tx = 0;
+    s->deleted_in_tx = 0;
     sqlite3_reset(q);
-    return 0;
+    return ids_level(s, err);
 }
 
 static int sqlite_commit(void *b, struct kz_error *err)
@@ -580,7 +788,16 @@ static int sqlite_commit(void *b, struct kz_error *err)
         sqlite3_reset(q);
         if (rc != SQLITE_DONE)
             return db_fail(s, rc, err, "store: recording the last date added");
+        q = stmt(s, ST_SET_UPTO, err);
+        if (!q)
+            return -1;
+        sqlite3_bind_int64(q, 1, s->last_added);
+        if (step_done(s, q, err, "store: recording the last date added") < 0)
+            return -1;
     }
+    if (s->deleted_in_tx &&
+        (step_stmt(s, ST_COUNT_DELETE, err) < 0 || step_stmt(s, ST_COUNT_DELETE_IX, err) < 0))
+        return -1;
     if (exec(s, "COMMIT", err) < 0)
         return -1;
     s->in_tx = 0;
@@ -728,19 +945,6 @@ static int finish_change(struct sqlite_store *s, sqlite3_stmt *q, const char *ex
     if (rc != SQLITE_DONE)
         return db_fail(s, rc, err, what);
     return 0;
-}
-
-static sqlite3_stmt *prepare(struct sqlite_store *s, const char *sql, struct kz_error *err,
-                             const char *what)
-{
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
-
-    if (rc != SQLITE_OK) {
-        db_fail(s, rc, err, what);
-        return NULL;
-    }
-    return q;
 }
 
 static void col_text(sqlite3_stmt *q, int i, char *out, size_t cap)
@@ -1310,17 +1514,6 @@ static int64_t next_added(struct sqlite_store *s)
     return s->last_added;
 }
 
-static int step_done(struct sqlite_store *s, sqlite3_stmt *q, struct kz_error *err,
-                     const char *what)
-{
-    int rc = sqlite3_step(q);
-
-    sqlite3_reset(q);
-    if (rc != SQLITE_DONE)
-        return db_fail(s, rc, err, what);
-    return 0;
-}
-
 /* Looks for the stored copy this version would duplicate. Returns 1 with
  * *added set when there is one (same content), 0 when there is none, -1 on
  * a conflict or an error. */
@@ -1497,6 +1690,15 @@ static int sqlite_put(void *b, int64_t coll, const struct stix_obj *o, const cha
     sqlite3_bind_int64(q, 15, rcpt ? rcpt->origin : 0);
     if (step_done(s, q, err, "store: inserting an object") < 0)
         return -1;
+    q = stmt(s, ST_INSERT_ID, err);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, coll);
+    sqlite3_bind_text(q, 2, o->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, version);
+    sqlite3_bind_int64(q, 4, when);
+    if (step_done(s, q, err, "store: indexing an object's id") < 0)
+        return -1;
     if (rcpt && (add_recipients(s, when, 1, rcpt->users, rcpt->nusers, err) < 0 ||
                  add_recipients(s, when, 2, rcpt->orgs, rcpt->norgs, err) < 0 ||
                  add_recipients(s, when, 3, rcpt->peers, rcpt->npeers, err) < 0))
@@ -1534,9 +1736,9 @@ static void add_edge_version(struct kz_buf *sql, const struct store_visibility *
     }
     kz_buf_printf(
             sql,
-            "(o.%s = 1 OR NOT EXISTS (SELECT 1 FROM objects o3 INDEXED BY objects_by_id"
-            " WHERE o3.collection = o.collection AND o3.idh = o.idh AND o3.stix_id = o.stix_id"
-            " AND o3.version %s o.version AND ",
+            "(o.%s = 1 OR NOT EXISTS (SELECT 1 FROM objects o3 WHERE o3.collection = o.collection"
+            " AND o3.added IN (SELECT x.added FROM ix.ids x WHERE x.collection = o.collection"
+            " AND x.idh = o.idh AND x.version %s o.version) AND o3.stix_id = o.stix_id AND ",
             flag, cmp);
     add_visible(sql, v, "o3");
     kz_buf_addstr(sql, "))");
@@ -1620,11 +1822,12 @@ static void add_visibility(struct kz_buf *sql, const struct store_visibility *v)
          * fails closed */
         kz_buf_addstr(sql, " AND (o.type NOT IN ('relationship', 'sighting') OR NOT EXISTS ("
                            "SELECT 1 FROM refs f WHERE f.added = o.added AND EXISTS ("
-                           "SELECT 1 FROM objects o2 INDEXED BY objects_by_id"
-                           " WHERE o2.collection = o.collection AND o2.idh = kz_idh(f.ref))"
-                           " AND NOT EXISTS (SELECT 1 FROM objects o2 INDEXED BY objects_by_id"
-                           " WHERE o2.collection = o.collection AND o2.idh = kz_idh(f.ref)"
-                           " AND o2.stix_id = f.ref AND ");
+                           "SELECT 1 FROM ix.ids x"
+                           " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref))"
+                           " AND NOT EXISTS (SELECT 1 FROM objects o2"
+                           " WHERE o2.collection = o.collection AND o2.added IN (SELECT x.added"
+                           " FROM ix.ids x WHERE x.collection = o.collection"
+                           " AND x.idh = kz_idh(f.ref)) AND o2.stix_id = f.ref AND ");
         add_visible(sql, v, "o2");
         kz_buf_addstr(sql, ")))");
     }
@@ -1663,8 +1866,8 @@ static int build_list_sql(const struct store_filter *f, int want_raw, struct kz_
      * index, anything else walks the table in date-added order */
     kz_buf_printf(sql,
                   "SELECT o.added, o.stix_id, o.type, o.version_text, o.version, o.spec_version,"
-                  " o.tlp, o.created_by%s FROM objects o%s WHERE o.collection = ?1",
-                  want_raw ? ", o.raw" : "", f->nids ? " INDEXED BY objects_by_id" : "");
+                  " o.tlp, o.created_by%s FROM objects o WHERE o.collection = ?1",
+                  want_raw ? ", o.raw" : "");
     if (f->added_after >= 0)
         kz_buf_printf(sql, " AND o.added > ?%d", param++);
     if (f->nids) {
@@ -1672,10 +1875,11 @@ static int build_list_sql(const struct store_filter *f, int want_raw, struct kz_
          * ids confirm them */
         int first = param;
         add_in_list(sql, "o.stix_id", f->nids, &param);
-        kz_buf_addstr(sql, " AND o.idh IN (");
+        kz_buf_addstr(sql, " AND o.added IN (SELECT x.added FROM ix.ids x"
+                           " WHERE x.collection = ?1 AND x.idh IN (");
         for (unsigned i = 0; i < f->nids; i++)
             kz_buf_printf(sql, "%skz_idh(?%d)", i ? ", " : "", first + (int)i);
-        kz_buf_addc(sql, ')');
+        kz_buf_addstr(sql, "))");
     }
     if (f->ntypes)
         add_in_list(sql, "o.type", f->ntypes, &param);
@@ -1795,8 +1999,9 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
     if (!s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: delete outside a transaction");
     kz_buf_init(&sql, 16 * 1024);
-    kz_buf_addstr(&sql, "DELETE FROM objects AS o INDEXED BY objects_by_id"
-                        " WHERE collection = ?1 AND idh = kz_idh(?2) AND stix_id = ?2");
+    s->deleted_in_tx = 1;
+    kz_buf_addstr(&sql, "DELETE FROM objects AS o WHERE collection = ?1 AND " OF_ID(
+                                "?1", "kz_idh(?2)") " AND stix_id = ?2");
     if (f->nspec_versions)
         add_in_list(&sql, "spec_version", f->nspec_versions, &param);
     add_version_clause(f, &sql, &param);
@@ -1825,13 +2030,34 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
     }
     sqlite3_finalize(q);
     q = prepare(s,
-                "UPDATE objects INDEXED BY objects_by_id SET"
-                " latest = (version = (SELECT max(version) FROM objects INDEXED BY objects_by_id"
-                "   WHERE collection = ?1 AND idh = kz_idh(?2) AND stix_id = ?2)),"
-                " first = (version = (SELECT min(version) FROM objects INDEXED BY objects_by_id"
-                "   WHERE collection = ?1 AND idh = kz_idh(?2) AND stix_id = ?2))"
-                " WHERE collection = ?1 AND idh = kz_idh(?2) AND stix_id = ?2",
-                err, "store: updating version flags");
+                "DELETE FROM ix.ids AS x WHERE x.collection = ?1 AND x.idh = kz_idh(?2)"
+                " AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.collection = x.collection"
+                " AND o.added = x.added)",
+                err, "store: deleting an object");
+    if (!q)
+        goto out;
+    sqlite3_bind_int64(q, 1, coll);
+    sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        db_fail(s, sqlite3_errcode(s->db), err, "store: deleting an object");
+        goto out;
+    }
+    sqlite3_finalize(q);
+    q = prepare(
+            s,
+            "UPDATE objects SET"
+            " latest = (version = (SELECT max(version) FROM objects"
+            "   WHERE collection = ?1 AND " OF_ID(
+                    "?1",
+                    "kz_idh(?2)") " AND stix_id = ?2)),"
+                                  " first = (version = (SELECT min(version) FROM objects"
+                                  "   WHERE collection = ?1 AND " OF_ID(
+                                          "?1",
+                                          "kz_idh(?2)") " AND stix_id = ?2))"
+                                                        " WHERE collection = ?1 AND " OF_ID(
+                                                                "?1",
+                                                                "kz_idh(?2)") " AND stix_id = ?2",
+            err, "store: updating version flags");
     if (!q)
         goto out;
     sqlite3_bind_int64(q, 1, coll);

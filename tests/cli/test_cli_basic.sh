@@ -18,7 +18,7 @@ expect_err "unknown command"
 # init: a token on stdout, a home with its files, never overwritten
 run 0 "$KIZUNA" --home home init --node-name test-node
 grep -Eq '^kz_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$' out || fail "token format: $(cat out)"
-for f in kizuna.conf kizuna.db signing.key tls/node.crt tls/node.key; do
+for f in kizuna.conf kizuna.db kizuna.db-ids signing.key tls/node.crt tls/node.key; do
     [ -f "home/$f" ] || fail "init did not write $f"
 done
 [ "$(stat -c %a home/signing.key)" = 600 ] || fail "signing.key is not 0600"

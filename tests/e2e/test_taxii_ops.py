@@ -224,13 +224,15 @@ class Ops(unittest.TestCase):
         admin.get("/default/collections/mark-b/")
         time.sleep(0.2)
         self.node.signal(signal.SIGHUP)
+        # the signal is handled while requests go on: ask for mark-c only
+        # once the new file is there
         deadline = time.time() + 3
-        while time.time() < deadline:
-            admin.get("/default/collections/mark-c/")
-            if os.path.exists(log) and "mark-c" in "".join(read_log_lines(log)):
-                break
-            time.sleep(0.1)
+        while time.time() < deadline and not os.path.exists(log):
+            time.sleep(0.05)
         self.assertTrue(os.path.exists(log), "SIGHUP did not reopen %s" % log)
+        admin.get("/default/collections/mark-c/")
+        while time.time() < deadline and "mark-c" not in "".join(read_log_lines(log)):
+            time.sleep(0.1)
         new = "\n".join(read_log_lines(log))
         old = "\n".join(read_log_lines(moved))
         self.assertIn("mark-c", new)

@@ -1,13 +1,16 @@
 /*
  * The store contract, on the SQLite backend: accounts and collections,
  * duplicates and conflicts, version flags (first/last), unique increasing
- * date_added, the TAXII filters, pagination and rollback.
+ * date_added, the TAXII filters, pagination and rollback; and that the id
+ * index (a database of its own) is brought level after a crash between
+ * its commit and the objects'.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,13 +54,12 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     char p[256];
+    static const char *const suffix[] = {"-wal", "-shm", "-ids", "-ids-wal", "-ids-shm"};
 
-    store_close(f->s);
-    kzj_doc_free(&f->doc);
-    snprintf(p, sizeof(p), "%s-wal", f->path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", f->path);
-    unlink(p);
+    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
+        unlink(p);
+    }
     unlink(f->path);
     rmdir(f->dir);
     free(f);
@@ -370,6 +372,136 @@ static void test_reopen_and_missing(void **state)
     store_close(s2);
 }
 
+/* Runs sql on the ids database directly, as a crash would have left it. */
+static void on_ids(struct fixture *f, const char *sql)
+{
+    char path[160];
+    sqlite3 *db;
+
+    snprintf(path, sizeof(path), "%s-ids", f->path);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+static int64_t ids_count(struct fixture *f)
+{
+    char path[160];
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    int64_t n = -1;
+
+    snprintf(path, sizeof(path), "%s-ids", f->path);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM ids", -1, &q, NULL), SQLITE_OK);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+static void reopen(struct fixture *f)
+{
+    struct kz_error err;
+
+    store_close(f->s);
+    f->s = store_open("sqlite", f->path, 0, &err);
+    if (!f->s)
+        fail_msg("reopen: %s", err.text);
+}
+
+/* Whether id can be found by id (the id index's job). */
+static int found(struct fixture *f, const char *id)
+{
+    struct store_filter flt;
+    struct store_page page;
+    struct collect c;
+
+    store_filter_init(&flt, f->coll);
+    flt.ids[0] = id;
+    flt.nids = 1;
+    flt.versions = STORE_V_ALL;
+    list(f, &flt, &c, &page);
+    return c.n;
+}
+
+#define OTHER_ID "indicator--11111111-2222-4333-8444-555555555555"
+#define OTHER                                                                                      \
+    "{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"" OTHER_ID "\","                    \
+    "\"created\":\"2020-01-01T00:00:00.000Z\",\"modified\":\"2020-01-01T00:00:00.000Z\","          \
+    "\"pattern\":\"[ipv4-addr:value = '1.2.3.5']\",\"pattern_type\":\"stix\","                     \
+    "\"valid_from\":\"2016-01-01T00:00:00Z\"}"
+#define IND_ID "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+
+static void test_id_index_levelled(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    enum store_put_result res;
+    int64_t a1, a2, a3;
+    char sql[256];
+    struct store_filter flt;
+    uint64_t deleted = 0;
+
+    assert_int_equal(put(f, IND("2017-01-01T00:00:00.000Z", "v1"), &res, &a1, &err), 0);
+    assert_int_equal(put(f, IND("2018-01-01T00:00:00.000Z", "v2"), &res, &a2, &err), 0);
+    assert_int_equal(put(f, OTHER, &res, &a3, &err), 0);
+    assert_int_equal(ids_count(f), 3);
+
+    /* the ids commit of the last transaction was lost */
+    store_close(f->s);
+    f->s = NULL;
+    snprintf(sql, sizeof(sql), "DELETE FROM ids WHERE added = %lld; UPDATE state SET upto = %lld",
+             (long long)a3, (long long)a2);
+    on_ids(f, sql);
+    reopen(f);
+    assert_int_equal(ids_count(f), 3);
+    assert_int_equal(found(f, OTHER_ID), 1);
+    assert_int_equal(put(f, OTHER, &res, &a1, &err), 0);
+    assert_int_equal(res, STORE_DUPLICATE);
+
+    /* the ids commit landed, the objects' did not */
+    store_close(f->s);
+    f->s = NULL;
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO ids VALUES (%lld, 42, 1, %lld); UPDATE state SET upto = %lld",
+             (long long)f->coll, (long long)a3 + 1000, (long long)a3 + 1000);
+    on_ids(f, sql);
+    reopen(f);
+    assert_int_equal(ids_count(f), 3);
+
+    /* a deletion landed in one database only: built again */
+    store_close(f->s);
+    f->s = NULL;
+    on_ids(f, "DELETE FROM ids; UPDATE state SET deletes = deletes + 1");
+    reopen(f);
+    assert_int_equal(ids_count(f), 3);
+    assert_int_equal(found(f, IND_ID), 2);
+
+    /* the ids file lost altogether */
+    store_close(f->s);
+    f->s = NULL;
+    snprintf(sql, sizeof(sql), "%s-ids", f->path);
+    assert_int_equal(unlink(sql), 0);
+    reopen(f);
+    assert_int_equal(ids_count(f), 3);
+    assert_int_equal(found(f, OTHER_ID), 1);
+
+    /* a deletion takes its entries along */
+    store_filter_init(&flt, f->coll);
+    flt.versions = STORE_V_ALL;
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_delete(f->s, f->coll, IND_ID, &flt, &deleted, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(deleted, 2);
+    assert_int_equal(ids_count(f), 1);
+    assert_int_equal(found(f, IND_ID), 0);
+    reopen(f); /* and the count of deletions agrees: nothing to rebuild */
+    assert_int_equal(ids_count(f), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +513,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
             cmocka_unit_test_setup_teardown(test_unversioned_sco, setup, teardown),
             cmocka_unit_test_setup_teardown(test_reopen_and_missing, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_id_index_levelled, setup, teardown),
     };
     if (sodium_init() < 0)
         return 1;
