@@ -56,6 +56,8 @@ static int teardown(void **state)
     char p[256];
     static const char *const suffix[] = {"-wal", "-shm", "-ids", "-ids-wal", "-ids-shm"};
 
+    store_close(f->s);
+    kzj_doc_free(&f->doc);
     for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
         snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
         unlink(p);
