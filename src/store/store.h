@@ -54,9 +54,10 @@ void store_defer_checkpoints(struct store *s, int on);
  * pages (256 MiB of 4 KiB pages). */
 #define STORE_DEFERRED_CHECKPOINT_PAGES 65536
 
-/* A connection that writes a lot (an import, a sync round): checkpoints
- * deferred as above, and a page cache of STORE_BULK_CACHE_KIB so that the
- * pages a transaction dirties are not written out twice. */
+/* A connection that writes a lot (an import, a sync round, the server's
+ * writer): checkpoints deferred as above, and page caches (the objects' and
+ * the id index's) of STORE_BULK_CACHE_KIB each, so that the pages a
+ * transaction dirties are not written out twice. */
 void store_set_bulk(struct store *s);
 #define STORE_BULK_CACHE_KIB 65536
 

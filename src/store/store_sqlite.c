@@ -733,6 +733,10 @@ static void sqlite_set_cache_kib(void *b, int kib)
 
     snprintf(sql, sizeof(sql), "PRAGMA main.cache_size = -%d", kib);
     sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    /* the id index too: an import of a million objects in one transaction
+     * dirties all of its pages */
+    snprintf(sql, sizeof(sql), "PRAGMA ix.cache_size = -%d", kib);
+    sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 
     sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
 }
