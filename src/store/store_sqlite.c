@@ -184,8 +184,7 @@ static const char *const migrations[] = {
         "CREATE INDEX objects_by_id ON objects (collection, idh, version);",
         /* 3: the id index moves to the ids database (built by
          * ids_level, as state says nothing is there) */
-        "INSERT OR IGNORE INTO counters VALUES ('deletes', 0);"
-        "DROP INDEX objects_by_id;",
+        "INSERT OR IGNORE INTO counters VALUES ('deletes', 0); DROP INDEX objects_by_id;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
