@@ -54,8 +54,8 @@ void store_defer_checkpoints(struct store *s, int on);
  * pages (256 MiB of 4 KiB pages). */
 #define STORE_DEFERRED_CHECKPOINT_PAGES 65536
 
-/* A connection that writes a lot (an import, a sync round, the server's
- * writer): checkpoints deferred as above, and page caches (the objects' and
+/* A connection that writes a lot in one transaction (an import, a sync
+ * round): checkpoints deferred as above, and page caches (the objects' and
  * the id index's) of STORE_BULK_CACHE_KIB each, so that the pages a
  * transaction dirties are not written out twice. */
 void store_set_bulk(struct store *s);

@@ -1739,9 +1739,10 @@ static void add_edge_version(struct kz_buf *sql, const struct store_visibility *
     }
     kz_buf_printf(
             sql,
-            "(o.%s = 1 OR NOT EXISTS (SELECT 1 FROM objects o3 WHERE o3.collection = o.collection"
-            " AND o3.added IN (SELECT x.added FROM ix.ids x WHERE x.collection = o.collection"
-            " AND x.idh = o.idh AND x.version %s o.version) AND o3.stix_id = o.stix_id AND ",
+            "(o.%s = 1 OR NOT EXISTS (SELECT 1 FROM ix.ids x JOIN objects o3"
+            " ON o3.collection = x.collection AND o3.added = x.added"
+            " WHERE x.collection = o.collection AND x.idh = o.idh AND x.version %s o.version"
+            " AND o3.stix_id = o.stix_id AND ",
             flag, cmp);
     add_visible(sql, v, "o3");
     kz_buf_addstr(sql, "))");
@@ -1827,10 +1828,10 @@ static void add_visibility(struct kz_buf *sql, const struct store_visibility *v)
                            "SELECT 1 FROM refs f WHERE f.added = o.added AND EXISTS ("
                            "SELECT 1 FROM ix.ids x"
                            " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref))"
-                           " AND NOT EXISTS (SELECT 1 FROM objects o2"
-                           " WHERE o2.collection = o.collection AND o2.added IN (SELECT x.added"
-                           " FROM ix.ids x WHERE x.collection = o.collection"
-                           " AND x.idh = kz_idh(f.ref)) AND o2.stix_id = f.ref AND ");
+                           " AND NOT EXISTS (SELECT 1 FROM ix.ids x JOIN objects o2"
+                           " ON o2.collection = x.collection AND o2.added = x.added"
+                           " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref)"
+                           " AND o2.stix_id = f.ref AND ");
         add_visible(sql, v, "o2");
         kz_buf_addstr(sql, ")))");
     }

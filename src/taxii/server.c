@@ -294,9 +294,8 @@ static int open_writer(struct taxii_server *t, struct kz_error *err)
     t->writer = store_open(t->cfg->store_backend, t->cfg->store_path, 0, err);
     if (!t->writer)
         return -1;
-    /* the main thread checkpoints; the cache holds a large collection's
-     * id index, which every write of new objects touches at random */
-    store_set_bulk(t->writer);
+    /* the main thread checkpoints */
+    store_defer_checkpoints(t->writer, 1);
     return 0;
 }
 
