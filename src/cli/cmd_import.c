@@ -209,8 +209,9 @@ int cmd_import(struct cli *cli, int argc, char **argv)
             worst = rc;
     }
     warninglist_set_free(wl);
-    /* once, now, rather than every few thousand pages during the import */
-    if (store_checkpoint(node_store(n), &err) < 0)
+    /* once, now, rather than every few thousand pages during the import;
+     * and the log, as large as what was imported, is emptied */
+    if (store_checkpoint_truncate(node_store(n), &err) < 0)
         cli_fail(&err);
     return worst;
 }

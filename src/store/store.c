@@ -79,7 +79,12 @@ void store_set_bulk(struct store *s)
 
 int store_checkpoint(struct store *s, struct kz_error *err)
 {
-    return s->be->checkpoint(s->b, err);
+    return s->be->checkpoint(s->b, 0, err);
+}
+
+int store_checkpoint_truncate(struct store *s, struct kz_error *err)
+{
+    return s->be->checkpoint(s->b, 1, err);
 }
 
 struct store_checkpointer {

@@ -64,6 +64,10 @@ void store_set_bulk(struct store *s);
 /* Folds the write-ahead log into the database without blocking readers or
  * writers. */
 int store_checkpoint(struct store *s, struct kz_error *err);
+/* ... all of it, then empties the log file (the end of an import, whose
+ * log can be as large as the database): waits, like a writer, for readers
+ * still reading from the log. */
+int store_checkpoint_truncate(struct store *s, struct kz_error *err);
 
 /* A thread with its own connection that checkpoints every interval_ms, so
  * a long writer (a sync round) never pays for it in its commits. */

@@ -17,7 +17,7 @@ struct store_backend {
     int (*data_version)(void *b, uint64_t *v, struct kz_error *err);
     void (*defer_checkpoints)(void *b, int on);
     void (*set_cache_kib)(void *b, int kib);
-    int (*checkpoint)(void *b, struct kz_error *err);
+    int (*checkpoint)(void *b, int truncate, struct kz_error *err);
     int (*begin)(void *b, struct kz_error *err);
     int (*commit)(void *b, struct kz_error *err);
     void (*rollback)(void *b);

@@ -740,10 +740,12 @@ static void sqlite_set_cache_kib(void *b, int kib)
     sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
 }
 
-static int sqlite_checkpoint(void *b, struct kz_error *err)
+static int sqlite_checkpoint(void *b, int truncate, struct kz_error *err)
 {
     struct sqlite_store *s = b;
-    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    int rc = sqlite3_wal_checkpoint_v2(
+            s->db, NULL, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE, NULL,
+            NULL);
 
     if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
         return db_fail(s, rc, err, "store: checkpoint");
@@ -1737,13 +1739,12 @@ static void add_edge_version(struct kz_buf *sql, const struct store_visibility *
         kz_buf_printf(sql, "o.%s = 1", flag);
         return;
     }
-    kz_buf_printf(
-            sql,
-            "(o.%s = 1 OR NOT EXISTS (SELECT 1 FROM ix.ids x JOIN objects o3"
-            " ON o3.collection = x.collection AND o3.added = x.added"
-            " WHERE x.collection = o.collection AND x.idh = o.idh AND x.version %s o.version"
-            " AND o3.stix_id = o.stix_id AND ",
-            flag, cmp);
+    kz_buf_printf(sql,
+                  "(o.%s = 1 OR NOT EXISTS (SELECT 1 FROM ix.ids x JOIN objects o3"
+                  " ON o3.collection = x.collection AND o3.added = x.added"
+                  " WHERE x.collection = o.collection AND x.idh = o.idh AND x.version %s o.version"
+                  " AND o3.stix_id = o.stix_id AND ",
+                  flag, cmp);
     add_visible(sql, v, "o3");
     kz_buf_addstr(sql, "))");
 }
