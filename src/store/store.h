@@ -51,8 +51,8 @@ int store_data_version(struct store *s, uint64_t *v, struct kz_error *err);
  * import (once, at the end). Commits stay durable. */
 void store_defer_checkpoints(struct store *s, int on);
 /* ... except that a commit still checkpoints once the log holds this many
- * pages (256 MiB of 4 KiB pages). */
-#define STORE_DEFERRED_CHECKPOINT_PAGES 65536
+ * pages (256 MiB of 16 KiB pages). */
+#define STORE_DEFERRED_CHECKPOINT_PAGES 16384
 
 /* A connection that writes a lot in one transaction (an import, a sync
  * round): checkpoints deferred as above, and page caches (the objects' and
