@@ -25,6 +25,7 @@
 #include "util/file.h"
 #include "util/kztime.h"
 #include "util/uuid.h"
+#include "store_files.h"
 
 /* --- punycode and A-labels ----------------------------------------------------------- */
 
@@ -432,16 +433,11 @@ static int setup_two(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char p[256];
 
     if (f->s)
         store_close(f->s);
     match_psl_free(f->psl);
-    snprintf(p, sizeof(p), "%s-wal", f->db);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", f->db);
-    unlink(p);
-    unlink(f->db);
+    remove_store_files(f->db);
     unlink(f->out);
     rmdir(f->dir);
     free(f);

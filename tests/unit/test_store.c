@@ -19,6 +19,7 @@
 #include "json/json.h"
 #include "stix/stix.h"
 #include "store/store.h"
+#include "store_files.h"
 
 struct fixture {
     char dir[64];
@@ -53,16 +54,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char p[256];
-    static const char *const suffix[] = {"-wal", "-shm", "-ids", "-ids-wal", "-ids-shm"};
 
     store_close(f->s);
     kzj_doc_free(&f->doc);
-    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
-        unlink(p);
-    }
-    unlink(f->path);
+    remove_store_files(f->path);
     rmdir(f->dir);
     free(f);
     return 0;
