@@ -162,10 +162,7 @@ static void *flusher(void *arg)
     pthread_mutex_lock(&l->lock);
     while (!l->stopping) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)AUDIT_FLUSH_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        kz_deadline_ms(&ts, AUDIT_FLUSH_MS);
         pthread_cond_timedwait(&l->wake, &l->lock, &ts);
         if (!l->n)
             continue;

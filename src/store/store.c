@@ -104,10 +104,7 @@ static void *checkpointer_run(void *arg)
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)(c->interval_ms % 1000) * 1000000L;
-        ts.tv_sec += c->interval_ms / 1000 + ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        kz_deadline_ms(&ts, c->interval_ms);
         pthread_cond_timedwait(&c->wake, &c->lock, &ts);
         if (c->stopping)
             break;

@@ -749,8 +749,7 @@ static void *daemon_thread(void *arg)
         pthread_mutex_unlock(&d->lock);
         round_all(d);
         pthread_mutex_lock(&d->lock);
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += d->cfg->sync_interval;
+        kz_deadline_ms(&ts, (int64_t)d->cfg->sync_interval * 1000);
         while (!d->stopping && pthread_cond_timedwait(&d->wake, &d->lock, &ts) == 0)
             ;
     }

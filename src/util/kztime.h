@@ -40,4 +40,9 @@ int64_t kz_now_micros(void);
 /* A monotonic clock in microseconds, for durations. */
 int64_t kz_mono_micros(void);
 
+/* The CLOCK_REALTIME instant ms milliseconds from now, as
+ * pthread_cond_timedwait wants its deadline. */
+struct timespec;
+void kz_deadline_ms(struct timespec *ts, int64_t ms);
+
 #endif
