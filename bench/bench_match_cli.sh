@@ -32,34 +32,7 @@ fi
 logs=$(ls "$dir"/logs/*)
 cat $logs >/dev/null
 
-python3 - "$dir/indicators.tsv" "$work/ind.json" <<'EOF'
-import json, sys, uuid
-keys = {"md5": "MD5", "sha1": "'SHA-1'", "sha256": "'SHA-256'", "sha512": "'SHA-512'"}
-def pattern(kind, v):
-    v = v.replace("\\", "\\\\").replace("'", "\\'")
-    if kind in ("ipv4", "ipv6"):
-        return "[%s-addr:value = '%s']" % (kind, v)
-    if kind in ("cidr4", "cidr6"):
-        return "[ipv%s-addr:value ISSUBSET '%s']" % (kind[-1], v)
-    if kind == "domain":
-        return "[domain-name:value = '%s']" % v
-    if kind in ("url", "email"):
-        return "[%s:value = '%s']" % ("url" if kind == "url" else "email-addr", v)
-    return "[file:hashes.%s = '%s']" % (keys[kind], v)
-with open(sys.argv[2], "w") as out:
-    out.write('{"type":"bundle","id":"bundle--%s","objects":[' % uuid.uuid4())
-    first = True
-    for line in open(sys.argv[1]):
-        kind, value, _ = line.rstrip("\n").split("\t")
-        o = {"type": "indicator", "spec_version": "2.1", "id": "indicator--%s" % uuid.uuid4(),
-             "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
-             "pattern": pattern(kind, value), "pattern_type": "stix",
-             "valid_from": "2025-01-01T00:00:00Z",
-             "object_marking_refs": ["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"]}
-        out.write(("" if first else ",") + json.dumps(o, separators=(",", ":")))
-        first = False
-    out.write("]}")
-EOF
+python3 tests/tools/match_stix.py "$dir/indicators.tsv" "$work/ind.json"
 "$KZ" --home "$work/home" init >/dev/null 2>&1
 "$KZ" --home "$work/home" collection add intel >/dev/null
 "$KZ" --home "$work/home" import --collection intel --quiet "$work/ind.json"

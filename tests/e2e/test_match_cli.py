@@ -12,26 +12,13 @@ import tempfile
 import unittest
 import uuid
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 import kzlib  # noqa: E402
+from match_stix import pattern  # noqa: E402
 
 DATA = os.path.join(os.environ.get("KZ_TEST_DATA", "tests/data"), "match")
-HASH_KEYS = {"md5": "MD5", "sha1": "'SHA-1'", "sha256": "'SHA-256'", "sha512": "'SHA-512'"}
-
-
-def pattern(kind, value):
-    v = value.replace("\\", "\\\\").replace("'", "\\'")
-    if kind in ("ipv4", "ipv6"):
-        return "[%s-addr:value = '%s']" % (kind, v)
-    if kind in ("cidr4", "cidr6"):
-        return "[ipv%s-addr:value ISSUBSET '%s']" % (kind[-1], v)
-    if kind == "domain":
-        return "[domain-name:value = '%s']" % v
-    if kind == "url":
-        return "[url:value = '%s']" % v
-    if kind == "email":
-        return "[email-addr:value = '%s']" % v
-    return "[file:hashes.%s = '%s']" % (HASH_KEYS[kind], v)
 
 
 def read_tsv(name):
