@@ -232,9 +232,9 @@ static const char *const stmt_sql[ST__N] = {
         [ST_INSERT] = "INSERT INTO objects (added, collection, stix_id, type, version,"
                       " version_text, spec_version, created_by, tlp, revoked, latest, first, raw,"
                       " producer, origin, idh) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                      " ?11, ?12, ?13, ?14, ?15, kz_idh(?3))",
+                      " ?11, ?12, ?13, ?14, ?15, ?16)",
         [ST_INSERT_ID] = "INSERT INTO ix.ids (collection, idh, version, added)"
-                         " VALUES (?1, kz_idh(?2), ?3, ?4)",
+                         " VALUES (?1, ?2, ?3, ?4)",
         [ST_SET_UPTO] = "UPDATE ix.state SET upto = ?1",
         [ST_COUNT_DELETE] = "UPDATE counters SET value = value + 1 WHERE name = 'deletes'",
         [ST_COUNT_DELETE_IX] = "UPDATE ix.state SET deletes = deletes + 1",
@@ -1640,7 +1640,7 @@ static int sqlite_put(void *b, int64_t coll, const struct stix_obj *o, const cha
 {
     struct sqlite_store *s = b;
     sqlite3_stmt *q;
-    int64_t version = o->version_us, old = 0, maxv = 0, minv = 0, when;
+    int64_t version = o->version_us, old = 0, maxv = 0, minv = 0, when, idh;
     int rc, exists = 0, latest = 1, first = 1;
     char vtext[KZ_TS_MICROS_LEN];
     const char *version_text = o->version;
@@ -1675,6 +1675,8 @@ static int sqlite_put(void *b, int64_t coll, const struct stix_obj *o, const cha
         if (first && clear_flag(s, ST_CLEAR_FIRST, coll, o->id, err) < 0)
             return -1;
     }
+    /* hashed once for the row and its id index entry */
+    idh = id_hash((const unsigned char *)o->id, strlen(o->id));
     q = stmt(s, ST_INSERT, err);
     if (!q)
         return -1;
@@ -1693,13 +1695,14 @@ static int sqlite_put(void *b, int64_t coll, const struct stix_obj *o, const cha
     sqlite3_bind_text(q, 13, raw, (int)rawlen, SQLITE_STATIC);
     sqlite3_bind_int64(q, 14, rcpt ? rcpt->producer : 0);
     sqlite3_bind_int64(q, 15, rcpt ? rcpt->origin : 0);
+    sqlite3_bind_int64(q, 16, idh);
     if (step_done(s, q, err, "store: inserting an object") < 0)
         return -1;
     q = stmt(s, ST_INSERT_ID, err);
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, coll);
-    sqlite3_bind_text(q, 2, o->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, idh);
     sqlite3_bind_int64(q, 3, version);
     sqlite3_bind_int64(q, 4, when);
     if (step_done(s, q, err, "store: indexing an object's id") < 0)
