@@ -81,10 +81,11 @@ static int put(struct fixture *f, const char *json, enum store_put_result *res, 
     return rc;
 }
 
+#define IND_ID "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
 #define IND(mod, name)                                                                             \
-    "{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"indicator--8e2e2d2b-17d4-4cbf-"     \
-    "938f-98ee46b3cd3f\",\"created\":\"2016-04-06T20:03:48.000Z\",\"modified\":\"" mod             \
-    "\",\"name\":\"" name "\",\"pattern\":\"[ipv4-addr:value = '1.2.3.4']\",\"pattern_type\":"     \
+    "{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"" IND_ID                            \
+    "\",\"created\":\"2016-04-06T20:03:48.000Z\",\"modified\":\"" mod "\",\"name\":\"" name        \
+    "\",\"pattern\":\"[ipv4-addr:value = '1.2.3.4']\",\"pattern_type\":"                           \
     "\"stix\",\"valid_from\":\"2016-01-01T00:00:00Z\"}"
 
 struct collect {
@@ -178,7 +179,7 @@ static void test_duplicates_and_conflicts(void **state)
     int64_t a1, a2;
     /* the same object with its members in another order */
     const char *reordered =
-            "{\"id\":\"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f\",\"type\":\"indicator\","
+            "{\"id\":\"" IND_ID "\",\"type\":\"indicator\","
             "\"spec_version\":\"2.1\",\"created\":\"2016-04-06T20:03:48.000Z\",\"modified\":"
             "\"2016-04-06T20:03:48.000Z\",\"name\":\"a\",\"pattern\":\"[ipv4-addr:value = "
             "'1.2.3.4']\",\"pattern_type\":\"stix\",\"valid_from\":\"2016-01-01T00:00:00Z\"}";
@@ -430,7 +431,6 @@ static int found(struct fixture *f, const char *id)
     "\"created\":\"2020-01-01T00:00:00.000Z\",\"modified\":\"2020-01-01T00:00:00.000Z\","          \
     "\"pattern\":\"[ipv4-addr:value = '1.2.3.5']\",\"pattern_type\":\"stix\","                     \
     "\"valid_from\":\"2016-01-01T00:00:00Z\"}"
-#define IND_ID "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
 
 static void test_id_index_levelled(void **state)
 {
