@@ -132,10 +132,11 @@ int stix_tlp_parse(const char *s, enum stix_tlp *out)
     return -1;
 }
 
-/* Compares an unescaped key node with a literal. */
-#define KEY_IS(d, k, lit)                                                                          \
-    ((d)->nodes[k].len == sizeof(lit) + 1 &&                                                       \
-     memcmp((d)->buf + (d)->nodes[k].off + 1, lit, sizeof(lit) - 1) == 0)
+/* Whether a decoded key p[0..n) is the literal. Keys are compared decoded,
+ * so "object\u005fmarking_refs" is object_marking_refs: a reader that
+ * skipped escaped keys would let the validator and the policy disagree on
+ * what an object says (a TLP:RED object served as the default level). */
+#define KEY_IS(p, n, lit) ((n) == sizeof(lit) - 1 && memcmp((p), lit, sizeof(lit) - 1) == 0)
 
 static void copy_str(const struct kzj_doc *d, uint32_t v, char *out, size_t cap)
 {
@@ -157,6 +158,19 @@ static int read_time(const struct kzj_doc *d, uint32_t v, int64_t *us)
     return 0;
 }
 
+/* The TLP level of marking id string node v, decoded: an escaped id names
+ * the same marking as its plain spelling. */
+static enum stix_tlp tlp_of_node(const struct kzj_doc *d, uint32_t v)
+{
+    char tmp[KZ_MAX_STIX_ID + 1];
+    const char *p;
+    size_t n;
+
+    if (kzj_type(d, v) != KZJ_STRING || kzj_str(d, v, tmp, sizeof(tmp), &p, &n) < 0)
+        return STIX_TLP_NONE;
+    return stix_tlp_of_marking(p, n);
+}
+
 static enum stix_tlp marking_level(const struct kzj_doc *d, uint32_t arr)
 {
     enum stix_tlp worst = STIX_TLP_NONE;
@@ -165,9 +179,7 @@ static enum stix_tlp marking_level(const struct kzj_doc *d, uint32_t arr)
         return STIX_TLP_NONE;
     KZJ_FOREACH_ELEM(d, arr, e)
     {
-        if (kzj_type(d, e) != KZJ_STRING || (d->nodes[e].flags & KZJ_F_ESCAPED))
-            continue;
-        enum stix_tlp t = stix_tlp_of_marking(d->buf + d->nodes[e].off + 1, d->nodes[e].len - 2);
+        enum stix_tlp t = tlp_of_node(d, e);
         if (t > worst)
             worst = t;
     }
@@ -183,10 +195,7 @@ static enum stix_tlp granular_level(const struct kzj_doc *d, uint32_t arr, enum 
     KZJ_FOREACH_ELEM(d, arr, e)
     {
         uint32_t ref = KZJ_GET(d, e, "marking_ref");
-        if (!ref || kzj_type(d, ref) != KZJ_STRING || (d->nodes[ref].flags & KZJ_F_ESCAPED))
-            continue;
-        enum stix_tlp t =
-                stix_tlp_of_marking(d->buf + d->nodes[ref].off + 1, d->nodes[ref].len - 2);
+        enum stix_tlp t = ref ? tlp_of_node(d, ref) : STIX_TLP_NONE;
         if (t > worst)
             worst = t;
     }
@@ -205,25 +214,28 @@ int stix_obj_read(const struct kzj_doc *d, uint32_t node, struct stix_obj *o, st
     KZJ_FOREACH_MEMBER(d, node, k)
     {
         uint32_t v = k + 1;
-        if (d->nodes[k].flags & KZJ_F_ESCAPED)
-            continue; /* no common property name needs escaping */
-        if (KEY_IS(d, k, "type"))
+        char tmp[KZ_MAX_PROPERTY_NAME + 1];
+        const char *p;
+        size_t n;
+        if (kzj_str(d, k, tmp, sizeof(tmp), &p, &n) < 0)
+            continue; /* too long or with U+0000: no common property's name */
+        if (KEY_IS(p, n, "type"))
             copy_str(d, v, o->type, sizeof(o->type));
-        else if (KEY_IS(d, k, "id"))
+        else if (KEY_IS(p, n, "id"))
             copy_str(d, v, o->id, sizeof(o->id));
-        else if (KEY_IS(d, k, "spec_version"))
+        else if (KEY_IS(p, n, "spec_version"))
             copy_str(d, v, o->spec_version, sizeof(o->spec_version));
-        else if (KEY_IS(d, k, "created_by_ref"))
+        else if (KEY_IS(p, n, "created_by_ref"))
             copy_str(d, v, o->created_by_ref, sizeof(o->created_by_ref));
-        else if (KEY_IS(d, k, "created"))
+        else if (KEY_IS(p, n, "created"))
             created = v;
-        else if (KEY_IS(d, k, "modified"))
+        else if (KEY_IS(p, n, "modified"))
             modified = v;
-        else if (KEY_IS(d, k, "revoked"))
+        else if (KEY_IS(p, n, "revoked"))
             o->revoked = kzj_type(d, v) == KZJ_TRUE;
-        else if (KEY_IS(d, k, "object_marking_refs"))
+        else if (KEY_IS(p, n, "object_marking_refs"))
             o->marking_refs = v;
-        else if (KEY_IS(d, k, "granular_markings"))
+        else if (KEY_IS(p, n, "granular_markings"))
             granular = v;
     }
     if (created && read_time(d, created, &o->created_us) == 0)
@@ -245,16 +257,29 @@ int stix_obj_read(const struct kzj_doc *d, uint32_t node, struct stix_obj *o, st
     return 0;
 }
 
+/* Passes one reference to fn, decoded (an escaped id points at the same
+ * object as its plain spelling). A string that cannot be an id is not
+ * passed: the validator has refused it already. */
+static int ref_value(const struct kzj_doc *d, uint32_t v, stix_ref_fn fn, void *ctx)
+{
+    char tmp[KZ_MAX_STIX_ID + 1];
+    const char *p;
+    size_t n;
+
+    if (kzj_str(d, v, tmp, sizeof(tmp), &p, &n) < 0)
+        return 0;
+    return fn(ctx, p, n);
+}
+
 static int each_ref_value(const struct kzj_doc *d, uint32_t v, stix_ref_fn fn, void *ctx)
 {
-    if (kzj_type(d, v) == KZJ_STRING && !(d->nodes[v].flags & KZJ_F_ESCAPED))
-        return fn(ctx, d->buf + d->nodes[v].off + 1, d->nodes[v].len - 2);
+    if (kzj_type(d, v) == KZJ_STRING)
+        return ref_value(d, v, fn, ctx);
     if (kzj_type(d, v) != KZJ_ARRAY)
         return 0;
     KZJ_FOREACH_ELEM(d, v, e)
     {
-        if (kzj_type(d, e) == KZJ_STRING && !(d->nodes[e].flags & KZJ_F_ESCAPED) &&
-            fn(ctx, d->buf + d->nodes[e].off + 1, d->nodes[e].len - 2) < 0)
+        if (kzj_type(d, e) == KZJ_STRING && ref_value(d, e, fn, ctx) < 0)
             return -1;
     }
     return 0;

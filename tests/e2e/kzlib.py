@@ -138,6 +138,41 @@ def malware(i=0, oid=None):
     }
 
 
+# When true, dumps() writes every "-" and "_" in keys and string values as a
+# JSON escape (\u002d, \u005f): the same STIX, spelled so that a reader that
+# compared raw text instead of decoded values would misread it (issue 11:
+# TLP written with escapes was ignored). Policy tests run once plainly and
+# once with it set.
+ESCAPE_STRINGS = False
+
+
+def _escaped_str(s):
+    return json.dumps(s).replace("-", "\\u002d").replace("_", "\\u005f")
+
+
+def escaped_dumps(o):
+    """JSON text of o with every "-" and "_" in strings (keys included) escaped."""
+    if isinstance(o, dict):
+        return "{" + ", ".join("%s: %s" % (_escaped_str(k), escaped_dumps(v))
+                               for k, v in o.items()) + "}"
+    if isinstance(o, (list, tuple)):
+        return "[" + ", ".join(escaped_dumps(v) for v in o) + "]"
+    if isinstance(o, str):
+        return _escaped_str(o)
+    return json.dumps(o)
+
+
+def dumps(o):
+    """The JSON text tests send: escaped_dumps when ESCAPE_STRINGS is set."""
+    return escaped_dumps(o) if ESCAPE_STRINGS else json.dumps(o)
+
+
+def unescape_ascii(text):
+    """text with JSON \\u00XX escapes of ASCII characters decoded, so that
+    scans for ids find them however the server's stored text spells them."""
+    return re.sub(r"\\u00([0-7][0-9a-fA-F])", lambda m: chr(int(m.group(1), 16)), text)
+
+
 def identity(i=0):
     ts = stix_ts(BASE_TIME, seconds=i)
     return {
@@ -283,7 +318,7 @@ class Client:
             if a:
                 hdrs["Authorization"] = a
         if body is not None and not isinstance(body, (bytes, bytearray)):
-            body = json.dumps(body).encode("utf-8")
+            body = dumps(body).encode("utf-8")
             if content_type is None:
                 content_type = TAXII_MT
         if content_type is not None:

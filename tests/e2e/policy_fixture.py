@@ -676,7 +676,7 @@ def build_world(node_name, default_marking="amber", local_identity=None):
 
 def write_bundle(path, objs):
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(kzlib.bundle(objs), f, indent=1)
+        f.write(kzlib.dumps(kzlib.bundle(objs)))
 
 
 def set_default_marking(node, value):

@@ -75,11 +75,13 @@ class Checks:
 class MatrixBase(unittest.TestCase):
     node_name = "in-node"
     default_marking = "amber"
+    escaped = False  # every "-" and "_" of what is stored written as a JSON escape
 
     # ------------------------------------------------------------ setup
     @classmethod
     def setUpClass(cls):
         t0 = time.time()
+        kzlib.ESCAPE_STRINGS = cls.escaped
         cls.node = kzlib.Node("policy-%s" % cls.node_name)
         try:
             cls.node.init(cls.node_name)
@@ -127,6 +129,7 @@ class MatrixBase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        kzlib.ESCAPE_STRINGS = False
         node = cls.node
         for c in cls._clients.values():
             c.close()
@@ -185,7 +188,7 @@ class MatrixBase(unittest.TestCase):
             fdates = set()
         else:
             fids, ftoks, fdates = self.leaks[user]
-        text = resp.body.decode("utf-8", "replace") if resp.body else ""
+        text = kzlib.unescape_ascii(resp.body.decode("utf-8", "replace") if resp.body else "")
         htext = " ".join("%s: %s" % kv for kv in resp.header_list)
         found = (pf.ids_in(text) | pf.ids_in(htext)) - set(allowed)
         bad = found & fids
@@ -950,9 +953,18 @@ class JpNodeGreen(MatrixBase):
     default_marking = "green"
 
 
+class InNodeEscaped(MatrixBase):
+    """The same fixture with every "-" and "_" in its keys and strings written as
+    JSON escapes ("object\\u005fmarking\\u005frefs", "marking\\u002ddefinition..."):
+    every reader of a property must see the decoded value (issue 11, item 4)."""
+    node_name = "sg-node"
+    default_marking = "amber"
+    escaped = True
+
+
 def load_tests(loader, tests, pattern):
     suite = unittest.TestSuite()
-    for cls in (InNodeAmber, JpNodeGreen):
+    for cls in (InNodeAmber, JpNodeGreen, InNodeEscaped):
         suite.addTests(loader.loadTestsFromTestCase(cls))
     return suite
 

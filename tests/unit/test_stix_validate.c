@@ -318,6 +318,77 @@ static void test_escaped_names(void **state)
     assert_int_equal(f.warnings, 0);
 }
 
+/* One object's common properties, read from json. */
+static void read_common(const char *json, struct kzj_doc *d, struct stix_obj *o)
+{
+    struct kz_error err;
+
+    kzj_doc_init(d);
+    assert_int_equal(kzj_parse(d, json, strlen(json), &err), 0);
+    assert_int_equal(stix_obj_read(d, 0, o, &err), 0);
+}
+
+static int collect_ref(void *ctx, const char *id, size_t n)
+{
+    struct kz_buf *b = ctx;
+
+    kz_buf_printf(b, "%.*s;", (int)n, id);
+    return 0;
+}
+
+/* Keys and values written with JSON escapes say what their plain spelling
+ * says, to every reader: a TLP:RED marking spelled with escapes is TLP:RED
+ * (issue 11: it was read as unmarked, i.e. the node's default, AMBER). */
+static void test_escaped_common_properties(void **state)
+{
+    static const char *const plain =
+            "{\"type\":\"relationship\",\"id\":\"relationship--4b1f6a9e-3f0d-4c2b-9d8e-"
+            "1a2b3c4d5e6f\",\"created_by_ref\":\"identity--0f6b7c1a-3d2e-4b8f-9a6c-5e4d3c2b1a09\","
+            "\"created\":\"2026-01-01T00:00:00Z\",\"modified\":\"2026-01-02T00:00:00Z\","
+            "\"revoked\":true,\"object_marking_refs\":[\"marking-definition--e828b379-4e03-4974-"
+            "9ac4-e53a884c97c1\"],\"target_ref\":\"ipv4-addr--ff26c055-6336-5bc5-b98d-"
+            "13d6226742dd\"}";
+    static const char *const escaped =
+            "{\"typ\\u0065\":\"relationship\",\"\\u0069d\":\"relationship\\u002d\\u002d4b1f6a9e-"
+            "3f0d-4c2b-9d8e-1a2b3c4d5e6f\",\"created\\u005fby_ref\":\"identity\\u002d\\u002d"
+            "0f6b7c1a-3d2e-4b8f-9a6c-5e4d3c2b1a09\",\"cr\\u0065ated\":\"2026-01-01T00:00:00Z\","
+            "\"modified\":\"2026\\u002d01-02T00:00:00Z\",\"r\\u0065voked\":true,"
+            "\"object\\u005fmarking_refs\":[\"marking\\u002ddefinition\\u002d\\u002de828b379-"
+            "4e03-4974-9ac4-e53a884c97c1\"],\"target\\u005fref\":\"ipv4-addr\\u002d\\u002d"
+            "ff26c055-6336-5bc5-b98d-13d6226742dd\"}";
+    static const char *const granular =
+            "{\"type\":\"indicator\",\"granular\\u005fmarkings\":[{\"marking\\u005fref\":"
+            "\"marking-definition\\u002d\\u002d939a9414-2ddd-4d32-a0cd-375ea402b003\","
+            "\"selectors\":[\"name\"]}]}";
+    struct kzj_doc dp, de, dg;
+    struct stix_obj p, e, g;
+    struct kz_buf rp, re;
+
+    (void)state;
+    read_common(plain, &dp, &p);
+    read_common(escaped, &de, &e);
+    assert_string_equal(e.type, "relationship");
+    assert_string_equal(e.id, p.id);
+    assert_string_equal(e.created_by_ref, p.created_by_ref);
+    assert_string_equal(e.version, "2026-01-02T00:00:00Z");
+    assert_true(e.version_us == p.version_us && e.created_us == p.created_us);
+    assert_true(e.revoked);
+    assert_int_equal(p.tlp, STIX_TLP_RED);
+    assert_int_equal(e.tlp, STIX_TLP_RED);
+    kz_buf_init(&rp, 1024);
+    kz_buf_init(&re, 1024);
+    assert_int_equal(stix_gating_refs(&p, collect_ref, &rp), 0);
+    assert_int_equal(stix_gating_refs(&e, collect_ref, &re), 0);
+    assert_true(rp.len > 0 && rp.len == re.len && memcmp(rp.data, re.data, rp.len) == 0);
+    read_common(granular, &dg, &g);
+    assert_int_equal(g.tlp, STIX_TLP_AMBER_STRICT);
+    kz_buf_free(&rp);
+    kz_buf_free(&re);
+    kzj_doc_free(&dp);
+    kzj_doc_free(&de);
+    kzj_doc_free(&dg);
+}
+
 /* Oversized names and deep paths are reported, truncated, never overflowed. */
 static void test_long_names(void **state)
 {
@@ -643,12 +714,12 @@ static void test_speed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_value_syntax),  cmocka_unit_test(test_identifier_syntax),
-            cmocka_unit_test(test_hash_values),   cmocka_unit_test(test_type_missing_or_bundle),
-            cmocka_unit_test(test_escaped_names), cmocka_unit_test(test_long_names),
-            cmocka_unit_test(test_findings_cap),  cmocka_unit_test(test_valid_cases),
-            cmocka_unit_test(test_invalid_cases), cmocka_unit_test(test_attack_bundles),
-            cmocka_unit_test(test_speed),
+            cmocka_unit_test(test_value_syntax),   cmocka_unit_test(test_identifier_syntax),
+            cmocka_unit_test(test_hash_values),    cmocka_unit_test(test_type_missing_or_bundle),
+            cmocka_unit_test(test_escaped_names),  cmocka_unit_test(test_escaped_common_properties),
+            cmocka_unit_test(test_long_names),     cmocka_unit_test(test_findings_cap),
+            cmocka_unit_test(test_valid_cases),    cmocka_unit_test(test_invalid_cases),
+            cmocka_unit_test(test_attack_bundles), cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
