@@ -251,7 +251,9 @@ int store_community_join(struct store *s, int64_t community, int64_t org, struct
  * (kizuna's recipients extension) resolved to local accounts. */
 struct store_put_meta {
     int64_t producer;
-    int64_t origin; /* the peer it came from, 0 when local */
+    int64_t origin;    /* the peer it came from, 0 when local */
+    int64_t submitter; /* the organisation of the account that POSTed it, 0: none (import,
+                          pulled) */
     const int64_t *users;
     unsigned nusers;
     const int64_t *orgs;
@@ -293,7 +295,8 @@ struct store_visibility {
     int64_t user;             /* recipients naming this user see AMBER..RED objects */
     int64_t org;              /* its producer, and recipients naming it, see objects */
     int64_t peer;             /* policy_node_key of a partner node: it sees what names its users */
-    int check_refs;           /* relationships and sightings need visible targets */
+    int check_refs;           /* relationships and sightings need visible targets, except
+                                 (outside bulk paths) those org produced or submitted */
 };
 
 struct store_filter {

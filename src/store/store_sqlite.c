@@ -1618,6 +1618,12 @@ static int add_ref(void *ctx, const char *id, size_t n)
     return step_done(r->s, q, r->err, "store: recording a reference");
 }
 
+/* Kinds of rows in recipients: 1 a user named, 2 an organisation named, 3 a
+ * partner node whose user is named (all three widen who sees the object),
+ * and RCPT_SUBMITTER, the organisation that POSTed it, which widens nothing
+ * but exempts the object from relationship gating for that organisation. */
+#define RCPT_SUBMITTER 4
+
 static int add_recipients(struct sqlite_store *s, int64_t added, int kind, const int64_t *keys,
                           unsigned n, struct kz_error *err)
 {
@@ -1709,7 +1715,9 @@ static int sqlite_put(void *b, int64_t coll, const struct stix_obj *o, const cha
         return -1;
     if (rcpt && (add_recipients(s, when, 1, rcpt->users, rcpt->nusers, err) < 0 ||
                  add_recipients(s, when, 2, rcpt->orgs, rcpt->norgs, err) < 0 ||
-                 add_recipients(s, when, 3, rcpt->peers, rcpt->npeers, err) < 0))
+                 add_recipients(s, when, 3, rcpt->peers, rcpt->npeers, err) < 0 ||
+                 add_recipients(s, when, RCPT_SUBMITTER, &rcpt->submitter,
+                                rcpt->submitter > 0 ? 1 : 0, err) < 0))
         return -1;
     if (o->cls == STIX_SRO) {
         struct ref_ctx rc2 = {.s = s, .added = when, .err = err};
@@ -1827,8 +1835,18 @@ static void add_visibility(struct kz_buf *sql, const struct store_visibility *v)
          * version the reader may see. "Holds" asks the index alone (by
          * hash): a collision can only make it true wrongly, and then the
          * exact test for a visible version hides the relationship, which
-         * fails closed */
-        kz_buf_addstr(sql, " AND (o.type NOT IN ('relationship', 'sighting') OR NOT EXISTS ("
+         * fails closed. The reader's organisation's own relationships are
+         * not gated (SHARING.md): it chose their targets, and gating them
+         * would tell it which guessed ids the collection holds. Bulk paths
+         * gate everything, so no export names what it leaves behind. */
+        kz_buf_addstr(sql, " AND (o.type NOT IN ('relationship', 'sighting')");
+        if (!v->exclude_red)
+            kz_buf_printf(sql,
+                          " OR o.producer = :vorg OR o.created_by = :vorg_id OR EXISTS (SELECT 1"
+                          " FROM recipients r WHERE r.added = o.added AND r.kind = %d AND"
+                          " r.subject = :vorg)",
+                          RCPT_SUBMITTER);
+        kz_buf_addstr(sql, " OR NOT EXISTS ("
                            "SELECT 1 FROM refs f WHERE f.added = o.added AND EXISTS ("
                            "SELECT 1 FROM ix.ids x"
                            " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref))"

@@ -576,6 +576,7 @@ static int meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m, s
     p->markings[o->tlp]++;
     if (!m->producer)
         m->producer = p->q->user.org; /* no known creator: the submitter's org */
+    m->submitter = p->q->user.org;
     return 0;
 }
 

@@ -67,7 +67,8 @@ READINGS = [
     "match[version] first/last and the default 'last' are chosen among the versions the user "
     "may see (the filter is part of the store's query), then added_after applies.",
     "A relationship or sighting is visible only if the user may see at least one version of "
-    "each referenced object stored in the same collection.",
+    "each referenced object stored in the same collection, unless the user's organisation "
+    "produced or POSTed it (outside bulk paths).",
     "A granular TLP marking is a TLP marking: an object with no object_marking_refs and only a "
     "granular TLP:GREEN is GREEN, not the node default.",
     "Exports: export --as U holds the versions U may see minus TLP:RED; the operator's export "
@@ -314,7 +315,11 @@ class World:
             ok = cl is not None and self.marking_allows(u, rec, cl)
         if bulk and self.level(rec.obj) == RED:
             ok = False
-        if ok and rec.type in SRO_REFS and not (bulk and not BULK_REF_RULE):
+        # READING (SHARING.md): outside bulk paths, a relationship or sighting that the
+        # reader's organisation produced or POSTed is not gated by its targets
+        own = (u is not None and not bulk and u.org is not None and
+               (self.producer(rec) == u.org or rec.submitter == u.org))
+        if ok and not own and rec.type in SRO_REFS and not (bulk and not BULK_REF_RULE):
             here = self.coll_ids_of(rec.coll)
             for prop in SRO_REFS[rec.type]:
                 v = rec.obj.get(prop)

@@ -823,6 +823,44 @@ class MatrixBase(unittest.TestCase):
         self.run_jobs(jobs, checks)
         self.report(checks, "inbox after writes")
 
+    def test_own_relationships_are_no_oracle(self):
+        """A writer who posts relationships to guessed ids must not learn which ids the
+        collection holds out of its sight (issue 11, item 2): its own relationship reads
+        the same whether the target is a hidden stored object or nothing at all, while
+        readers of other organisations still see it only with its target."""
+        w = self.world
+        hidden = [r for r in w.recs["inbox"] if r.key == "inbox_red"][0]
+        absent = kzlib.new_id("indicator")
+        for poster in ("ravi", "priya"):  # a contributor; an org admin naming another creator
+            self.assertFalse(w.sees(w.users[poster], hidden))
+            rels = {}
+            for name, target in (("hidden", hidden.id), ("absent", absent)):
+                o = pf.make_obj(w, "inbox", "probe_%s_%s" % (poster, name), kind="relationship",
+                                marks=[pf.C2], creator="in-cert" if poster == "ravi" else
+                                "jp-csirt", oid=kzlib.new_id("relationship"))
+                o["source_ref"] = o["target_ref"] = target
+                o["relationship_type"] = "related-to"
+                r = self.post_status(poster, [o])
+                self.assertEqual((r.status, r.json.get("success_count")), (202, 1), r)
+                w.add_recs([pf.Rec("inbox", "probe_%s_%s" % (poster, name), o,
+                                   submitter=w.users[poster].org, poster=poster)])
+                rels[name] = o
+            seen = {}
+            for name, o in rels.items():
+                g = self.client(poster).get(object_path("inbox", o["id"]))
+                seen[name] = g.status
+            self.assertEqual(seen, {"hidden": 200, "absent": 200},
+                             "%s's own relationships answer differently by target: %s" % (
+                                 poster, seen))
+            # jp-csirt's hanako may see neither inbox_red nor a relationship to it
+            # (unless jp-csirt produced it), but sees the one to nothing
+            for name, o in rels.items():
+                g = self.client("hanako").get(object_path("inbox", o["id"]))
+                want = 200 if name == "absent" or o["created_by_ref"] == w.org_identity[
+                    "jp-csirt"] else 404
+                self.assertEqual(g.status, want, "hanako, %s's relationship to the %s id" % (
+                    poster, name))
+
     def test_conflicting_post_does_not_leak(self):
         """POSTing a different object with the id and version of one the poster may not
         see fails (kizuna cannot store both), but the failure must not carry the stored
