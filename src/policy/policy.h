@@ -20,7 +20,8 @@
  * configured); TLP 1.0 markings count as their 2.0 equivalents; several
  * markings, granular ones included, mean the most restrictive. Bulk paths
  * (export, feeds, other users' match indexes) never carry TLP:RED. A
- * relationship or sighting is visible only when what it points to is.
+ * relationship, sighting or container (report, grouping, note, opinion,
+ * observed-data) is visible only when what it points to is.
  */
 #ifndef KZ_POLICY_H
 #define KZ_POLICY_H

@@ -285,23 +285,39 @@ static int each_ref_value(const struct kzj_doc *d, uint32_t v, stix_ref_fn fn, v
     return 0;
 }
 
+/* Each gated type and the properties whose targets gate it, NULL-ended. */
+static const struct {
+    const char *type;
+    const char *const keys[4];
+} gated[] = {
+        {"relationship", {"source_ref", "target_ref", NULL}},
+        {"sighting", {"sighting_of_ref", "observed_data_refs", "where_sighted_refs", NULL}},
+        /* containers: a report that names an object tells of it as much as a
+         * relationship does (SHARING.md) */
+        {"report", {"object_refs", NULL}},
+        {"grouping", {"object_refs", NULL}},
+        {"note", {"object_refs", NULL}},
+        {"opinion", {"object_refs", NULL}},
+        {"observed-data", {"object_refs", NULL}},
+};
+#define NGATED (sizeof(gated) / sizeof(gated[0]))
+
+const char *stix_gated_type(size_t i)
+{
+    return i < NGATED ? gated[i].type : NULL;
+}
+
 int stix_gating_refs(const struct stix_obj *o, stix_ref_fn fn, void *ctx)
 {
-    static const char *const rel[] = {"source_ref", "target_ref", NULL};
-    static const char *const sig[] = {"sighting_of_ref", "observed_data_refs", "where_sighted_refs",
-                                      NULL};
-    const char *const *keys;
-
-    if (strcmp(o->type, "relationship") == 0)
-        keys = rel;
-    else if (strcmp(o->type, "sighting") == 0)
-        keys = sig;
-    else
-        return 0;
-    for (; *keys; keys++) {
-        uint32_t v = kzj_get(o->doc, o->node, *keys, strlen(*keys));
-        if (v && each_ref_value(o->doc, v, fn, ctx) < 0)
-            return -1;
+    for (size_t i = 0; i < NGATED; i++) {
+        if (strcmp(o->type, gated[i].type) != 0)
+            continue;
+        for (const char *const *k = gated[i].keys; *k; k++) {
+            uint32_t v = kzj_get(o->doc, o->node, *k, strlen(*k));
+            if (v && each_ref_value(o->doc, v, fn, ctx) < 0)
+                return -1;
+        }
+        return 1;
     }
     return 0;
 }

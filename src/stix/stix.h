@@ -76,12 +76,18 @@ static inline const char *stix_obj_raw(const struct stix_obj *o, size_t *len)
     return o->doc->buf + o->doc->nodes[o->node].off;
 }
 
-/* Calls fn for each reference that decides whether a relationship or a
- * sighting may be seen (source_ref, target_ref, sighting_of_ref,
- * observed_data_refs, where_sighted_refs): a reader who may not see what
- * it points to may not see it either. Other types have none. */
+/* Calls fn for each reference that decides whether a relationship, a
+ * sighting or a container may be seen (source_ref, target_ref,
+ * sighting_of_ref, observed_data_refs, where_sighted_refs; object_refs of
+ * report, grouping, note, opinion and observed-data): a reader who may not
+ * see what it points to may not see it either. Returns 1 when o's type is
+ * gated, 0 when it is not (fn is not called), -1 when fn failed. */
 typedef int (*stix_ref_fn)(void *ctx, const char *id, size_t n);
 int stix_gating_refs(const struct stix_obj *o, stix_ref_fn fn, void *ctx);
+
+/* The i-th gated type name (from 0), NULL past the last: for a store that
+ * must name them in a query. */
+const char *stix_gated_type(size_t i);
 
 /* The class of a type name, by the specification's lists. */
 enum stix_class stix_type_class(const char *type);

@@ -185,6 +185,14 @@ static const char *const migrations[] = {
         /* 3: the id index moves to the ids database (built by
          * ids_level, as state says nothing is there) */
         "INSERT OR IGNORE INTO counters VALUES ('deletes', 0); DROP INDEX objects_by_id;",
+        /* 4: containers are gated by what they name, like relationships
+         * (stix_gating_refs): record the object_refs of those stored
+         * before. SQLite's JSON paths match keys as written, so a stored
+         * container that spelled "object_refs" with escapes stays
+         * ungated; new ones are read decoded by stix_gating_refs. */
+        "INSERT OR IGNORE INTO refs (added, ref) SELECT o.added, j.value FROM objects o,"
+        " json_each(o.raw, '$.object_refs') j WHERE o.type IN ('report', 'grouping', 'note',"
+        " 'opinion', 'observed-data') AND j.type = 'text';",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1719,7 +1727,7 @@ static int sqlite_put(void *b, int64_t coll, const struct stix_obj *o, const cha
                  add_recipients(s, when, RCPT_SUBMITTER, &rcpt->submitter,
                                 rcpt->submitter > 0 ? 1 : 0, err) < 0))
         return -1;
-    if (o->cls == STIX_SRO) {
+    {
         struct ref_ctx rc2 = {.s = s, .added = when, .err = err};
         if (stix_gating_refs(o, add_ref, &rc2) < 0)
             return -1;
@@ -1839,7 +1847,10 @@ static void add_visibility(struct kz_buf *sql, const struct store_visibility *v)
          * not gated (SHARING.md): it chose their targets, and gating them
          * would tell it which guessed ids the collection holds. Bulk paths
          * gate everything, so no export names what it leaves behind. */
-        kz_buf_addstr(sql, " AND (o.type NOT IN ('relationship', 'sighting')");
+        kz_buf_addstr(sql, " AND (o.type NOT IN (");
+        for (size_t i = 0; stix_gated_type(i); i++)
+            kz_buf_printf(sql, "%s'%s'", i ? ", " : "", stix_gated_type(i));
+        kz_buf_addc(sql, ')');
         if (!v->exclude_red)
             kz_buf_printf(sql,
                           " OR o.producer = :vorg OR o.created_by = :vorg_id OR EXISTS (SELECT 1"

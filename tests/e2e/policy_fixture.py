@@ -33,9 +33,14 @@ RECIPIENTS_EXT = "extension-definition--bc477fd6-2822-4e86-a16f-e438280733f6"
 # A producer identity no organisation on the node stands for.
 EXT_PRODUCER = "identity--0f6b7c1a-3d2e-4b8f-9a6c-5e4d3c2b1a09"
 
-SRO_REFS = {
+SRO_REFS = {  # the types gated by what they point to, and the properties that point
     "relationship": ("source_ref", "target_ref"),
     "sighting": ("sighting_of_ref", "observed_data_refs", "where_sighted_refs"),
+    "report": ("object_refs",),
+    "grouping": ("object_refs",),
+    "note": ("object_refs",),
+    "opinion": ("object_refs",),
+    "observed-data": ("object_refs",),
 }
 SCO_TYPES = {"ipv4-addr", "ipv6-addr", "domain-name", "url", "file", "email-addr"}
 ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -66,9 +71,9 @@ READINGS = [
     "organisation 'submitted' them).",
     "match[version] first/last and the default 'last' are chosen among the versions the user "
     "may see (the filter is part of the store's query), then added_after applies.",
-    "A relationship or sighting is visible only if the user may see at least one version of "
-    "each referenced object stored in the same collection, unless the user's organisation "
-    "produced or POSTed it (outside bulk paths).",
+    "A relationship, sighting or container is visible only if the user may see, by its "
+    "marking, at least one version of each referenced object stored in the same collection, "
+    "unless the user's organisation produced or POSTed it (outside bulk paths).",
     "A granular TLP marking is a TLP marking: an object with no object_marking_refs and only a "
     "granular TLP:GREEN is GREEN, not the node default.",
     "Exports: export --as U holds the versions U may see minus TLP:RED; the operator's export "
@@ -300,14 +305,10 @@ class World:
     def coll_ids_of(self, c):
         return self.by_id(c)
 
-    def sees(self, u, rec, bulk=False, _stack=()):
-        """May user u see this version of this object? bulk: in a bulk path (export), where
-        TLP:RED never goes. u None: the node operator's export ('every object but
-        TLP:RED')."""
+    def sees_marked(self, u, rec, bulk=False):
+        """May user u see this version by its marking alone (TLP, producer, recipients,
+        bulk's never-RED), before any gating by what it points to?"""
         bulk = bulk or u is None
-        key = (u.name if u else None, bulk, rec.coll, rec.vkey, rec.token)
-        if key in self._memo:
-            return self._memo[key]
         if u is None:
             ok = True
         else:
@@ -315,8 +316,19 @@ class World:
             ok = cl is not None and self.marking_allows(u, rec, cl)
         if bulk and self.level(rec.obj) == RED:
             ok = False
-        # READING (SHARING.md): outside bulk paths, a relationship or sighting that the
-        # reader's organisation produced or POSTed is not gated by its targets
+        return ok
+
+    def sees(self, u, rec, bulk=False):
+        """May user u see this version of this object? bulk: in a bulk path (export), where
+        TLP:RED never goes. u None: the node operator's export ('every object but
+        TLP:RED')."""
+        bulk = bulk or u is None
+        key = (u.name if u else None, bulk, rec.coll, rec.vkey, rec.token)
+        if key in self._memo:
+            return self._memo[key]
+        ok = self.sees_marked(u, rec, bulk)
+        # READING (SHARING.md): outside bulk paths, a relationship, sighting or container
+        # that the reader's organisation produced or POSTed is not gated by its targets
         own = (u is not None and not bulk and u.org is not None and
                (self.producer(rec) == u.org or rec.submitter == u.org))
         if ok and not own and rec.type in SRO_REFS and not (bulk and not BULK_REF_RULE):
@@ -325,12 +337,14 @@ class World:
                 v = rec.obj.get(prop)
                 refs = v if isinstance(v, list) else ([v] if v else [])
                 for ref in refs:
-                    if ref not in here or ref in _stack:
+                    if ref not in here:
                         continue
                     targets = self.by_id(rec.coll)[ref]
                     if REF_RULE == "last":
                         targets = [max(targets, key=lambda r2: r2.version or "")]
-                    if not any(self.sees(u, r2, bulk, _stack + (rec.id,)) for r2 in targets):
+                    # READING: a target counts when its marking lets the reader see it
+                    # (one level: what the target names in turn gates only the target)
+                    if not any(self.sees_marked(u, r2, bulk) for r2 in targets):
                         ok = False
         self._memo[key] = ok
         return ok
@@ -602,6 +616,19 @@ def collection_objects(world, c, ci):
         extra={"sighting_of_ref": I("rcp_red_taro")})
     add("sight_clear_of_clear", kind="sighting", marks=[C2],
         extra={"sighting_of_ref": I("clear2")})
+    # containers name objects as relationships do (issue 11, item 8)
+    add("report_green_of_red", kind="report", marks=[G2],
+        extra={"name": "report", "published": world.ts(),
+               "object_refs": [I("clear2"), I("mal_red")]})
+    add("report_green_of_clear", kind="report", marks=[G2],
+        extra={"name": "report", "published": world.ts(),
+               "object_refs": [I("clear2"), I("mal_clear")]})
+    add("grouping_clear_of_red_taro", kind="grouping", marks=[C2],
+        extra={"context": "suspicious-activity", "object_refs": [I("mal_red_taro")]})
+    add("note_clear_of_sco_red", kind="note", marks=[C2],
+        extra={"content": "seen", "object_refs": [I("sco_red")]})
+    add("opinion_clear_to_nonexistent", kind="opinion", marks=[C2],
+        extra={"opinion": "agree", "object_refs": ["malware--%s" % uuid.uuid4()]})
 
     # E: several versions, each marked on its own; imported out of order
     def versions(key, kind, specs, order, **kw):

@@ -377,8 +377,8 @@ static void test_escaped_common_properties(void **state)
     assert_int_equal(e.tlp, STIX_TLP_RED);
     kz_buf_init(&rp, 1024);
     kz_buf_init(&re, 1024);
-    assert_int_equal(stix_gating_refs(&p, collect_ref, &rp), 0);
-    assert_int_equal(stix_gating_refs(&e, collect_ref, &re), 0);
+    assert_int_equal(stix_gating_refs(&p, collect_ref, &rp), 1);
+    assert_int_equal(stix_gating_refs(&e, collect_ref, &re), 1);
     assert_true(rp.len > 0 && rp.len == re.len && memcmp(rp.data, re.data, rp.len) == 0);
     read_common(granular, &dg, &g);
     assert_int_equal(g.tlp, STIX_TLP_AMBER_STRICT);
