@@ -268,6 +268,7 @@ static struct detail *detail_of(struct run *r, struct ref *f)
     if (!d || d->loaded)
         return d;
     store_filter_init(&flt, r->colls[f->coll]);
+    store_filter_everything(&flt); /* the exact row a visible hit came from */
     flt.added_after = f->added - 1;
     flt.versions = STORE_V_ALL;
     flt.limit = 1;

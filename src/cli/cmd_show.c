@@ -62,6 +62,7 @@ static int each_collection(void *ctx, const struct store_collection *c)
     struct kz_error err;
 
     store_filter_init(&f, c->key);
+    store_filter_everything(&f); /* the node operator's command */
     f.ids[0] = s->id;
     f.nids = 1;
     f.versions = s->all ? STORE_V_ALL : STORE_V_LAST;

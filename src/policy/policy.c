@@ -291,6 +291,18 @@ int policy_recipients(struct store *s, const char *node_name, const struct stix_
     return 0;
 }
 
+int policy_submitted(struct store *s, const char *node_name, const struct stix_obj *o,
+                     int64_t submitter, struct policy_resolved *rs, struct store_put_meta *out,
+                     struct kz_error *err)
+{
+    if (policy_recipients(s, node_name, o, rs, out, err) < 0)
+        return -1;
+    if (!out->producer)
+        out->producer = submitter;
+    out->submitter = submitter;
+    return 0;
+}
+
 int policy_extension_definition(const char *creator_identity, struct kz_buf *out)
 {
     kz_buf_printf(out,

@@ -110,6 +110,15 @@ struct policy_resolved {
 int policy_recipients(struct store *s, const char *node_name, const struct stix_obj *o,
                       struct policy_resolved *rs, struct store_put_meta *out, struct kz_error *err);
 
+/* What a POST by an account of organisation submitter stores with o: its
+ * recipients (policy_recipients), its producer (the organisation of its
+ * created_by_ref, else the submitter: no known creator makes the submitter
+ * the producer) and the submitter itself (which exempts the submitter's own
+ * relationships and containers from gating, SHARING.md). */
+int policy_submitted(struct store *s, const char *node_name, const struct stix_obj *o,
+                     int64_t submitter, struct policy_resolved *rs, struct store_put_meta *out,
+                     struct kz_error *err);
+
 /* The extension-definition object kizuna publishes for its recipients
  * extension, created by the given identity, as JSON text into out. */
 int policy_extension_definition(const char *creator_identity, struct kz_buf *out);

@@ -364,10 +364,20 @@ void store_filter_init(struct store_filter *f, int64_t collection)
     f->added_after = -1;
 }
 
+void store_filter_everything(struct store_filter *f)
+{
+    f->vis.active = 0;
+    f->vis.everything = 1;
+}
+
 int store_list(struct store *s, const struct store_filter *f, int want_raw, store_row_fn fn,
                void *ctx, struct store_page *page, struct kz_error *err)
 {
     memset(page, 0, sizeof(*page));
+    if (!f->vis.active && !f->vis.everything)
+        return kz_error_set(err, KZ_EINTERNAL,
+                            "store: a listing without a visibility (policy_filter, or "
+                            "store_filter_everything for the operator)");
     return s->be->list(s->b, f, want_raw, fn, ctx, page, err);
 }
 

@@ -287,7 +287,8 @@ int store_put(struct store *s, int64_t collection, const struct stix_obj *o, con
  * inside the query (so a page of visible objects never reads the invisible
  * ones, and nothing invisible can show up in a count or a cursor). */
 struct store_visibility {
-    int active;               /* 0: every object of the collection */
+    int active;               /* 0: every object, which a listing accepts only with everything */
+    int everything;           /* the caller (operator, internal path) asks for every object */
     int max_level;            /* effective TLP at or below which objects are visible */
     int default_tlp;          /* the effective TLP of objects without a TLP marking */
     int exclude_red;          /* bulk paths: TLP:RED never, whoever asks */
@@ -316,8 +317,13 @@ struct store_filter {
     struct store_visibility vis;
 };
 
-/* Initialises a filter for collection with no conditions. */
+/* Initialises a filter for collection with no conditions. Its visibility is
+ * unset, and store_list refuses it until either policy_filter puts a
+ * reader's view on it or store_filter_everything says that the caller (the
+ * node operator, or an internal path that acts on exact rows) wants every
+ * object: forgetting the policy fails closed, not open. */
 void store_filter_init(struct store_filter *f, int64_t collection);
+void store_filter_everything(struct store_filter *f);
 
 /* One row of a listing. Pointers stay valid only during the callback. */
 struct store_row {

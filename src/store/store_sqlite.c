@@ -1826,10 +1826,10 @@ static void add_visible(struct kz_buf *sql, const struct store_visibility *v, co
     kz_buf_printf(sql,
                   " OR EXISTS (SELECT 1 FROM recipients r WHERE r.added = %s.added AND"
                   " ((r.kind = 1 AND r.subject = :vuser) OR (r.kind = 3 AND r.subject = :vpeer) OR"
-                  " (r.kind = 2 AND r.subject = :vorg AND %s < 5))))",
+                  " (r.kind = 2 AND r.subject = :vorg AND %s < :vred))))",
                   t, e);
     if (v->exclude_red)
-        kz_buf_printf(sql, " AND %s < 5", e);
+        kz_buf_printf(sql, " AND %s < :vred", e);
 }
 
 static void add_visibility(struct kz_buf *sql, const struct store_visibility *v)
@@ -1885,6 +1885,7 @@ static void bind_visibility(sqlite3_stmt *q, const struct store_visibility *v)
     if (!v->active)
         return;
     bind_named_int(q, ":vdef", v->default_tlp);
+    bind_named_int(q, ":vred", STIX_TLP_RED); /* levels are stix.h's, never literals here */
     bind_named_int(q, ":vmax", v->max_level);
     bind_named_int(q, ":vuser", v->user);
     bind_named_int(q, ":vorg", v->org);

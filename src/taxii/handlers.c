@@ -424,10 +424,8 @@ static int store_tombstone(struct taxii_server *t, struct taxii_req *q, struct s
         goto out;
     memset(&meta, 0, sizeof(meta));
     memset(&resolved, 0, sizeof(resolved));
-    if (policy_recipients(s, t->cfg->name, &o, &resolved, &meta, err) < 0)
+    if (policy_submitted(s, t->cfg->name, &o, q->user.org, &resolved, &meta, err) < 0)
         goto out;
-    if (!meta.producer)
-        meta.producer = q->user.org;
     rc = store_put(s, q->coll.key, &o, json.data, json.len, &meta, &res, &added, err);
 out:
     kzj_doc_free(&doc);
@@ -486,6 +484,7 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
     }
     /* does the reader see (and so delete) every version there is? */
     store_filter_init(&all_versions, q->coll.key);
+    store_filter_everything(&all_versions); /* a count, never shown */
     all_versions.ids[0] = id;
     all_versions.nids = 1;
     all_versions.versions = STORE_V_ALL;
@@ -571,12 +570,9 @@ static int meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m, s
 {
     struct post_ctx *p = ctx;
 
-    if (policy_recipients(p->s, p->t->cfg->name, o, &p->resolved, m, why) < 0)
+    if (policy_submitted(p->s, p->t->cfg->name, o, p->q->user.org, &p->resolved, m, why) < 0)
         return -1;
     p->markings[o->tlp]++;
-    if (!m->producer)
-        m->producer = p->q->user.org; /* no known creator: the submitter's org */
-    m->submitter = p->q->user.org;
     return 0;
 }
 

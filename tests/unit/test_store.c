@@ -115,8 +115,33 @@ static void list(struct fixture *f, struct store_filter *flt, struct collect *c,
     struct kz_error err;
 
     memset(c, 0, sizeof(*c));
+    if (!flt->vis.active)
+        store_filter_everything(flt); /* these tests read the store as its operator */
     if (store_list(f->s, flt, 1, on_row, c, page, &err) < 0)
         fail_msg("list: %s", err.text);
+}
+
+/* A listing nobody put a visibility on is refused: a path that forgets the
+ * policy fails closed instead of listing every object (issue 11). */
+static void test_list_needs_visibility(void **state)
+{
+    struct fixture *f = *state;
+    struct store_filter flt;
+    struct store_page page;
+    struct kz_error err;
+    struct collect c;
+    enum store_put_result res;
+    int64_t a1;
+
+    assert_int_equal(put(f, IND("2017-01-01T00:00:00.000Z", "v1"), &res, &a1, &err), 0);
+    store_filter_init(&flt, f->coll);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(store_list(f->s, &flt, 1, on_row, &c, &page, &err), -1);
+    assert_int_equal(err.code, KZ_EINTERNAL);
+    assert_int_equal(c.n, 0);
+    store_filter_everything(&flt);
+    assert_int_equal(store_list(f->s, &flt, 1, on_row, &c, &page, &err), 0);
+    assert_int_equal(c.n, 1);
 }
 
 static void test_accounts(void **state)
@@ -503,6 +528,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_list_needs_visibility, setup, teardown),
             cmocka_unit_test_setup_teardown(test_collections, setup, teardown),
             cmocka_unit_test_setup_teardown(test_duplicates_and_conflicts, setup, teardown),
             cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
