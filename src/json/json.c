@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "util/limits.h"
+#include "util/text.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -148,49 +149,21 @@ static int hex4(const char *s, unsigned *out)
     unsigned v = 0;
 
     for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
+        if (!kz_is_hex((unsigned char)s[i]))
             return -1;
+        v = v << 4 | kz_hexval((unsigned char)s[i]);
     }
     *out = v;
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (s[0] >= 0x80), or 0 if invalid:
- * overlong forms, UTF-16 surrogates and code points past U+10FFFF are all
- * rejected (RFC 3629). */
+/* Length of the valid UTF-8 sequence at s (s[0] >= 0x80), or 0 if invalid
+ * (util/text.h's rules, RFC 3629). */
 static size_t utf8_seq(const unsigned char *s, size_t avail)
 {
-    unsigned char c = s[0];
+    uint32_t cp;
 
-    if (c >= 0xc2 && c <= 0xdf)
-        return avail >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        if (avail < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-            return 0;
-        if (c == 0xe0 && s[1] < 0xa0)
-            return 0;
-        if (c == 0xed && s[1] >= 0xa0)
-            return 0;
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if (avail < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-            return 0;
-        if (c == 0xf0 && s[1] < 0x90)
-            return 0;
-        if (c == 0xf4 && s[1] >= 0x90)
-            return 0;
-        return 4;
-    }
-    return 0;
+    return kz_utf8_decode(s, avail, &cp);
 }
 
 static int scan_escape(struct parser *ps, size_t *pp)

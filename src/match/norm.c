@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "match/match_int.h"
+#include "util/ip.h"
 
 static const char *const kind_names[MATCH_KIND_COUNT] = {
         "ipv4",  "ipv6", "cidr4", "cidr6",  "domain", "url",
@@ -76,59 +77,7 @@ int match_ipv4_parse(const char *s, size_t n, uint32_t *addr)
 
 int match_ipv6_parse(const char *s, size_t n, uint8_t addr[16])
 {
-    uint16_t g[8];
-    int ng = 0, dc = -1;
-    size_t i = 0;
-
-    if (n < 2 || n > 45)
-        return -1;
-    if (s[0] == ':') {
-        if (s[1] != ':')
-            return -1;
-        dc = 0;
-        i = 2;
-    }
-    while (i < n) {
-        size_t st = i;
-        unsigned v = 0;
-        while (i < n && i - st < 5 && kz_is_hex((unsigned char)s[i]))
-            v = (v << 4) | kz_hexval((unsigned char)s[i++]);
-        if (i == st)
-            return -1;
-        if (i < n && s[i] == '.') {
-            uint32_t v4;
-            if (ng > 6 || match_ipv4_parse(s + st, n - st, &v4) < 0)
-                return -1;
-            g[ng++] = (uint16_t)(v4 >> 16);
-            g[ng++] = (uint16_t)v4;
-            break;
-        }
-        if (i - st > 4 || ng >= 8)
-            return -1;
-        g[ng++] = (uint16_t)v;
-        if (i == n)
-            break;
-        if (s[i] != ':')
-            return -1;
-        i++;
-        if (i < n && s[i] == ':') {
-            if (dc >= 0)
-                return -1;
-            dc = ng;
-            i++;
-        } else if (i == n) {
-            return -1; /* a single trailing colon */
-        }
-    }
-    if (dc < 0 ? ng != 8 : ng > 7)
-        return -1;
-    memset(addr, 0, 16);
-    for (int k = 0; k < ng; k++) {
-        int pos = (dc >= 0 && k >= dc) ? 8 - (ng - k) : k;
-        addr[2 * pos] = (uint8_t)(g[k] >> 8);
-        addr[2 * pos + 1] = (uint8_t)g[k];
-    }
-    return 0;
+    return kz_ipv6_parse(s, n, addr);
 }
 
 static int parse_plen(const char *s, size_t n, unsigned max, unsigned *plen)

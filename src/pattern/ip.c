@@ -11,101 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int parse_v4(const char *s, size_t n, uint8_t out[4])
-{
-    size_t i = 0;
-
-    for (int part = 0; part < 4; part++) {
-        unsigned v = 0;
-        size_t d = i;
-
-        if (part) {
-            if (i >= n || s[i] != '.')
-                return -1;
-            d = ++i;
-        }
-        while (i < n && s[i] >= '0' && s[i] <= '9' && i - d < 3) {
-            v = v * 10 + (unsigned)(s[i] - '0');
-            i++;
-        }
-        if (i == d || v > 255 || (s[d] == '0' && i - d > 1))
-            return -1;
-        out[part] = (uint8_t)v;
-    }
-    return i == n ? 0 : -1;
-}
-
-static int hexdig(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int parse_v6(const char *s, size_t n, uint8_t out[16])
-{
-    uint16_t g[8];
-    int ng = 0, gap = -1;
-    size_t i = 0;
-
-    if (n >= 2 && s[0] == ':' && s[1] == ':') {
-        gap = 0;
-        i = 2;
-    } else if (n >= 1 && s[0] == ':') {
-        return -1;
-    }
-    while (i < n) {
-        size_t d = i;
-        unsigned v = 0;
-
-        if (ng >= 8)
-            return -1;
-        while (i < n && hexdig((unsigned char)s[i]) >= 0 && i - d < 4) {
-            v = v * 16 + (unsigned)hexdig((unsigned char)s[i]);
-            i++;
-        }
-        if (i < n && s[i] == '.') { /* embedded IPv4 as the last 32 bits */
-            uint8_t v4[4];
-
-            if (ng > 6 || parse_v4(s + d, n - d, v4) < 0)
-                return -1;
-            g[ng++] = (uint16_t)(v4[0] << 8 | v4[1]);
-            g[ng++] = (uint16_t)(v4[2] << 8 | v4[3]);
-            i = n;
-            break;
-        }
-        if (i == d)
-            return -1;
-        g[ng++] = (uint16_t)v;
-        if (i == n)
-            break;
-        if (s[i] != ':')
-            return -1;
-        i++;
-        if (i < n && s[i] == ':') {
-            if (gap >= 0)
-                return -1;
-            gap = ng;
-            i++;
-        } else if (i == n) {
-            return -1; /* trailing single ':' */
-        }
-    }
-    if (gap < 0 ? ng != 8 : ng > 7)
-        return -1;
-    memset(out, 0, 16);
-    for (int k = 0; k < ng; k++) {
-        int pos = gap >= 0 && k >= gap ? k + (8 - ng) : k;
-
-        out[2 * pos] = (uint8_t)(g[k] >> 8);
-        out[2 * pos + 1] = (uint8_t)g[k];
-    }
-    return 0;
-}
+#include "util/ip.h"
 
 static void mask(struct kzp_ip *ip)
 {
@@ -127,15 +33,15 @@ int kzp_ip_parse(const char *s, size_t n, struct kzp_ip *ip)
     int max;
 
     memset(ip, 0, sizeof(*ip));
-    if (an == 0 || an > 45)
+    if (an == 0 || an > KZ_IPV6_TEXT_MAX)
         return -1;
     if (memchr(s, ':', an)) {
-        if (parse_v6(s, an, ip->addr) < 0)
+        if (kz_ipv6_parse(s, an, ip->addr) < 0)
             return -1;
         ip->family = 6;
         max = 128;
     } else {
-        if (parse_v4(s, an, ip->addr) < 0)
+        if (kz_ipv4_parse(s, an, ip->addr) < 0)
             return -1;
         ip->family = 4;
         max = 32;

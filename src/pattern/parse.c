@@ -20,6 +20,7 @@
 
 #include "util/buf.h"
 #include "util/limits.h"
+#include "util/text.h"
 
 /* --- arena -------------------------------------------------------------- */
 
@@ -77,15 +78,10 @@ void kzp_arena_free(struct kzp_arena *a)
 
 /* --- codecs --------------------------------------------------------------- */
 
+/* The value of hex digit c, or -1. */
 static int hexval(int c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return kz_is_hex((unsigned char)c) ? (int)kz_hexval((unsigned char)c) : -1;
 }
 
 int kzp_hex_decode(const char *s, size_t n, uint8_t *out, size_t *outn)
@@ -334,47 +330,20 @@ static size_t ws_len(const char *s, size_t n, size_t i)
     return 0;
 }
 
-/* Validates UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF) and
- * refuses NUL. Returns the offset of the first bad byte, or n. */
+/* Validates UTF-8 (util/text.h's rules: no overlongs, no surrogates,
+ * nothing past U+10FFFF) and refuses NUL. Returns the offset of the first
+ * bad byte, or n. */
 static size_t utf8_check(const char *s, size_t n)
 {
     size_t i = 0;
 
     while (i < n) {
-        unsigned char c = (unsigned char)s[i];
+        uint32_t cp;
+        size_t len = kz_utf8_decode((const unsigned char *)s + i, n - i, &cp);
 
-        if (c >= 0x01 && c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            if (i + 1 >= n || ((unsigned char)s[i + 1] & 0xC0) != 0x80)
-                return i;
-            i += 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            unsigned char c1;
-
-            if (i + 2 >= n)
-                return i;
-            c1 = (unsigned char)s[i + 1];
-            if ((c1 & 0xC0) != 0x80 || ((unsigned char)s[i + 2] & 0xC0) != 0x80 ||
-                (c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))
-                return i;
-            i += 3;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            unsigned char c1;
-
-            if (i + 3 >= n)
-                return i;
-            c1 = (unsigned char)s[i + 1];
-            if ((c1 & 0xC0) != 0x80 || ((unsigned char)s[i + 2] & 0xC0) != 0x80 ||
-                ((unsigned char)s[i + 3] & 0xC0) != 0x80 || (c == 0xF0 && c1 < 0x90) ||
-                (c == 0xF4 && c1 >= 0x90))
-                return i;
-            i += 4;
-        } else {
+        if (len == 0 || cp == 0)
             return i;
-        }
+        i += len;
     }
     return n;
 }

@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include "util/ip.h"
+#include "util/text.h"
 #include "util/uuid.h"
 
 static int is_lower(char c)
@@ -35,7 +37,7 @@ static int is_alnum(char c)
 
 static int is_hex(char c)
 {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    return kz_is_hex((unsigned char)c);
 }
 
 static int is_lower_hex(char c)
@@ -366,19 +368,9 @@ static int dec(const char *s, size_t n, size_t maxdig, unsigned max)
 
 static int ipv4_addr(const char *s, size_t n)
 {
-    size_t i = 0;
+    uint8_t a[4];
 
-    for (int part = 0; part < 4; part++) {
-        size_t j = i;
-        while (j < n && s[j] != '.')
-            j++;
-        if (!dec(s + i, j - i, 3, 255))
-            return 0;
-        if (part < 3 && j == n)
-            return 0;
-        i = j + 1;
-    }
-    return i == n + 1;
+    return kz_ipv4_parse(s, n, a) == 0;
 }
 
 /* Splits "addr/prefix"; checks the prefix against max. */
@@ -403,41 +395,9 @@ int vsyn_ipv4(const char *s, size_t n)
 
 static int ipv6_addr(const char *s, size_t n)
 {
-    size_t i = 0;
-    int groups = 0, dbl = 0;
+    uint8_t a[16];
 
-    if (n >= 2 && s[0] == ':' && s[1] == ':') {
-        dbl = 1;
-        i = 2;
-    } else if (n == 0 || s[0] == ':') {
-        return 0;
-    }
-    while (i < n) {
-        size_t j = i;
-        while (j < n && is_hex(s[j]))
-            j++;
-        if (j < n && s[j] == '.') { /* an embedded IPv4 address ends the text */
-            if (!ipv4_addr(s + i, n - i))
-                return 0;
-            groups += 2;
-            break;
-        }
-        if (j == i || j - i > 4)
-            return 0;
-        groups++;
-        i = j;
-        if (i == n)
-            break;
-        if (s[i] != ':' || ++i == n)
-            return 0;
-        if (s[i] == ':') {
-            if (dbl)
-                return 0;
-            dbl = 1;
-            i++;
-        }
-    }
-    return dbl ? groups <= 7 : groups == 8;
+    return kz_ipv6_parse(s, n, a) == 0;
 }
 
 int vsyn_ipv6(const char *s, size_t n)

@@ -12,6 +12,7 @@
 
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/ip.h"
 #include "util/kztime.h"
 #include "util/uuid.h"
 
@@ -162,6 +163,61 @@ static void test_buf_limits(void **state)
     kz_buf_free(&b);
 }
 
+/* The one IP parser: the forms RFC 4291 allows, and the near misses. */
+static void test_ip_parse(void **state)
+{
+    static const struct {
+        const char *text;
+        int ok;
+        uint8_t last; /* the address's last byte when ok */
+    } v6[] = {
+            {"::", 1, 0},
+            {"::1", 1, 1},
+            {"1::", 1, 0},
+            {"2001:db8::ff00:42:8329", 1, 0x29},
+            {"2001:0db8:0000:0000:0000:ff00:0042:8329", 1, 0x29},
+            {"1:2:3:4:5:6:7::", 1, 0},
+            {"::ffff:192.0.2.128", 1, 128},
+            {"1:2:3:4:5:6:192.0.2.7", 1, 7},
+            {"ABCD:EF01::9", 1, 9},
+            {":", 0, 0},
+            {":1::", 0, 0},
+            {"1:::2", 0, 0},
+            {"1::2::3", 0, 0},
+            {"1:2:3:4:5:6:7:8:9", 0, 0},
+            {"1:2:3:4:5:6:7", 0, 0},
+            {"12345::", 0, 0},
+            {"1:", 0, 0},
+            {"::ffff:192.0.2.01", 0, 0},
+            {"::ffff:192.0.2", 0, 0},
+            {"1:2:3:4:5:6:7:192.0.2.1", 0, 0},
+            {"fe80::1%eth0", 0, 0},
+            {"[::1]", 0, 0},
+            {"::g", 0, 0},
+    };
+    static const struct {
+        const char *text;
+        int ok;
+    } v4[] = {{"192.0.2.1", 1}, {"0.0.0.0", 1},  {"255.255.255.255", 1}, {"256.0.0.1", 0},
+              {"01.2.3.4", 0},  {"1.2.3", 0},    {"1.2.3.4.5", 0},       {"1.2.3.", 0},
+              {"1..2.3", 0},    {"1.2.3.4 ", 0}, {"1234.1.1.1", 0},      {"", 0}};
+    uint8_t a[16];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++) {
+        int rc = kz_ipv6_parse(v6[i].text, strlen(v6[i].text), a);
+        if ((rc == 0) != v6[i].ok || (rc == 0 && a[15] != v6[i].last))
+            fail_msg("kz_ipv6_parse(\"%s\") = %d", v6[i].text, rc);
+    }
+    assert_int_equal(kz_ipv6_parse("2001:db8::1", 11, a), 0);
+    assert_true(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8 && a[15] == 1);
+    for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+        int rc = kz_ipv4_parse(v4[i].text, strlen(v4[i].text), a);
+        if ((rc == 0) != v4[i].ok)
+            fail_msg("kz_ipv4_parse(\"%s\") = %d", v4[i].text, rc);
+    }
+}
+
 static void test_error_format(void **state)
 {
     struct kz_error e;
@@ -189,6 +245,7 @@ int main(void)
             cmocka_unit_test(test_timestamps), cmocka_unit_test(test_format),
             cmocka_unit_test(test_uuid),       cmocka_unit_test(test_sha1),
             cmocka_unit_test(test_buf_limits), cmocka_unit_test(test_error_format),
+            cmocka_unit_test(test_ip_parse),
     };
     if (sodium_init() < 0)
         return 1;
