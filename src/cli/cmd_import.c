@@ -43,6 +43,24 @@ struct import_ctx {
 
 #define MAX_SHOWN_REJECTIONS 1000
 
+/* The object's other errors, one line each like the first, so that one run
+ * shows everything to fix in it. */
+static void print_more_errors(const struct ingest_report *r)
+{
+    struct kz_error e = *r->why;
+    char msg[1400];
+
+    for (const char *p = r->more_errors; p && *p;) {
+        const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
+        if (!tab || !nl || tab > nl)
+            break;
+        kz_error_property(&e, "%.*s", (int)(tab - p), p);
+        snprintf(e.text, sizeof(e.text), "%.*s", (int)(nl - tab - 1), tab + 1);
+        fprintf(stderr, "rejected: %s\n", kz_error_format(&e, msg, sizeof(msg)));
+        p = nl + 1;
+    }
+}
+
 static void on_report(void *ctx, const struct ingest_report *r)
 {
     struct import_ctx *ic = ctx;
@@ -50,9 +68,10 @@ static void on_report(void *ctx, const struct ingest_report *r)
 
     if (r->outcome != INGEST_REJECTED)
         return;
-    if (ic->shown++ < MAX_SHOWN_REJECTIONS)
+    if (ic->shown++ < MAX_SHOWN_REJECTIONS) {
         fprintf(stderr, "rejected: %s\n", kz_error_format(r->why, msg, sizeof(msg)));
-    else if (ic->shown == MAX_SHOWN_REJECTIONS + 1)
+        print_more_errors(r);
+    } else if (ic->shown == MAX_SHOWN_REJECTIONS + 1)
         fprintf(stderr, "rejected: (further rejections not shown)\n");
 }
 
@@ -137,6 +156,7 @@ static int import_file(struct node *n, const struct store_collection *col, const
 
     kz_error_clear(&err);
     opts.name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    opts.stix_file = 1;
     ic.file = opts.name;
     if (kz_read_file(path, KZ_MAX_FILE_BYTES, &data, &len, &err) < 0)
         return cli_fail(&err);

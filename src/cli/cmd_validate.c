@@ -107,6 +107,8 @@ static int validate_file(struct vstate *v, const char *path)
         return cli_fail(&err) == 1 ? 1 : 2;
     rc = stix_read(data, len, on_object, v, &info, &err);
     free(data);
+    if (rc == 0)
+        rc = stix_container_check(&info, &err);
     if (rc < 0) {
         kz_error_file(&err, v->file);
         if (v->json) {

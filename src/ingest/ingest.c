@@ -40,12 +40,36 @@ void prepared_init(struct prepared *p)
     memset(p, 0, sizeof(*p));
     kzj_doc_init(&p->doc);
     kz_buf_init(&p->raw, KZ_MAX_OBJECT_BYTES);
+    kz_buf_init(&p->more_errors, KZ_MAX_FINDINGS_PER_OBJECT * sizeof(struct stix_finding));
 }
 
 void prepared_free(struct prepared *p)
 {
     kzj_doc_free(&p->doc);
     kz_buf_free(&p->raw);
+    kz_buf_free(&p->more_errors);
+}
+
+/* The first error finding into p->why, the others into p->more_errors: a
+ * user fixing a file wants every error of an object at once. */
+static void keep_errors(const struct ingest_opts *opts, const struct stix_findings *findings,
+                        size_t index, struct prepared *p)
+{
+    int first = 1;
+
+    for (unsigned i = 0; i < findings->n; i++) {
+        const struct stix_finding *f = &findings->items[i];
+        if (f->warning)
+            continue;
+        if (first)
+            ingest_finding_error(&p->o, opts->name, index, f, &p->why);
+        else
+            kz_buf_printf(&p->more_errors, "%s\t%s\n", f->property, f->rule);
+        first = 0;
+    }
+    if (findings->errors > findings->n)
+        kz_buf_printf(&p->more_errors, "\t(%u more errors not shown)\n",
+                      findings->errors - findings->n);
 }
 
 int ingest_prepare(const struct ingest_opts *opts, struct stix_findings *findings, size_t index,
@@ -56,6 +80,7 @@ int ingest_prepare(const struct ingest_opts *opts, struct stix_findings *finding
     p->rejected = 0;
     kz_error_clear(&p->why);
     kz_buf_reset(&p->raw);
+    kz_buf_reset(&p->more_errors);
     if (stix_obj_read(doc, node, &p->o, &p->why) < 0) {
         /* not even an object: the container is broken, as with bad JSON */
         kz_error_file(err, opts->name);
@@ -63,12 +88,7 @@ int ingest_prepare(const struct ingest_opts *opts, struct stix_findings *finding
         return kz_error_set(err, KZ_EINVALID, "an element of \"objects\" must be a JSON object");
     }
     if (stix_validate(&p->o, findings) > 0) {
-        for (unsigned i = 0; i < findings->n; i++) {
-            if (!findings->items[i].warning) {
-                ingest_finding_error(&p->o, opts->name, index, &findings->items[i], &p->why);
-                break;
-            }
-        }
+        keep_errors(opts, findings, index, p);
         p->rejected = 1;
         return 0;
     }
@@ -78,14 +98,16 @@ int ingest_prepare(const struct ingest_opts *opts, struct stix_findings *finding
 }
 
 static void report(struct ingest_run *r, size_t index, const struct stix_obj *o,
-                   enum ingest_outcome outcome, int64_t added, const struct kz_error *why)
+                   enum ingest_outcome outcome, int64_t added, const struct kz_error *why,
+                   const char *more_errors)
 {
     struct ingest_report rep = {.index = index,
                                 .id = o->id,
                                 .version = o->version,
                                 .outcome = outcome,
                                 .added = added,
-                                .why = why};
+                                .why = why,
+                                .more_errors = more_errors};
     char version[KZ_TS_MICROS_LEN];
 
     /* an object without created/modified has the version the store gave
@@ -106,7 +128,7 @@ static void report(struct ingest_run *r, size_t index, const struct stix_obj *o,
 }
 
 static void reject(struct ingest_run *r, size_t index, const struct stix_obj *o,
-                   struct kz_error *why)
+                   struct kz_error *why, const char *more_errors)
 {
     kz_error_file(why, r->opts->name);
     if (!why->object[0]) {
@@ -115,7 +137,7 @@ static void reject(struct ingest_run *r, size_t index, const struct stix_obj *o,
         else
             kz_error_object(why, "objects[%zu]", index);
     }
-    report(r, index, o, INGEST_REJECTED, 0, why);
+    report(r, index, o, INGEST_REJECTED, 0, why, more_errors);
 }
 
 int ingest_store(struct ingest_run *r, struct prepared *p, struct kz_error *err)
@@ -127,7 +149,8 @@ int ingest_store(struct ingest_run *r, struct prepared *p, struct kz_error *err)
 
     if (p->rejected || (r->opts->allow && r->opts->allow(r->opts->allow_ctx, o, &p->why) < 0) ||
         (strcmp(o->type, TOMBSTONE_TYPE) == 0 && tombstone_check(o, &p->why) < 0)) {
-        reject(r, p->index, o, &p->why);
+        reject(r, p->index, o, &p->why,
+               p->rejected && p->more_errors.len ? p->more_errors.data : NULL);
         return 0;
     }
     if (r->opts->strict && r->counts->rejected)
@@ -140,7 +163,7 @@ int ingest_store(struct ingest_run *r, struct prepared *p, struct kz_error *err)
     if (store_put(r->s, r->collection, o, p->raw.data, p->raw.len, &meta, &res, &added, &p->why) <
         0) {
         if (p->why.code == KZ_ECONFLICT || p->why.code == KZ_EINVALID) {
-            reject(r, p->index, o, &p->why);
+            reject(r, p->index, o, &p->why, NULL);
             return 0;
         }
         *err = p->why;
@@ -153,7 +176,7 @@ int ingest_store(struct ingest_run *r, struct prepared *p, struct kz_error *err)
             return -1;
         }
     }
-    report(r, p->index, o, res == STORE_ADDED ? INGEST_ADDED : INGEST_DUPLICATE, added, NULL);
+    report(r, p->index, o, res == STORE_ADDED ? INGEST_ADDED : INGEST_DUPLICATE, added, NULL, NULL);
     return 0;
 }
 
@@ -212,7 +235,8 @@ int ingest_buffer(struct store *s, int64_t collection, const char *buf, size_t l
     memset(counts, 0, sizeof(*counts));
     if (tx_begin(s, opts, err) < 0)
         return -1;
-    if (read_all(&r, buf, len, &info, err) < 0) {
+    if (read_all(&r, buf, len, &info, err) < 0 ||
+        (opts->stix_file && stix_container_check(&info, err) < 0)) {
         if (!err->file[0])
             kz_error_file(err, opts->name);
         goto fail;

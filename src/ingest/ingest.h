@@ -30,6 +30,9 @@ struct ingest_report {
     enum ingest_outcome outcome;
     int64_t added; /* date added (µs) for added and duplicate objects */
     const struct kz_error *why;
+    /* an invalid object's other errors, after the one in why: lines of
+     * "property\trule\n"; NULL when there are none */
+    const char *more_errors;
 };
 
 typedef void (*ingest_report_fn)(void *ctx, const struct ingest_report *r);
@@ -61,6 +64,8 @@ struct ingest_opts {
     void *commit_ctx;
     int step; /* the caller holds a transaction: the input is one step of it
                  (store_step_begin), released instead of committed */
+    int stix_file; /* a file given by a user: not STIX 2.1 at all is an error
+                      (stix_container_check), not an empty success */
 };
 
 struct ingest_counts {

@@ -26,6 +26,7 @@ struct prepared {
     struct kz_buf raw; /* the minified text to store */
     int rejected;      /* invalid: why says so */
     struct kz_error why;
+    struct kz_buf more_errors; /* the validator's other errors (ingest_report) */
 };
 
 void prepared_init(struct prepared *p);

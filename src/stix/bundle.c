@@ -8,6 +8,7 @@
  */
 #include "stix/stix.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "util/uuid.h"
@@ -81,8 +82,7 @@ static int read_objects(struct reader *r, stix_object_fn fn, void *ctx, size_t *
     return 0;
 }
 
-static int read_single(struct reader *r, stix_object_fn fn, void *ctx,
-                       struct stix_container *info)
+static int read_single(struct reader *r, stix_object_fn fn, void *ctx, struct stix_container *info)
 {
     if (kzj_parse(&r->obj, r->buf, r->len, r->err) < 0)
         return -1;
@@ -101,6 +101,9 @@ static int top_member(struct reader *r, const char *key, struct stix_container *
 {
     struct kzj_doc *d = &r->scratch;
 
+    if (strlen(info->keys) + strlen(key) + 3 < sizeof(info->keys))
+        snprintf(info->keys + strlen(info->keys), sizeof(info->keys) - strlen(info->keys), "%s%s",
+                 info->keys[0] ? ", " : "", key);
     if (strcmp(key, "type") == 0) {
         *seen_type = 1;
         if (kzj_type(d, 0) == KZJ_STRING && KZJ_STR_EQ(d, 0, "bundle"))
@@ -110,9 +113,15 @@ static int top_member(struct reader *r, const char *key, struct stix_container *
     } else if (strcmp(key, "id") == 0) {
         if (kzj_type(d, 0) != KZJ_STRING || kzj_strcpy(d, 0, info->id, sizeof(info->id)) < 0)
             info->id[0] = '\0';
+    } else if (strcmp(key, "spec_version") == 0) {
+        if (kzj_type(d, 0) != KZJ_STRING ||
+            kzj_strcpy(d, 0, info->spec_version, sizeof(info->spec_version)) < 0)
+            snprintf(info->spec_version, sizeof(info->spec_version), "?");
     } else if (strcmp(key, "more") == 0) {
         info->more = kzj_type(d, 0) == KZJ_TRUE;
+        info->has_paging = 1;
     } else if (strcmp(key, "next") == 0) {
+        info->has_paging = 1;
         if (kzj_type(d, 0) != KZJ_STRING || kzj_strcpy(d, 0, info->next, sizeof(info->next)) < 0)
             info->next[0] = '\0';
     }
@@ -128,6 +137,23 @@ static int check_bundle_id(struct reader *r, const struct stix_container *info)
         return kz_error_set(r->err, KZ_EINVALID,
                             "a bundle's id must be \"bundle--\" and an RFC 4122 UUID");
     }
+    return 0;
+}
+
+int stix_container_check(const struct stix_container *info, struct kz_error *err)
+{
+    if (info->kind == STIX_BUNDLE && info->spec_version[0]) {
+        kz_error_property(err, "spec_version");
+        return kz_error_set(err, KZ_EINVALID,
+                            "STIX %s content (a bundle with a spec_version of its own): kizuna "
+                            "reads STIX 2.1",
+                            info->spec_version);
+    }
+    if (info->kind == STIX_ENVELOPE && !info->has_objects && !info->has_paging)
+        return kz_error_set(err, KZ_EINVALID,
+                            "not a STIX 2.1 bundle or envelope: no \"type\" and no \"objects\" "
+                            "(top-level keys: %s)",
+                            info->keys[0] ? info->keys : "none");
     return 0;
 }
 
@@ -161,6 +187,7 @@ int stix_read(const char *buf, size_t len, stix_object_fn fn, void *ctx,
                 goto out;
             }
             seen_objects = 1;
+            info->has_objects = 1;
             objects_at = r.pos;
             streamed = seen_type;
             if (read_objects(&r, seen_type ? fn : NULL, ctx, &count) < 0)

@@ -147,6 +147,10 @@ struct stix_container {
     int more;                    /* envelope's "more" */
     char next[256];              /* envelope's "next" */
     size_t count;                /* objects seen */
+    int has_objects;             /* an "objects" member was there */
+    int has_paging;              /* a "more" or "next" member was there */
+    char spec_version[16];       /* a bundle's own spec_version (STIX 2.0 has one), or "" */
+    char keys[160];              /* the first top-level keys, comma-separated, for messages */
 };
 #define STIX_BUNDLE   1
 #define STIX_ENVELOPE 2
@@ -164,5 +168,13 @@ typedef int (*stix_object_fn)(void *ctx, size_t index, const struct kzj_doc *doc
  * problems inside an object are fn's to judge. */
 int stix_read(const char *buf, size_t len, stix_object_fn fn, void *ctx,
               struct stix_container *info, struct kz_error *err);
+
+/* Whether a file read by stix_read is STIX 2.1 content at all, for the
+ * commands that read files (import, validate): a JSON object with neither
+ * "type" nor "objects" (a MISP event, say) or a STIX 2.0 bundle is an error
+ * that says what it is, never an empty success. A TAXII envelope from a
+ * server may leave "objects" out when it has none; one with "more" or
+ * "next" is accepted. */
+int stix_container_check(const struct stix_container *info, struct kz_error *err);
 
 #endif

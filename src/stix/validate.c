@@ -701,6 +701,34 @@ static unsigned classbit_of(const struct vtype *vt)
 
 static const struct vtable custom_table = {"custom object", NULL, 0, 0, NULL};
 
+/* The common properties the object's class requires. A custom object type
+ * that no extension-definition defines is an SDO of the old kind (STIX 2.1
+ * section 11.2) and needs spec_version, created and modified like one. */
+static void required_common(struct vctx *c, const struct vobj *o)
+{
+    int old_custom = c->classbit == VC_CUSTOM && !c->new_type_ext && c->o->type[0] &&
+                     strcmp(c->o->type, "bundle") != 0;
+
+    for (unsigned i = 0; i < NCOMMON; i++) {
+        const char *name = common[i].p.name;
+        if (o->cv[i])
+            continue;
+        if (common[i].req & c->classbit) {
+            verr_at(c, name,
+                    strcmp(name, "spec_version") == 0
+                            ? "required property is missing (STIX 2.0 objects have none: "
+                              "kizuna reads STIX 2.1)"
+                            : "required property is missing");
+        } else if (old_custom && (common[i].req & VC_CORE) &&
+                   (strcmp(name, "spec_version") == 0 || strcmp(name, "created") == 0 ||
+                    strcmp(name, "modified") == 0)) {
+            verr_at(c, name,
+                    "required property is missing: a custom object without an "
+                    "extension-definition carries the common properties of an SDO (section 11.2)");
+        }
+    }
+}
+
 unsigned stix_validate(const struct stix_obj *so, struct stix_findings *f)
 {
     struct vctx c;
@@ -725,9 +753,7 @@ unsigned stix_validate(const struct stix_obj *so, struct stix_findings *f)
     o.node = so->node;
     walk(&c, &o, 1);
 
-    for (unsigned i = 0; i < NCOMMON; i++)
-        if ((common[i].req & c.classbit) && !o.cv[i])
-            verr_at(&c, common[i].p.name, "required property is missing");
+    required_common(&c, &o);
     required(&c, &o);
     vcheck_order(&c, &o, "created", "modified", 0);
     check_own_id(&c, &o);

@@ -40,6 +40,30 @@ printf '{"type":"bundle","id":"bundle--6b6b4f2c-5b7e-4d3c-9f11-2f0c2d1b1a01","ob
 run 1 "$KIZUNA" validate objdict.json
 expect_err "\"objects\" must be a list"
 
+# JSON that is not STIX 2.1 at all (a MISP event) is an error that says so,
+# never "0 added" with exit 0 (issue 12)
+printf '{"Event": {"info": "x", "Attribute": [{"type": "ip-dst", "value": "198.51.100.7"}]}}' > misp.json
+run 1 "$KIZUNA" validate misp.json
+expect_err 'not a STIX 2.1 bundle or envelope: no "type" and no "objects" (top-level keys: Event)'
+run 1 "$KIZUNA" --home "$H" import --collection intel misp.json
+expect_err "not a STIX 2.1 bundle or envelope"
+expect_err "nothing was stored"
+# a STIX 2.0 bundle says it is STIX 2.0
+printf '{"type":"bundle","id":"bundle--6b6b4f2c-5b7e-4d3c-9f11-2f0c2d1b1a01","spec_version":"2.0","objects":[]}' > stix20.json
+run 1 "$KIZUNA" validate stix20.json
+expect_err "STIX 2.0 content"
+run 1 "$KIZUNA" --home "$H" import --collection intel stix20.json
+expect_err "kizuna reads STIX 2.1"
+[ "$(count)" = "$BASE" ] || fail "a non-STIX import changed the store"
+# an empty TAXII envelope is still STIX (a server's last page)
+printf '{"more": false}' > empty-envelope.json
+run 0 "$KIZUNA" validate empty-envelope.json
+# every error of an object in one run, not one per run
+printf '{"type":"bundle","id":"bundle--6b6b4f2c-5b7e-4d3c-9f11-2f0c2d1b1a01","objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2020-01-01T00:00:00Z","modified":"2020-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '"'"'198.51.100.1'"'"']","pattern_type":"stix","valid_from":"soon"}]}' > twoerrors.json
+run 1 "$KIZUNA" --home "$H" import --collection intel twoerrors.json
+expect_err "created: must have at least millisecond precision"
+expect_err "valid_from: must be an RFC 3339 timestamp"
+
 # wrong types: the object is rejected with the property at fault
 cat > wrongtypes.json <<'JSON'
 {"type":"bundle","id":"bundle--6b6b4f2c-5b7e-4d3c-9f11-2f0c2d1b1a01","objects":[
@@ -99,7 +123,7 @@ import sys, uuid
 w = sys.stdout.write
 w('{\"type\":\"bundle\",\"id\":\"bundle--6b6b4f2c-5b7e-4d3c-9f11-2f0c2d1b1a01\",\"objects\":[')
 for i in range(1000000):
-    w(('' if i == 0 else ',') + '{\"type\":\"x-tiny\",\"id\":\"x-tiny--%s\",\"num\":%d}' % (uuid.UUID(int=i + 1, version=4), i))
+    w(('' if i == 0 else ',') + '{\"type\":\"x-tiny\",\"spec_version\":\"2.1\",\"id\":\"x-tiny--%s\",\"created\":\"2020-01-01T00:00:00.000Z\",\"modified\":\"2020-01-01T00:00:00.000Z\",\"num\":%d}' % (uuid.UUID(int=i + 1, version=4), i))
 w(']}')" > million.json
 run 0 "$KIZUNA" validate --quiet million.json
 if [ -z "${KZ_SANITIZED:-}" ]; then
