@@ -1,9 +1,11 @@
 /*
  * The account API beside TAXII, under /kizuna/admin/ (application/json):
- * node admins manage every user and token; org admins manage the users of
- * their own organisation and their tokens, remotely, without the node's
- * home folder. Nobody else may use it. Bodies are small JSON documents
- * read with jansson.
+ * node admins manage every user and token; org admins manage the readers,
+ * contributors and org admins of their own organisation and their tokens,
+ * remotely, without the node's home folder. Nobody else may use it. Who may
+ * act on which account is policy/'s decision (policy_may_manage_account,
+ * policy_may_grant_role); these handlers only ask. Bodies are small JSON
+ * documents read with jansson.
  *
  *   GET    /kizuna/admin/users/                   the users one may manage
  *   POST   /kizuna/admin/users/                   {"name", "role", "org"?}
@@ -50,19 +52,9 @@ static void json_reply(struct http_response *res, int status, json_t *j)
     free(text);
 }
 
-/* Whether the caller may manage users of organisation org. */
-static int may_manage(const struct auth_user *u, int64_t org)
-{
-    return u->role == AUTH_ROLE_NODE_ADMIN || (u->role == AUTH_ROLE_ORG_ADMIN && u->org == org);
-}
-
-static int is_admin(const struct auth_user *u)
-{
-    return u->role == AUTH_ROLE_NODE_ADMIN || u->role == AUTH_ROLE_ORG_ADMIN;
-}
-
 /* The user named by capture i, if the caller may manage it (else an error
- * answer: 404 for users of other organisations, as if they did not exist). */
+ * answer: 404 for accounts the caller may not manage, as if they did not
+ * exist, so that names cannot be probed). */
 static int managed_user(struct taxii_server *t, struct http_request *req, int i,
                         struct store_user *out, struct http_response *res)
 {
@@ -75,7 +67,7 @@ static int managed_user(struct taxii_server *t, struct http_request *req, int i,
         return -1;
     }
     if (store_user_find(s, http_request_capture(req, i), out, &err) < 0 ||
-        !may_manage(&q->user, out->org)) {
+        !policy_may_manage_account(&q->user, out)) {
         json_error(res, 404, "no such user");
         return -1;
     }
@@ -91,7 +83,7 @@ static int add_user(void *ctx, const struct store_user *u)
 {
     struct users_ctx *c = ctx;
 
-    if (may_manage(c->caller, u->org))
+    if (policy_may_manage_account(c->caller, u))
         json_array_append_new(c->list, json_pack("{s:s, s:s, s:s}", "name", u->name, "org",
                                                  u->org_name, "role", u->role));
     return 0;
@@ -114,16 +106,6 @@ void taxii_admin_users(void *app, struct http_request *req, struct http_response
     j = json_pack("{s:o}", "users", c.list);
     json_reply(res, 200, j);
     json_decref(j);
-}
-
-static int role_allowed(const struct auth_user *caller, enum auth_role r)
-{
-    if (r == AUTH_ROLE_NONE)
-        return 0;
-    if (caller->role == AUTH_ROLE_NODE_ADMIN)
-        return 1;
-    /* org admins make readers, contributors and fellow org admins */
-    return r == AUTH_ROLE_READER || r == AUTH_ROLE_CONTRIBUTOR || r == AUTH_ROLE_ORG_ADMIN;
 }
 
 void taxii_admin_add_user(void *app, struct http_request *req, struct http_response *res)
@@ -157,21 +139,35 @@ void taxii_admin_add_user(void *app, struct http_request *req, struct http_respo
         json_error(res, 400, "a user name is 1-128 letters, digits, '-', '_' or '.'");
         goto out;
     }
-    if (!role_allowed(&q->user, auth_role_parse(role))) {
+    if (auth_role_parse(role) == AUTH_ROLE_NONE) {
+        json_error(res, 400, "role is reader, contributor, org-admin, node-admin or peer");
+        goto out;
+    }
+    if (!policy_may_grant_role(&q->user, auth_role_parse(role))) {
         json_error(res, 403, "you may not give that role");
         goto out;
     }
-    if (org_name && q->user.role != AUTH_ROLE_NODE_ADMIN && strcmp(org_name, q->user.org_name)) {
-        json_error(res, 403, "org admins add users to their own organisation only");
-        goto out;
-    }
+    /* an organisation that does not exist has key 0: the policy refuses it
+     * to org admins like any other's, so they cannot probe names */
+    memset(&org, 0, sizeof(org));
     if (store_org_find(s, org_name ? org_name : q->user.org_name, &org, &err) < 0) {
-        json_error(res, 404, "no such organisation");
-        goto out;
+        if (err.code != KZ_ENOTFOUND) {
+            json_error(res, 503, "the store is not available");
+            goto out;
+        }
+        memset(&org, 0, sizeof(org));
     }
     snprintf(u.name, sizeof(u.name), "%s", name);
     snprintf(u.role, sizeof(u.role), "%s", role);
     u.org = org.key;
+    if (!policy_may_manage_account(&q->user, &u)) {
+        json_error(res, 403, "org admins add users to their own organisation only");
+        goto out;
+    }
+    if (!org.key) {
+        json_error(res, 404, "no such organisation");
+        goto out;
+    }
     if (store_user_add(s, &u, &err) < 0) {
         json_error(res, err.code == KZ_EEXISTS ? 409 : 503, err.text);
         goto out;
@@ -253,7 +249,7 @@ void taxii_admin_revoke(void *app, struct http_request *req, struct http_respons
     json_t *j;
 
     if (!s || store_token_find(s, http_request_capture(req, 0), &tk, &err) < 0 ||
-        store_user_get(s, tk.user, &u, &err) < 0 || !may_manage(&q->user, u.org)) {
+        store_user_get(s, tk.user, &u, &err) < 0 || !policy_may_manage_account(&q->user, &u)) {
         json_error(res, 404, "no such token");
         return;
     }
@@ -270,5 +266,5 @@ void taxii_admin_revoke(void *app, struct http_request *req, struct http_respons
 
 int taxii_admin_allowed(const struct auth_user *u)
 {
-    return is_admin(u);
+    return policy_is_account_admin(u);
 }
