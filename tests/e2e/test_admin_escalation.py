@@ -177,6 +177,41 @@ class OrgAdminEscalation(kzlib.NodeTestCase):
         self.assertEqual(r.status, 404, r)
         self.assertFalse(self.cli_tokens("lboss")[token_id(self.boss_tok)])
 
+    # --- the body is read by the strict reader, decoded before it is judged
+    def test_bodies_are_read_strictly(self):
+        bad = [
+            b'{"name": "dup1", "name": "dup2"}',
+            b'{"name": "dup3", "n\\u0061me": "dup4"}',
+            b'{"name": "extra", "role": "reader", "admin": true}',
+            b'{"name": "nested", "role": {"is": "node-admin"}}',
+            b'{"name": ["list"]}',
+            b'{"name": 7}',
+            b'{"role": "reader"}',
+            b'["name", "x"]',
+            b'"name"',
+            b'{"name": "nul\\u0000x"}',
+            b'{"name": "surrogate\\ud800"}',
+            b'{"name": "bad\xff"}',
+            b'{"name": "trailing"} {}',
+            b'{"name": "x" "role": "reader"}',
+            b'{"name": "r", "role": "node-admin\\u0000"}',
+            b'{"name": "r2", "role": "reader\\u0000node-admin"}',
+            b'{"name": "long", "org": "' + b"o" * 200 + b'"}',
+            b'',
+        ]
+        for body in bad:
+            r = self.boss("POST", "/kizuna/admin/users/", body)
+            self.assertEqual(r.status, 400, (body, r))
+            self.assertEqual(json.loads(r.body)["http_status"], 400)
+        users = self.cli_users()
+        for n in ("dup1", "dup2", "dup3", "dup4", "extra", "nested", "r", "r2", "long"):
+            self.assertNotIn(n, users)
+        # an unknown role is a mistake (400), a role above one's own a refusal (403)
+        r = self.boss("POST", "/kizuna/admin/users/", {"name": "odd", "role": "root"})
+        self.assertEqual(r.status, 400, r)
+        r = self.boss("POST", "/kizuna/admin/users/", b'{"name": "odd", "role": "Node-Admin"}')
+        self.assertEqual(r.status, 400, r)
+
     # --- what an org admin still does
     def test_org_admin_manages_its_own_with_escapes(self):
         r = self.boss("POST", "/kizuna/admin/users/",
