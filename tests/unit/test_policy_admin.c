@@ -142,8 +142,9 @@ static void test_admins_and_grants(void **state)
         enum auth_role role;
         int admin, grants;
     } cases[] = {
-            {AUTH_ROLE_NODE_ADMIN, 1, 1}, {AUTH_ROLE_ORG_ADMIN, 1, 0}, {AUTH_ROLE_CONTRIBUTOR, 0, 0},
-            {AUTH_ROLE_READER, 0, 0},     {AUTH_ROLE_PEER, 0, 0},      {AUTH_ROLE_NONE, 0, 0},
+            {AUTH_ROLE_NODE_ADMIN, 1, 1},  {AUTH_ROLE_ORG_ADMIN, 1, 0},
+            {AUTH_ROLE_CONTRIBUTOR, 0, 0}, {AUTH_ROLE_READER, 0, 0},
+            {AUTH_ROLE_PEER, 0, 0},        {AUTH_ROLE_NONE, 0, 0},
     };
 
     (void)state;
@@ -185,12 +186,9 @@ static void test_operator(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_manage_account),
-            cmocka_unit_test(test_org_admin_without_org),
-            cmocka_unit_test(test_grant_role),
-            cmocka_unit_test(test_admins_and_grants),
-            cmocka_unit_test(test_null_fails_closed),
-            cmocka_unit_test(test_operator),
+            cmocka_unit_test(test_manage_account),    cmocka_unit_test(test_org_admin_without_org),
+            cmocka_unit_test(test_grant_role),        cmocka_unit_test(test_admins_and_grants),
+            cmocka_unit_test(test_null_fails_closed), cmocka_unit_test(test_operator),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
