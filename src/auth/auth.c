@@ -127,19 +127,25 @@ static int denied(struct kz_error *err, const char *why)
     return kz_error_set(err, KZ_EDENIED, "%s", why);
 }
 
-/* Splits the header into the token (and the Basic user name, or ""). */
-static int credentials(const char *h, char *token, size_t tcap, char *user, size_t ucap)
+/* The characters of a token's text (token.h): "kz_", hex, "_", base64url. */
+#define TOKEN_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+
+/* Splits the header into the token and, for HTTP Basic, the user name
+ * (*basic set; the name is never empty: an empty one would match anyone).
+ * Only a token's own characters pass as a token. */
+static int credentials(const char *h, char *token, size_t tcap, char *user, size_t ucap, int *basic)
 {
     unsigned char raw[512];
     size_t n = 0;
     const char *colon;
 
     user[0] = '\0';
+    *basic = 0;
     if (strncasecmp(h, "Bearer ", 7) == 0) {
         h += 7;
         while (*h == ' ')
             h++;
-        if (strlen(h) >= tcap)
+        if (strlen(h) >= tcap || strspn(h, TOKEN_CHARS) != strlen(h))
             return -1;
         snprintf(token, tcap, "%s", h);
         return 0;
@@ -154,13 +160,16 @@ static int credentials(const char *h, char *token, size_t tcap, char *user, size
         return -1;
     raw[n] = '\0';
     colon = memchr(raw, ':', n);
-    if (!colon || memchr(raw, '\0', n))
+    if (!colon || colon == (const char *)raw || memchr(raw, '\0', n) ||
+        (size_t)(colon - (const char *)raw) >= ucap || strlen(colon + 1) >= tcap ||
+        strspn(colon + 1, TOKEN_CHARS) != strlen(colon + 1)) {
+        sodium_memzero(raw, sizeof(raw));
         return -1;
-    if ((size_t)(colon - (const char *)raw) >= ucap || strlen(colon + 1) >= tcap)
-        return -1;
+    }
     snprintf(user, ucap, "%.*s", (int)(colon - (const char *)raw), (const char *)raw);
     snprintf(token, tcap, "%s", colon + 1);
     sodium_memzero(raw, sizeof(raw));
+    *basic = 1;
     return 0;
 }
 
@@ -171,12 +180,13 @@ int auth_check(struct auth_cache *c, struct store *s, const char *authorization,
     unsigned char hash[STORE_TOKEN_HASH_LEN];
     struct slot e;
     unsigned k;
-    int rc = -1;
+    int rc = -1, basic = 0;
 
     if (!authorization || !authorization[0])
         return denied(err, "authentication required: send \"Authorization: Bearer TOKEN\" or "
                            "HTTP Basic with your user name and token");
-    if (credentials(authorization, token, sizeof(token), basic_user, sizeof(basic_user)) < 0 ||
+    if (credentials(authorization, token, sizeof(token), basic_user, sizeof(basic_user), &basic) <
+                0 ||
         auth_token_id(token, strlen(token), id) < 0) {
         sodium_memzero(token, sizeof(token));
         return denied(err, "the credentials are not a kizuna token");
@@ -195,7 +205,7 @@ int auth_check(struct auth_cache *c, struct store *s, const char *authorization,
         pthread_mutex_unlock(&c->lock);
     }
     if (!e.found || sodium_memcmp(e.hash, hash, sizeof(hash)) != 0 ||
-        (basic_user[0] && strcmp(basic_user, e.user.name) != 0)) {
+        (basic && strcmp(basic_user, e.user.name) != 0)) {
         denied(err, "invalid or revoked credentials");
         goto out;
     }

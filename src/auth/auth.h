@@ -1,7 +1,8 @@
 /*
  * Who is asking: checking the credentials of an HTTP request. kizuna takes
  * "Authorization: Bearer TOKEN" and HTTP Basic with the user name and the
- * token as password (what TAXII clients speak). A token is checked by its
+ * token as password (what TAXII clients speak); the Basic user name must be
+ * the token's own, never empty, and a token is its exact text. A token is checked by its
  * public id against a small cache of (id, hash, user) entries, refreshed
  * from the store at most once a second per token: a request costs one hash
  * and one constant-time comparison, and a revocation takes effect within a

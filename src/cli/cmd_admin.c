@@ -2,7 +2,10 @@
  * The node operator's commands for accounts and access: organisations,
  * communities, users, API tokens and grants on collections. They act on the
  * store directly (the operator has the home folder), print one line per
- * item, and take --json where a script would want it.
+ * item, and take --json where a script would want it. They act as the node
+ * operator (policy_operator_caller), and ask policy/ about every account and
+ * grant exactly as the account API does, so that one set of rules governs
+ * both and a CLI path acting as a user would be held to that user's rights.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,6 +17,7 @@
 #include "auth/token.h"
 #include "cli/cli.h"
 #include "node/node.h"
+#include "policy/policy.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/kztime.h"
@@ -44,6 +48,16 @@ static void json_field(struct kz_buf *b, const char *key, const char *value, int
     kz_buf_printf(b, "%s\"%s\":\"", first ? "{" : ",", key);
     kz_buf_add_json_escaped(b, value, strlen(value));
     kz_buf_addc(b, '"');
+}
+
+/* The exit status for something policy/ refused. */
+static int refused(const char *why)
+{
+    struct kz_error err;
+
+    kz_error_clear(&err);
+    kz_error_set(&err, KZ_EDENIED, "%s", why);
+    return cli_fail(&err);
 }
 
 /* --- org ------------------------------------------------------------------ */
@@ -243,6 +257,7 @@ static int user_add(struct cli *cli, int argc, char **argv)
             {NULL, 0, NULL, 0},
     };
     const char *org = NULL, *role = "reader";
+    struct auth_user op;
     struct store_user u;
     struct store_org o;
     struct kz_error err;
@@ -274,17 +289,27 @@ static int user_add(struct cli *cli, int argc, char **argv)
     snprintf(u.name, sizeof(u.name), "%s", argv[optind]);
     snprintf(u.role, sizeof(u.role), "%s", role);
     u.org = o.key;
+    policy_operator_caller(&op);
+    if (!policy_may_grant_role(&op, auth_role_parse(role)) || !policy_may_manage_account(&op, &u))
+        return refused("you may not add that account");
     if (store_user_add(node_store(n), &u, &err) < 0)
         return cli_fail(&err);
     return 0;
 }
 
+struct users_ctx {
+    struct auth_user caller;
+    int json;
+};
+
 static int print_user(void *ctx, const struct store_user *u)
 {
-    int *json = ctx;
+    struct users_ctx *c = ctx;
     struct kz_buf b;
 
-    if (!*json) {
+    if (!policy_may_manage_account(&c->caller, u))
+        return 0;
+    if (!c->json) {
         printf("%-24s %-12s %s\n", u->name, u->role, u->org_name);
         return 0;
     }
@@ -301,9 +326,9 @@ static int print_user(void *ctx, const struct store_user *u)
 
 int cmd_user(struct cli *cli, int argc, char **argv)
 {
+    struct users_ctx c;
     struct kz_error err;
     struct node *n;
-    int json;
 
     if (argc < 2 || is_help(argc, argv)) {
         fputs(user_help, argc < 2 ? stderr : stdout);
@@ -317,11 +342,12 @@ int cmd_user(struct cli *cli, int argc, char **argv)
         fputs(user_help, stdout);
         return 0;
     }
-    json = argc > 2 && strcmp(argv[2], "--json") == 0;
+    policy_operator_caller(&c.caller);
+    c.json = argc > 2 && strcmp(argv[2], "--json") == 0;
     if (!(n = cli_node(cli)))
         return 2;
     kz_error_clear(&err);
-    if (store_user_each(node_store(n), print_user, &json, &err) < 0)
+    if (store_user_each(node_store(n), print_user, &c, &err) < 0)
         return cli_fail(&err);
     return 0;
 }
@@ -337,15 +363,21 @@ static const char token_help[] =
         "`token list` and `token revoke`. A revoked token stops working within a second,\n"
         "also on a running server.\n";
 
+struct tokens_ctx {
+    struct store *s;
+    struct auth_user caller;
+};
+
 static int print_token(void *ctx, const struct store_token *t)
 {
-    struct store *s = ctx;
+    struct tokens_ctx *c = ctx;
     struct store_user u;
     struct kz_error err;
     char when[KZ_TS_MICROS_LEN], rev[KZ_TS_MICROS_LEN];
 
-    if (store_user_get(s, t->user, &u, &err) < 0)
-        snprintf(u.name, sizeof(u.name), "?");
+    /* a token whose user is gone or out of reach is not listed */
+    if (store_user_get(c->s, t->user, &u, &err) < 0 || !policy_may_manage_account(&c->caller, &u))
+        return 0;
     kz_ts_format_micros(t->created_us, when);
     if (t->revoked_us)
         kz_ts_format_micros(t->revoked_us, rev);
@@ -358,6 +390,7 @@ int cmd_token(struct cli *cli, int argc, char **argv)
 {
     struct store_user u;
     struct store_token t;
+    struct auth_user op;
     struct kz_error err;
     char text[AUTH_TOKEN_MAX];
     struct node *n;
@@ -367,6 +400,7 @@ int cmd_token(struct cli *cli, int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     kz_error_clear(&err);
+    policy_operator_caller(&op);
     if (strcmp(argv[1], "create") == 0) {
         if (argc != 3)
             return cli_usage_error("token create", "give the USER");
@@ -374,6 +408,8 @@ int cmd_token(struct cli *cli, int argc, char **argv)
             return 2;
         if (store_user_find(node_store(n), argv[2], &u, &err) < 0)
             return cli_fail(&err);
+        if (!policy_may_manage_account(&op, &u))
+            return refused("you may not make tokens for that account");
         auth_token_generate(u.key, text, &t);
         if (store_token_add(node_store(n), &t, &err) < 0) {
             sodium_memzero(text, sizeof(text));
@@ -394,11 +430,17 @@ int cmd_token(struct cli *cli, int argc, char **argv)
             which = id;
         if (!(n = cli_node(cli)))
             return 2;
+        if (store_token_find(node_store(n), which, &t, &err) < 0 ||
+            store_user_get(node_store(n), t.user, &u, &err) < 0)
+            return cli_fail(&err);
+        if (!policy_may_manage_account(&op, &u))
+            return refused("you may not revoke that account's tokens");
         if (store_token_revoke(node_store(n), which, &err) < 0)
             return cli_fail(&err);
         return 0;
     }
     if (strcmp(argv[1], "list") == 0) {
+        struct tokens_ctx tc = {.caller = op};
         int64_t user = 0;
         if (argc > 3)
             return cli_usage_error("token list", "give at most one USER");
@@ -407,9 +449,12 @@ int cmd_token(struct cli *cli, int argc, char **argv)
         if (argc == 3) {
             if (store_user_find(node_store(n), argv[2], &u, &err) < 0)
                 return cli_fail(&err);
+            if (!policy_may_manage_account(&op, &u))
+                return refused("you may not list that account's tokens");
             user = u.key;
         }
-        if (store_token_each(node_store(n), user, print_token, node_store(n), &err) < 0)
+        tc.s = node_store(n);
+        if (store_token_each(node_store(n), user, print_token, &tc, &err) < 0)
             return cli_fail(&err);
         return 0;
     }
@@ -486,6 +531,7 @@ int cmd_grant(struct cli *cli, int argc, char **argv)
     };
     const char *subject = NULL;
     int kind = 0, c, rd = 0, wr = 0, revoke = 0;
+    struct auth_user op;
     struct store_collection col;
     struct store_grant g;
     struct kz_error err;
@@ -525,6 +571,9 @@ int cmd_grant(struct cli *cli, int argc, char **argv)
             return cli_fail(&err);
         return 0;
     }
+    policy_operator_caller(&op);
+    if (!policy_may_manage_grants(&op))
+        return refused("you may not change grants");
     memset(&g, 0, sizeof(g));
     g.collection = col.key;
     if (grant_subject(node_store(n), kind, subject, &g, &err) < 0)

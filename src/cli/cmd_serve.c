@@ -53,6 +53,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     struct node *n;
     sigset_t set;
     struct timespec tick = {1, 0};
+    char url[NODE_URL_MAX];
     int64_t next_housekeeping = 0;
 
     optind = 0;
@@ -103,16 +104,31 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     t = taxii_server_new(n, &err);
     if (!t)
         return cli_fail(&err);
+    /* the URL discovery advertises: set before the first request when the
+     * port is known, again once bound (port 0 means any) */
+    if (node_public_url(cfg, ho.listen, 0, ho.tls_cert != NULL, url, sizeof(url)) == 0)
+        taxii_set_public_url(t, url);
     srv = http_start(&ho, taxii_http_app(t), &err);
     if (!srv) {
         cli_fail(&err);
         goto out;
     }
+    if (node_public_url(cfg, ho.listen, http_port(srv), ho.tls_cert != NULL, url, sizeof(url)) <
+        0) {
+        cli_usage_error("serve",
+                        "cannot make a URL of listen address \"%s\": set [server] "
+                        "public_url in kizuna.conf",
+                        ho.listen);
+        http_stop(srv);
+        goto out;
+    }
+    taxii_set_public_url(t, url);
     syncer = sync_daemon_start(cfg, &err);
     if (!syncer)
         cli_fail(&err);
-    fprintf(stderr, "kizuna: node \"%s\" serving TAXII 2.1 at %s://%s/taxii2/ (port %u)\n",
-            cfg->name, ho.tls_cert ? "https" : "http", ho.listen, (unsigned)http_port(srv));
+    fprintf(stderr,
+            "kizuna: node \"%s\" serving TAXII 2.1 at %s/taxii2/ (listening on %s, port %u)\n",
+            cfg->name, url, ho.listen, (unsigned)http_port(srv));
     for (;;) {
         sig = sigtimedwait(&set, NULL, &tick);
         if (sig == SIGTERM || sig == SIGINT)

@@ -62,6 +62,7 @@ struct http_request {
     struct MHD_Connection *c;
     char *target;
     char method[16];
+    const char *raw; /* MHD's read buffer: the request line, then the headers */
     char *segs[HTTP_MAX_SEGMENTS];
     int nsegs;
     int trailing_slash;
@@ -568,6 +569,7 @@ static enum MHD_Result first_call(struct http_request *r, const char *method)
 
     r->started = 1;
     snprintf(r->method, sizeof(r->method), "%s", method);
+    r->raw = method;
     set_waiting(s, r->c, 0);
     init_response(&res);
     why = parse_target(r);
@@ -889,9 +891,71 @@ const char *http_request_capture(const struct http_request *r, int i)
     return i >= 0 && i < HTTP_MAX_CAPTURES ? r->captures[i] : NULL;
 }
 
+/* Where the nearest header line after `after` starts (its key). */
+struct next_line {
+    const char *after;
+    const char *next;
+};
+
+static enum MHD_Result nearest_key(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
+{
+    struct next_line *nl = cls;
+
+    (void)kind;
+    (void)key_size;
+    (void)value;
+    (void)value_size;
+    if ((uintptr_t)key > (uintptr_t)nl->after && (uintptr_t)key < (uintptr_t)nl->next)
+        nl->next = key;
+    return MHD_YES;
+}
+
+/* Whether header value v[0..n) was cut short by a NUL byte. MHD parses the
+ * request line and headers in place in its read buffer (on_uri relies on
+ * this too) and ends a value at its first NUL, so "Bearer TOKEN\0junk" would
+ * read as "Bearer TOKEN". What follows a value up to the next header line,
+ * or the end of the headers, is its line's end, which MHD overwrote with
+ * NULs (and blanks it trimmed); anything else is the rest of a value that
+ * held a NUL. A value that cannot be placed in the header block counts as
+ * cut: the check fails closed. */
+static int value_cut(const struct http_request *r, const char *v, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    uintptr_t start = (uintptr_t)r->raw, end, p;
+    struct next_line nl;
+
+    if (!ci || !r->raw || ci->header_size == 0)
+        return 1;
+    end = start + ci->header_size;
+    if ((uintptr_t)v < start || (uintptr_t)v + n >= end)
+        return 1;
+    nl.after = v + n;
+    nl.next = (const char *)end;
+    MHD_get_connection_values_n(r->c, MHD_HEADER_KIND, nearest_key, &nl);
+    for (p = (uintptr_t)v + n; p < (uintptr_t)nl.next; p++) {
+        char ch = *(const char *)p;
+        if (ch != '\0' && ch != ' ' && ch != '\t')
+            return 1;
+    }
+    return 0;
+}
+
 const char *http_request_header(const struct http_request *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, name);
+    const char *v = NULL;
+    size_t n = 0;
+
+    if (MHD_lookup_connection_value_n(r->c, MHD_HEADER_KIND, name, strlen(name), &v, &n) !=
+                MHD_YES ||
+        !v)
+        return NULL;
+    /* a value that held a NUL counts as not sent: no C string carries it,
+     * and its cut-off head must not pass for the whole */
+    if (memchr(v, '\0', n) || value_cut(r, v, n))
+        return NULL;
+    return v;
 }
 
 const struct http_param *http_request_params(const struct http_request *r, int *n)

@@ -124,7 +124,7 @@ const char *http_request_method(const struct http_request *req);
 const char *http_request_target(const struct http_request *req);
 /* The {placeholder} values of the matched route, in order. */
 const char *http_request_capture(const struct http_request *req, int i);
-/* A request header, or NULL. */
+/* A request header, or NULL (also when its value holds a NUL byte). */
 const char *http_request_header(const struct http_request *req, const char *name);
 /* All decoded query parameters. */
 const struct http_param *http_request_params(const struct http_request *req, int *n);

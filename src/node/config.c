@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct loader {
     struct node_config *cfg;
@@ -105,6 +106,94 @@ static int on_store(struct loader *l, const char *name, const char *v)
     return 0;
 }
 
+/* Characters of a URL's host[:port] (an IPv6 address in brackets), and of
+ * its path: what a base URL needs, nothing that would need escaping in JSON
+ * or HTML, and no query, fragment or user info. */
+#define URL_AUTHORITY "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]"
+#define URL_PATH      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_~/%"
+
+/* Checks a public_url ("https://host[:port][/path]") and stores it without
+ * its trailing slashes. */
+static int set_public_url(struct loader *l, const char *v)
+{
+    struct node_config *c = l->cfg;
+    const char *rest = strncmp(v, "https://", 8) == 0  ? v + 8
+                       : strncmp(v, "http://", 7) == 0 ? v + 7
+                                                       : NULL;
+    size_t host, n = strlen(v);
+
+    if (v[0] == '\0') { /* derive it */
+        c->public_url[0] = '\0';
+        return 1;
+    }
+    if (!rest || n >= sizeof(c->public_url)) {
+        snprintf(l->msg, sizeof(l->msg),
+                 "server.public_url: must be http:// or https:// and a host, at most %d "
+                 "characters",
+                 NODE_URL_MAX - 1);
+        return 0;
+    }
+    host = strcspn(rest, "/");
+    if (host == 0 || rest[0] == ':' || strspn(rest, URL_AUTHORITY) < host ||
+        strspn(rest + host, URL_PATH) != strlen(rest + host)) {
+        snprintf(l->msg, sizeof(l->msg),
+                 "server.public_url: \"%s\" is not scheme://host[:port][/path] (no query, "
+                 "fragment or user)",
+                 v);
+        return 0;
+    }
+    while (n > (size_t)(rest - v) + host && v[n - 1] == '/')
+        n--;
+    snprintf(c->public_url, sizeof(c->public_url), "%.*s", (int)n, v);
+    return 1;
+}
+
+int node_public_url(const struct node_config *cfg, const char *listen, unsigned port, int tls,
+                    char *out, size_t cap)
+{
+    char host[256];
+    const char *colon, *scheme = tls ? "https" : "http";
+    char *end;
+    unsigned long p;
+    int n;
+
+    if (cfg->public_url[0]) {
+        n = snprintf(out, cap, "%s", cfg->public_url);
+        return n < 0 || (size_t)n >= cap ? -1 : 0;
+    }
+    if (listen[0] == '[') {
+        colon = strchr(listen, ']');
+        if (!colon || colon[1] != ':')
+            return -1;
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - listen + 1), listen);
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || (size_t)(colon - listen) >= sizeof(host))
+            return -1;
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+    }
+    if (port == 0) {
+        errno = 0;
+        p = strtoul(colon + (listen[0] == '[' ? 2 : 1), &end, 10);
+        if (errno || *end || p > 65535)
+            return -1;
+        port = (unsigned)p;
+    }
+    if (strspn(host, URL_AUTHORITY) != strlen(host))
+        return -1;
+    /* a wildcard is no address to reach; the host name is what init's
+     * certificate names besides the loopback ones */
+    if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0) {
+        if (gethostname(host, sizeof(host)) != 0)
+            host[0] = '\0';
+        host[sizeof(host) - 1] = '\0';
+        if (!host[0] || strspn(host, URL_AUTHORITY) != strlen(host))
+            snprintf(host, sizeof(host), "localhost");
+    }
+    n = snprintf(out, cap, "%s://%s:%u", scheme, host, port);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 static int on_server(struct loader *l, const char *name, const char *v)
 {
     struct node_config *c = l->cfg;
@@ -112,6 +201,8 @@ static int on_server(struct loader *l, const char *name, const char *v)
 
     if (strcmp(name, "listen") == 0)
         return set_string(l, "server.listen", v, c->listen, sizeof(c->listen));
+    if (strcmp(name, "public_url") == 0)
+        return set_public_url(l, v);
     if (strcmp(name, "threads") == 0) {
         if (parse_int(v, 1, 256, &x) == 0) {
             c->threads = (int)x;

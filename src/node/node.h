@@ -15,6 +15,7 @@
 #include "util/limits.h"
 
 #define NODE_PATH_MAX 1024
+#define NODE_URL_MAX  256 /* the node's public base URL, with its NUL */
 
 struct node_config {
     char name[KZ_MAX_NAME + 1];      /* [node] name */
@@ -23,6 +24,7 @@ struct node_config {
     char store_path[NODE_PATH_MAX];  /* [store] path (resolved) */
     char audit_path[NODE_PATH_MAX];  /* [store] audit_path (resolved) */
     char listen[128];                /* [server] listen, ADDR:PORT */
+    char public_url[NODE_URL_MAX];   /* [server] public_url, "" to derive from the listen address */
     int threads;                     /* [server] threads */
     int tls;                         /* [server] tls = on|off */
     int cache;                       /* [server] cache = on|off: the response cache */
@@ -69,5 +71,14 @@ int node_config_parse(const char *text, const char *home, struct node_config *cf
 
 /* The defaults node_config_load starts from. */
 void node_config_defaults(struct node_config *cfg, const char *home);
+
+/* The base URL clients reach the node at, for the URLs it advertises
+ * (TAXII discovery): [server] public_url when set; else the scheme (https
+ * with tls) and the address serving, listen (ADDR:PORT) with port, the port
+ * actually bound (0: listen's); a wildcard address (0.0.0.0, ::) stands for
+ * the machine's host name. Never anything a client sent. -1 when listen
+ * cannot be read or the URL does not fit in out[0..cap). */
+int node_public_url(const struct node_config *cfg, const char *listen, unsigned port, int tls,
+                    char *out, size_t cap);
 
 #endif

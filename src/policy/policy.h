@@ -123,4 +123,31 @@ int policy_submitted(struct store *s, const char *node_name, const struct stix_o
  * extension, created by the given identity, as JSON text into out. */
 int policy_extension_definition(const char *creator_identity, struct kz_buf *out);
 
+/* --- accounts (policy_admin.c) ---------------------------------------------
+ * Who may manage which account, asked by the account API and the operator's
+ * commands alike. Node admins manage every account and give every role; org
+ * admins manage the readers, contributors and org admins of their own
+ * organisation and nothing else (never a node admin or a peer account, so
+ * that holding an org admin's token never leads to a node admin's); nobody
+ * else manages anything. Unknown roles are refused. */
+
+/* Fills *out with the node operator: whoever holds the home folder and runs
+ * the CLI without a user. It manages accounts as a node admin does. */
+void policy_operator_caller(struct auth_user *out);
+
+/* Whether caller manages any accounts at all (may use the account API). */
+int policy_is_account_admin(const struct auth_user *caller);
+
+/* Whether caller may give role r to an account (when making it, or later). */
+int policy_may_grant_role(const struct auth_user *caller, enum auth_role r);
+
+/* Whether caller may act on account target: list, mint and revoke its
+ * tokens, remove it, change its role (with policy_may_grant_role for the
+ * new one), or make it (target then describes the account to be made; an
+ * organisation that does not exist has key 0). */
+int policy_may_manage_account(const struct auth_user *caller, const struct store_user *target);
+
+/* Whether caller may give or take away grants on collections. */
+int policy_may_manage_grants(const struct auth_user *caller);
+
 #endif

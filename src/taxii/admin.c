@@ -1,68 +1,156 @@
 /*
  * The account API beside TAXII, under /kizuna/admin/ (application/json):
- * node admins manage every user and token; org admins manage the users of
- * their own organisation and their tokens, remotely, without the node's
- * home folder. Nobody else may use it. Bodies are small JSON documents
- * read with jansson.
+ * node admins manage every user and token; org admins manage the readers,
+ * contributors and org admins of their own organisation and their tokens,
+ * remotely, without the node's home folder. Nobody else may use it. Who may
+ * act on which account is policy/'s decision (policy_may_manage_account,
+ * policy_may_grant_role); these handlers only ask. Request bodies are read
+ * once, at the edge, with the untrusted-input JSON reader (json/) into a
+ * typed struct; answers are written with the same escaping as TAXII's.
  *
  *   GET    /kizuna/admin/users/                   the users one may manage
- *   POST   /kizuna/admin/users/                   {"name", "role", "org"?}
+ *   POST   /kizuna/admin/users/                   {"name", "role"?, "org"?}
  *   GET    /kizuna/admin/users/{name}/tokens/     a user's token ids
  *   POST   /kizuna/admin/users/{name}/tokens/     a new token, shown once
  *   DELETE /kizuna/admin/tokens/{id}/             revoke a token
  */
 #include "taxii/taxii_int.h"
 
-#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "auth/token.h"
+#include "json/json.h"
 #include "util/kztime.h"
+#include "util/limits.h"
 
 #define JSON_TYPE "application/json"
 
+/* --- answers ---------------------------------------------------------------- */
+
+static void add_str(struct kz_buf *b, const char *s)
+{
+    kz_buf_addc(b, '"');
+    kz_buf_add_json_escaped(b, s, strlen(s));
+    kz_buf_addc(b, '"');
+}
+
+/* Appends ",\"key\":\"value\"" (without the comma for the first member). */
+static void add_member(struct kz_buf *b, const char *key, const char *value, int first)
+{
+    if (!first)
+        kz_buf_addc(b, ',');
+    add_str(b, key);
+    kz_buf_addc(b, ':');
+    add_str(b, value);
+}
+
 static void json_error(struct http_response *res, int status, const char *msg)
 {
-    json_t *j = json_pack("{s:s, s:i}", "error", msg, "http_status", status);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
     kz_buf_reset(&res->body);
     res->status = status;
     res->content_type = JSON_TYPE;
-    if (text)
-        kz_buf_addstr(&res->body, text);
-    free(text);
-    json_decref(j);
+    kz_buf_addstr(&res->body, "{\"error\":");
+    add_str(&res->body, msg);
+    kz_buf_printf(&res->body, ",\"http_status\":%d}", status);
 }
 
-static void json_reply(struct http_response *res, int status, json_t *j)
+/* Starts an answer written into res->body by the caller. */
+static struct kz_buf *json_start(struct http_response *res, int status)
 {
-    char *text = json_dumps(j, JSON_COMPACT);
-
+    kz_buf_reset(&res->body);
     res->status = status;
     res->content_type = JSON_TYPE;
-    if (text)
-        kz_buf_addstr(&res->body, text);
-    else
+    return &res->body;
+}
+
+/* Ends it: a 500 instead when it could not be written whole. */
+static void json_end(struct http_response *res)
+{
+    if (res->body.failed)
         json_error(res, 500, "the answer could not be built");
-    free(text);
 }
 
-/* Whether the caller may manage users of organisation org. */
-static int may_manage(const struct auth_user *u, int64_t org)
+/* --- the request body --------------------------------------------------------- */
+
+/* POST /kizuna/admin/users/, decoded. */
+struct new_user {
+    char name[KZ_MAX_NAME + 1];
+    char role[32];
+    char org[KZ_MAX_NAME + 1];
+    int has_org; /* else the caller's organisation */
+};
+
+/* Reads {"name": S, "role"?: S, "org"?: S} from an untrusted body: one JSON
+ * object of strings and no other member, keys and values decoded (escapes
+ * included) before anyone looks at them. -1 with *why on anything else. */
+static int read_new_user(const char *body, size_t len, struct new_user *out, const char **why)
 {
-    return u->role == AUTH_ROLE_NODE_ADMIN || (u->role == AUTH_ROLE_ORG_ADMIN && u->org == org);
+    struct kzj_doc d;
+    struct kz_error err;
+    char key[8];
+    int have_name = 0, rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(out->role, sizeof(out->role), "reader");
+    kzj_doc_init(&d);
+    d.max_nodes = KZ_MAX_ADMIN_JSON_NODES;
+    d.depth_limit = 1;
+    *why = "send one JSON object {\"name\": ..., \"role\": ..., \"org\": ... (node admins)}";
+    if (!body || kzj_parse(&d, body, len, &err) < 0 || kzj_type(&d, 0) != KZJ_OBJECT)
+        goto out;
+    KZJ_FOREACH_MEMBER(&d, 0, k)
+    {
+        char *dst;
+        size_t cap;
+
+        if (kzj_strcpy(&d, k, key, sizeof(key)) < 0) {
+            *why = "the body takes only \"name\", \"role\" and \"org\"";
+            goto out;
+        }
+        if (strcmp(key, "name") == 0) {
+            dst = out->name;
+            cap = sizeof(out->name);
+            have_name = 1;
+        } else if (strcmp(key, "role") == 0) {
+            dst = out->role;
+            cap = sizeof(out->role);
+        } else if (strcmp(key, "org") == 0) {
+            dst = out->org;
+            cap = sizeof(out->org);
+            out->has_org = 1;
+        } else {
+            *why = "the body takes only \"name\", \"role\" and \"org\"";
+            goto out;
+        }
+        if (kzj_type(&d, k + 1) != KZJ_STRING || kzj_strcpy(&d, k + 1, dst, cap) < 0) {
+            *why = "\"name\", \"role\" and \"org\" are strings of at most 128 bytes, without "
+                   "U+0000";
+            goto out;
+        }
+    }
+    if (!have_name)
+        goto out;
+    rc = 0;
+out:
+    kzj_doc_free(&d);
+    return rc;
 }
 
-static int is_admin(const struct auth_user *u)
+static int name_ok(const char *s)
 {
-    return u->role == AUTH_ROLE_NODE_ADMIN || u->role == AUTH_ROLE_ORG_ADMIN;
+    size_t n = strlen(s);
+
+    return n > 0 && n <= KZ_MAX_NAME &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
 }
+
+/* --- handlers ----------------------------------------------------------------- */
 
 /* The user named by capture i, if the caller may manage it (else an error
- * answer: 404 for users of other organisations, as if they did not exist). */
+ * answer: 404 for accounts the caller may not manage, as if they did not
+ * exist, so that names cannot be probed). */
 static int managed_user(struct taxii_server *t, struct http_request *req, int i,
                         struct store_user *out, struct http_response *res)
 {
@@ -75,7 +163,7 @@ static int managed_user(struct taxii_server *t, struct http_request *req, int i,
         return -1;
     }
     if (store_user_find(s, http_request_capture(req, i), out, &err) < 0 ||
-        !may_manage(&q->user, out->org)) {
+        !policy_may_manage_account(&q->user, out)) {
         json_error(res, 404, "no such user");
         return -1;
     }
@@ -84,16 +172,21 @@ static int managed_user(struct taxii_server *t, struct http_request *req, int i,
 
 struct users_ctx {
     const struct auth_user *caller;
-    json_t *list;
+    struct kz_buf *b;
+    int n;
 };
 
 static int add_user(void *ctx, const struct store_user *u)
 {
     struct users_ctx *c = ctx;
 
-    if (may_manage(c->caller, u->org))
-        json_array_append_new(c->list, json_pack("{s:s, s:s, s:s}", "name", u->name, "org",
-                                                 u->org_name, "role", u->role));
+    if (!policy_may_manage_account(c->caller, u))
+        return 0;
+    kz_buf_addstr(c->b, c->n++ ? ",{" : "{");
+    add_member(c->b, "name", u->name, 1);
+    add_member(c->b, "org", u->org_name, 0);
+    add_member(c->b, "role", u->role, 0);
+    kz_buf_addc(c->b, '}');
     return 0;
 }
 
@@ -101,123 +194,138 @@ void taxii_admin_users(void *app, struct http_request *req, struct http_response
 {
     struct taxii_server *t = app;
     struct taxii_req *q = http_request_data(req);
-    struct users_ctx c = {.caller = &q->user, .list = json_array()};
+    struct users_ctx c = {.caller = &q->user};
     struct kz_error err;
     struct store *s = taxii_store(t, &err);
-    json_t *j;
 
-    if (!s || store_user_each(s, add_user, &c, &err) < 0) {
-        json_decref(c.list);
+    if (!s) {
         json_error(res, 503, "the store is not available");
         return;
     }
-    j = json_pack("{s:o}", "users", c.list);
-    json_reply(res, 200, j);
-    json_decref(j);
-}
-
-static int role_allowed(const struct auth_user *caller, enum auth_role r)
-{
-    if (r == AUTH_ROLE_NONE)
-        return 0;
-    if (caller->role == AUTH_ROLE_NODE_ADMIN)
-        return 1;
-    /* org admins make readers, contributors and fellow org admins */
-    return r == AUTH_ROLE_READER || r == AUTH_ROLE_CONTRIBUTOR || r == AUTH_ROLE_ORG_ADMIN;
+    c.b = json_start(res, 200);
+    kz_buf_addstr(c.b, "{\"users\":[");
+    if (store_user_each(s, add_user, &c, &err) < 0) {
+        json_error(res, 503, "the store is not available");
+        return;
+    }
+    kz_buf_addstr(c.b, "]}");
+    json_end(res);
 }
 
 void taxii_admin_add_user(void *app, struct http_request *req, struct http_response *res)
 {
     struct taxii_server *t = app;
     struct taxii_req *q = http_request_data(req);
+    struct new_user in;
     struct store_user u;
     struct store_org org;
     struct kz_error err;
-    const char *body, *name = NULL, *role = "reader", *org_name = NULL;
+    const char *body, *why;
+    struct kz_buf *b;
     size_t len;
-    json_error_t jerr;
-    json_t *in, *out;
+    enum auth_role role;
     struct store *s = taxii_store(t, &err);
 
-    body = http_request_body(req, &len);
-    in = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     if (!s) {
         json_error(res, 503, "the store is not available");
-        goto out;
+        return;
     }
-    if (!in || json_unpack_ex(in, &jerr, 0, "{s:s, s?s, s?s}", "name", &name, "role", &role, "org",
-                              &org_name) < 0) {
-        json_error(res, 400, "send {\"name\": ..., \"role\": ..., \"org\": ... (node admins)}");
-        goto out;
+    body = http_request_body(req, &len);
+    if (read_new_user(body, len, &in, &why) < 0) {
+        json_error(res, 400, why);
+        return;
+    }
+    if (!name_ok(in.name)) {
+        json_error(res, 400, "a user name is 1-128 letters, digits, '-', '_' or '.'");
+        return;
+    }
+    role = auth_role_parse(in.role);
+    if (role == AUTH_ROLE_NONE) {
+        json_error(res, 400, "role is reader, contributor, org-admin, node-admin or peer");
+        return;
+    }
+    if (!policy_may_grant_role(&q->user, role)) {
+        json_error(res, 403, "you may not give that role");
+        return;
+    }
+    /* an organisation that does not exist has key 0: the policy refuses it
+     * to org admins like any other's, so they cannot probe names */
+    memset(&org, 0, sizeof(org));
+    if (store_org_find(s, in.has_org ? in.org : q->user.org_name, &org, &err) < 0) {
+        if (err.code != KZ_ENOTFOUND) {
+            json_error(res, 503, "the store is not available");
+            return;
+        }
+        memset(&org, 0, sizeof(org));
     }
     memset(&u, 0, sizeof(u));
-    if (strlen(name) == 0 || strlen(name) > KZ_MAX_NAME ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
-                strlen(name)) {
-        json_error(res, 400, "a user name is 1-128 letters, digits, '-', '_' or '.'");
-        goto out;
-    }
-    if (!role_allowed(&q->user, auth_role_parse(role))) {
-        json_error(res, 403, "you may not give that role");
-        goto out;
-    }
-    if (org_name && q->user.role != AUTH_ROLE_NODE_ADMIN && strcmp(org_name, q->user.org_name)) {
-        json_error(res, 403, "org admins add users to their own organisation only");
-        goto out;
-    }
-    if (store_org_find(s, org_name ? org_name : q->user.org_name, &org, &err) < 0) {
-        json_error(res, 404, "no such organisation");
-        goto out;
-    }
-    snprintf(u.name, sizeof(u.name), "%s", name);
-    snprintf(u.role, sizeof(u.role), "%s", role);
+    snprintf(u.name, sizeof(u.name), "%s", in.name);
+    snprintf(u.role, sizeof(u.role), "%s", auth_role_name(role));
     u.org = org.key;
+    if (!policy_may_manage_account(&q->user, &u)) {
+        json_error(res, 403, "org admins add users to their own organisation only");
+        return;
+    }
+    if (!org.key) {
+        json_error(res, 404, "no such organisation");
+        return;
+    }
     if (store_user_add(s, &u, &err) < 0) {
         json_error(res, err.code == KZ_EEXISTS ? 409 : 503, err.text);
-        goto out;
+        return;
     }
-    out = json_pack("{s:s, s:s, s:s}", "name", u.name, "org", org.name, "role", u.role);
-    json_reply(res, 201, out);
-    json_decref(out);
-out:
-    json_decref(in);
+    b = json_start(res, 201);
+    kz_buf_addc(b, '{');
+    add_member(b, "name", u.name, 1);
+    add_member(b, "org", org.name, 0);
+    add_member(b, "role", u.role, 0);
+    kz_buf_addc(b, '}');
+    json_end(res);
 }
 
 struct tokens_ctx {
-    json_t *list;
+    struct kz_buf *b;
+    int n;
 };
 
 static int add_token(void *ctx, const struct store_token *tk)
 {
     struct tokens_ctx *c = ctx;
-    char made[KZ_TS_MICROS_LEN], gone[KZ_TS_MICROS_LEN] = "";
+    char made[KZ_TS_MICROS_LEN], gone[KZ_TS_MICROS_LEN];
 
     kz_ts_format_micros(tk->created_us, made);
-    if (tk->revoked_us)
+    kz_buf_addstr(c->b, c->n++ ? ",{" : "{");
+    add_member(c->b, "id", tk->token_id, 1);
+    add_member(c->b, "created", made, 0);
+    if (tk->revoked_us) {
         kz_ts_format_micros(tk->revoked_us, gone);
-    json_array_append_new(c->list, json_pack("{s:s, s:s, s:s?}", "id", tk->token_id, "created",
-                                             made, "revoked", tk->revoked_us ? gone : NULL));
+        add_member(c->b, "revoked", gone, 0);
+    } else {
+        kz_buf_addstr(c->b, ",\"revoked\":null");
+    }
+    kz_buf_addc(c->b, '}');
     return 0;
 }
 
 void taxii_admin_tokens(void *app, struct http_request *req, struct http_response *res)
 {
     struct taxii_server *t = app;
-    struct tokens_ctx c = {.list = json_array()};
+    struct tokens_ctx c = {0};
     struct store_user u;
     struct kz_error err;
-    json_t *j;
 
-    if (managed_user(t, req, 0, &u, res) < 0 ||
-        store_token_each(taxii_store(t, &err), u.key, add_token, &c, &err) < 0) {
-        if (!res->body.len)
-            json_error(res, 503, "the store is not available");
-        json_decref(c.list);
+    if (managed_user(t, req, 0, &u, res) < 0)
+        return;
+    c.b = json_start(res, 200);
+    kz_buf_addc(c.b, '{');
+    add_member(c.b, "user", u.name, 1);
+    kz_buf_addstr(c.b, ",\"tokens\":[");
+    if (store_token_each(taxii_store(t, &err), u.key, add_token, &c, &err) < 0) {
+        json_error(res, 503, "the store is not available");
         return;
     }
-    j = json_pack("{s:s, s:o}", "user", u.name, "tokens", c.list);
-    json_reply(res, 200, j);
-    json_decref(j);
+    kz_buf_addstr(c.b, "]}");
+    json_end(res);
 }
 
 void taxii_admin_add_token(void *app, struct http_request *req, struct http_response *res)
@@ -227,7 +335,7 @@ void taxii_admin_add_token(void *app, struct http_request *req, struct http_resp
     struct store_token tk;
     struct kz_error err;
     char text[AUTH_TOKEN_MAX];
-    json_t *j;
+    struct kz_buf *b;
 
     if (managed_user(t, req, 0, &u, res) < 0)
         return;
@@ -235,9 +343,13 @@ void taxii_admin_add_token(void *app, struct http_request *req, struct http_resp
     if (store_token_add(taxii_store(t, &err), &tk, &err) < 0) {
         json_error(res, 503, "the token could not be stored");
     } else {
-        j = json_pack("{s:s, s:s, s:s}", "user", u.name, "id", tk.token_id, "token", text);
-        json_reply(res, 201, j);
-        json_decref(j);
+        b = json_start(res, 201);
+        kz_buf_addc(b, '{');
+        add_member(b, "user", u.name, 1);
+        add_member(b, "id", tk.token_id, 0);
+        add_member(b, "token", text, 0);
+        kz_buf_addc(b, '}');
+        json_end(res);
     }
     sodium_memzero(text, sizeof(text));
 }
@@ -250,10 +362,10 @@ void taxii_admin_revoke(void *app, struct http_request *req, struct http_respons
     struct store_user u;
     struct kz_error err;
     struct store *s = taxii_store(t, &err);
-    json_t *j;
+    struct kz_buf *b;
 
     if (!s || store_token_find(s, http_request_capture(req, 0), &tk, &err) < 0 ||
-        store_user_get(s, tk.user, &u, &err) < 0 || !may_manage(&q->user, u.org)) {
+        store_user_get(s, tk.user, &u, &err) < 0 || !policy_may_manage_account(&q->user, &u)) {
         json_error(res, 404, "no such token");
         return;
     }
@@ -263,12 +375,14 @@ void taxii_admin_revoke(void *app, struct http_request *req, struct http_respons
         return;
     }
     taxii_epoch_bump(t);
-    j = json_pack("{s:s, s:b}", "id", tk.token_id, "revoked", 1);
-    json_reply(res, 200, j);
-    json_decref(j);
+    b = json_start(res, 200);
+    kz_buf_addc(b, '{');
+    add_member(b, "id", tk.token_id, 1);
+    kz_buf_addstr(b, ",\"revoked\":true}");
+    json_end(res);
 }
 
 int taxii_admin_allowed(const struct auth_user *u)
 {
-    return is_admin(u);
+    return policy_is_account_admin(u);
 }

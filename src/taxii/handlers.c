@@ -34,18 +34,16 @@ static void add_str(struct kz_buf *b, const char *key, const char *value, int *f
     kz_buf_addc(b, '"');
 }
 
-/* The base URL clients used to reach us, from the Host header when it is
- * sane, else the listen address. */
-static void base_url(struct taxii_server *t, struct http_request *req, char *out, size_t cap)
+/* The base URL to advertise: the node's public URL, set when serving
+ * started (node_public_url). A request's Host header is never used: it is
+ * the client's to choose, and discovery would hand it back to everyone
+ * whose cache or proxy kept the answer. */
+static int base_url(struct taxii_server *t, char *out, size_t cap)
 {
-    const char *host = http_request_header(req, "Host");
-    const char *scheme = http_request_tls(req) ? "https" : "http";
-
-    if (!host || !host[0] || strlen(host) > 255 ||
-        strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
-                strlen(host))
-        host = t->cfg->listen;
-    snprintf(out, cap, "%s://%s", scheme, host);
+    pthread_mutex_lock(&t->url_lock);
+    snprintf(out, cap, "%s", t->public_url);
+    pthread_mutex_unlock(&t->url_lock);
+    return out[0] ? 0 : -1;
 }
 
 struct roots_ctx {
@@ -70,7 +68,7 @@ void taxii_get_discovery(void *app, struct http_request *req, struct http_respon
 {
     struct taxii_server *t = app;
     struct kz_buf *b = &res->body;
-    char base[300];
+    char base[NODE_URL_MAX];
     struct kz_error err;
     struct store *s = taxii_store(t, &err);
     struct roots_ctx rc = {.b = b, .base = base};
@@ -80,7 +78,11 @@ void taxii_get_discovery(void *app, struct http_request *req, struct http_respon
         taxii_error_from(res, &err);
         return;
     }
-    base_url(t, req, base, sizeof(base));
+    (void)req;
+    if (base_url(t, base, sizeof(base)) < 0) {
+        taxii_error(res, 503, "Busy", "the server is starting; try again");
+        return;
+    }
     taxii_ok(res, 200);
     kz_buf_addc(b, '{');
     add_str(b, "title", t->cfg->name, &first);

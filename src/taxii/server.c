@@ -312,10 +312,12 @@ struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
     t->cfg = node_config(node);
     atomic_init(&t->epoch, 1);
     pthread_mutex_init(&t->write_lock, NULL);
+    pthread_mutex_init(&t->url_lock, NULL);
     t->rcache = taxii_rcache_new();
     if (!t->rcache || taxii_thread_key_init(t) < 0) {
         taxii_rcache_free(t->rcache);
         pthread_mutex_destroy(&t->write_lock);
+        pthread_mutex_destroy(&t->url_lock);
         free(t);
         kz_error_set(err, KZ_EINTERNAL, "cannot create a thread key");
         return NULL;
@@ -355,6 +357,7 @@ void taxii_server_free(struct taxii_server *t)
     audit_log_close(t->audit);
     store_close(t->writer);
     pthread_mutex_destroy(&t->write_lock);
+    pthread_mutex_destroy(&t->url_lock);
     auth_cache_free(t->auth);
     sodium_memzero(t->cursor_key, sizeof(t->cursor_key));
     sodium_memzero(t->signing_key, sizeof(t->signing_key));
@@ -364,6 +367,13 @@ void taxii_server_free(struct taxii_server *t)
 const struct http_app *taxii_http_app(struct taxii_server *t)
 {
     return &t->app;
+}
+
+void taxii_set_public_url(struct taxii_server *t, const char *url)
+{
+    pthread_mutex_lock(&t->url_lock);
+    snprintf(t->public_url, sizeof(t->public_url), "%s", url);
+    pthread_mutex_unlock(&t->url_lock);
 }
 
 void taxii_audit(struct taxii_server *t, struct http_request *req, const char *action,

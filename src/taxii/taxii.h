@@ -87,6 +87,10 @@ void taxii_server_free(struct taxii_server *t);
 /* The http/ application to serve. */
 const struct http_app *taxii_http_app(struct taxii_server *t);
 
+/* Sets the base URL discovery advertises (node_public_url); until it is
+ * set, discovery answers 503. Never taken from a request's Host header. */
+void taxii_set_public_url(struct taxii_server *t, const char *url);
+
 /* Housekeeping run by `kizuna serve` now and then: drops expired status
  * resources. */
 void taxii_housekeeping(struct taxii_server *t);

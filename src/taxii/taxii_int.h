@@ -37,6 +37,8 @@ struct taxii_server {
     pthread_mutex_t write_lock;    /* held while using writer */
     struct store *writer;          /* the connection every object write uses */
     _Atomic int64_t last_write_us; /* when the writer was last released */
+    pthread_mutex_t url_lock;      /* guards public_url */
+    char public_url[NODE_URL_MAX]; /* what discovery advertises; "" until set */
 };
 
 /* The main thread checkpoints once no write has come for this long. */

@@ -61,4 +61,8 @@
 /* How long a writer waits for another writer's transaction, in ms. */
 #define KZ_STORE_BUSY_TIMEOUT_MS 30000
 
+/* JSON values in one account API request body: {"name", "role", "org"} is
+ * seven; a little room so that an unknown member is named, not just refused. */
+#define KZ_MAX_ADMIN_JSON_NODES 16
+
 #endif

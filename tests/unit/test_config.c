@@ -1,0 +1,164 @@
+/*
+ * kizuna.conf's [server] public_url and the base URL a node advertises
+ * (node_public_url), as tables: values that are accepted (and how they are
+ * stored) beside values that must stop the node with the key named, and the
+ * URL derived from a listen address, a bound port and TLS when no
+ * public_url is set.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "node/node.h"
+
+static int parse_url(const char *value, struct node_config *cfg, struct kz_error *err)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text), "[server]\npublic_url = %s\n", value);
+    kz_error_clear(err);
+    return node_config_parse(text, "/tmp/home", cfg, err);
+}
+
+static void test_public_url_accepted(void **state)
+{
+    static const char *const cases[][2] = {
+            {"https://kizuna.example.org:8470", "https://kizuna.example.org:8470"},
+            {"https://kizuna.example.org:8470/", "https://kizuna.example.org:8470"},
+            {"http://127.0.0.1:8470", "http://127.0.0.1:8470"},
+            {"https://[2001:db8::1]:8470", "https://[2001:db8::1]:8470"},
+            {"https://cti.example.org/taxii-proxy/", "https://cti.example.org/taxii-proxy"},
+            {"https://cti.example.org", "https://cti.example.org"},
+            {"", ""},
+    };
+    struct node_config cfg;
+    struct kz_error err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (parse_url(cases[i][0], &cfg, &err) != 0)
+            fail_msg("\"%s\" was refused: %s", cases[i][0], err.text);
+        assert_string_equal(cfg.public_url, cases[i][1]);
+    }
+    /* absent: derived */
+    assert_int_equal(node_config_parse("[server]\nlisten = 127.0.0.1:9\n", "/h", &cfg, &err), 0);
+    assert_string_equal(cfg.public_url, "");
+}
+
+static void test_public_url_refused(void **state)
+{
+    static const char *const cases[] = {
+            "kizuna.example.org:8470",
+            "ftp://kizuna.example.org",
+            "https://",
+            "https:///path",
+            "https://:8470",
+            "https://user@kizuna.example.org",
+            "https://kizuna.example.org/?q=1",
+            "https://kizuna.example.org/#x",
+            "https://kizuna.example.org/a b",
+            "https://kizuna.example.org/\"><script>",
+            "https://kizuna.example.org\\@evil",
+            "HTTPS://kizuna.example.org",
+    };
+    struct node_config cfg;
+    struct kz_error err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (parse_url(cases[i], &cfg, &err) == 0)
+            fail_msg("\"%s\" was accepted as \"%s\"", cases[i], cfg.public_url);
+        assert_int_equal(err.code, KZ_EINVALID);
+        assert_non_null(strstr(err.text, "server.public_url"));
+    }
+    /* longer than any URL kept (inih refuses the line first) */
+    {
+        char v[400];
+        memset(v, 'x', sizeof(v) - 1);
+        v[sizeof(v) - 1] = '\0';
+        memcpy(v, "https://k.example/", 18);
+        assert_int_equal(parse_url(v, &cfg, &err), -1);
+    }
+}
+
+static void test_derived(void **state)
+{
+    static const struct {
+        const char *listen;
+        unsigned port;
+        int tls;
+        const char *want;
+    } cases[] = {
+            {"127.0.0.1:8470", 0, 0, "http://127.0.0.1:8470"},
+            {"127.0.0.1:8470", 0, 1, "https://127.0.0.1:8470"},
+            {"127.0.0.1:0", 41234, 0, "http://127.0.0.1:41234"},
+            {"127.0.0.1:8470", 9000, 0, "http://127.0.0.1:9000"},
+            {"[::1]:8470", 0, 1, "https://[::1]:8470"},
+            {"192.0.2.10:443", 0, 1, "https://192.0.2.10:443"},
+            {"localhost:8470", 0, 0, "http://localhost:8470"},
+    };
+    struct node_config cfg;
+    char out[NODE_URL_MAX];
+
+    (void)state;
+    node_config_defaults(&cfg, "/tmp/home");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(node_public_url(&cfg, cases[i].listen, cases[i].port, cases[i].tls, out,
+                                         sizeof(out)),
+                         0);
+        assert_string_equal(out, cases[i].want);
+    }
+    assert_int_equal(node_public_url(&cfg, "no-port", 0, 0, out, sizeof(out)), -1);
+    assert_int_equal(node_public_url(&cfg, "[::1]8470", 0, 0, out, sizeof(out)), -1);
+    assert_int_equal(node_public_url(&cfg, "127.0.0.1:x", 0, 0, out, sizeof(out)), -1);
+    assert_int_equal(node_public_url(&cfg, "127.0.0.1:8470", 0, 0, out, 8), -1);
+}
+
+static void test_wildcard_is_the_host_name(void **state)
+{
+    struct node_config cfg;
+    char out[NODE_URL_MAX], host[256], want[NODE_URL_MAX + 300];
+
+    (void)state;
+    node_config_defaults(&cfg, "/tmp/home");
+    if (gethostname(host, sizeof(host)) != 0 || !host[0] ||
+        strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+                strlen(host))
+        snprintf(host, sizeof(host), "localhost");
+    snprintf(want, sizeof(want), "https://%s:8470", host);
+    assert_int_equal(node_public_url(&cfg, "0.0.0.0:8470", 0, 1, out, sizeof(out)), 0);
+    assert_string_equal(out, want);
+    assert_int_equal(node_public_url(&cfg, "[::]:8470", 0, 1, out, sizeof(out)), 0);
+    assert_string_equal(out, want);
+    assert_int_equal(node_public_url(&cfg, ":8470", 0, 1, out, sizeof(out)), 0);
+    assert_string_equal(out, want);
+}
+
+static void test_configured_wins(void **state)
+{
+    struct node_config cfg;
+    struct kz_error err;
+    char out[NODE_URL_MAX];
+
+    (void)state;
+    assert_int_equal(parse_url("https://kizuna.example.org:8470/", &cfg, &err), 0);
+    assert_int_equal(node_public_url(&cfg, "0.0.0.0:9999", 9999, 0, out, sizeof(out)), 0);
+    assert_string_equal(out, "https://kizuna.example.org:8470");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_public_url_accepted),
+            cmocka_unit_test(test_public_url_refused),
+            cmocka_unit_test(test_derived),
+            cmocka_unit_test(test_wildcard_is_the_host_name),
+            cmocka_unit_test(test_configured_wins),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
