@@ -61,6 +61,12 @@ struct ingest_opts {
     void *commit_ctx;
     int step; /* the caller holds a transaction: the input is one step of it
                  (store_step_begin), released instead of committed */
+    /* what a stored tombstone deletes of the versions it names: those
+     * delete_vis shows or that came from the peer delete_origin; with
+     * delete_any, all (the node operator's import); neither: none */
+    const struct store_visibility *delete_vis;
+    int64_t delete_origin;
+    int delete_any;
 };
 
 struct ingest_counts {

@@ -319,6 +319,9 @@ static int prefetch_take(struct prefetch *f, const char *url, struct peer_respon
     return 1;
 }
 
+static int collection_by_key(struct store *s, int64_t key, struct store_collection *out,
+                             struct kz_error *err);
+
 static int pull_link(struct round *r, const struct store_peer_link *l, struct kz_error *err)
 {
     struct peer_response p;
@@ -332,6 +335,8 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
                                .commit_ctx = r,
                                .step = 1};
     struct ingest_counts counts;
+    struct store_collection coll;
+    struct policy_view view;
     struct store_peer_link cur = *l;
     struct batch batch = {0};
     struct kz_error e2;
@@ -346,6 +351,12 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
     }
     f->r = r;
     kz_buf_init(&f->resp.body, SYNC_MAX_PAGE_BYTES);
+    /* the peer's tombstones delete what it could see here, or sent */
+    if (collection_by_key(r->s, l->local, &coll, err) < 0 ||
+        policy_peer_view(r->s, &r->peer, &coll, r->cfg->default_tlp, &view, err) < 0)
+        goto out;
+    opts.delete_vis = &view.vis;
+    opts.delete_origin = r->peer.key;
     if (link_url(r, l, base, sizeof(base)) < 0) {
         kz_error_set(err, KZ_EUSAGE, "the peer's URL is too long");
         goto out;

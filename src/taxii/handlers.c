@@ -521,6 +521,7 @@ struct post_ctx {
     size_t nsucc, nfail;
     struct policy_resolved resolved;
     uint64_t markings[STIX_TLP_RED + 1];
+    int64_t origin; /* the peer whose account posts, 0 for a local user */
 };
 
 static void status_item(struct kz_buf *b, size_t *n, const char *id, const char *version,
@@ -576,6 +577,7 @@ static int meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m, s
     p->markings[o->tlp]++;
     if (!m->producer)
         m->producer = p->q->user.org; /* no known creator: the submitter's org */
+    m->origin = p->origin;
     return 0;
 }
 
@@ -632,6 +634,8 @@ void taxii_post_objects(void *app, struct http_request *req, struct http_respons
                                .before_commit = post_status,
                                .commit_ctx = &p};
     struct ingest_counts counts;
+    struct store_filter scope;
+    struct store_peer peer;
     struct kz_error err;
     const char *body;
     size_t len;
@@ -646,6 +650,15 @@ void taxii_post_objects(void *app, struct http_request *req, struct http_respons
     kz_buf_init(&p.successes, (size_t)1 << 30);
     kz_buf_init(&p.failures, (size_t)1 << 30);
     p.s = taxii_writer_lock(t);
+    /* a tombstone deletes what its poster may see, and a peer's also what
+     * came from that peer (its account is named after its node, and what it
+     * posts is recorded as coming from it) */
+    store_filter_init(&scope, p.q->coll.key);
+    policy_filter(&p.q->view, &scope);
+    opts.delete_vis = &scope.vis;
+    if (p.q->user.role == AUTH_ROLE_PEER && store_peer_find(p.s, p.q->user.name, &peer, &err) == 0)
+        opts.delete_origin = p.origin = peer.key;
+    kz_error_clear(&err);
     rc = ingest_buffer(p.s, p.q->coll.key, body, len, &opts, &counts, &err);
     taxii_writer_unlock(t);
     if (rc < 0) {
