@@ -405,7 +405,7 @@ static int on_doomed(void *ctx, const struct store_row *r, struct kz_error *err)
 /* Stores the tombstone of a deletion in the same transaction, so that the
  * deletion reaches peers (docs/FEDERATION.md). */
 static int store_tombstone(struct taxii_server *t, struct taxii_req *q, struct store *s,
-                           const struct doomed *d, int all, struct kz_error *err)
+                           const struct doomed *d, struct kz_error *err)
 {
     struct kz_buf json;
     struct kzj_doc doc;
@@ -418,8 +418,7 @@ static int store_tombstone(struct taxii_server *t, struct taxii_req *q, struct s
 
     kz_buf_init(&json, KZ_MAX_OBJECT_BYTES);
     kzj_doc_init(&doc);
-    if (tombstone_build(d->last_raw.data, d->last_raw.len, all ? NULL : d->ptrs, all ? 0 : d->n,
-                        &json, err) < 0 ||
+    if (tombstone_build(d->last_raw.data, d->last_raw.len, d->ptrs, d->n, &json, err) < 0 ||
         kzj_parse(&doc, json.data, json.len, err) < 0 || stix_obj_read(&doc, 0, &o, err) < 0)
         goto out;
     memset(&meta, 0, sizeof(meta));
@@ -441,8 +440,8 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
     struct taxii_req *q = state(req);
     const char *id = http_request_capture(req, 2);
     struct taxii_query tq;
-    struct store_filter visible, all_versions;
-    struct store_page page, every;
+    struct store_filter visible;
+    struct store_page page;
     struct kz_error err;
     struct store *s;
     const struct http_param *params;
@@ -484,18 +483,13 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
         taxii_error(res, 404, "Not found", "no such object in this collection");
         goto out;
     }
-    /* does the reader see (and so delete) every version there is? */
-    store_filter_init(&all_versions, q->coll.key);
-    all_versions.ids[0] = id;
-    all_versions.nids = 1;
-    all_versions.versions = STORE_V_ALL;
-    if (store_list(s, &all_versions, 0, NULL, NULL, &every, &err) < 0)
-        goto fail;
     store_filter_init(&visible, q->coll.key);
     memcpy(visible.version_times, d.times, d.n * sizeof(d.times[0]));
     visible.nversion_times = d.n;
+    /* the tombstone names the versions deleted, never "all": whether
+     * others remain that the reader may not see is not its to tell */
     if (store_delete(s, q->coll.key, id, &visible, &deleted, &err) < 0 ||
-        store_tombstone(t, q, s, &d, every.count == d.n, &err) < 0 || store_commit(s, &err) < 0)
+        store_tombstone(t, q, s, &d, &err) < 0 || store_commit(s, &err) < 0)
         goto fail;
     taxii_epoch_bump(t);
     taxii_audit(t, req, "delete", deleted, NULL);
