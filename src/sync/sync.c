@@ -98,6 +98,7 @@ struct round {
     struct sync_report *rep;
     struct policy_resolved resolved;
     /* the page being stored */
+    const struct policy_view *pull_view; /* the peer's view of the local collection */
     const struct store_peer_link *link;
     const struct peer_response *page;
     int64_t new_checkpoint;
@@ -151,6 +152,15 @@ static int pulled_meta(void *ctx, const struct stix_obj *o, struct store_put_met
         return -1;
     m->origin = r->peer.key;
     return 0;
+}
+
+/* A peer relays what others produced, but a version it brings keeps the
+ * creator of the versions held (policy_check_change). */
+static int pulled_allow(void *ctx, const struct stix_obj *o, struct kz_error *why)
+{
+    struct round *r = ctx;
+
+    return policy_check_change(r->s, r->pull_view, AUTH_ROLE_PEER, o->id, o, why);
 }
 
 static void pulled_report(void *ctx, const struct ingest_report *rep)
@@ -329,6 +339,8 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
     struct ingest_opts opts = {.name = "peer page",
                                .report = pulled_report,
                                .report_ctx = r,
+                               .allow = pulled_allow,
+                               .allow_ctx = r,
                                .meta = pulled_meta,
                                .meta_ctx = r,
                                .before_commit = pulled_commit,
@@ -355,6 +367,7 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
     if (collection_by_key(r->s, l->local, &coll, err) < 0 ||
         policy_peer_view(r->s, &r->peer, &coll, r->cfg->default_tlp, &view, err) < 0)
         goto out;
+    r->pull_view = &view;
     opts.delete_vis = &view.vis;
     opts.delete_origin = r->peer.key;
     if (link_url(r, l, base, sizeof(base)) < 0) {

@@ -483,6 +483,9 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
         taxii_error(res, 404, "Not found", "no such object in this collection");
         goto out;
     }
+    /* the reader sees it, so a refusal (403) tells nothing */
+    if (policy_check_change(s, &q->view, q->user.role, id, NULL, &err) < 0)
+        goto fail;
     store_filter_init(&visible, q->coll.key);
     memcpy(visible.version_times, d.times, d.n * sizeof(d.times[0]));
     visible.nversion_times = d.n;
@@ -559,7 +562,9 @@ static int allow(void *ctx, const struct stix_obj *o, struct kz_error *why)
 {
     struct post_ctx *p = ctx;
 
-    return policy_check_write(&p->q->view, &p->q->user, o, why);
+    if (policy_check_write(&p->q->view, &p->q->user, o, why) < 0)
+        return -1;
+    return policy_check_change(p->s, &p->q->view, p->q->user.role, o->id, o, why);
 }
 
 static int meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m, struct kz_error *why)

@@ -541,8 +541,10 @@ class TestDeletionsAndRevocations(FedCase):
         o["del_all_v2"] = new_version(o["del_all"])
         o["del_one"] = sdo(marks=[C2])
         o["del_one_v2"] = new_version(o["del_one"])
-        o["del_red_peer"] = sdo(marks=[R2], users=["bob@b-node", "carol@a-node"])
-        o["del_red_hidden"] = sdo(marks=[R2], users=["carol@a-node"])
+        # created by carol's organisation: a contributor deletes only its own
+        o["del_red_peer"] = sdo(marks=[R2], users=["bob@b-node", "carol@a-node"],
+                                created_by=a.identity)
+        o["del_red_hidden"] = sdo(marks=[R2], users=["carol@a-node"], created_by=a.identity)
         o["keep"] = sdo(marks=[C2])
         a.import_objects("intel", list(o.values()))
         cls.start_all()
