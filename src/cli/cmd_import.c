@@ -147,7 +147,8 @@ static int import_file(struct node *n, const struct store_collection *col, const
                                .report = on_report,
                                .report_ctx = &ic,
                                .meta = on_meta,
-                               .meta_ctx = &ic};
+                               .meta_ctx = &ic,
+                               .delete_any = 1}; /* the operator sees all */
     struct ingest_counts counts;
     struct kz_error err;
     char *data = NULL;

@@ -169,9 +169,12 @@ int ingest_store(struct ingest_run *r, struct prepared *p, struct kz_error *err)
         *err = p->why;
         return -1;
     }
-    if (res == STORE_ADDED && strcmp(o->type, TOMBSTONE_TYPE) == 0) {
+    if (res == STORE_ADDED && strcmp(o->type, TOMBSTONE_TYPE) == 0 &&
+        (r->opts->delete_any || r->opts->delete_vis)) {
         uint64_t deleted;
-        if (tombstone_apply(r->s, r->collection, o, &deleted, &p->why) < 0) {
+        if (tombstone_apply(r->s, r->collection, o,
+                            r->opts->delete_any ? NULL : r->opts->delete_vis,
+                            r->opts->delete_origin, &deleted, &p->why) < 0) {
             *err = p->why;
             return -1;
         }

@@ -66,6 +66,12 @@ struct ingest_opts {
                  (store_step_begin), released instead of committed */
     int stix_file; /* a file given by a user: not STIX 2.1 at all is an error
                       (stix_container_check), not an empty success */
+    /* what a stored tombstone deletes of the versions it names: those
+     * delete_vis shows or that came from the peer delete_origin; with
+     * delete_any, all (the node operator's import); neither: none */
+    const struct store_visibility *delete_vis;
+    int64_t delete_origin;
+    int delete_any;
 };
 
 struct ingest_counts {

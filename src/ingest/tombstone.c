@@ -118,7 +118,8 @@ int tombstone_check(const struct stix_obj *o, struct kz_error *err)
 }
 
 int tombstone_apply(struct store *s, int64_t collection, const struct stix_obj *o,
-                    uint64_t *deleted, struct kz_error *err)
+                    const struct store_visibility *vis, int64_t origin, uint64_t *deleted,
+                    struct kz_error *err)
 {
     char id[KZ_MAX_STIX_ID + 1];
     struct store_filter f;
@@ -126,5 +127,12 @@ int tombstone_apply(struct store *s, int64_t collection, const struct stix_obj *
     *deleted = 0;
     if (read_tombstone(o, collection, id, sizeof(id), &f, err) < 0)
         return -1;
+    if (vis) {
+        /* a sender deletes what it could see, or sent: never what it could
+         * not have known of */
+        f.vis = *vis;
+        f.vis.active = 1;
+        f.own_origin = origin;
+    }
     return store_delete(s, collection, id, &f, deleted, err);
 }

@@ -27,8 +27,11 @@ int tombstone_build(const char *deleted, size_t len, const char *const *versions
 int tombstone_check(const struct stix_obj *o, struct kz_error *err);
 
 /* Deletes, inside the open transaction, the versions tombstone o names in
- * collection; *deleted counts them. */
+ * collection: of those, only the ones vis shows or that came from the peer
+ * origin (0: none), or, with vis NULL, all of them (the node operator's
+ * import). *deleted counts them. */
 int tombstone_apply(struct store *s, int64_t collection, const struct stix_obj *o,
-                    uint64_t *deleted, struct kz_error *err);
+                    const struct store_visibility *vis, int64_t origin, uint64_t *deleted,
+                    struct kz_error *err);
 
 #endif

@@ -188,6 +188,35 @@ int policy_check_write(const struct policy_view *v, const struct auth_user *u,
     return 0;
 }
 
+int policy_check_change(struct store *s, const struct policy_view *v, enum auth_role role,
+                        const char *id, const struct stix_obj *o, struct kz_error *why)
+{
+    struct store_owner w;
+    int own;
+
+    if (o && !o->version[0])
+        return 0; /* an SCO without created/modified: anyone's observation */
+    if (store_object_owner(s, v->collection, id, o ? o->version_us : 0, &w, why) < 0)
+        return -1;
+    if (!w.exists || w.has_version)
+        return 0;
+    /* the messages never name the stored creator: the writer may not see it */
+    if (o && strcmp(o->created_by_ref, w.created_by) != 0) {
+        kz_error_property(why, "created_by_ref");
+        return kz_error_set(why, KZ_EDENIED,
+                            "a new version keeps the created_by_ref of the object's versions: "
+                            "only its creator versions an object");
+    }
+    if (role == AUTH_ROLE_NODE_ADMIN || role == AUTH_ROLE_PEER)
+        return 0;
+    own = w.created_by[0] ? v->org_identity[0] && strcmp(w.created_by, v->org_identity) == 0
+                          : w.producer && w.producer == v->vis.org;
+    if (!own)
+        return kz_error_set(why, KZ_EDENIED, "you may %s only your organisation's objects",
+                            o ? "version" : "delete");
+    return 0;
+}
+
 /* Collects the accounts named in kizuna's recipients extension. */
 struct collect {
     struct store *s;

@@ -96,6 +96,17 @@ int policy_may_see(const struct policy_view *v, const struct store_row *r, int n
 int policy_check_write(const struct policy_view *v, const struct auth_user *u,
                        const struct stix_obj *o, struct kz_error *why);
 
+/* Whether one of role, in the view's collection, may add o as a version of
+ * an object the collection holds, or (o NULL) delete the object id. STIX
+ * 2.1: only the creator versions an object, so a new version keeps the
+ * created_by_ref of the stored ones (every role); contributors and org
+ * admins change only their organisation's objects (created_by_ref its
+ * identity, or none and submitted by it); node admins and peers any. An id
+ * the collection does not hold, a version it holds already (a duplicate or
+ * a conflict, which the store answers) and an unversioned SCO pass. */
+int policy_check_change(struct store *s, const struct policy_view *v, enum auth_role role,
+                        const char *id, const struct stix_obj *o, struct kz_error *why);
+
 /* Resolves the recipients an object names into local accounts. The arrays
  * in out point into rs and stay valid until the next call. */
 struct policy_resolved {

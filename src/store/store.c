@@ -388,6 +388,13 @@ int store_delete(struct store *s, int64_t collection, const char *id, const stru
     return s->be->del(s->b, collection, id, f, deleted, err);
 }
 
+int store_object_owner(struct store *s, int64_t collection, const char *id, int64_t version_us,
+                       struct store_owner *out, struct kz_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->be->owner(s->b, collection, id, version_us, out, err);
+}
+
 int store_status_put(struct store *s, const char *id, const char *api_root, int64_t user,
                      int64_t created_us, const char *json, size_t len, struct kz_error *err)
 {

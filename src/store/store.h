@@ -315,6 +315,7 @@ struct store_filter {
     uint64_t limit;         /* rows to return; 0 means no limit */
     int64_t exclude_origin; /* leave out objects received from this peer (0: none) */
     struct store_visibility vis;
+    int64_t own_origin; /* store_delete with vis: rows received from this peer go too */
 };
 
 /* Initialises a filter for collection with no conditions. Its visibility is
@@ -356,12 +357,26 @@ int store_list(struct store *s, const struct store_filter *f, int want_raw, stor
                void *ctx, struct store_page *page, struct kz_error *err);
 
 /* Deletes the versions of id in a collection that f selects (its versions,
- * version_times and spec_versions; ids, types and added_after are ignored),
+ * version_times and spec_versions; with vis active, only the rows it shows
+ * or that came from own_origin; ids, types and added_after are ignored),
  * inside an open transaction. Sets *deleted to the number of versions
  * removed. (Federation learns of deletions from tombstone objects, which
  * the caller stores: see sync/.) */
 int store_delete(struct store *s, int64_t collection, const char *id, const struct store_filter *f,
                  uint64_t *deleted, struct kz_error *err);
+
+/* Who owns an object a collection holds: the creator (created_by_ref, ""
+ * for none) and producer of its oldest stored version, and whether the
+ * version version_us (0: not asked) is stored. exists = 0 when the
+ * collection holds no version of id. */
+struct store_owner {
+    int exists;
+    int has_version;
+    char created_by[KZ_MAX_STIX_ID + 1];
+    int64_t producer;
+};
+int store_object_owner(struct store *s, int64_t collection, const char *id, int64_t version_us,
+                       struct store_owner *out, struct kz_error *err);
 
 /* TAXII status resources, kept as their JSON text. */
 int store_status_put(struct store *s, const char *id, const char *api_root, int64_t user,

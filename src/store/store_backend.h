@@ -61,6 +61,8 @@ struct store_backend {
                 struct store_page *page, struct kz_error *err);
     int (*del)(void *b, int64_t collection, const char *id, const struct store_filter *f,
                uint64_t *deleted, struct kz_error *err);
+    int (*owner)(void *b, int64_t collection, const char *id, int64_t version_us,
+                 struct store_owner *out, struct kz_error *err);
     int (*status_put)(void *b, const char *id, const char *api_root, int64_t user,
                       int64_t created_us, const char *json, size_t len, struct kz_error *err);
     int (*status_get)(void *b, const char *id, char *api_root, size_t api_root_cap, int64_t *user,

@@ -2043,6 +2043,12 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
     if (f->nspec_versions)
         add_in_list(&sql, "spec_version", f->nspec_versions, &param);
     add_version_clause(f, &sql, &param);
+    if (f->vis.active) {
+        /* only what the deleter may see, or what came from it */
+        kz_buf_addstr(&sql, " AND (o.origin = :down OR (1");
+        add_visibility(&sql, &f->vis);
+        kz_buf_addstr(&sql, "))");
+    }
     kz_buf_addstr(&sql, " RETURNING version, version_text, added");
     if (sql.failed) {
         kz_error_set(err, KZ_ELIMIT, "store: query too large");
@@ -2057,6 +2063,8 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
     for (unsigned i = 0; i < f->nspec_versions; i++)
         sqlite3_bind_text(q, param++, f->spec_versions[i], -1, SQLITE_STATIC);
     bind_version_clause(q, f, &param);
+    bind_visibility(q, &f->vis);
+    bind_named_int(q, ":down", f->own_origin ? f->own_origin : -1);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (forget_side_rows(s, sqlite3_column_int64(q, 2), err) < 0)
             goto out;
@@ -2109,6 +2117,38 @@ out:
     sqlite3_finalize(q);
     kz_buf_free(&sql);
     return ret;
+}
+
+static int sqlite_object_owner(void *b, int64_t coll, const char *id, int64_t version_us,
+                               struct store_owner *out, struct kz_error *err)
+{
+    static const char sql[] = "SELECT o.created_by, o.producer, EXISTS (SELECT 1 FROM ix.ids y"
+                              " JOIN objects v ON v.collection = y.collection AND v.added = y.added"
+                              " WHERE y.collection = ?1 AND y.idh = kz_idh(?2) AND y.version = ?3"
+                              " AND v.stix_id = ?2) FROM ix.ids x JOIN objects o"
+                              " ON o.collection = x.collection AND o.added = x.added"
+                              " WHERE x.collection = ?1 AND x.idh = kz_idh(?2) AND o.stix_id = ?2"
+                              " ORDER BY x.version LIMIT 1";
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = cached_query(s, sql, sizeof(sql) - 1, err);
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, coll);
+    sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, version_us);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        out->exists = 1;
+        col_text(q, 0, out->created_by, sizeof(out->created_by));
+        out->producer = sqlite3_column_int64(q, 1);
+        out->has_version = version_us && sqlite3_column_int(q, 2);
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: looking up an object's owner");
+    return 0;
 }
 
 static int sqlite_status_put(void *b, const char *id, const char *api_root, int64_t user,
@@ -2650,6 +2690,7 @@ const struct store_backend store_sqlite_backend = {
         .put = sqlite_put,
         .list = sqlite_list,
         .del = sqlite_delete,
+        .owner = sqlite_object_owner,
         .status_put = sqlite_status_put,
         .status_get = sqlite_status_get,
         .status_purge = sqlite_status_purge,

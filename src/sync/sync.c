@@ -98,6 +98,7 @@ struct round {
     struct sync_report *rep;
     struct policy_resolved resolved;
     /* the page being stored */
+    const struct policy_view *pull_view; /* the peer's view of the local collection */
     const struct store_peer_link *link;
     const struct peer_response *page;
     int64_t new_checkpoint;
@@ -151,6 +152,15 @@ static int pulled_meta(void *ctx, const struct stix_obj *o, struct store_put_met
         return -1;
     m->origin = r->peer.key;
     return 0;
+}
+
+/* A peer relays what others produced, but a version it brings keeps the
+ * creator of the versions held (policy_check_change). */
+static int pulled_allow(void *ctx, const struct stix_obj *o, struct kz_error *why)
+{
+    struct round *r = ctx;
+
+    return policy_check_change(r->s, r->pull_view, AUTH_ROLE_PEER, o->id, o, why);
 }
 
 static void pulled_report(void *ctx, const struct ingest_report *rep)
@@ -319,6 +329,9 @@ static int prefetch_take(struct prefetch *f, const char *url, struct peer_respon
     return 1;
 }
 
+static int collection_by_key(struct store *s, int64_t key, struct store_collection *out,
+                             struct kz_error *err);
+
 static int pull_link(struct round *r, const struct store_peer_link *l, struct kz_error *err)
 {
     struct peer_response p;
@@ -326,12 +339,16 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
     struct ingest_opts opts = {.name = "peer page",
                                .report = pulled_report,
                                .report_ctx = r,
+                               .allow = pulled_allow,
+                               .allow_ctx = r,
                                .meta = pulled_meta,
                                .meta_ctx = r,
                                .before_commit = pulled_commit,
                                .commit_ctx = r,
                                .step = 1};
     struct ingest_counts counts;
+    struct store_collection coll;
+    struct policy_view view;
     struct store_peer_link cur = *l;
     struct batch batch = {0};
     struct kz_error e2;
@@ -346,6 +363,13 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
     }
     f->r = r;
     kz_buf_init(&f->resp.body, SYNC_MAX_PAGE_BYTES);
+    /* the peer's tombstones delete what it could see here, or sent */
+    if (collection_by_key(r->s, l->local, &coll, err) < 0 ||
+        policy_peer_view(r->s, &r->peer, &coll, r->cfg->default_tlp, &view, err) < 0)
+        goto out;
+    r->pull_view = &view;
+    opts.delete_vis = &view.vis;
+    opts.delete_origin = r->peer.key;
     if (link_url(r, l, base, sizeof(base)) < 0) {
         kz_error_set(err, KZ_EUSAGE, "the peer's URL is too long");
         goto out;

@@ -407,7 +407,7 @@ static int on_doomed(void *ctx, const struct store_row *r, struct kz_error *err)
 /* Stores the tombstone of a deletion in the same transaction, so that the
  * deletion reaches peers (docs/FEDERATION.md). */
 static int store_tombstone(struct taxii_server *t, struct taxii_req *q, struct store *s,
-                           const struct doomed *d, int all, struct kz_error *err)
+                           const struct doomed *d, struct kz_error *err)
 {
     struct kz_buf json;
     struct kzj_doc doc;
@@ -420,8 +420,7 @@ static int store_tombstone(struct taxii_server *t, struct taxii_req *q, struct s
 
     kz_buf_init(&json, KZ_MAX_OBJECT_BYTES);
     kzj_doc_init(&doc);
-    if (tombstone_build(d->last_raw.data, d->last_raw.len, all ? NULL : d->ptrs, all ? 0 : d->n,
-                        &json, err) < 0 ||
+    if (tombstone_build(d->last_raw.data, d->last_raw.len, d->ptrs, d->n, &json, err) < 0 ||
         kzj_parse(&doc, json.data, json.len, err) < 0 || stix_obj_read(&doc, 0, &o, err) < 0)
         goto out;
     memset(&meta, 0, sizeof(meta));
@@ -441,8 +440,8 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
     struct taxii_req *q = state(req);
     const char *id = http_request_capture(req, 2);
     struct taxii_query tq;
-    struct store_filter visible, all_versions;
-    struct store_page page, every;
+    struct store_filter visible;
+    struct store_page page;
     struct kz_error err;
     struct store *s;
     const struct http_param *params;
@@ -484,19 +483,16 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
         taxii_error(res, 404, "Not found", "no such object in this collection");
         goto out;
     }
-    /* does the reader see (and so delete) every version there is? */
-    store_filter_init(&all_versions, q->coll.key);
-    store_filter_everything(&all_versions); /* a count, never shown */
-    all_versions.ids[0] = id;
-    all_versions.nids = 1;
-    all_versions.versions = STORE_V_ALL;
-    if (store_list(s, &all_versions, 0, NULL, NULL, &every, &err) < 0)
+    /* the reader sees it, so a refusal (403) tells nothing */
+    if (policy_check_change(s, &q->view, q->user.role, id, NULL, &err) < 0)
         goto fail;
     store_filter_init(&visible, q->coll.key);
     memcpy(visible.version_times, d.times, d.n * sizeof(d.times[0]));
     visible.nversion_times = d.n;
+    /* the tombstone names the versions deleted, never "all": whether
+     * others remain that the reader may not see is not its to tell */
     if (store_delete(s, q->coll.key, id, &visible, &deleted, &err) < 0 ||
-        store_tombstone(t, q, s, &d, every.count == d.n, &err) < 0 || store_commit(s, &err) < 0)
+        store_tombstone(t, q, s, &d, &err) < 0 || store_commit(s, &err) < 0)
         goto fail;
     taxii_epoch_bump(t);
     taxii_audit(t, req, "delete", deleted, NULL);
@@ -522,6 +518,7 @@ struct post_ctx {
     size_t nsucc, nfail;
     struct policy_resolved resolved;
     uint64_t markings[STIX_TLP_RED + 1];
+    int64_t origin; /* the peer whose account posts, 0 for a local user */
 };
 
 static void status_item(struct kz_buf *b, size_t *n, const char *id, const char *version,
@@ -565,7 +562,9 @@ static int allow(void *ctx, const struct stix_obj *o, struct kz_error *why)
 {
     struct post_ctx *p = ctx;
 
-    return policy_check_write(&p->q->view, &p->q->user, o, why);
+    if (policy_check_write(&p->q->view, &p->q->user, o, why) < 0)
+        return -1;
+    return policy_check_change(p->s, &p->q->view, p->q->user.role, o->id, o, why);
 }
 
 static int meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m, struct kz_error *why)
@@ -575,6 +574,7 @@ static int meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m, s
     if (policy_submitted(p->s, p->t->cfg->name, o, p->q->user.org, &p->resolved, m, why) < 0)
         return -1;
     p->markings[o->tlp]++;
+    m->origin = p->origin;
     return 0;
 }
 
@@ -631,6 +631,8 @@ void taxii_post_objects(void *app, struct http_request *req, struct http_respons
                                .before_commit = post_status,
                                .commit_ctx = &p};
     struct ingest_counts counts;
+    struct store_filter scope;
+    struct store_peer peer;
     struct kz_error err;
     const char *body;
     size_t len;
@@ -645,6 +647,15 @@ void taxii_post_objects(void *app, struct http_request *req, struct http_respons
     kz_buf_init(&p.successes, (size_t)1 << 30);
     kz_buf_init(&p.failures, (size_t)1 << 30);
     p.s = taxii_writer_lock(t);
+    /* a tombstone deletes what its poster may see, and a peer's also what
+     * came from that peer (its account is named after its node, and what it
+     * posts is recorded as coming from it) */
+    store_filter_init(&scope, p.q->coll.key);
+    policy_filter(&p.q->view, &scope);
+    opts.delete_vis = &scope.vis;
+    if (p.q->user.role == AUTH_ROLE_PEER && store_peer_find(p.s, p.q->user.name, &peer, &err) == 0)
+        opts.delete_origin = p.origin = peer.key;
+    kz_error_clear(&err);
     rc = ingest_buffer(p.s, p.q->coll.key, body, len, &opts, &counts, &err);
     taxii_writer_unlock(t);
     if (rc < 0) {

@@ -691,7 +691,8 @@ def build_world(node_name, default_marking="amber", local_identity=None):
     d.append(Rec("deltest", "d_green", make_obj(world, "deltest", "d_green", marks=[G2])))
     d.append(Rec("deltest", "d_amber", make_obj(world, "deltest", "d_amber", marks=[A2])))
     created = world.ts()
-    for n, (marks, users) in enumerate([([G2], None), ([R2], ["nadia"])]):
+    # the RED version names asha, so that nadia (a node admin) sees only the first
+    for n, (marks, users) in enumerate([([G2], None), ([R2], ["asha"])]):
         d.append(Rec("deltest", "d_mv", make_obj(
             world, "deltest", "d_mv", marks=marks, users=users, created=created,
             modified=kzlib.stix_ts(kzlib.BASE_TIME, seconds=world._tick * 10 + n + 1))))

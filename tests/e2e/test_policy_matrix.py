@@ -962,16 +962,26 @@ class MatrixBase(unittest.TestCase):
             have = self.stored_versions(c, I(key))
             checks.check(have == want, lambda: "after DELETEs by users who may not see it, "
                          "%s has versions %s, had %s" % (key, sorted(have), sorted(want)))
-        # ravi deletes d_mv without a filter: only what ravi may see may go
-        r = self.client("ravi").delete(object_path(c, I("d_mv")))
-        checks.check(r.status == 200, lambda: "ravi DELETE d_mv (sees v1): %r" % r)
+        # ravi (a contributor) sees d_green and d_mv but deletes only his organisation's
+        # objects (SHARING.md "Writes"): both are another producer's
+        for key in ("d_green", "d_mv"):
+            want = {x.version for x in w.recs[c] if x.key == key}
+            r = self.client("ravi").delete(object_path(c, I(key)))
+            checks.check(r.status == 403, lambda: "ravi DELETE %s (another producer's): %r" % (
+                key, r))
+            have = self.stored_versions(c, I(key))
+            checks.check(have == want, lambda: "ravi's refused DELETE of %s left %s of %s" % (
+                key, sorted(have), sorted(want)))
+        # nadia (a node admin) deletes d_mv without a filter: only what she may see may go
+        r = self.client("nadia").delete(object_path(c, I("d_mv")))
+        checks.check(r.status == 200, lambda: "nadia DELETE d_mv (sees v1): %r" % r)
         have = self.stored_versions(c, I("d_mv"))
-        checks.check(have == {mv[1].version}, lambda: "ravi's DELETE of d_mv (no filter; ravi "
-                     "sees only v1 %s): versions left %s, expected the TLP:RED %s ravi may not "
+        checks.check(have == {mv[1].version}, lambda: "nadia's DELETE of d_mv (no filter; she "
+                     "sees only v1 %s): versions left %s, expected the TLP:RED %s she may not "
                      "see" % (mv[0].version, sorted(have), mv[1].version))
         # a visible one goes, for everyone
-        r = self.client("ravi").delete(object_path(c, I("d_green")))
-        checks.check(r.status == 200, lambda: "ravi DELETE d_green: %r" % r)
+        r = self.client("nadia").delete(object_path(c, I("d_green")))
+        checks.check(r.status == 200, lambda: "nadia DELETE d_green: %r" % r)
         for user in ("asha", "taro", "nadia"):
             r = self.client(user).get(object_path(c, I("d_green")))
             checks.check(r.status == 404, lambda: "%s GET d_green after its DELETE: %r" % (

@@ -378,6 +378,83 @@ static void test_unversioned_sco(void **state)
     assert_true(c.versions[0][26] == 'Z');
 }
 
+#define OWN_ID "indicator--3b7f0c52-0d55-4d7e-9d4e-6f0a8c1e2b10"
+#define OWN(mod, marking)                                                                          \
+    "{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"" OWN_ID                            \
+    "\",\"created\":\"2016-04-06T20:03:48.000Z\",\"modified\":\"" mod "\",\"name\":\"x\","         \
+    "\"created_by_ref\":\"identity--5f0d3c1e-8a4b-4c2d-9e6f-7a8b9c0d1e2f\","                       \
+    "\"object_marking_refs\":[\"marking-definition--" marking "\"],"                               \
+    "\"pattern\":\"[ipv4-addr:value = '1.2.3.4']\",\"pattern_type\":\"stix\","                     \
+    "\"valid_from\":\"2016-01-01T00:00:00Z\"}"
+#define RED_MARK   "e828b379-4e03-4974-9ac4-e53a884c97c1"
+#define CLEAR_MARK "94868c89-83c2-464b-929b-a1a8aa3c8487"
+
+static void put_from(struct fixture *f, const char *json, int64_t producer, int64_t origin)
+{
+    struct store_put_meta meta = {.producer = producer, .origin = origin};
+    enum store_put_result res;
+    struct stix_obj o;
+    struct kz_error err;
+    int64_t added;
+
+    assert_int_equal(kzj_parse(&f->doc, json, strlen(json), &err), 0);
+    assert_int_equal(stix_obj_read(&f->doc, 0, &o, &err), 0);
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_put(f->s, f->coll, &o, json, strlen(json), &meta, &res, &added, &err),
+                     0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+}
+
+/* store_object_owner reads the oldest version's creator and producer; a
+ * store_delete with a visibility removes only what it shows, or what came
+ * from own_origin (a peer's tombstone). */
+static void test_owner_and_scoped_delete(void **state)
+{
+    struct fixture *f = *state;
+    struct store_owner w;
+    struct store_filter flt;
+    struct store_page page;
+    struct collect c;
+    struct kz_error err;
+    uint64_t deleted;
+
+    assert_int_equal(store_object_owner(f->s, f->coll, OWN_ID, 0, &w, &err), 0);
+    assert_false(w.exists);
+    put_from(f, OWN("2016-04-07T00:00:00.000Z", RED_MARK), 7, 0);
+    put_from(f, OWN("2016-04-08T00:00:00.000Z", RED_MARK), 8, 5);
+    put_from(f, OWN("2016-04-09T00:00:00.000Z", CLEAR_MARK), 9, 0);
+    assert_int_equal(store_object_owner(f->s, f->coll, OWN_ID, 0, &w, &err), 0);
+    assert_true(w.exists);
+    assert_false(w.has_version);
+    assert_string_equal(w.created_by, "identity--5f0d3c1e-8a4b-4c2d-9e6f-7a8b9c0d1e2f");
+    assert_int_equal(w.producer, 7);
+    assert_int_equal(store_object_owner(f->s, f->coll, OWN_ID, 1460073600000000LL, &w, &err), 0);
+    assert_true(w.has_version);
+    assert_int_equal(store_object_owner(f->s, f->coll, OWN_ID, 1460073600000001LL, &w, &err), 0);
+    assert_false(w.has_version);
+
+    /* a peer (5) that sees TLP:CLEAR only deletes "every version" */
+    store_filter_init(&flt, f->coll);
+    flt.versions = STORE_V_ALL;
+    flt.vis = (struct store_visibility){.active = 1,
+                                        .max_level = STIX_TLP_CLEAR,
+                                        .default_tlp = STIX_TLP_AMBER,
+                                        .user = -1,
+                                        .org = -1,
+                                        .peer = 12345,
+                                        .check_refs = 1};
+    flt.own_origin = 5;
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_delete(f->s, f->coll, OWN_ID, &flt, &deleted, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(deleted, 2);
+    store_filter_init(&flt, f->coll);
+    flt.versions = STORE_V_ALL;
+    list(f, &flt, &c, &page);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.versions[0], "2016-04-07T00:00:00.000Z");
+}
+
 static void test_reopen_and_missing(void **state)
 {
     struct fixture *f = *state;
@@ -535,6 +612,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_filters_and_pages, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
             cmocka_unit_test_setup_teardown(test_unversioned_sco, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_owner_and_scoped_delete, setup, teardown),
             cmocka_unit_test_setup_teardown(test_reopen_and_missing, setup, teardown),
             cmocka_unit_test_setup_teardown(test_id_index_levelled, setup, teardown),
     };
