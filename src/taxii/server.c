@@ -24,10 +24,12 @@
 #define ROUTE_READ     0x200 /* needs read access to it */
 #define ROUTE_WRITE    0x400 /* needs write access to it */
 #define ROUTE_ADMIN    0x800 /* the account API: admins only, JSON */
+#define ROUTE_PUBLIC   0x1000 /* answered without a token: /healthz */
 #define ADMIN_MAX_BODY (64u << 10)
 
 static const struct http_route routes[] = {
         {"GET", "/taxii2/", taxii_get_discovery, 0, "discovery"},
+        {"GET", "/healthz", taxii_get_health, ROUTE_PUBLIC, "healthz"},
         {"GET", "/{root}/", taxii_get_api_root, 0, "api-root"},
         {"GET", "/{root}/collections/", taxii_get_collections, 0, "collections"},
         {"GET", "/{root}/collections/{coll}/", taxii_get_collection, ROUTE_COLL, "collection"},
@@ -199,6 +201,8 @@ static int prepare(void *ctx, struct http_request *req, const struct http_route 
         return 1;
     }
     s = taxii_thread_store(q->thread);
+    if (route && (route->flags & ROUTE_PUBLIC))
+        return 0; /* no token, no Accept rules: it says only whether the node is up */
     if (auth_check(t->auth, s, http_request_header(req, "Authorization"), &q->user, &err) < 0) {
         if (err.code == KZ_EDENIED)
             unauthorized(res, &err);

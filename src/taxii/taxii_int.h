@@ -123,6 +123,8 @@ void taxii_admin_revoke(void *app, struct http_request *req, struct http_respons
 
 /* Handlers (handlers.c). */
 void taxii_get_discovery(void *app, struct http_request *req, struct http_response *res);
+/* GET /healthz, without authentication (health.c). */
+void taxii_get_health(void *app, struct http_request *req, struct http_response *res);
 void taxii_get_api_root(void *app, struct http_request *req, struct http_response *res);
 void taxii_get_collections(void *app, struct http_request *req, struct http_response *res);
 void taxii_get_collection(void *app, struct http_request *req, struct http_response *res);
