@@ -122,15 +122,24 @@ static int attempt(struct peer_client *c, const char *method, const char *url, c
     if (!h)
         return kz_error_set(err, KZ_ENOMEM, "cannot start an HTTP request");
     kz_buf_reset(&r->body);
-    r->added_last[0] = r->signature[0] = '\0';
+    r->added_last[0] = r->signature[0] = r->nonce[0] = '\0';
     r->status = 0;
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
     hdr = curl_slist_append(hdr, auth);
     hdr = curl_slist_append(hdr, "Accept: application/taxii+json;version=2.1");
     if (body)
         hdr = curl_slist_append(hdr, "Content-Type: application/taxii+json;version=2.1");
-    if (want_sig)
-        hdr = curl_slist_append(hdr, "X-Kizuna-Want-Signature: v1");
+    if (want_sig) {
+        /* a fresh nonce per request: the page signed for it cannot be
+         * replayed for another (kizuna-sig-v2, FEDERATION.md) */
+        unsigned char raw[16];
+        char line[sizeof(r->nonce) + 32];
+        randombytes_buf(raw, sizeof(raw));
+        sodium_bin2hex(r->nonce, sizeof(r->nonce), raw, sizeof(raw));
+        snprintf(line, sizeof(line), "X-Kizuna-Nonce: %s", r->nonce);
+        hdr = curl_slist_append(hdr, "X-Kizuna-Want-Signature: v2");
+        hdr = curl_slist_append(hdr, line);
+    }
     hdr = curl_slist_append(hdr, "Expect:");
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);

@@ -118,27 +118,64 @@ static int link_url(const struct round *r, const struct store_peer_link *l, char
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
+/* Reads "v2 TIME BASE64" into *when and *sig; -1 when it is not that. */
+static int signature_v2(const char *header, int64_t *when, const char **sig)
+{
+    const char *p = header + 3;
+    int64_t t = 0;
+    int digits = 0;
+
+    if (strncmp(header, "v2 ", 3) != 0)
+        return -1;
+    for (; *p >= '0' && *p <= '9' && digits < 12; p++, digits++)
+        t = t * 10 + (*p - '0');
+    if (digits == 0 || *p != ' ')
+        return -1;
+    *when = t;
+    *sig = p + 1;
+    return 0;
+}
+
+/* Checks a page's kizuna-sig-v2 signature (taxii.h, FEDERATION.md): made by
+ * the peer's key for this very request (the nonce sent with it), at a time
+ * within SYNC_CLOCK_SKEW_S of this node's clock, over the target, the
+ * X-TAXII-Date-Added-Last the checkpoint moves to, and the body. A v1
+ * signature is refused: it binds no request, so a relay could answer with
+ * any old page it kept (and withhold newer objects or a revocation). */
 static int verify_page(const struct round *r, const char *target, const struct peer_response *p,
                        struct kz_error *err)
 {
     struct kz_buf msg;
+    const char *sig;
+    int64_t when, now;
     int ok;
 
     if (!r->check_sig)
         return 0;
-    if (strncmp(p->signature, "v1 ", 3) != 0)
+    if (strncmp(p->signature, "v1 ", 3) == 0)
+        return kz_error_set(err, KZ_EDENIED,
+                            "the peer's page is signed without binding it to this request "
+                            "(kizuna-sig-v1, which a relay can replay): the peer runs an older "
+                            "kizuna, or something between strips X-Kizuna-Nonce");
+    if (signature_v2(p->signature, &when, &sig) < 0)
         return kz_error_set(err, KZ_EDENIED, "the peer's page is not signed");
-    kz_buf_init(&msg, p->body.len + strlen(target) + 64);
-    kz_buf_addstr(&msg, "kizuna-sig-v1\n");
-    kz_buf_addstr(&msg, target);
-    kz_buf_addc(&msg, '\n');
+    now = kz_now_micros() / 1000000;
+    if (when > now + SYNC_CLOCK_SKEW_S || when < now - SYNC_CLOCK_SKEW_S)
+        return kz_error_set(err, KZ_EDENIED,
+                            "the peer's page was signed at %lld, more than %d s from this "
+                            "node's clock (%lld): a replayed page, or a clock that is off",
+                            (long long)when, SYNC_CLOCK_SKEW_S, (long long)now);
+    kz_buf_init(&msg, p->body.len + strlen(target) + 256);
+    kz_buf_printf(&msg, "kizuna-sig-v2\n%s\n%lld\n%s\n%s\n", p->nonce, (long long)when, target,
+                  p->added_last);
     kz_buf_add(&msg, p->body.data ? p->body.data : "", p->body.len);
-    ok = !msg.failed && sign_verify_text(r->pk, msg.data, msg.len, p->signature + 3) == 0;
+    ok = !msg.failed && p->nonce[0] && sign_verify_text(r->pk, msg.data, msg.len, sig) == 0;
     kz_buf_free(&msg);
     if (!ok)
         return kz_error_set(err, KZ_EDENIED,
-                            "the peer's page signature does not verify: altered in transit or "
-                            "not signed by the key given with --key");
+                            "the peer's page signature does not verify for this request: "
+                            "altered or replayed in transit, or not signed by the key given "
+                            "with --key");
     return 0;
 }
 

@@ -418,10 +418,14 @@ class TestMarkings(FedCase):
             self.assertIn("match[version]=all", e.path.replace("%5B", "[").replace("%5D", "]"),
                           "FEDERATION.md: pull asks match[version]=all: %s" % e.path)
             hdr = {k.lower(): v for k, v in e.req_headers}
-            self.assertEqual(hdr.get("x-kizuna-want-signature"), "v1",
+            self.assertEqual(hdr.get("x-kizuna-want-signature"), "v2",
                              "a peer added with --key asks for signatures: %s" % e.path)
+            self.assertRegex(hdr.get("x-kizuna-nonce", ""), r"^[0-9a-f]{32}$",
+                             "each signed request carries its own nonce: %s" % e.path)
             sig = {k.lower(): v for k, v in e.resp_headers}.get("x-kizuna-signature", "")
-            self.assertTrue(sig.startswith("v1 "), "A did not sign %s: %r" % (e.path, sig))
+            self.assertRegex(sig, r"^v2 [0-9]+ ", "A did not sign %s: %r" % (e.path, sig))
+        nonces = [{k.lower(): v for k, v in e.req_headers}.get("x-kizuna-nonce") for e in gets]
+        self.assertEqual(len(set(nonces)), len(nonces), "a nonce was sent twice")
 
     def test_06_red_for_bob_reaches_bob_on_b_only(self):
         """A TLP:RED object naming bob@b-node is readable by bob on B over TAXII."""

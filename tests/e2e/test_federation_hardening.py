@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Federation against a hostile relay or peer: replayed signed pages,
+AMBER+STRICT leaving the node, plain-HTTP peer URLs that only look like
+loopback, a peer page over the cap, and a checkpoint pushed into the far
+future.
+
+The contract is docs/FEDERATION.md ("Signatures", "Pull", "Push",
+"Resilience") and docs/SHARING.md (AMBER+STRICT: "federation never widens
+it"). Nodes run on loopback; the relays are fedlib.Proxy subclasses that
+record, replay or rewrite what passes.
+
+Run: python3 tests/e2e/test_federation_hardening.py  (KIZUNA=path/to/kizuna)
+"""
+
+import calendar
+import json
+import os
+import sys
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import kzlib  # noqa: E402
+import fedlib  # noqa: E402
+from fedlib import A2, AS2, C2, sdo  # noqa: E402
+
+SKEW_S = 300  # FEDERATION.md: a peer's clock may be this far from ours
+
+
+def setUpModule():
+    kzlib.need_binary()
+
+
+class FedCase(unittest.TestCase):
+    nodes = ()
+    proxies = ()
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.proxies:
+            try:
+                p.close()
+            except Exception:
+                pass
+        errors = []
+        for n in cls.nodes:
+            try:
+                if n.proc is not None and n.stop() != 0:
+                    errors.append("%s did not stop cleanly:\n%s" % (n.node_name,
+                                                                    n.stderr_text()[-1500:]))
+            finally:
+                n.cleanup()
+        if errors:
+            raise AssertionError("\n".join(errors))
+
+    def held(self, node, coll):
+        return {o["id"] for o in node.export(coll)}
+
+
+class ReplayRelay(fedlib.Proxy):
+    """Forwards, and keeps every objects page it saw by request path; once `replay`
+    is set, answers a request for a path it kept with the kept page (status, headers,
+    the signature among them, and body) instead of asking the node."""
+
+    def __init__(self, port):
+        super().__init__(port)
+        self.kept = {}
+        self.replay = False
+        self.replayed = 0
+        self.strip_nonce = False
+        orig = self._forward
+
+        def forward(h, path, body):
+            with self.lock:
+                kept = self.kept.get(path) if self.replay else None
+            if kept is not None:
+                with self.lock:
+                    self.replayed += 1
+                return kept
+            if self.strip_nonce:
+                del h.headers["X-Kizuna-Nonce"]
+                h.headers.replace_header("X-Kizuna-Want-Signature", "v1")
+            got = orig(h, path, body)
+            if got[0] == 200 and "/objects/" in path:
+                with self.lock:
+                    self.kept.setdefault(path, got)
+            return got
+        self._forward = forward
+
+
+class TestReplayedPages(FedCase):
+    """A relay keeps a signed page and serves it again for a new request for the same
+    target (a new link starts from the same empty checkpoint): sync refuses it, so the
+    relay cannot withhold what the peer added since."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = fedlib.make_nodes("a-node", "b-node")
+        try:
+            a, b = cls.A, cls.B = cls.nodes
+            a.collection("intel")
+            for c in ("first", "second", "third"):
+                b.collection(c)
+            _, cls.tok = fedlib.admit(a, b, grants={"intel": ["user"]})
+            cls.old = [sdo(marks=[C2], name="old %d" % i) for i in range(3)]
+            a.import_objects("intel", cls.old)
+            a.start()
+            cls.relay = ReplayRelay(a.port)
+            cls.proxies = [cls.relay]
+            cls.key = a.node_key()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    def test_1_replayed_page_is_refused(self):
+        a, b, relay = self.A, self.B, self.relay
+        b.peer_add("a-node", relay.url(), self.tok, pull=[("first", "intel")], key=self.key)
+        b.sync("a-node", expect=0)
+        self.assertEqual(self.held(b, "first"), {o["id"] for o in self.old})
+        self.assertTrue(relay.kept, "the relay kept no page")
+        # the peer adds an object; the relay answers the next identical request with
+        # the page it kept, which does not have it
+        new = sdo(marks=[C2], name="added after the capture")
+        a.import_objects("intel", [new])
+        relay.replay = True
+        b.peer_add("a-node-2", relay.url(), self.tok, pull=[("second", "intel")], key=self.key)
+        run = b.sync("a-node-2", expect=None)
+        self.assertGreater(relay.replayed, 0, "the relay replayed nothing")
+        err = run.stderr.decode(errors="replace")
+        self.assertEqual(run.returncode, 1, "a replayed page must fail the sync; stderr: %s"
+                         % err[-1500:])
+        self.assertIn("this request", fedlib.peer_last_error(b.peer("a-node-2")) or "")
+        self.assertEqual(self.held(b, "second"), set(), "objects of a replayed page were stored")
+        # the same link through an honest path gets everything, the new object too
+        relay.replay = False
+        relay.kept.clear()
+        b.sync("a-node-2", expect=0)
+        self.assertEqual(self.held(b, "second"), {o["id"] for o in self.old} | {new["id"]})
+
+    def test_2_stripped_nonce_is_refused(self):
+        """A relay that strips the nonce (so the node signs v1, replayable) is refused."""
+        b, relay = self.B, self.relay
+        relay.replay = False
+        relay.strip_nonce = True
+        try:
+            b.peer_add("a-node-3", relay.url(), self.tok, pull=[("third", "intel")],
+                       key=self.key)
+            run = b.sync("a-node-3", expect=None)
+        finally:
+            relay.strip_nonce = False
+        self.assertEqual(run.returncode, 1, "a v1 page must be refused from a peer with --key")
+        self.assertIn("kizuna-sig-v1", fedlib.peer_last_error(b.peer("a-node-3")) or "")
+        self.assertEqual(self.held(b, "third"), set())
+
+    def test_3_server_signs_per_request(self):
+        """Old clients (v1, no nonce) still get v1; v2 binds nonce and time; a v2 request
+        without a usable nonce is a 400."""
+        a = self.A
+        c = a.client(token=self.tok)
+        path = kzlib.objects_path(a.colls["intel"]) + "?limit=2"
+        r1 = c.get(path, headers={"X-Kizuna-Want-Signature": "v1"})
+        self.assertEqual(r1.status, 200)
+        self.assertTrue((r1.header("X-Kizuna-Signature") or "").startswith("v1 "))
+        sigs = set()
+        for _ in range(2):  # the second answer comes from the response cache
+            nonce = uuid.uuid4().hex
+            r = c.get(path, headers={"X-Kizuna-Want-Signature": "v2", "X-Kizuna-Nonce": nonce})
+            self.assertEqual(r.status, 200)
+            sig = r.header("X-Kizuna-Signature") or ""
+            parts = sig.split(" ")
+            self.assertEqual(len(parts), 3, sig)
+            self.assertEqual(parts[0], "v2")
+            self.assertLess(abs(int(parts[1]) - time.time()), 60, "signed time is not now")
+            sigs.add(parts[2])
+        self.assertEqual(len(sigs), 2, "two nonces, one signature: the nonce is not signed")
+        for bad in (None, "short", "x" * 129, "bad nonce with spaces!!"):
+            hdr = {"X-Kizuna-Want-Signature": "v2"}
+            if bad is not None:
+                hdr["X-Kizuna-Nonce"] = bad
+            self.assertEqual(c.get(path, headers=hdr).status, 400, repr(bad))
+
+
+if __name__ == "__main__":
+    kzlib.main()
