@@ -1817,9 +1817,10 @@ static void add_visible(struct kz_buf *sql, const struct store_visibility *v, co
     kz_buf_printf(sql, "(%s <= :vmax OR %s.created_by = :vorg_id OR %s.producer = :vorg", e, t, t);
     kz_buf_printf(sql,
                   " OR EXISTS (SELECT 1 FROM recipients r WHERE r.added = %s.added AND"
-                  " ((r.kind = 1 AND r.subject = :vuser) OR (r.kind = 3 AND r.subject = :vpeer) OR"
+                  " ((r.kind = 1 AND r.subject = :vuser) OR"
+                  " (r.kind = 3 AND r.subject = :vpeer AND %s <> 4) OR"
                   " (r.kind = 2 AND r.subject = :vorg AND %s < 5))))",
-                  t, e);
+                  t, e, e);
     if (v->exclude_red)
         kz_buf_printf(sql, " AND %s < 5", e);
 }

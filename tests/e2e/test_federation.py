@@ -99,6 +99,10 @@ def why_go(o, f):
         amber.append("user grant")
     if lv == GREEN and f.community:
         return "GREEN, community grant"
+    if lv == ASTRICT:
+        # SHARING.md: AMBER+STRICT - 'federation never widens it': it leaves the node
+        # only for a peer whose organisation the object names (FEDERATION.md's push table)
+        return "AMBER+STRICT, names the peer's org" if f.org_identity in orgs else None
     if lv <= ASTRICT and amber:
         return "%s, %s%s" % (fedlib.LEVELS[lv], "/".join(amber), " (R1)" if lv == GREEN else "")
     named = [u for u in users if u.endswith("@" + f.node_name)]
@@ -169,6 +173,7 @@ def catalog(peer, peer_org_identity, local):
     add("red_rcpt_other_node", sdo(marks=[R2], users=[ouser]))
     add("red_rcpt_org_and_other", sdo(marks=[R2], users=[ouser], orgs=[porg]))
     add("amber_rcpt_peeruser", sdo(marks=[A2], users=[puser]))
+    add("astrict_rcpt_peeruser", sdo(marks=[AS2], users=[puser]))
     add("astrict_rcpt_local", sdo(marks=[AS2], users=[luser]))
     add("granular_red_rcpt_peeruser", sdo(marks=[C2], granular=[(R2, ["description"])],
                                           users=[puser]))

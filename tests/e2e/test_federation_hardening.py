@@ -182,5 +182,89 @@ class TestReplayedPages(FedCase):
             self.assertEqual(c.get(path, headers=hdr).status, 400, repr(bad))
 
 
+# ---------------------------------------------------------------- AMBER+STRICT
+
+def escaped(s):
+    """s with every '-' written as a JSON escape."""
+    return s.replace("-", "\\u002d")
+
+
+def raw_object(marking, org=None, user=None, escape=False, name=None):
+    """The JSON text of an indicator (marking, recipients), optionally with the marking
+    and recipient strings JSON-escaped ('-' as \\u002d)."""
+    o = sdo(marks=[marking], name=name)
+    rec = {}
+    if org:
+        rec["organizations"] = ["@ORG@"]
+    if user:
+        rec["users"] = ["@USER@"]
+    if rec:
+        o["extensions"] = {fedlib.RECIPIENTS_EXT: {"extension_type": "property-extension",
+                                                   "recipients": rec}}
+    text = json.dumps(o)
+    esc = escaped if escape else (lambda x: x)
+    text = text.replace('"@ORG@"', '"%s"' % esc(org or ""))
+    text = text.replace('"@USER@"', '"%s"' % esc(user or ""))
+    text = text.replace('"%s"' % marking, '"%s"' % esc(marking))
+    return o["id"], text
+
+
+class TestStrictStaysHome(FedCase):
+    """A grants b-node's account (a user grant and an organisation grant, the widest)
+    on intel. AMBER+STRICT goes to b-node, by pull and by push, only when the object
+    names b-node's organisation; naming a user on b-node or the grants are not enough.
+    AMBER (the control) goes. Each case also with JSON-escaped strings."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = fedlib.make_nodes("a-node", "b-node")
+        try:
+            cls._setup(*cls.nodes)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def _setup(cls, a, b):
+        cls.A, cls.B = a, b
+        a.collection("intel")
+        org, tok_b_on_a = fedlib.admit(a, b, grants={"intel": ["user", "org"]})
+        _, tok_a_on_b = fedlib.admit(b, a, grants={"pull-intel": ["user"],
+                                                   "push-intel": ["user"]})
+        cls.go, cls.stay = set(), set()
+        texts = []
+        for esc in (False, True):
+            for marking, org_id, user, goes in (
+                    (AS2, None, None, False),
+                    (AS2, b.identity, None, True),
+                    (AS2, None, "bob@b-node", False),
+                    (A2, None, None, True)):
+                oid, text = raw_object(marking, org=org_id, user=user, escape=esc)
+                texts.append(text)
+                (cls.go if goes else cls.stay).add(oid)
+        path = os.path.join(a.scratch, "strict.json")
+        with open(path, "w") as f:
+            f.write('{"type":"bundle","id":"bundle--%s","objects":[%s]}'
+                    % (uuid.uuid4(), ",".join(texts)))
+        a.run("import", "--collection", "intel", path)
+        a.start()
+        b.start()
+        a.peer_add("b-node", b.url(), tok_a_on_b, push=[("intel", "push-intel")], org=org)
+        b.peer_add("a-node", a.url(), tok_b_on_a, pull=[("pull-intel", "intel")],
+                   key=a.node_key())
+
+    def test_pull(self):
+        self.B.sync("a-node", expect=0)
+        held = self.held(self.B, "pull-intel")
+        self.assertEqual(held & self.stay, set(), "AMBER+STRICT left a-node by a pull")
+        self.assertEqual(self.go - held, set(), "what may go did not")
+
+    def test_push(self):
+        self.A.sync("b-node", expect=0)
+        held = self.held(self.B, "push-intel")
+        self.assertEqual(held & self.stay, set(), "AMBER+STRICT left a-node by a push")
+        self.assertEqual(self.go - held, set(), "what may go did not")
+
+
 if __name__ == "__main__":
     kzlib.main()
