@@ -182,6 +182,72 @@ class TestReplayedPages(FedCase):
             self.assertEqual(c.get(path, headers=hdr).status, 400, repr(bad))
 
 
+class TestHugePageOnce(FedCase):
+    """FEDERATION.md: 'a page larger than 64 MiB is refused' - fetched once, not retried,
+    with an error naming the cap."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = fedlib.make_nodes("a-node", "b-node")
+        try:
+            a, b = cls.A, cls.B = cls.nodes
+            a.collection("intel")
+            b.collection("intel")
+            _, cls.tok = fedlib.admit(a, b, grants={"intel": ["user"]})
+            a.start()
+            cls.p = fedlib.Proxy(a.port, keep_bodies=False)
+            cls.proxies = [cls.p]
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    def test_huge_page_fetched_once(self):
+        b, p = self.B, self.p
+        b.peer_add("a-node", p.url(), self.tok, pull=[("intel", "intel")])
+        p.set("huge")
+        run = b.sync("a-node", expect=None)
+        self.assertEqual(run.returncode, 1)
+        gets = [e for e in p.exchanges("GET") if e.is_objects_get()]
+        self.assertEqual(len(gets), 1, "the huge page was asked for %d times" % len(gets))
+        err = fedlib.peer_last_error(b.peer("a-node")) or ""
+        self.assertIn("64 MiB", err)
+
+
+class TestPlainHttpLoopbackOnly(unittest.TestCase):
+    """Plain http only to a loopback address, not to a name that starts with '127.'."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.node = fedlib.FedNode("a-node").setup()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.cleanup()
+
+    def test_urls(self):
+        tok = "kz_" + "0" * 8
+        cases = [
+            ("http://127.evil.example:8470/default/", False),
+            ("http://127.0.0.1.nip.example/default/", False),
+            ("http://127.0.0.1@evil.example/default/", False),
+            ("http://10.0.0.1:8470/default/", False),
+            ("http://127.0.0.1:8470/default/", True),
+            ("http://127.3.4.5:8470/default/", True),
+            ("http://[::1]:8470/default/", True),
+            ("http://localhost:8470/default/", True),
+            ("https://127.evil.example:8470/default/", True),
+        ]
+        for i, (url, ok) in enumerate(cases):
+            with self.subTest(url=url):
+                p = self.node.peer_add("p%d" % i, url, tok, check=False)
+                err = p.stderr.decode(errors="replace")
+                if ok:
+                    self.assertEqual(p.returncode, 0, err)
+                else:
+                    self.assertNotEqual(p.returncode, 0, "accepted %s" % url)
+                    self.assertIn("loopback", err)
+
+
 # ---------------------------------------------------------------- AMBER+STRICT
 
 def escaped(s):
