@@ -101,6 +101,8 @@ struct round {
     const struct store_peer_link *link;
     const struct peer_response *page;
     int64_t new_checkpoint;
+    char new_checkpoint_text[64]; /* as the next request states it, "" when it stays */
+    uint64_t page_objects;        /* objects of the page read so far (any outcome) */
     int more;
     char next[256];
 };
@@ -194,10 +196,31 @@ static void pulled_report(void *ctx, const struct ingest_report *rep)
 {
     struct round *r = ctx;
 
+    r->page_objects++;
     if (rep->outcome == INGEST_ADDED)
         r->rep->pulled++;
     else if (rep->outcome == INGEST_REJECTED)
         r->rep->rejected++;
+}
+
+/* Moves the link's checkpoint to a page's X-TAXII-Date-Added-Last, only when
+ * the page justifies it: a page without objects says nothing about where
+ * the next one starts, and a date past this node's clock plus
+ * SYNC_CLOCK_SKEW_S (a peer's 9999-12-31) would pin the link there and skip
+ * whatever the peer adds until then. No date of ours would do instead (any
+ * guess past the peer's own clock skips), so the checkpoint stays: the
+ * next round asks again from where it was, and what comes twice is a
+ * duplicate. */
+static int checkpoint_move(struct round *r, int64_t added_last, uint64_t objects,
+                           struct kz_error *err)
+{
+    int64_t limit = kz_now_micros() + (int64_t)SYNC_CLOCK_SKEW_S * 1000000;
+
+    if (objects == 0 || added_last > limit)
+        return 0;
+    r->new_checkpoint = added_last;
+    snprintf(r->new_checkpoint_text, sizeof(r->new_checkpoint_text), "%s", r->page->added_last);
+    return store_link_checkpoint(r->s, r->link, r->new_checkpoint, r->new_checkpoint_text, err);
 }
 
 static int pulled_commit(void *ctx, const struct stix_container *info, struct kz_error *err)
@@ -208,12 +231,12 @@ static int pulled_commit(void *ctx, const struct stix_container *info, struct kz
 
     r->more = info->more;
     snprintf(r->next, sizeof(r->next), "%s", info->next);
+    r->new_checkpoint_text[0] = '\0';
     if (!r->page->added_last[0])
         return 0; /* a server that does not say: follow next, keep the checkpoint */
     if (kz_ts_parse(r->page->added_last, strlen(r->page->added_last), &t, &why) < 0)
         return kz_error_set(err, KZ_EINVALID, "the peer's X-TAXII-Date-Added-Last %s", why);
-    r->new_checkpoint = kz_ts_micros(&t);
-    return store_link_checkpoint(r->s, r->link, r->new_checkpoint, r->page->added_last, err);
+    return checkpoint_move(r, kz_ts_micros(&t), r->page_objects, err);
 }
 
 /* The URL of the page after added_after (a date as the peer wrote it, ""
@@ -400,6 +423,7 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
         r->link = &cur;
         r->page = &p;
         r->new_checkpoint = cur.checkpoint;
+        r->page_objects = 0;
         if (batch_step(r, &batch, err) < 0)
             goto out;
         if (ingest_buffer(r->s, cur.local, p.body.data ? p.body.data : "", p.body.len, &opts,
@@ -414,9 +438,10 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
             stuck++;
         else
             stuck = 0;
-        if (p.added_last[0]) {
+        if (r->new_checkpoint_text[0]) {
             cur.checkpoint = r->new_checkpoint;
-            snprintf(cur.checkpoint_text, sizeof(cur.checkpoint_text), "%s", p.added_last);
+            snprintf(cur.checkpoint_text, sizeof(cur.checkpoint_text), "%s",
+                     r->new_checkpoint_text);
         }
         if (!r->more)
             break;

@@ -182,6 +182,86 @@ class TestReplayedPages(FedCase):
             self.assertEqual(c.get(path, headers=hdr).status, 400, repr(bad))
 
 
+FAR = "9999-12-31T23:59:59.999999Z"
+
+
+class RewriteRelay(fedlib.Proxy):
+    """Forwards, rewriting X-TAXII-Date-Added-Last of objects pages to `date` while
+    `date` is set."""
+
+    def __init__(self, port):
+        super().__init__(port)
+        self.date = None
+        orig = self._send
+
+        def send(h, status, headers, body):
+            if self.date:
+                headers = [(k, self.date if k.lower() == "x-taxii-date-added-last" else v)
+                           for k, v in headers]
+            orig(h, status, headers, body)
+        self._send = send
+
+
+def ts_seconds(text):
+    return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+class TestFarFutureCheckpoint(FedCase):
+    """A peer says its page ends at 9999-12-31: the link's checkpoint moves no further
+    than now plus the allowed skew, and what the peer adds later still arrives."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = fedlib.make_nodes("a-node", "b-node")
+        try:
+            a, b = cls.A, cls.B = cls.nodes
+            a.collection("intel")
+            b.collection("plain")
+            b.collection("signed")
+            _, cls.tok = fedlib.admit(a, b, grants={"intel": ["user"]})
+            a.import_objects("intel", [sdo(marks=[C2]) for _ in range(3)])
+            a.start()
+            cls.relay = RewriteRelay(a.port)
+            cls.proxies = [cls.relay]
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    def checkpoints(self, peer):
+        return [c for c in fedlib.peer_checkpoints(self.B.peer(peer)) if c]
+
+    def test_1_checkpoint_capped(self):
+        a, b, relay = self.A, self.B, self.relay
+        b.peer_add("a-node", relay.url(), self.tok, pull=[("plain", "intel")])
+        relay.date = FAR
+        t0 = time.time()
+        b.sync("a-node", expect=0)
+        self.assertEqual(b.count("plain"), 3)
+        for cp in self.checkpoints("a-node"):
+            self.assertLessEqual(ts_seconds(cp), time.time() + SKEW_S,
+                                 "checkpoint %s is past now + %d s (synced at %d)"
+                                 % (cp, SKEW_S, t0))
+        # the peer adds an object; the relay is honest again: it arrives
+        later = sdo(marks=[C2], name="added after the far-future page")
+        a.import_objects("intel", [later])
+        relay.date = None
+        b.sync("a-node", expect=0)
+        self.assertIn(later["id"], self.held(b, "plain"))
+
+    def test_2_signed_date_cannot_be_rewritten(self):
+        """With --key the date is signed with the page: a rewritten one is refused."""
+        b, relay = self.B, self.relay
+        b.peer_add("a-node-signed", relay.url(), self.tok, pull=[("signed", "intel")],
+                   key=self.A.node_key())
+        relay.date = FAR
+        try:
+            run = b.sync("a-node-signed", expect=None)
+        finally:
+            relay.date = None
+        self.assertEqual(run.returncode, 1)
+        self.assertEqual(b.count("signed"), 0)
+
+
 class TestHugePageOnce(FedCase):
     """FEDERATION.md: 'a page larger than 64 MiB is refused' - fetched once, not retried,
     with an error naming the cap."""
