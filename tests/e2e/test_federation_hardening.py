@@ -154,6 +154,33 @@ class TestReplayedPages(FedCase):
         self.assertIn("kizuna-sig-v1", fedlib.peer_last_error(b.peer("a-node-3")) or "")
         self.assertEqual(self.held(b, "third"), set())
 
+    def test_4_stale_signing_time_is_refused(self):
+        """A page whose signed time is more than 300 s from the puller's clock is refused
+        before its signature is even checked."""
+        b, relay = self.B, self.relay
+        orig = relay._send
+
+        def old_time(h, status, headers, body):
+            out = []
+            for k, v in headers:
+                if k.lower() == "x-kizuna-signature" and v.startswith("v2 "):
+                    _, when, sig = v.split(" ", 2)
+                    v = "v2 %d %s" % (int(when) - SKEW_S - 60, sig)
+                out.append((k, v))
+            orig(h, status, out, body)
+        relay._send = old_time
+        try:
+            b.collection("fourth")
+            b.peer_add("a-node-4", relay.url(), self.tok, pull=[("fourth", "intel")],
+                       key=self.key)
+            run = b.sync("a-node-4", expect=None)
+        finally:
+            relay._send = orig
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("more than %d s from this node's clock" % SKEW_S,
+                      fedlib.peer_last_error(b.peer("a-node-4")) or "")
+        self.assertEqual(self.held(b, "fourth"), set())
+
     def test_3_server_signs_per_request(self):
         """Old clients (v1, no nonce) still get v1; v2 binds nonce and time; a v2 request
         without a usable nonce is a 400."""
