@@ -86,6 +86,8 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     ho.listen = listen ? listen : cfg->listen;
     ho.threads = threads ? threads : cfg->threads;
     ho.log_path = log ? log : cfg->log_path;
+    ho.user_inflight_max = cfg->upload_budget;
+    ho.body_timeout_s = cfg->body_timeout;
     if (cert) {
         ho.tls_cert = cert;
         ho.tls_key = key;

@@ -12,6 +12,11 @@
  * MHD's memory limit allows. The watchdog thread tracks every connection and
  * shuts down the socket of one whose request headers are not complete
  * HTTP_HEADER_DEADLINE_S after it opened (or after its previous request).
+ * It also closes one whose request body stalls: less than
+ * HTTP_BODY_MIN_BYTES in a body timeout. Bodies in flight are charged to
+ * their user's budget (HTTP_USER_INFLIGHT_MAX) while they are read and
+ * handled, so that one account cannot hold the server's memory with many
+ * large uploads at once.
  */
 #include "http/http.h"
 
@@ -38,7 +43,18 @@ struct conn {
     int fd;
     int waiting;      /* 1 while its request headers are not complete */
     int64_t since_us; /* when it started waiting */
+    int in_body;      /* 1 while its request body is being read */
+    int64_t body_us;  /* when the body last brought HTTP_BODY_MIN_BYTES */
+    uint64_t body_n;  /* bytes since then */
     int killed;
+};
+
+/* One user's request bodies in flight (while refs > 0). */
+struct budget {
+    struct budget *next;
+    char user[128];
+    uint64_t bytes;
+    unsigned refs;
 };
 
 struct http_server {
@@ -55,6 +71,10 @@ struct http_server {
     pthread_t watchdog;
     int watchdog_running;
     volatile int stopping;
+    pthread_mutex_t budget_lock;
+    struct budget *budgets;
+    uint64_t user_inflight_max;
+    int64_t body_timeout_us;
 };
 
 struct http_request {
@@ -77,6 +97,9 @@ struct http_request {
     int overflow;
     uint64_t max_body;
     uint64_t discarded;
+    struct budget *budget; /* its user's, once charged */
+    uint64_t charged;      /* bytes charged to it */
+    int over_budget;
     struct kz_buf body;
     int status;
     size_t bytes;
@@ -426,6 +449,97 @@ static void set_waiting(struct http_server *s, struct MHD_Connection *c, int wai
     pthread_mutex_unlock(&s->conn_lock);
 }
 
+/* Marks the connection's body as being read (on) or done, for the body
+ * timeout. */
+static void set_body(struct http_server *s, struct MHD_Connection *c, int on)
+{
+    struct conn *k = conn_of(c);
+
+    if (!k)
+        return;
+    pthread_mutex_lock(&s->conn_lock);
+    k->in_body = on;
+    k->body_us = kz_mono_micros();
+    k->body_n = 0;
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+/* n more body bytes arrived: each HTTP_BODY_MIN_BYTES restarts the clock. */
+static void body_progress(struct http_server *s, struct MHD_Connection *c, size_t n)
+{
+    struct conn *k = conn_of(c);
+
+    if (!k)
+        return;
+    pthread_mutex_lock(&s->conn_lock);
+    k->body_n += n;
+    if (k->body_n >= HTTP_BODY_MIN_BYTES) {
+        k->body_us = kz_mono_micros();
+        k->body_n = 0;
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+/* Charges n more body bytes to the request's user (the name prepare set,
+ * else the client's address). Refused (-1, nothing charged) when the user
+ * has other bodies in flight and all would pass the budget; a request alone
+ * is bounded by its max_body instead. */
+static int budget_charge(struct http_request *r, uint64_t n)
+{
+    struct http_server *s = r->srv;
+    const char *who = r->user[0] ? r->user : r->peer;
+    struct budget *b;
+    int rc = 0;
+
+    pthread_mutex_lock(&s->budget_lock);
+    b = r->budget;
+    if (!b) {
+        for (b = s->budgets; b && strcmp(b->user, who) != 0; b = b->next)
+            ;
+        if (!b) {
+            b = calloc(1, sizeof(*b));
+            if (!b) {
+                pthread_mutex_unlock(&s->budget_lock);
+                return -1;
+            }
+            snprintf(b->user, sizeof(b->user), "%s", who);
+            b->next = s->budgets;
+            s->budgets = b;
+        }
+        b->refs++;
+        r->budget = b;
+    }
+    if (b->bytes > r->charged && b->bytes + n > s->user_inflight_max)
+        rc = -1;
+    else {
+        b->bytes += n;
+        r->charged += n;
+    }
+    pthread_mutex_unlock(&s->budget_lock);
+    return rc;
+}
+
+/* Gives back what the request was charged, when it ends. */
+static void budget_release(struct http_request *r)
+{
+    struct http_server *s = r->srv;
+    struct budget *b = r->budget, **pp;
+
+    if (!b)
+        return;
+    pthread_mutex_lock(&s->budget_lock);
+    b->bytes -= r->charged;
+    if (--b->refs == 0) {
+        for (pp = &s->budgets; *pp != b; pp = &(*pp)->next)
+            ;
+        *pp = b->next;
+        free(b);
+    }
+    pthread_mutex_unlock(&s->budget_lock);
+    r->budget = NULL;
+    r->charged = 0;
+}
+
 static void *watchdog(void *arg)
 {
     struct http_server *s = arg;
@@ -436,6 +550,10 @@ static void *watchdog(void *arg)
         for (struct conn *k = s->conns.next; k != &s->conns; k = k->next) {
             if (k->waiting && !k->killed && k->fd >= 0 &&
                 now - k->since_us > (int64_t)HTTP_HEADER_DEADLINE_S * 1000000) {
+                shutdown(k->fd, SHUT_RDWR);
+                k->killed = 1;
+            }
+            if (k->in_body && !k->killed && k->fd >= 0 && now - k->body_us > s->body_timeout_us) {
                 shutdown(k->fd, SHUT_RDWR);
                 k->killed = 1;
             }
@@ -496,6 +614,7 @@ static void free_request(struct http_request *r)
     }
     if (r->data_free)
         r->data_free(r->data);
+    budget_release(r);
     kz_buf_free(&r->body);
     free(r->target);
     free(r);
@@ -512,6 +631,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     if (r->started)
         log_request(r);
+    set_body(s, c, 0);
     set_waiting(s, c, 1);
     free_request(r);
     *con_cls = NULL;
@@ -560,6 +680,19 @@ static void init_response(struct http_response *res)
     kz_buf_init(&res->body, (size_t)1 << 31);
 }
 
+static void refuse_over_budget(struct http_request *r, struct http_response *res)
+{
+    struct http_server *s = r->srv;
+
+    if (s->app->over_budget) {
+        s->app->over_budget(s->app->ctx, r, res);
+        return;
+    }
+    res->status = 429;
+    res->content_type = "text/plain";
+    kz_buf_addstr(&res->body, "too many uploads in flight for this user\n");
+}
+
 static enum MHD_Result first_call(struct http_request *r, const char *method)
 {
     struct http_server *s = r->srv;
@@ -592,9 +725,15 @@ static enum MHD_Result first_call(struct http_request *r, const char *method)
             s->app->too_large(s->app->ctx, r, &res);
             return send_response(r, &res);
         }
+        /* so is one the user's budget cannot take now */
+        if (*end == '\0' && budget_charge(r, n) < 0) {
+            refuse_over_budget(r, &res);
+            return send_response(r, &res);
+        }
     }
     r->body.max = r->max_body;
     kz_buf_free(&res.body);
+    set_body(s, r->c, 1);
     return MHD_YES;
 }
 
@@ -617,9 +756,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return first_call(r, method);
     if (*upload_data_size) {
         int takes_body = r->route && (r->route->flags & HTTP_ROUTE_BODY);
+        body_progress(s, r->c, *upload_data_size);
         if (takes_body && !r->overflow) {
-            if (r->body.len + *upload_data_size > r->max_body ||
-                kz_buf_add(&r->body, upload_data, *upload_data_size) < 0) {
+            uint64_t total = r->body.len + *upload_data_size;
+            if (total > r->charged && budget_charge(r, total - r->charged) < 0) {
+                r->overflow = r->over_budget = 1;
+                kz_buf_free(&r->body);
+            } else if (total > r->max_body ||
+                       kz_buf_add(&r->body, upload_data, *upload_data_size) < 0) {
                 r->overflow = 1;
                 kz_buf_free(&r->body);
             }
@@ -632,11 +776,18 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         *upload_data_size = 0;
         return MHD_YES;
     }
+    set_body(s, r->c, 0);
     init_response(&res);
-    if (r->overflow)
+    if (r->over_budget)
+        refuse_over_budget(r, &res);
+    else if (r->overflow)
         s->app->too_large(s->app->ctx, r, &res);
     else
         r->route->handler(s->app->ctx, r, &res);
+    /* the body is done with: its memory and budget go before the answer
+     * does, so that a client's next upload never meets its own last one */
+    kz_buf_free(&r->body);
+    budget_release(r);
     return send_response(r, &res);
 }
 
@@ -767,6 +918,7 @@ static void free_server(struct http_server *s)
     free(s->key_pem);
     pthread_mutex_destroy(&s->log_lock);
     pthread_mutex_destroy(&s->conn_lock);
+    pthread_mutex_destroy(&s->budget_lock);
     free(s);
 }
 
@@ -816,6 +968,10 @@ struct http_server *http_start(const struct http_options *o, const struct http_a
     s->conns.next = s->conns.prev = &s->conns;
     pthread_mutex_init(&s->log_lock, NULL);
     pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_mutex_init(&s->budget_lock, NULL);
+    s->user_inflight_max = o->user_inflight_max ? o->user_inflight_max : HTTP_USER_INFLIGHT_MAX;
+    s->body_timeout_us =
+            (int64_t)(o->body_timeout_s > 0 ? o->body_timeout_s : HTTP_BODY_TIMEOUT_S) * 1000000;
     snprintf(s->log_path, sizeof(s->log_path), "%s", o->log_path ? o->log_path : "-");
     if (open_log(s, err) < 0 || load_tls(s, o, err) < 0)
         goto fail;

@@ -32,6 +32,15 @@
 #define HTTP_DISCARD_MAX          (16u << 20) /* body bytes skipped past the cap before hanging up */
 #define HTTP_DRAIN_TIMEOUT_S      30          /* how long a stop waits for in-flight requests */
 #define HTTP_CONN_MEMORY          (32u << 10) /* MHD per-connection pool: request line, headers */
+/* Request bodies one user may have in flight at once (declared lengths and
+ * bytes read, until each request ends). A request alone may always use its
+ * route's max_body; more than one past this is refused (429). */
+#define HTTP_USER_INFLIGHT_MAX ((uint64_t)256 << 20)
+/* A request body must bring HTTP_BODY_MIN_BYTES (or end) within every this
+ * many seconds, else its connection is closed: a stalled or dribbling body
+ * would hold its memory and its user's budget for ever. */
+#define HTTP_BODY_TIMEOUT_S 30
+#define HTTP_BODY_MIN_BYTES (16u << 10)
 
 struct http_request;
 
@@ -85,6 +94,9 @@ struct http_app {
                    struct http_response *res, uint64_t *max_body);
     /* The answer when a body passes *max_body. */
     void (*too_large)(void *ctx, struct http_request *req, struct http_response *res);
+    /* The answer when the user's request bodies in flight would pass the
+     * budget (NULL: a plain 429). */
+    void (*over_budget)(void *ctx, struct http_request *req, struct http_response *res);
     /* The answer for a request target that cannot be parsed. */
     void (*bad_target)(void *ctx, struct http_request *req, struct http_response *res,
                        const char *why);
@@ -95,7 +107,9 @@ struct http_options {
     const char *tls_cert; /* PEM file, NULL/"" for plain HTTP */
     const char *tls_key;
     int threads;
-    const char *log_path; /* access log; "-" for stderr */
+    const char *log_path;       /* access log; "-" for stderr */
+    uint64_t user_inflight_max; /* 0: HTTP_USER_INFLIGHT_MAX */
+    int body_timeout_s;         /* 0: HTTP_BODY_TIMEOUT_S */
 };
 
 struct http_server;

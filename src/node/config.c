@@ -53,6 +53,8 @@ void node_config_defaults(struct node_config *cfg, const char *home)
     cfg->cache = 1;
     resolve(home, "kizuna.log", cfg->log_path, sizeof(cfg->log_path));
     cfg->max_content_length = 100u * 1024 * 1024;
+    cfg->upload_budget = 256u * 1024 * 1024;
+    cfg->body_timeout = 30;
     cfg->sync_interval = 300;
     resolve(home, "signing.key", cfg->signing_key, sizeof(cfg->signing_key));
 }
@@ -246,6 +248,23 @@ static int on_server(struct loader *l, const char *name, const char *v)
         }
         snprintf(l->msg, sizeof(l->msg),
                  "server.max_content_length: must be bytes from 1024 to 1073741824");
+        return 0;
+    }
+    if (strcmp(name, "upload_budget") == 0) {
+        if (parse_int(v, 1024, 16L * 1024 * 1024 * 1024, &x) == 0) {
+            c->upload_budget = (uint64_t)x;
+            return 1;
+        }
+        snprintf(l->msg, sizeof(l->msg),
+                 "server.upload_budget: must be bytes from 1024 to 17179869184");
+        return 0;
+    }
+    if (strcmp(name, "body_timeout") == 0) {
+        if (parse_int(v, 1, 3600, &x) == 0) {
+            c->body_timeout = (int)x;
+            return 1;
+        }
+        snprintf(l->msg, sizeof(l->msg), "server.body_timeout: must be seconds from 1 to 3600");
         return 0;
     }
     snprintf(l->msg, sizeof(l->msg), "unknown key \"%s\" in [server]", name);

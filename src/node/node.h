@@ -32,6 +32,8 @@ struct node_config {
     char tls_key[NODE_PATH_MAX];     /* [server] tls_key (resolved) */
     char log_path[NODE_PATH_MAX];    /* [server] log (resolved), "-" for stderr */
     uint64_t max_content_length;     /* [server] max_content_length, bytes */
+    uint64_t upload_budget;          /* [server] upload_budget: one user's bodies in flight */
+    int body_timeout;                /* [server] body_timeout, seconds */
     int sync_interval;               /* [sync] interval, seconds */
     char signing_key[NODE_PATH_MAX]; /* [node] signing_key (resolved) */
 };

@@ -25,6 +25,19 @@ static enum stix_tlp level_of(const struct store_access *a)
     return STIX_TLP_NONE;
 }
 
+/* A peer is another node: what it receives, every user there may come to
+ * see. AMBER+STRICT stays in its organisation, so no grant (user,
+ * organisation) lets it leave this node; a peer sees it only when the
+ * object itself names the peer's organisation as a recipient, or that
+ * organisation produced it (store_visibility's recipient and producer
+ * rules; a name@PEER user recipient opens only RED and below-STRICT
+ * levels, see the store). */
+static void cap_peer_view(struct policy_view *v)
+{
+    if (v->vis.max_level > (int)STIX_TLP_AMBER)
+        v->vis.max_level = (int)STIX_TLP_AMBER;
+}
+
 int policy_view_open(struct store *s, const struct policy_reader *r,
                      const struct store_collection *c, struct policy_view *v, struct kz_error *err)
 {
@@ -58,8 +71,10 @@ int policy_view_open(struct store *s, const struct policy_reader *r,
     v->vis.user = u->key;
     v->vis.org = u->org ? u->org : -1;
     v->vis.check_refs = 1;
-    if (u->role == AUTH_ROLE_PEER) /* the account a partner node pulls with */
+    if (u->role == AUTH_ROLE_PEER) { /* the account a partner node pulls with */
         v->vis.peer = policy_node_key(u->name);
+        cap_peer_view(v);
+    }
     if (!v->can_read) {
         /* writers without read see only what they produced */
         v->vis.max_level = STIX_TLP_NONE;
@@ -140,6 +155,7 @@ int policy_peer_view(struct store *s, const struct store_peer *p, const struct s
     v->vis.org = p->org ? p->org : -1;
     v->vis.peer = policy_node_key(p->name);
     v->vis.check_refs = 1;
+    cap_peer_view(v);
     return 0;
 }
 

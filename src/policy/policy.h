@@ -75,9 +75,11 @@ void policy_operator_view(const struct store_collection *c, enum stix_tlp defaul
 
 /* A peer's view of a local collection, for pushing to it (FEDERATION.md):
  * CLEAR always; GREEN when the collection is shared with one of the peer's
- * communities; AMBER and AMBER+STRICT when the peer's organisation holds an
- * organisation grant or is named as a recipient; RED only when the object
- * names a user on that peer. */
+ * communities; AMBER when the peer's organisation holds an organisation
+ * grant or is named as a recipient; AMBER+STRICT only when the object names
+ * the peer's organisation (or it produced the object); RED only when the
+ * object names a user on that peer. A peer's pull account (role peer) is
+ * capped the same way by policy_view_open. */
 int policy_peer_view(struct store *s, const struct store_peer *p, const struct store_collection *c,
                      enum stix_tlp default_tlp, struct policy_view *v, struct kz_error *err);
 

@@ -1825,9 +1825,10 @@ static void add_visible(struct kz_buf *sql, const struct store_visibility *v, co
     kz_buf_printf(sql, "(%s <= :vmax OR %s.created_by = :vorg_id OR %s.producer = :vorg", e, t, t);
     kz_buf_printf(sql,
                   " OR EXISTS (SELECT 1 FROM recipients r WHERE r.added = %s.added AND"
-                  " ((r.kind = 1 AND r.subject = :vuser) OR (r.kind = 3 AND r.subject = :vpeer) OR"
+                  " ((r.kind = 1 AND r.subject = :vuser) OR"
+                  " (r.kind = 3 AND r.subject = :vpeer AND %s <> :vastrict) OR"
                   " (r.kind = 2 AND r.subject = :vorg AND %s < :vred))))",
-                  t, e);
+                  t, e, e);
     if (v->exclude_red)
         kz_buf_printf(sql, " AND %s < :vred", e);
 }
@@ -1886,6 +1887,7 @@ static void bind_visibility(sqlite3_stmt *q, const struct store_visibility *v)
         return;
     bind_named_int(q, ":vdef", v->default_tlp);
     bind_named_int(q, ":vred", STIX_TLP_RED); /* levels are stix.h's, never literals here */
+    bind_named_int(q, ":vastrict", STIX_TLP_AMBER_STRICT);
     bind_named_int(q, ":vmax", v->max_level);
     bind_named_int(q, ":vuser", v->user);
     bind_named_int(q, ":vorg", v->org);

@@ -5,7 +5,9 @@
  */
 #include "sync/sync_int.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,10 +37,48 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
     return atomic_load(&cancelled); /* non-zero aborts the transfer */
 }
 
+/* Whether an address in text form ("127.0.0.1", "::1") is a loopback one.
+ * Names are not addresses: "127.evil.example" is not one. */
+static int addr_is_loopback(const char *addr)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (inet_pton(AF_INET, addr, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return 0;
+}
+
+/* A host that may be reached over plain HTTP: a loopback address, or
+ * "localhost", which libcurl resolves to loopback itself without asking
+ * DNS. Anything else would need DNS, which an attacker may answer. */
 static int host_is_loopback(const char *host)
 {
-    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-           strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0;
+    char inner[64];
+    size_t n = strlen(host);
+
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    if (n > 2 && n < sizeof(inner) + 2 && host[0] == '[' && host[n - 1] == ']') {
+        snprintf(inner, sizeof(inner), "%.*s", (int)(n - 2), host + 1);
+        return addr_is_loopback(inner);
+    }
+    return addr_is_loopback(host);
+}
+
+/* Before a plain-HTTP request is sent: the address actually connected to
+ * must be a loopback one (a second check, after the URL's). */
+static int on_prereq(void *ctx, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    struct peer_response *r = ctx;
+
+    (void)local_ip, (void)primary_port, (void)local_port;
+    if (addr_is_loopback(primary_ip))
+        return CURL_PREREQFUNC_OK;
+    r->not_loopback = 1;
+    return CURL_PREREQFUNC_ABORT;
 }
 
 int sync_url_ok(const char *url, struct kz_error *err)
@@ -70,8 +110,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
     struct peer_response *r = ctx;
 
-    if (kz_buf_add(&r->body, p, size * n) < 0)
+    if (kz_buf_add(&r->body, p, size * n) < 0) {
+        r->too_large = 1;
         return 0; /* past SYNC_MAX_PAGE_BYTES: curl aborts the transfer */
+    }
     return size * n;
 }
 
@@ -122,15 +164,25 @@ static int attempt(struct peer_client *c, const char *method, const char *url, c
     if (!h)
         return kz_error_set(err, KZ_ENOMEM, "cannot start an HTTP request");
     kz_buf_reset(&r->body);
-    r->added_last[0] = r->signature[0] = '\0';
+    r->added_last[0] = r->signature[0] = r->nonce[0] = '\0';
     r->status = 0;
+    r->too_large = r->not_loopback = 0;
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
     hdr = curl_slist_append(hdr, auth);
     hdr = curl_slist_append(hdr, "Accept: application/taxii+json;version=2.1");
     if (body)
         hdr = curl_slist_append(hdr, "Content-Type: application/taxii+json;version=2.1");
-    if (want_sig)
-        hdr = curl_slist_append(hdr, "X-Kizuna-Want-Signature: v1");
+    if (want_sig) {
+        /* a fresh nonce per request: the page signed for it cannot be
+         * replayed for another (kizuna-sig-v2, FEDERATION.md) */
+        unsigned char raw[16];
+        char line[sizeof(r->nonce) + 32];
+        randombytes_buf(raw, sizeof(raw));
+        sodium_bin2hex(r->nonce, sizeof(r->nonce), raw, sizeof(raw));
+        snprintf(line, sizeof(line), "X-Kizuna-Nonce: %s", r->nonce);
+        hdr = curl_slist_append(hdr, "X-Kizuna-Want-Signature: v2");
+        hdr = curl_slist_append(hdr, line);
+    }
     hdr = curl_slist_append(hdr, "Expect:");
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
@@ -148,6 +200,12 @@ static int attempt(struct peer_client *c, const char *method, const char *url, c
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    /* a declared length over the cap is refused before the body comes */
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SYNC_MAX_PAGE_BYTES);
+    if (strncasecmp(url, "http://", 7) == 0) {
+        curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+        curl_easy_setopt(h, CURLOPT_PREREQDATA, r);
+    }
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     if (c->ca[0])
@@ -159,9 +217,17 @@ static int attempt(struct peer_client *c, const char *method, const char *url, c
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
     rc = curl_easy_perform(h);
+    if (rc == CURLE_FILESIZE_EXCEEDED)
+        r->too_large = 1;
+    if (rc != CURLE_OK && r->too_large) {
+        kz_error_set(err, KZ_ELIMIT,
+                     "%s %s: the response is larger than the cap on a peer's page (%u MiB)", method,
+                     url, SYNC_MAX_PAGE_BYTES >> 20);
+        goto out;
+    }
     if (rc != CURLE_OK) {
         kz_error_set(err, KZ_EIO, "%s %s: %s", method, url,
-                     rc == CURLE_WRITE_ERROR           ? "the response is larger than 64 MiB"
+                     r->not_loopback ? "plain http reached an address that is not loopback"
                      : rc == CURLE_ABORTED_BY_CALLBACK ? "cancelled: the node is stopping"
                      : errbuf[0]                       ? errbuf
                                                        : curl_easy_strerror(rc));
@@ -187,6 +253,9 @@ int peer_request(struct peer_client *c, const char *method, const char *url, con
          * troubles; never a 4xx, which will not change */
         if (rc == 0 && r->status < 500)
             return 0;
+        /* a page over the cap will be as large next time: fetched once */
+        if (rc < 0 && r->too_large)
+            return -1;
         if (rc == 0)
             kz_error_set(err, KZ_EIO, "%s %s: HTTP %ld", method, url, r->status);
         if (i >= SYNC_RETRIES || atomic_load(&cancelled))

@@ -102,6 +102,8 @@ struct round {
     const struct store_peer_link *link;
     const struct peer_response *page;
     int64_t new_checkpoint;
+    char new_checkpoint_text[64]; /* as the next request states it, "" when it stays */
+    uint64_t page_objects;        /* objects of the page read so far (any outcome) */
     int more;
     char next[256];
 };
@@ -119,27 +121,64 @@ static int link_url(const struct round *r, const struct store_peer_link *l, char
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
+/* Reads "v2 TIME BASE64" into *when and *sig; -1 when it is not that. */
+static int signature_v2(const char *header, int64_t *when, const char **sig)
+{
+    const char *p = header + 3;
+    int64_t t = 0;
+    int digits = 0;
+
+    if (strncmp(header, "v2 ", 3) != 0)
+        return -1;
+    for (; *p >= '0' && *p <= '9' && digits < 12; p++, digits++)
+        t = t * 10 + (*p - '0');
+    if (digits == 0 || *p != ' ')
+        return -1;
+    *when = t;
+    *sig = p + 1;
+    return 0;
+}
+
+/* Checks a page's kizuna-sig-v2 signature (taxii.h, FEDERATION.md): made by
+ * the peer's key for this very request (the nonce sent with it), at a time
+ * within SYNC_CLOCK_SKEW_S of this node's clock, over the target, the
+ * X-TAXII-Date-Added-Last the checkpoint moves to, and the body. A v1
+ * signature is refused: it binds no request, so a relay could answer with
+ * any old page it kept (and withhold newer objects or a revocation). */
 static int verify_page(const struct round *r, const char *target, const struct peer_response *p,
                        struct kz_error *err)
 {
     struct kz_buf msg;
+    const char *sig;
+    int64_t when, now;
     int ok;
 
     if (!r->check_sig)
         return 0;
-    if (strncmp(p->signature, "v1 ", 3) != 0)
+    if (strncmp(p->signature, "v1 ", 3) == 0)
+        return kz_error_set(err, KZ_EDENIED,
+                            "the peer's page is signed without binding it to this request "
+                            "(kizuna-sig-v1, which a relay can replay): the peer runs an older "
+                            "kizuna, or something between strips X-Kizuna-Nonce");
+    if (signature_v2(p->signature, &when, &sig) < 0)
         return kz_error_set(err, KZ_EDENIED, "the peer's page is not signed");
-    kz_buf_init(&msg, p->body.len + strlen(target) + 64);
-    kz_buf_addstr(&msg, "kizuna-sig-v1\n");
-    kz_buf_addstr(&msg, target);
-    kz_buf_addc(&msg, '\n');
+    now = kz_now_micros() / 1000000;
+    if (when > now + SYNC_CLOCK_SKEW_S || when < now - SYNC_CLOCK_SKEW_S)
+        return kz_error_set(err, KZ_EDENIED,
+                            "the peer's page was signed at %lld, more than %d s from this "
+                            "node's clock (%lld): a replayed page, or a clock that is off",
+                            (long long)when, SYNC_CLOCK_SKEW_S, (long long)now);
+    kz_buf_init(&msg, p->body.len + strlen(target) + 256);
+    kz_buf_printf(&msg, "kizuna-sig-v2\n%s\n%lld\n%s\n%s\n", p->nonce, (long long)when, target,
+                  p->added_last);
     kz_buf_add(&msg, p->body.data ? p->body.data : "", p->body.len);
-    ok = !msg.failed && sign_verify_text(r->pk, msg.data, msg.len, p->signature + 3) == 0;
+    ok = !msg.failed && p->nonce[0] && sign_verify_text(r->pk, msg.data, msg.len, sig) == 0;
     kz_buf_free(&msg);
     if (!ok)
         return kz_error_set(err, KZ_EDENIED,
-                            "the peer's page signature does not verify: altered in transit or "
-                            "not signed by the key given with --key");
+                            "the peer's page signature does not verify for this request: "
+                            "altered or replayed in transit, or not signed by the key given "
+                            "with --key");
     return 0;
 }
 
@@ -167,10 +206,31 @@ static void pulled_report(void *ctx, const struct ingest_report *rep)
 {
     struct round *r = ctx;
 
+    r->page_objects++;
     if (rep->outcome == INGEST_ADDED)
         r->rep->pulled++;
     else if (rep->outcome == INGEST_REJECTED)
         r->rep->rejected++;
+}
+
+/* Moves the link's checkpoint to a page's X-TAXII-Date-Added-Last, only when
+ * the page justifies it: a page without objects says nothing about where
+ * the next one starts, and a date past this node's clock plus
+ * SYNC_CLOCK_SKEW_S (a peer's 9999-12-31) would pin the link there and skip
+ * whatever the peer adds until then. No date of ours would do instead (any
+ * guess past the peer's own clock skips), so the checkpoint stays: the
+ * next round asks again from where it was, and what comes twice is a
+ * duplicate. */
+static int checkpoint_move(struct round *r, int64_t added_last, uint64_t objects,
+                           struct kz_error *err)
+{
+    int64_t limit = kz_now_micros() + (int64_t)SYNC_CLOCK_SKEW_S * 1000000;
+
+    if (objects == 0 || added_last > limit)
+        return 0;
+    r->new_checkpoint = added_last;
+    snprintf(r->new_checkpoint_text, sizeof(r->new_checkpoint_text), "%s", r->page->added_last);
+    return store_link_checkpoint(r->s, r->link, r->new_checkpoint, r->new_checkpoint_text, err);
 }
 
 static int pulled_commit(void *ctx, const struct stix_container *info, struct kz_error *err)
@@ -181,12 +241,12 @@ static int pulled_commit(void *ctx, const struct stix_container *info, struct kz
 
     r->more = info->more;
     snprintf(r->next, sizeof(r->next), "%s", info->next);
+    r->new_checkpoint_text[0] = '\0';
     if (!r->page->added_last[0])
         return 0; /* a server that does not say: follow next, keep the checkpoint */
     if (kz_ts_parse(r->page->added_last, strlen(r->page->added_last), &t, &why) < 0)
         return kz_error_set(err, KZ_EINVALID, "the peer's X-TAXII-Date-Added-Last %s", why);
-    r->new_checkpoint = kz_ts_micros(&t);
-    return store_link_checkpoint(r->s, r->link, r->new_checkpoint, r->page->added_last, err);
+    return checkpoint_move(r, kz_ts_micros(&t), r->page_objects, err);
 }
 
 /* The URL of the page after added_after (a date as the peer wrote it, ""
@@ -387,6 +447,7 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
         r->link = &cur;
         r->page = &p;
         r->new_checkpoint = cur.checkpoint;
+        r->page_objects = 0;
         if (batch_step(r, &batch, err) < 0)
             goto out;
         if (ingest_buffer(r->s, cur.local, p.body.data ? p.body.data : "", p.body.len, &opts,
@@ -401,9 +462,10 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
             stuck++;
         else
             stuck = 0;
-        if (p.added_last[0]) {
+        if (r->new_checkpoint_text[0]) {
             cur.checkpoint = r->new_checkpoint;
-            snprintf(cur.checkpoint_text, sizeof(cur.checkpoint_text), "%s", p.added_last);
+            snprintf(cur.checkpoint_text, sizeof(cur.checkpoint_text), "%s",
+                     r->new_checkpoint_text);
         }
         if (!r->more)
             break;

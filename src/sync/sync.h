@@ -27,6 +27,7 @@
 #define SYNC_TOTAL_TIMEOUT_S   300 /* per request */
 #define SYNC_RETRIES           3   /* after the first attempt */
 #define SYNC_BACKOFF_MS        500 /* doubled per retry, +-50% jitter */
+#define SYNC_CLOCK_SKEW_S      300 /* a peer's clock may be this far from ours */
 
 /* Calls curl_global_init; once per process, before any thread starts. */
 int sync_global_init(void);

@@ -18,6 +18,9 @@ struct peer_response {
     struct kz_buf body;  /* capped at SYNC_MAX_PAGE_BYTES */
     char added_last[64]; /* X-TAXII-Date-Added-Last */
     char signature[128]; /* X-Kizuna-Signature */
+    char nonce[48];      /* X-Kizuna-Nonce sent with the request, "" when none */
+    int too_large;       /* the body passed SYNC_MAX_PAGE_BYTES: not retried */
+    int not_loopback;    /* plain http connected to a non-loopback address */
 };
 
 /* A request with retries (SYNC_RETRIES, exponential backoff with jitter) on

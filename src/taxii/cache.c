@@ -93,6 +93,10 @@ struct taxii_thread *taxii_thread(struct taxii_server *t, struct kz_error *err)
             thread_free(th);
             return NULL;
         }
+        /* its connection's data version has nothing to compare with:
+         * another process may have written since the cached pages were
+         * made, so they are forgotten (once per worker thread) */
+        taxii_epoch_bump(t);
         th->epoch = atomic_load(&t->epoch);
         pthread_setspecific(t->store_key, th);
     }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ingest/ingest.h"
 #include "ingest/tombstone.h"
@@ -248,6 +249,61 @@ static void sign_page(struct taxii_server *t, struct http_request *req, struct h
     kz_buf_free(&msg);
 }
 
+/* The signature a listing request asks for: 0 none, 1 (v1), 2 (v2, bound
+ * to the request's nonce and the time); -1 for v2 without a good nonce. */
+static int signature_wanted(struct http_request *req, const char **nonce)
+{
+    const char *v = http_request_header(req, TAXII_WANT_SIGNATURE_HEADER);
+    const char *n = http_request_header(req, TAXII_NONCE_HEADER);
+    size_t len;
+
+    *nonce = NULL;
+    if (!v)
+        return 0;
+    if (strcmp(v, "v1") == 0)
+        return 1;
+    if (strcmp(v, "v2") != 0)
+        return 0;
+    len = n ? strlen(n) : 0;
+    if (len < TAXII_NONCE_MIN || len > TAXII_NONCE_MAX ||
+        strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != len)
+        return -1;
+    *nonce = n;
+    return 2;
+}
+
+/* Signs a page for the request that asked with a nonce (kizuna-sig-v2,
+ * taxii.h). Each request has its own nonce, so this signature is made per
+ * answer, cached or not: the body may be the cache's shared one. */
+static void sign_page_v2(struct taxii_server *t, struct http_request *req,
+                         struct http_response *res, const char *nonce)
+{
+    const char *target = http_request_target(req), *last = "", *body = res->body.data;
+    size_t len = res->body.len;
+    char signature[SIGN_TEXT_MAX + 32], when[24];
+    struct kz_buf msg;
+    int n;
+
+    if (res->shared) {
+        body = res->shared;
+        len = res->shared_len;
+    }
+    for (int i = 0; i < res->nheaders; i++)
+        if (strcasecmp(res->headers[i].name, "X-TAXII-Date-Added-Last") == 0)
+            last = res->headers[i].value;
+    snprintf(when, sizeof(when), "%lld", (long long)(kz_now_micros() / 1000000));
+    kz_buf_init(&msg, len + strlen(target) + strlen(nonce) + 128);
+    kz_buf_addstr(&msg, TAXII_SIGNATURE_V2_PREFIX);
+    kz_buf_printf(&msg, "%s\n%s\n%s\n%s\n", nonce, when, target, last);
+    kz_buf_add(&msg, body ? body : "", len);
+    n = snprintf(signature, sizeof(signature), "v2 %s ", when);
+    if (!msg.failed && n > 0 && (size_t)n + SIGN_TEXT_MAX <= sizeof(signature)) {
+        sign_detached_text(t->signing_key, msg.data, msg.len, signature + n);
+        http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
+    }
+    kz_buf_free(&msg);
+}
+
 /* Runs a listing and writes its envelope (objects, manifest or versions
  * resource) with the date headers. A 404 when object_id is set and nothing
  * is visible. */
@@ -265,20 +321,28 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     char cursor[TAXII_CURSOR_MAX], first[KZ_TS_MICROS_LEN], last[KZ_TS_MICROS_LEN];
     struct kz_buf key;
     uint64_t count;
-    const char *sig_hdr;
+    const char *nonce;
     char signature[SIGN_TEXT_MAX + 8] = "";
-    int n, want_sig;
+    int n, want_sig, sig_v;
 
+    sig_v = signature_wanted(req, &nonce);
+    if (sig_v < 0) {
+        taxii_error(res, 400, "Bad request",
+                    "X-Kizuna-Want-Signature: v2 needs an X-Kizuna-Nonce of 16 to 128 "
+                    "characters A-Z, a-z, 0-9, '_' or '-'");
+        return;
+    }
+    want_sig = sig_v == 1; /* v1, made once and cached with the page */
     /* a polling client asks the same again and again: answer from the
      * cache while nothing was written since */
-    want_sig = (sig_hdr = http_request_header(req, TAXII_WANT_SIGNATURE_HEADER)) &&
-               strcmp(sig_hdr, "v1") == 0;
     kz_buf_init(&key, t->cfg->cache ? 4 * HTTP_MAX_TARGET : 0);
     taxii_rcache_key(&key, http_request_target(req), &q->view);
     kz_buf_addstr(&key, want_sig ? "|signed" : "|");
     if (!key.failed && taxii_rcache_get(t->rcache, &key, taxii_thread_epoch(q->thread), res, &count,
                                         pc.markings)) {
         taxii_ok(res, 200);
+        if (sig_v == 2)
+            sign_page_v2(t, req, res, nonce);
         taxii_audit(t, req, "read", count, pc.markings);
         kz_buf_free(&key);
         return;
@@ -320,6 +384,8 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         if (!key.failed)
             taxii_rcache_put(t->rcache, &key, taxii_thread_epoch(q->thread), res, NULL, NULL,
                              signature, 0, pc.markings);
+        if (sig_v == 2)
+            sign_page_v2(t, req, res, nonce);
         goto out;
     }
     kz_buf_addstr(&res->body, "],\"more\":");
@@ -342,6 +408,8 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     if (!key.failed)
         taxii_rcache_put(t->rcache, &key, taxii_thread_epoch(q->thread), res, first, last,
                          signature, page.count, pc.markings);
+    if (sig_v == 2)
+        sign_page_v2(t, req, res, nonce);
 out:
     taxii_query_free(&tq);
     kz_buf_free(&key);

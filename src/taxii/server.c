@@ -261,6 +261,16 @@ static void too_large(void *ctx, struct http_request *req, struct http_response 
     taxii_error(res, 413, "Request too large", msg);
 }
 
+static void over_budget(void *ctx, struct http_request *req, struct http_response *res)
+{
+    (void)ctx;
+    (void)req;
+    taxii_error(res, 429, "Too many requests",
+                "this account's uploads in flight would pass the server's upload_budget; "
+                "send again when the others have finished");
+    http_response_header(res, "Retry-After", "1");
+}
+
 static void bad_target(void *ctx, struct http_request *req, struct http_response *res,
                        const char *why)
 {
@@ -345,6 +355,7 @@ struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
     t->app.ctx = t;
     t->app.prepare = prepare;
     t->app.too_large = too_large;
+    t->app.over_budget = over_budget;
     t->app.bad_target = bad_target;
     return t;
 }

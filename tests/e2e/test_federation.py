@@ -99,6 +99,10 @@ def why_go(o, f):
         amber.append("user grant")
     if lv == GREEN and f.community:
         return "GREEN, community grant"
+    if lv == ASTRICT:
+        # SHARING.md: AMBER+STRICT - 'federation never widens it': it leaves the node
+        # only for a peer whose organisation the object names (FEDERATION.md's push table)
+        return "AMBER+STRICT, names the peer's org" if f.org_identity in orgs else None
     if lv <= ASTRICT and amber:
         return "%s, %s%s" % (fedlib.LEVELS[lv], "/".join(amber), " (R1)" if lv == GREEN else "")
     named = [u for u in users if u.endswith("@" + f.node_name)]
@@ -169,6 +173,7 @@ def catalog(peer, peer_org_identity, local):
     add("red_rcpt_other_node", sdo(marks=[R2], users=[ouser]))
     add("red_rcpt_org_and_other", sdo(marks=[R2], users=[ouser], orgs=[porg]))
     add("amber_rcpt_peeruser", sdo(marks=[A2], users=[puser]))
+    add("astrict_rcpt_peeruser", sdo(marks=[AS2], users=[puser]))
     add("astrict_rcpt_local", sdo(marks=[AS2], users=[luser]))
     add("granular_red_rcpt_peeruser", sdo(marks=[C2], granular=[(R2, ["description"])],
                                           users=[puser]))
@@ -418,10 +423,14 @@ class TestMarkings(FedCase):
             self.assertIn("match[version]=all", e.path.replace("%5B", "[").replace("%5D", "]"),
                           "FEDERATION.md: pull asks match[version]=all: %s" % e.path)
             hdr = {k.lower(): v for k, v in e.req_headers}
-            self.assertEqual(hdr.get("x-kizuna-want-signature"), "v1",
+            self.assertEqual(hdr.get("x-kizuna-want-signature"), "v2",
                              "a peer added with --key asks for signatures: %s" % e.path)
+            self.assertRegex(hdr.get("x-kizuna-nonce", ""), r"^[0-9a-f]{32}$",
+                             "each signed request carries its own nonce: %s" % e.path)
             sig = {k.lower(): v for k, v in e.resp_headers}.get("x-kizuna-signature", "")
-            self.assertTrue(sig.startswith("v1 "), "A did not sign %s: %r" % (e.path, sig))
+            self.assertRegex(sig, r"^v2 [0-9]+ ", "A did not sign %s: %r" % (e.path, sig))
+        nonces = [{k.lower(): v for k, v in e.req_headers}.get("x-kizuna-nonce") for e in gets]
+        self.assertEqual(len(set(nonces)), len(nonces), "a nonce was sent twice")
 
     def test_06_red_for_bob_reaches_bob_on_b_only(self):
         """A TLP:RED object naming bob@b-node is readable by bob on B over TAXII."""

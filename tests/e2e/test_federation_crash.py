@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kzlib  # noqa: E402
 import fedlib  # noqa: E402
-from fedlib import RED, level_of, vkey  # noqa: E402
+from fedlib import ASTRICT, RED, level_of, vkey  # noqa: E402
 
 N_INDICATORS = int(os.environ.get("KZ_FED_CRASH_N", "80000"))
 
@@ -59,9 +59,10 @@ class TestKillDuringPull(unittest.TestCase):
                             "-n", str(N_INDICATORS), "--compact", "-o", path], check=True)
             with open(path) as f:
                 objs = json.load(f)["objects"]
-            # What B may see, from the rules alone: every object but TLP:RED (the bundle
-            # names no recipients; relationships only point at unmarked SDOs, AMBER).
-            cls.want = {vkey(o) for o in objs if level_of(o) != RED}
+            # What B may see, from the rules alone: every object but TLP:RED, and but
+            # AMBER+STRICT, which no grant lets leave the node (the bundle names no
+            # recipients; relationships only point at unmarked SDOs, AMBER).
+            cls.want = {vkey(o) for o in objs if level_of(o) not in (RED, ASTRICT)}
             cls.total = len(objs)
             del objs
             t = time.monotonic()
