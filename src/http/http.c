@@ -817,6 +817,20 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* --- starting and stopping ---------------------------------------------- */
 
+/* A port as the listen address writes it: 1 to 65535 in decimal digits
+ * (getaddrinfo would take 70000 as 4464, and 0 as any port). */
+static int parse_port(const char *s)
+{
+    unsigned long v = 0;
+    size_t n = 0;
+
+    for (; s[n] >= '0' && s[n] <= '9' && n < 6; n++)
+        v = v * 10 + (unsigned long)(s[n] - '0');
+    if (n == 0 || s[n] != '\0' || v < 1 || v > 65535)
+        return -1;
+    return (int)v;
+}
+
 static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
                         struct kz_error *err)
 {
@@ -838,6 +852,10 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
         snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
         port = colon + 1;
     }
+    if (parse_port(port) < 0)
+        return kz_error_set(err, KZ_EUSAGE,
+                            "listen address \"%s\": the port must be a number from 1 to 65535",
+                            listen);
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
@@ -948,6 +966,7 @@ struct http_server *http_start(const struct http_options *o, const struct http_a
     unsigned flags =
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     const union MHD_DaemonInfo *di;
+    FILE *log_file;
 
     if (parse_listen(o->listen, &ss, &sslen, err) < 0)
         return NULL;
@@ -980,7 +999,15 @@ struct http_server *http_start(const struct http_options *o, const struct http_a
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     raise_fd_limit();
+    /* libmicrohttpd's start-up errors (a port in use) must not reach the
+     * log file, which may be the running node's that holds the port: the
+     * error returned below says what failed */
+    log_file = s->log;
+    s->log = NULL;
     s->d = start_daemon(s, flags, &ss, o->threads);
+    pthread_mutex_lock(&s->log_lock);
+    s->log = log_file;
+    pthread_mutex_unlock(&s->log_lock);
     if (!s->d) {
         kz_error_set(err, KZ_EIO, "cannot listen on %s: %s", o->listen,
                      errno ? strerror(errno) : "the HTTP server failed to start");

@@ -154,5 +154,18 @@ code=$(cut -d' ' -f1 "$SCRATCH/code")
 taxii GET "/default/collections/intel/objects/$OID/" -H "Accept: $MT" -H "$AUTH"
 expect 404 "deleted object"
 
+# a second serve on the port in use fails, and leaves the running node's
+# request log as it was (issue 12, item 9)
+LOG="$SCRATCH/home/kizuna.log"
+cp "$LOG" "$SCRATCH/log.before"
+run 2 "$KIZUNA" --home "$SCRATCH/home" serve --listen "127.0.0.1:$PORT"
+expect_err "cannot listen on 127.0.0.1:$PORT"
+cmp -s "$LOG" "$SCRATCH/log.before" || fail "a serve that could not bind wrote into the node's log"
+# ports outside 1..65535 are refused, not wrapped round (70000 was served as 4464)
+for p in 70000 65536 0 -1 8470x; do
+    run 2 "$KIZUNA" --home "$SCRATCH/home" serve --listen "127.0.0.1:$p"
+    expect_err "the port must be a number from 1 to 65535"
+done
+
 stop_server
 finish
