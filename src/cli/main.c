@@ -54,7 +54,8 @@ static void usage(FILE *f)
                "commands:\n");
     for (const struct command *c = commands; c->name; c++)
         fprintf(f, "  %-12s %s\n", c->name, c->summary);
-    fprintf(f, "\nRun `kizuna COMMAND --help` for a command's options.\n");
+    fprintf(f,
+            "\nRun `kizuna help COMMAND` (or `kizuna COMMAND --help`) for a command's options.\n");
 }
 
 int cli_fail(const struct kz_error *e)
@@ -88,6 +89,19 @@ int cli_parse_long(const char *s, long lo, long hi, long *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* `kizuna help CMD`: what `kizuna CMD --help` prints. */
+static int help_command(struct cli *cli, const char *name)
+{
+    char *argv[] = {(char *)name, "--help", NULL};
+
+    for (const struct command *c = commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c->run(cli, 2, argv);
+    fprintf(stderr, "kizuna: no command \"%s\"\n\n", name);
+    usage(stderr);
+    return 2;
 }
 
 int cli_wants_help(int argc, char **argv)
@@ -194,6 +208,8 @@ int main(int argc, char **argv)
         printf("kizuna %s\n", KZ_VERSION);
         return 0;
     }
+    if (strcmp(argv[1], "help") == 0 && argc > 2)
+        return help_command(&cli, argv[2]);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);

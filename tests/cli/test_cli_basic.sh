@@ -101,4 +101,12 @@ expect_out "marking     TLP:AMBER"
 expect_out "\"pattern_type\": \"stix\""
 run 0 "$KIZUNA" --home home show --json "$IND"
 python3 -c "import json,sys; json.loads(open(sys.argv[1]).readline())" out || fail "show --json"
+# `kizuna help CMD` says what `kizuna CMD --help` says (issue 12, item 9)
+run 0 "$KIZUNA" help export
+expect_out "usage: kizuna [--home DIR] export"
+"$KIZUNA" export --help > "$SCRATCH/help.direct"
+cmp -s "$SCRATCH/out" "$SCRATCH/help.direct" || fail "help export differs from export --help"
+run 2 "$KIZUNA" help no-such-command
+expect_err 'no command "no-such-command"'
+
 finish
