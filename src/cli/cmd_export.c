@@ -11,6 +11,7 @@
 #include "audit/audit.h"
 #include "cli/cli.h"
 #include "export/export.h"
+#include "ingest/tombstone.h"
 #include "match/match.h"
 #include "node/node.h"
 #include "policy/policy.h"
@@ -22,13 +23,15 @@
 
 static const char help[] =
         "usage: kizuna [--home DIR] export --collection NAME|ID [--out FILE] [--all-versions]\n"
-        "                                  [--as USER]\n"
+        "                                  [--as USER] [--tombstones]\n"
         "       kizuna [--home DIR] export --collection NAME|ID... --format F [--type T]\n"
         "                                  [--out FILE] [--as USER] [--sid-base N]\n"
         "                                  [--psl FILE]\n\n"
         "Writes the collection's objects as a STIX 2.1 bundle, in the order they were\n"
         "added, to FILE (atomically) or standard output. Only the latest version of\n"
-        "each object unless --all-versions. An export is a bulk path: objects marked\n"
+        "each object unless --all-versions. Deletions (x-kizuna-tombstone objects, which\n"
+        "strict STIX tools refuse) are left out unless --tombstones.\n"
+        "An export is a bulk path: objects marked\n"
         "TLP:RED never leave in one (docs/SHARING.md). --as USER exports what USER\n"
         "may see; without it, the node operator's view (everything else).\n\n"
         "--format writes the active indicators (not revoked, inside valid_from/\n"
@@ -278,6 +281,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
             {"type", required_argument, NULL, 't'},
             {"sid-base", required_argument, NULL, 's'},
             {"psl", required_argument, NULL, 'p'},
+            {"tombstones", no_argument, NULL, 'T'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
@@ -294,10 +298,10 @@ int cmd_export(struct cli *cli, int argc, char **argv)
     struct kz_error err;
     char uuid[KZ_UUID_LEN];
     struct node *n;
-    int c, all = 0;
+    int c, all = 0, tombstones = 0;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "hc:o:au:f:t:s:p:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hc:o:au:f:t:s:p:T", opts, NULL)) != -1) {
         switch (c) {
         case 'u': as = optarg; break;
         case 'c':
@@ -307,6 +311,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
             break;
         case 'o': outpath = optarg; break;
         case 'a': all = 1; break;
+        case 'T': tombstones = 1; break;
         case 'f':
             sensor = strcmp(optarg, "stix") != 0;
             if (sensor && export_format_parse(optarg, &sa.format) < 0)
@@ -341,8 +346,9 @@ int cmd_export(struct cli *cli, int argc, char **argv)
     if (!sensor && typed)
         return cli_usage_error("export", "--type, --sid-base and --psl go with --format "
                                          "zeek-intel, suricata-*, csv or txt");
-    if (sensor && all)
-        return cli_usage_error("export", "--all-versions goes with --format stix only");
+    if (sensor && (all || tombstones))
+        return cli_usage_error("export", "--all-versions and --tombstones go with --format stix "
+                                         "only");
     if (!sensor && nnames > 1)
         return cli_usage_error("export", "a STIX bundle holds one collection; more than one "
                                          "--collection goes with the other formats");
@@ -368,6 +374,8 @@ int cmd_export(struct cli *cli, int argc, char **argv)
     store_filter_init(&f, col.key);
     f.versions = all ? STORE_V_ALL : STORE_V_LAST;
     policy_filter(&view, &f);
+    if (!tombstones) /* kizuna's own type: strict STIX tools refuse the bundle */
+        f.exclude_type = TOMBSTONE_TYPE;
     if (store_list(node_store(n), &f, 1, on_row, &x, &page, &err) < 0)
         goto fail;
     kz_buf_addstr(&x.buf, x.n ? "\n]}\n" : "]}\n");

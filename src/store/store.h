@@ -312,8 +312,9 @@ struct store_filter {
     unsigned nspec_versions;
     int64_t version_times[STORE_MAX_FILTER_VALUES]; /* exact versions, µs */
     unsigned nversion_times;
-    uint64_t limit;         /* rows to return; 0 means no limit */
-    int64_t exclude_origin; /* leave out objects received from this peer (0: none) */
+    uint64_t limit;           /* rows to return; 0 means no limit */
+    int64_t exclude_origin;   /* leave out objects received from this peer (0: none) */
+    const char *exclude_type; /* leave out objects of this type (NULL: none) */
     struct store_visibility vis;
     int64_t own_origin; /* store_delete with vis: rows received from this peer go too */
 };

@@ -1928,6 +1928,8 @@ static int build_list_sql(const struct store_filter *f, int want_raw, struct kz_
     add_version_clause(f, sql, &param);
     if (f->exclude_origin)
         kz_buf_addstr(sql, " AND o.origin <> :xorigin");
+    if (f->exclude_type)
+        kz_buf_addstr(sql, " AND o.type <> :xtype");
     add_visibility(sql, &f->vis);
     kz_buf_addstr(sql, " ORDER BY o.added");
     /* named, like the visibility parameters: SQLite numbers a named
@@ -1957,6 +1959,11 @@ static void bind_list(sqlite3_stmt *q, const struct store_filter *f)
     bind_visibility(q, &f->vis);
     if (f->exclude_origin)
         bind_named_int(q, ":xorigin", f->exclude_origin);
+    if (f->exclude_type) {
+        int i = sqlite3_bind_parameter_index(q, ":xtype");
+        if (i > 0)
+            sqlite3_bind_text(q, i, f->exclude_type, -1, SQLITE_STATIC);
+    }
 }
 
 static int sqlite_list(void *b, const struct store_filter *f, int want_raw, store_row_fn fn,

@@ -304,6 +304,23 @@ static void sign_page_v2(struct taxii_server *t, struct http_request *req,
     kz_buf_free(&msg);
 }
 
+/* Whether a listing names tombstones: by type (match[type]) or by id (the
+ * object endpoints, match[id]). Tombstones are kizuna's own custom type,
+ * which strict STIX clients refuse (python-stix2 without allow_custom fails
+ * on the whole page): only peers, which apply them, get them unasked. */
+static int asks_for_tombstones(const struct store_filter *f)
+{
+    static const char prefix[] = TOMBSTONE_TYPE "--";
+
+    for (unsigned i = 0; i < f->ntypes; i++)
+        if (strcmp(f->types[i], TOMBSTONE_TYPE) == 0)
+            return 1;
+    for (unsigned i = 0; i < f->nids; i++)
+        if (strncmp(f->ids[i], prefix, sizeof(prefix) - 1) == 0)
+            return 1;
+    return 0;
+}
+
 /* Runs a listing and writes its envelope (objects, manifest or versions
  * resource) with the date headers. A 404 when object_id is set and nothing
  * is visible. */
@@ -365,6 +382,8 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         tq.filter.nids = 1;
     }
     policy_filter(&q->view, &tq.filter);
+    if (q->user.role != AUTH_ROLE_PEER && !asks_for_tombstones(&tq.filter))
+        tq.filter.exclude_type = TOMBSTONE_TYPE;
     taxii_ok(res, 200);
     kz_buf_addstr(&res->body, kind == LIST_VERSIONS ? "{\"versions\":[" : "{\"objects\":[");
     if (store_list(s, &tq.filter, kind == LIST_OBJECTS, on_row, &pc, &page, &err) < 0) {

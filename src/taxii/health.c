@@ -41,8 +41,7 @@ static int add_peer(void *ctx, const struct store_peer *p)
     kz_buf_addc(h->b, '"');
     add_time(h->b, "last_success", p->last_success_us);
     add_time(h->b, "last_failure", p->last_error_us);
-    kz_buf_printf(h->b, ",\"ok\":%s}",
-                  p->last_error_us > p->last_success_us ? "false" : "true");
+    kz_buf_printf(h->b, ",\"ok\":%s}", p->last_error_us > p->last_success_us ? "false" : "true");
     return 0;
 }
 

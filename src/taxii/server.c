@@ -20,10 +20,10 @@
 #include "sign/sign.h"
 #include "util/kztime.h"
 
-#define ROUTE_COLL     0x100 /* the route names a collection (capture 1) */
-#define ROUTE_READ     0x200 /* needs read access to it */
-#define ROUTE_WRITE    0x400 /* needs write access to it */
-#define ROUTE_ADMIN    0x800 /* the account API: admins only, JSON */
+#define ROUTE_COLL     0x100  /* the route names a collection (capture 1) */
+#define ROUTE_READ     0x200  /* needs read access to it */
+#define ROUTE_WRITE    0x400  /* needs write access to it */
+#define ROUTE_ADMIN    0x800  /* the account API: admins only, JSON */
 #define ROUTE_PUBLIC   0x1000 /* answered without a token: /healthz */
 #define ADMIN_MAX_BODY (64u << 10)
 

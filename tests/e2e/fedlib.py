@@ -313,10 +313,12 @@ class FedNode(kzlib.Node):
                                                        p.stderr.decode(errors="replace")))
         return [json.loads(l) for l in p.stdout.decode().splitlines() if l.strip()]
 
-    def export(self, alias, all_versions=True, as_user=None):
+    def export(self, alias, all_versions=True, as_user=None, tombstones=False):
         args = ["export", "--collection", alias]
         if all_versions:
             args.append("--all-versions")
+        if tombstones:
+            args.append("--tombstones")
         if as_user:
             args += ["--as", as_user]
         return json.loads(self.out(*args, timeout=600)).get("objects", [])
@@ -828,10 +830,13 @@ def have_federation():
     return p.returncode == 0
 
 
-def taxii_versions(client, coll):
-    """(id, version) -> object: everything `client` sees in coll, every version."""
-    items, _ = kzlib.walk_pages(client, kzlib.objects_path(coll),
-                                params=[("match[version]", "all")], limit=1000)
+def taxii_versions(client, coll, types=None):
+    """(id, version) -> object: everything `client` sees in coll, every version
+    (types: match[type], e.g. the tombstones a user who is no peer gets only by asking)."""
+    params = [("match[version]", "all")]
+    if types:
+        params.append(("match[type]", ",".join(types)))
+    items, _ = kzlib.walk_pages(client, kzlib.objects_path(coll), params=params, limit=1000)
     return {vkey(o): o for o in items}
 
 
