@@ -176,7 +176,7 @@ static int match_alias(void *ctx, const struct store_collection *c)
     if (c->key != a->key)
         return 0;
     snprintf(a->out, a->cap, "%s", c->alias);
-    return -1;
+    return STORE_STOP;
 }
 
 static void alias_of(struct store *s, int64_t key, char *out, size_t cap)

@@ -27,6 +27,7 @@ struct show_ctx {
     const struct store_collection *col;
     struct kzj_doc doc;
     struct kz_buf out;
+    struct kz_error *err; /* a failure inside the walk over collections */
 };
 
 static int on_row(void *ctx, const struct store_row *r, struct kz_error *err)
@@ -69,7 +70,7 @@ static int each_collection(void *ctx, const struct store_collection *c)
     s->col = c;
     kz_error_clear(&err);
     if (store_list(s->store, &f, 1, on_row, s, &page, &err) < 0) {
-        cli_fail(&err);
+        *s->err = err;
         return -1;
     }
     return 0;
@@ -86,7 +87,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
     struct show_ctx s = {0};
     struct kz_error err;
     struct node *n;
-    int c;
+    int c, rc;
 
     optind = 0;
     while ((c = getopt_long(argc, argv, "hja", opts, NULL)) != -1) {
@@ -107,10 +108,12 @@ int cmd_show(struct cli *cli, int argc, char **argv)
     kzj_doc_init(&s.doc);
     kz_buf_init(&s.out, (size_t)KZ_MAX_OBJECT_BYTES * 4);
     kz_error_clear(&err);
-    if (store_collection_each(s.store, NULL, each_collection, &s, &err) < 0)
-        cli_fail(&err);
+    s.err = &err;
+    rc = store_collection_each(s.store, NULL, each_collection, &s, &err);
     kzj_doc_free(&s.doc);
     kz_buf_free(&s.out);
+    if (rc < 0)
+        return cli_fail(&err);
     if (!s.found) {
         fprintf(stderr, "kizuna: no object with id %s\n", s.id);
         return 1;

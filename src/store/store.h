@@ -109,6 +109,12 @@ int store_collection_add(struct store *s, struct store_collection *c, struct kz_
 int store_collection_find(struct store *s, const char *api_root, const char *id_or_alias,
                           struct store_collection *out, struct kz_error *err);
 
+/* The callbacks of every listing (store_*_each, store_peer_links) answer 0
+ * to go on, STORE_STOP to end the listing early (a success: "found it"), or
+ * -1 for a failure they have described in their own context, which the
+ * listing returns as -1. */
+#define STORE_STOP 1
+
 typedef int (*store_collection_fn)(void *ctx, const struct store_collection *c);
 
 /* Calls fn for each collection of api_root (NULL: all), ordered by alias. */

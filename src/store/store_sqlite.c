@@ -916,33 +916,65 @@ static int sqlite_collection_find(void *b, const char *api_root, const char *id_
     return kz_error_set(err, KZ_ENOTFOUND, "no collection \"%s\"", id_or_alias);
 }
 
+/* --- walking rows ---------------------------------------------------------- */
+
+/* What a *_each passes to walk_rows: the caller's callback (of the type the
+ * row reader knows) and its context. */
+struct walk {
+    void (*fn)(void);
+    void *ctx;
+};
+
+/* Reads the row q is on and hands it to the walk's callback; returns the
+ * callback's answer. */
+typedef int (*row_reader)(sqlite3_stmt *q, const struct walk *w);
+
+/* The one loop of every listing: steps q to its end, passing each row to
+ * read. A callback answers 0 to go on, STORE_STOP to end the walk early
+ * (a success) or -1 for a failure it has described itself, which the
+ * listing returns as -1 instead of the success it used to become. A failed
+ * step is the store's own error, said with `what`. Finalizes q. */
+static int walk_rows(struct sqlite_store *s, sqlite3_stmt *q, row_reader read, const struct walk *w,
+                     struct kz_error *err, const char *what)
+{
+    int rc, answer = 0;
+
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        answer = read(q, w);
+        if (answer != 0)
+            break;
+    }
+    sqlite3_finalize(q);
+    if (answer < 0)
+        return -1;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_fail(s, rc, err, what);
+    return 0;
+}
+
+static int collection_row(sqlite3_stmt *q, const struct walk *w)
+{
+    struct store_collection c;
+
+    read_collection(q, &c);
+    return ((store_collection_fn)w->fn)(w->ctx, &c);
+}
+
 static int sqlite_collection_each(void *b, const char *api_root, store_collection_fn fn, void *ctx,
                                   struct kz_error *err)
 {
     struct sqlite_store *s = b;
-    sqlite3_stmt *q = NULL;
-    struct store_collection c;
-    int rc;
+    struct walk w = {(void (*)(void))fn, ctx};
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT " COLLECTION_COLUMNS " FROM collections"
+                              " WHERE ?1 IS NULL OR api_root = ?1 ORDER BY alias",
+                              err, "store: listing collections");
 
-    rc = sqlite3_prepare_v2(s->db,
-                            "SELECT " COLLECTION_COLUMNS " FROM collections"
-                            " WHERE ?1 IS NULL OR api_root = ?1 ORDER BY alias",
-                            -1, &q, NULL);
-    if (rc != SQLITE_OK)
-        return db_fail(s, rc, err, "store: listing collections");
+    if (!q)
+        return -1;
     if (api_root)
         sqlite3_bind_text(q, 1, api_root, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        read_collection(q, &c);
-        if (fn(ctx, &c) < 0) {
-            sqlite3_finalize(q);
-            return 0;
-        }
-    }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE)
-        return db_fail(s, rc, err, "store: listing collections");
-    return 0;
+    return walk_rows(s, q, collection_row, &w, err, "store: listing collections");
 }
 
 /* Runs a prepared one-shot statement that changes rows; maps a UNIQUE
@@ -1019,6 +1051,14 @@ static int sqlite_api_root_find(void *b, const char *name, struct store_api_root
     return kz_error_set(err, KZ_ENOTFOUND, "no API root \"%s\"", name);
 }
 
+static int sqlite_api_root_each_row(sqlite3_stmt *q, const struct walk *w)
+{
+    struct store_api_root r;
+
+    read_api_root(q, &r);
+    return ((store_api_root_fn)w->fn)(w->ctx, &r);
+}
+
 static int sqlite_api_root_each(void *b, store_api_root_fn fn, void *ctx, struct kz_error *err)
 {
     struct sqlite_store *s = b;
@@ -1026,20 +1066,13 @@ static int sqlite_api_root_each(void *b, store_api_root_fn fn, void *ctx, struct
                               "SELECT name, title, description, max_content_length"
                               " FROM api_roots ORDER BY name",
                               err, "store: listing API roots");
-    struct store_api_root r;
-    int rc;
 
     if (!q)
         return -1;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        read_api_root(q, &r);
-        if (fn(ctx, &r) < 0)
-            break;
+    {
+        struct walk w = {(void (*)(void))fn, ctx};
+        return walk_rows(s, q, sqlite_api_root_each_row, &w, err, "store: listing API roots");
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return db_fail(s, rc, err, "store: listing API roots");
-    return 0;
 }
 
 static int sqlite_org_add(void *b, struct store_org *o, struct kz_error *err)
@@ -1111,25 +1144,26 @@ static int sqlite_org_find(void *b, const char *name, const char *identity, int6
     return kz_error_set(err, KZ_ENOTFOUND, "no organisation with key %lld", (long long)key);
 }
 
+static int sqlite_org_each_row(sqlite3_stmt *q, const struct walk *w)
+{
+    struct store_org o;
+
+    read_org(q, &o);
+    return ((store_org_fn)w->fn)(w->ctx, &o);
+}
+
 static int sqlite_org_each(void *b, store_org_fn fn, void *ctx, struct kz_error *err)
 {
     struct sqlite_store *s = b;
     sqlite3_stmt *q = prepare(s, "SELECT " ORG_COLUMNS " FROM orgs ORDER BY name", err,
                               "store: listing organisations");
-    struct store_org o;
-    int rc;
 
     if (!q)
         return -1;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        read_org(q, &o);
-        if (fn(ctx, &o) < 0)
-            break;
+    {
+        struct walk w = {(void (*)(void))fn, ctx};
+        return walk_rows(s, q, sqlite_org_each_row, &w, err, "store: listing organisations");
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return db_fail(s, rc, err, "store: listing organisations");
-    return 0;
 }
 
 static int sqlite_user_add(void *b, struct store_user *u, struct kz_error *err)
@@ -1197,24 +1231,25 @@ static int sqlite_user_find(void *b, const char *name, int64_t key, struct store
     return kz_error_set(err, KZ_ENOTFOUND, "no user with key %lld", (long long)key);
 }
 
+static int sqlite_user_each_row(sqlite3_stmt *q, const struct walk *w)
+{
+    struct store_user u;
+
+    read_user(q, &u);
+    return ((store_user_fn)w->fn)(w->ctx, &u);
+}
+
 static int sqlite_user_each(void *b, store_user_fn fn, void *ctx, struct kz_error *err)
 {
     struct sqlite_store *s = b;
     sqlite3_stmt *q = prepare(s, USER_SELECT " ORDER BY u.name", err, "store: listing users");
-    struct store_user u;
-    int rc;
 
     if (!q)
         return -1;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        read_user(q, &u);
-        if (fn(ctx, &u) < 0)
-            break;
+    {
+        struct walk w = {(void (*)(void))fn, ctx};
+        return walk_rows(s, q, sqlite_user_each_row, &w, err, "store: listing users");
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return db_fail(s, rc, err, "store: listing users");
-    return 0;
 }
 
 static int sqlite_token_add(void *b, struct store_token *t, struct kz_error *err)
@@ -1269,6 +1304,19 @@ static int sqlite_token_find(void *b, const char *token_id, struct store_token *
     return kz_error_set(err, KZ_ENOTFOUND, "no token \"%s\"", token_id);
 }
 
+static int sqlite_token_each_row(sqlite3_stmt *q, const struct walk *w)
+{
+    struct store_token t;
+
+    memset(&t, 0, sizeof(t));
+    t.key = sqlite3_column_int64(q, 0);
+    col_text(q, 1, t.token_id, sizeof(t.token_id));
+    t.user = sqlite3_column_int64(q, 2);
+    t.created_us = sqlite3_column_int64(q, 3);
+    t.revoked_us = sqlite3_column_int64(q, 4);
+    return ((store_token_fn)w->fn)(w->ctx, &t);
+}
+
 static int sqlite_token_each(void *b, int64_t user, store_token_fn fn, void *ctx,
                              struct kz_error *err)
 {
@@ -1277,26 +1325,25 @@ static int sqlite_token_each(void *b, int64_t user, store_token_fn fn, void *ctx
                               "SELECT key, token_id, user, created, revoked FROM tokens"
                               " WHERE ?1 = 0 OR user = ?1 ORDER BY key",
                               err, "store: listing tokens");
-    struct store_token t;
-    int rc;
 
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, user);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        memset(&t, 0, sizeof(t));
-        t.key = sqlite3_column_int64(q, 0);
-        col_text(q, 1, t.token_id, sizeof(t.token_id));
-        t.user = sqlite3_column_int64(q, 2);
-        t.created_us = sqlite3_column_int64(q, 3);
-        t.revoked_us = sqlite3_column_int64(q, 4);
-        if (fn(ctx, &t) < 0)
-            break;
+    {
+        struct walk w = {(void (*)(void))fn, ctx};
+        return walk_rows(s, q, sqlite_token_each_row, &w, err, "store: listing tokens");
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return db_fail(s, rc, err, "store: listing tokens");
-    return 0;
+}
+
+static int sqlite_community_each_row(sqlite3_stmt *q, const struct walk *w)
+{
+    struct store_community c;
+
+    memset(&c, 0, sizeof(c));
+    c.key = sqlite3_column_int64(q, 0);
+    col_text(q, 1, c.name, sizeof(c.name));
+    c.created_us = sqlite3_column_int64(q, 2);
+    return ((store_community_fn)w->fn)(w->ctx, &c, (const char *)sqlite3_column_text(q, 3));
 }
 
 static int sqlite_community_each(void *b, store_community_fn fn, void *ctx, struct kz_error *err)
@@ -1308,23 +1355,13 @@ static int sqlite_community_each(void *b, store_community_fn fn, void *ctx, stru
                               " m.community = c.key LEFT JOIN orgs o ON o.key = m.org"
                               " GROUP BY c.key ORDER BY c.name",
                               err, "store: listing communities");
-    struct store_community c;
-    int rc;
 
     if (!q)
         return -1;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        memset(&c, 0, sizeof(c));
-        c.key = sqlite3_column_int64(q, 0);
-        col_text(q, 1, c.name, sizeof(c.name));
-        c.created_us = sqlite3_column_int64(q, 2);
-        if (fn(ctx, &c, (const char *)sqlite3_column_text(q, 3)) < 0)
-            break;
+    {
+        struct walk w = {(void (*)(void))fn, ctx};
+        return walk_rows(s, q, sqlite_community_each_row, &w, err, "store: listing communities");
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return db_fail(s, rc, err, "store: listing communities");
-    return 0;
 }
 
 static int sqlite_token_revoke(void *b, const char *token_id, struct kz_error *err)
@@ -1403,6 +1440,21 @@ static int sqlite_grant_check(void *b, int64_t collection, int64_t user, int64_t
     return 0;
 }
 
+static int sqlite_grant_each_row(sqlite3_stmt *q, const struct walk *w)
+{
+    struct store_grant g;
+
+    memset(&g, 0, sizeof(g));
+    g.collection = sqlite3_column_int64(q, 0);
+    g.kind = (enum store_grant_kind)sqlite3_column_int(q, 1);
+    g.subject = sqlite3_column_int64(q, 2);
+    col_text(q, 3, g.role, sizeof(g.role));
+    g.can_read = sqlite3_column_int(q, 4);
+    g.can_write = sqlite3_column_int(q, 5);
+    col_text(q, 6, g.subject_name, sizeof(g.subject_name));
+    return ((store_grant_fn)w->fn)(w->ctx, &g);
+}
+
 static int sqlite_grant_each(void *b, int64_t collection, store_grant_fn fn, void *ctx,
                              struct kz_error *err)
 {
@@ -1415,28 +1467,14 @@ static int sqlite_grant_each(void *b, int64_t collection, store_grant_fn fn, voi
                     " WHEN 3 THEN (SELECT name FROM communities WHERE key = g.subject)"
                     " ELSE g.role END FROM grants g WHERE g.collection = ?1 ORDER BY g.kind, 7",
                     err, "store: listing grants");
-    struct store_grant g;
-    int rc;
 
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, collection);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        memset(&g, 0, sizeof(g));
-        g.collection = sqlite3_column_int64(q, 0);
-        g.kind = (enum store_grant_kind)sqlite3_column_int(q, 1);
-        g.subject = sqlite3_column_int64(q, 2);
-        col_text(q, 3, g.role, sizeof(g.role));
-        g.can_read = sqlite3_column_int(q, 4);
-        g.can_write = sqlite3_column_int(q, 5);
-        col_text(q, 6, g.subject_name, sizeof(g.subject_name));
-        if (fn(ctx, &g) < 0)
-            break;
+    {
+        struct walk w = {(void (*)(void))fn, ctx};
+        return walk_rows(s, q, sqlite_grant_each_row, &w, err, "store: listing grants");
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return db_fail(s, rc, err, "store: listing grants");
-    return 0;
 }
 
 static int sqlite_community_add(void *b, struct store_community *c, struct kz_error *err)
@@ -2468,25 +2506,26 @@ static int sqlite_peer_find(void *b, const char *name, struct store_peer *out, s
     return kz_error_set(err, KZ_ENOTFOUND, "no peer \"%s\"", name);
 }
 
+static int sqlite_peer_each_row(sqlite3_stmt *q, const struct walk *w)
+{
+    struct store_peer p;
+
+    read_peer(q, &p);
+    return ((store_peer_fn)w->fn)(w->ctx, &p);
+}
+
 static int sqlite_peer_each(void *b, store_peer_fn fn, void *ctx, struct kz_error *err)
 {
     struct sqlite_store *s = b;
     sqlite3_stmt *q = prepare(s, "SELECT " PEER_COLUMNS " FROM peers ORDER BY name", err,
                               "store: listing peers");
-    struct store_peer p;
-    int rc;
 
     if (!q)
         return -1;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        read_peer(q, &p);
-        if (fn(ctx, &p) < 0)
-            break;
+    {
+        struct walk w = {(void (*)(void))fn, ctx};
+        return walk_rows(s, q, sqlite_peer_each_row, &w, err, "store: listing peers");
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return db_fail(s, rc, err, "store: listing peers");
-    return 0;
 }
 
 static int sqlite_peer_remove(void *b, const char *name, struct kz_error *err)
@@ -2505,6 +2544,20 @@ static int sqlite_peer_remove(void *b, const char *name, struct kz_error *err)
     return 0;
 }
 
+static int sqlite_peer_links_row(sqlite3_stmt *q, const struct walk *w)
+{
+    struct store_peer_link l;
+
+    memset(&l, 0, sizeof(l));
+    l.peer = sqlite3_column_int64(q, 0);
+    l.direction = sqlite3_column_int(q, 1);
+    l.local = sqlite3_column_int64(q, 2);
+    col_text(q, 3, l.remote, sizeof(l.remote));
+    l.checkpoint = sqlite3_column_int64(q, 4);
+    col_text(q, 5, l.checkpoint_text, sizeof(l.checkpoint_text));
+    return ((store_link_fn)w->fn)(w->ctx, &l);
+}
+
 static int sqlite_peer_links(void *b, int64_t peer, store_link_fn fn, void *ctx,
                              struct kz_error *err)
 {
@@ -2513,27 +2566,14 @@ static int sqlite_peer_links(void *b, int64_t peer, store_link_fn fn, void *ctx,
                               "SELECT peer, direction, local, remote, checkpoint, checkpoint_text"
                               " FROM peer_links WHERE peer = ?1 ORDER BY direction, local, remote",
                               err, "store: listing a peer's links");
-    struct store_peer_link l;
-    int rc;
 
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, peer);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        memset(&l, 0, sizeof(l));
-        l.peer = sqlite3_column_int64(q, 0);
-        l.direction = sqlite3_column_int(q, 1);
-        l.local = sqlite3_column_int64(q, 2);
-        col_text(q, 3, l.remote, sizeof(l.remote));
-        l.checkpoint = sqlite3_column_int64(q, 4);
-        col_text(q, 5, l.checkpoint_text, sizeof(l.checkpoint_text));
-        if (fn(ctx, &l) < 0)
-            break;
+    {
+        struct walk w = {(void (*)(void))fn, ctx};
+        return walk_rows(s, q, sqlite_peer_links_row, &w, err, "store: listing a peer's links");
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return db_fail(s, rc, err, "store: listing a peer's links");
-    return 0;
 }
 
 static int sqlite_peer_communities(void *b, int64_t peer, int64_t *out, size_t cap, size_t *n,

@@ -529,7 +529,7 @@ static int match_key(void *ctx, const struct store_collection *c)
         return 0;
     *f->out = *c;
     f->found = 1;
-    return -1;
+    return STORE_STOP;
 }
 
 static int collection_by_key(struct store *s, int64_t key, struct store_collection *out,

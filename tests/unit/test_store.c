@@ -144,6 +144,46 @@ static void test_list_needs_visibility(void **state)
     assert_int_equal(c.n, 1);
 }
 
+/* A listing's callback: counts rows, and answers `answer` at row `at`. */
+struct walk_probe {
+    int seen;
+    int at;
+    int answer;
+};
+
+static int probe_org(void *ctx, const struct store_org *o)
+{
+    struct walk_probe *p = ctx;
+
+    (void)o;
+    return ++p->seen == p->at ? p->answer : 0;
+}
+
+/* A callback's failure is the listing's failure (it used to become a
+ * success), and STORE_STOP ends a listing early as a success. */
+static void test_listing_callbacks(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    struct walk_probe p;
+    const char *names[] = {"a-org", "b-org", "c-org"};
+
+    for (int i = 0; i < 3; i++) {
+        struct store_org org = {.kind = "cert"};
+        snprintf(org.name, sizeof(org.name), "%s", names[i]);
+        assert_int_equal(store_org_add(f->s, &org, &err), 0);
+    }
+    p = (struct walk_probe){.at = 0};
+    assert_int_equal(store_org_each(f->s, probe_org, &p, &err), 0);
+    assert_true(p.seen >= 3);
+    p = (struct walk_probe){.at = 2, .answer = STORE_STOP};
+    assert_int_equal(store_org_each(f->s, probe_org, &p, &err), 0);
+    assert_int_equal(p.seen, 2);
+    p = (struct walk_probe){.at = 2, .answer = -1};
+    assert_int_equal(store_org_each(f->s, probe_org, &p, &err), -1);
+    assert_int_equal(p.seen, 2);
+}
+
 static void test_accounts(void **state)
 {
     struct fixture *f = *state;
@@ -606,6 +646,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
             cmocka_unit_test_setup_teardown(test_list_needs_visibility, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_listing_callbacks, setup, teardown),
             cmocka_unit_test_setup_teardown(test_collections, setup, teardown),
             cmocka_unit_test_setup_teardown(test_duplicates_and_conflicts, setup, teardown),
             cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
