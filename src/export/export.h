@@ -25,49 +25,12 @@
 #include "stix/stix.h"
 #include "store/store.h"
 #include "util/error.h"
+#include "util/limits.h"
 
 struct kz_out;
 struct match_psl;
 
 /* --- caps ----------------------------------------------------------------- */
-
-/* Distinct (indicator, value) pairs one export may hold in memory: they are
- * sorted before writing so every file is deterministic. 16M is the match
- * index's cap too (MATCH_MAX_VALUES). */
-#define EXPORT_MAX_VALUES (16u * 1024 * 1024)
-
-/* Bytes of text (values, ids, names) one export may hold in memory. */
-#define EXPORT_MAX_POOL_BYTES ((size_t)2 * 1024 * 1024 * 1024 - 1)
-
-/* An indicator name as written into a Zeek desc or a Suricata msg; longer
- * names are cut at a UTF-8 boundary and end in "...". */
-#define EXPORT_MAX_NAME_BYTES 200
-
-/* One Zeek meta.desc: the names of every indicator behind a value; past
- * this the rest are counted ("+N more"). */
-#define EXPORT_MAX_DESC_BYTES 1024
-
-/* One Suricata rule line. Suricata refuses longer signatures
- * (DETECT_MAX_RULE_SIZE is 8192 with the newline); a URL rule that would
- * pass this is left out and counted. */
-#define EXPORT_MAX_RULE_BYTES 8000
-
-/* Addresses in one Suricata address group ([a,b,...]) of a CIDR rule, and
- * the bytes they may take, so a group rule stays well under the cap above. */
-#define EXPORT_RULE_ADDRS      100
-#define EXPORT_RULE_ADDR_BYTES 4096
-
-/* Domain dataset rules match names up to this many labels below the
- * indicator's own depth; deeper indicators raise it (a DNS name has at most
- * 127 labels). */
-#define EXPORT_MIN_DOMAIN_LABELS 6
-#define EXPORT_MAX_DOMAIN_LABELS 127
-
-/* --collection given more than once: at most this many per export. */
-#define EXPORT_MAX_COLLECTIONS 16
-
-/* Indicators named in one rule's metadata or one desc; more are counted. */
-#define EXPORT_MAX_REFS_PER_LINE 8
 
 /* Signature ids: the rules use [base, base + EXPORT_SID_SPAN). The default
  * base is the start of the range Snort and Suricata leave to local rules;

@@ -19,28 +19,7 @@
 
 #include "util/buf.h"
 #include "util/error.h"
-
-/* Caps on what a client may send us, besides the body. */
-#define HTTP_MAX_TARGET           8192 /* bytes of request target (path + query) */
-#define HTTP_MAX_SEGMENTS         16   /* path segments */
-#define HTTP_MAX_PARAMS           64   /* query parameters */
-#define HTTP_MAX_CAPTURES         4    /* {placeholders} in one route */
-#define HTTP_MAX_RESPONSE_HEADERS 8
-#define HTTP_HEADER_DEADLINE_S    10          /* a request's headers must arrive within this */
-#define HTTP_IDLE_TIMEOUT_S       30          /* an idle connection is closed after this */
-#define HTTP_MAX_CONNECTIONS      16384       /* open connections at once */
-#define HTTP_DISCARD_MAX          (16u << 20) /* body bytes skipped past the cap before hanging up */
-#define HTTP_DRAIN_TIMEOUT_S      30          /* how long a stop waits for in-flight requests */
-#define HTTP_CONN_MEMORY          (32u << 10) /* MHD per-connection pool: request line, headers */
-/* Request bodies one user may have in flight at once (declared lengths and
- * bytes read, until each request ends). A request alone may always use its
- * route's max_body; more than one past this is refused (429). */
-#define HTTP_USER_INFLIGHT_MAX ((uint64_t)256 << 20)
-/* A request body must bring HTTP_BODY_MIN_BYTES (or end) within every this
- * many seconds, else its connection is closed: a stalled or dribbling body
- * would hold its memory and its user's budget for ever. */
-#define HTTP_BODY_TIMEOUT_S 30
-#define HTTP_BODY_MIN_BYTES (16u << 10)
+#include "util/limits.h"
 
 struct http_request;
 

@@ -14,9 +14,7 @@
 
 #include "match/logread_int.h"
 #include "match/match_int.h"
-
-/* Fields of one line we keep (9 standard ones and extras). */
-#define CLF_MAX_FIELDS 40
+#include "util/limits.h"
 
 struct clf_field {
     const char *name;

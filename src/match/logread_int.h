@@ -14,7 +14,7 @@
 #include <zlib.h>
 
 #include "match/logread.h"
-#include "match/match_limits.h"
+#include "util/limits.h"
 #include "util/error.h"
 
 /* Where a format's parser sends fields. */

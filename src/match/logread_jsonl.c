@@ -21,10 +21,7 @@
 #include "json/json.h"
 #include "match/logread_int.h"
 #include "match/match_int.h"
-
-/* Containers nested deeper than this end the structured parse (the rest of
- * the line is scanned as text). */
-#define LR_JSON_MAX_NESTING 256
+#include "util/limits.h"
 
 long lr_json_unescape(const char *p, size_t n, char *out)
 {

@@ -10,8 +10,7 @@
 #include <string.h>
 
 #include "match/logread_int.h"
-
-#define SYSLOG_MAX_FIELDS 48
+#include "util/limits.h"
 
 struct sl_field {
     const char *name;

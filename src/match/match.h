@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "match/match_limits.h"
+#include "util/limits.h"
 #include "util/error.h"
 
 /* The kinds of indicator values. CIDR kinds exist only on the indicator side;

@@ -2,7 +2,7 @@
  * The scan engine: streams a reader's lines through the format parser, the
  * tokenizer and the index, and reports hits in input order.
  *
- * Threading. The input is cut into blocks of whole lines (match_limits.h):
+ * Threading. The input is cut into blocks of whole lines (util/limits.h):
  * raw ranges of a mapped file, which the scan threads align themselves, or
  * buffers the calling thread fills from a gzip stream or a pipe. N worker
  * threads scan blocks in any order into per-block hit buffers; the calling

@@ -38,14 +38,6 @@
 #include "util/buf.h"
 #include "util/limits.h"
 
-/* PCRE2 limits for one MATCHES against one value: regexes come from
- * untrusted patterns and must not backtrack without end. */
-#define KZP_REGEX_MATCH_LIMIT 1000000
-#define KZP_REGEX_DEPTH_LIMIT 10000
-
-/* The largest number_observed STIX allows (section 4.14.1). */
-#define KZP_MAX_NUMBER_OBSERVED 999999999
-
 /* --- the observation set ------------------------------------------------ */
 
 struct obs_doc {

@@ -24,29 +24,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
-
-/* The longest pattern accepted, in bytes. Real indicators are well under
- * 4 KiB; 64 KiB leaves room for long IN lists while bounding the tree. */
-#define KZP_MAX_PATTERN_BYTES ((size_t)64 * 1024)
-
-/* Nesting of parentheses and brackets, and steps in one object path. The
- * parser and every tree walk recurse at most this deep. */
-#define KZP_MAX_DEPTH 64
-
-/* Bindings (sets of observations satisfying a sub-expression) one
- * sub-expression may produce during an evaluation. AND, FOLLOWEDBY and
- * REPEATS combine their operands' bindings, which grows combinatorially;
- * past this cap the evaluation stops with KZ_ELIMIT instead of using
- * unbounded memory. */
-#define KZP_MAX_BINDINGS 20000
-
-/* Candidate combinations of bindings one evaluation may examine (the time
- * bound matching KZP_MAX_BINDINGS' memory bound). Past it the evaluation
- * stops with KZ_ELIMIT: an error result, never a hang. */
-#define KZP_MAX_BINDING_WORK 2000000
-
-/* Observations (observed-data objects) one struct kzp_obs may hold. */
-#define KZP_MAX_OBSERVATIONS (1u << 20)
+#include "util/limits.h"
 
 /* --- parsing and checking ---------------------------------------------- */
 

@@ -65,4 +65,187 @@
  * seven; a little room so that an unknown member is named, not just refused. */
 #define KZ_MAX_ADMIN_JSON_NODES 16
 
+/* --- STIX patterns (pattern/): from indicators anyone may post --- */
+
+/* The longest pattern accepted, in bytes. Real indicators are well under
+ * 4 KiB; 64 KiB leaves room for long IN lists while bounding the tree. */
+#define KZP_MAX_PATTERN_BYTES ((size_t)64 * 1024)
+
+/* Nesting of parentheses and brackets, and steps in one object path. The
+ * parser and every tree walk recurse at most this deep. */
+#define KZP_MAX_DEPTH 64
+
+/* Bindings (sets of observations satisfying a sub-expression) one
+ * sub-expression may produce during an evaluation. AND, FOLLOWEDBY and
+ * REPEATS combine their operands' bindings, which grows combinatorially;
+ * past this cap the evaluation stops with KZ_ELIMIT instead of using
+ * unbounded memory. */
+#define KZP_MAX_BINDINGS 20000
+
+/* Candidate combinations of bindings one evaluation may examine (the time
+ * bound matching KZP_MAX_BINDINGS' memory bound). Past it the evaluation
+ * stops with KZ_ELIMIT: an error result, never a hang. */
+#define KZP_MAX_BINDING_WORK 2000000
+
+/* Observations (observed-data objects) one struct kzp_obs may hold. */
+#define KZP_MAX_OBSERVATIONS (1u << 20)
+
+/* --- pattern evaluation --- */
+
+/* PCRE2 limits for one MATCHES against one value: regexes come from
+ * untrusted patterns and must not backtrack without end. */
+#define KZP_REGEX_MATCH_LIMIT 1000000
+#define KZP_REGEX_DEPTH_LIMIT 10000
+
+/* The largest number_observed STIX allows (section 4.14.1). */
+#define KZP_MAX_NUMBER_OBSERVED 999999999
+
+/* --- HTTP (http/): what a client may send besides the body --- */
+
+/* Caps on what a client may send us, besides the body. */
+#define HTTP_MAX_TARGET           8192 /* bytes of request target (path + query) */
+#define HTTP_MAX_SEGMENTS         16   /* path segments */
+#define HTTP_MAX_PARAMS           64   /* query parameters */
+#define HTTP_MAX_CAPTURES         4    /* {placeholders} in one route */
+#define HTTP_MAX_RESPONSE_HEADERS 8
+#define HTTP_HEADER_DEADLINE_S    10          /* a request's headers must arrive within this */
+#define HTTP_IDLE_TIMEOUT_S       30          /* an idle connection is closed after this */
+#define HTTP_MAX_CONNECTIONS      16384       /* open connections at once */
+#define HTTP_DISCARD_MAX          (16u << 20) /* body bytes skipped past the cap before hanging up */
+#define HTTP_DRAIN_TIMEOUT_S      30          /* how long a stop waits for in-flight requests */
+#define HTTP_CONN_MEMORY          (32u << 10) /* MHD per-connection pool: request line, headers */
+/* Request bodies one user may have in flight at once (declared lengths and
+ * bytes read, until each request ends). A request alone may always use its
+ * route's max_body; more than one past this is refused (429). */
+#define HTTP_USER_INFLIGHT_MAX ((uint64_t)256 << 20)
+/* A request body must bring HTTP_BODY_MIN_BYTES (or end) within every this
+ * many seconds, else its connection is closed: a stalled or dribbling body
+ * would hold its memory and its user's budget for ever. */
+#define HTTP_BODY_TIMEOUT_S 30
+#define HTTP_BODY_MIN_BYTES (16u << 10)
+
+/* --- sensor exports (export/) --- */
+
+/* Distinct (indicator, value) pairs one export may hold in memory: they are
+ * sorted before writing so every file is deterministic. 16M is the match
+ * index's cap too (MATCH_MAX_VALUES). */
+#define EXPORT_MAX_VALUES (16u * 1024 * 1024)
+
+/* Bytes of text (values, ids, names) one export may hold in memory. */
+#define EXPORT_MAX_POOL_BYTES ((size_t)2 * 1024 * 1024 * 1024 - 1)
+
+/* An indicator name as written into a Zeek desc or a Suricata msg; longer
+ * names are cut at a UTF-8 boundary and end in "...". */
+#define EXPORT_MAX_NAME_BYTES 200
+
+/* One Zeek meta.desc: the names of every indicator behind a value; past
+ * this the rest are counted ("+N more"). */
+#define EXPORT_MAX_DESC_BYTES 1024
+
+/* One Suricata rule line. Suricata refuses longer signatures
+ * (DETECT_MAX_RULE_SIZE is 8192 with the newline); a URL rule that would
+ * pass this is left out and counted. */
+#define EXPORT_MAX_RULE_BYTES 8000
+
+/* Addresses in one Suricata address group ([a,b,...]) of a CIDR rule, and
+ * the bytes they may take, so a group rule stays well under the cap above. */
+#define EXPORT_RULE_ADDRS      100
+#define EXPORT_RULE_ADDR_BYTES 4096
+
+/* Domain dataset rules match names up to this many labels below the
+ * indicator's own depth; deeper indicators raise it (a DNS name has at most
+ * 127 labels). */
+#define EXPORT_MIN_DOMAIN_LABELS 6
+#define EXPORT_MAX_DOMAIN_LABELS 127
+
+/* --collection given more than once: at most this many per export. */
+#define EXPORT_MAX_COLLECTIONS 16
+
+/* Indicators named in one rule's metadata or one desc; more are counted. */
+#define EXPORT_MAX_REFS_PER_LINE 8
+
+/* --- log readers (match/logread_*) --- */
+
+/* Fields of one line we keep (9 standard ones and extras). */
+#define CLF_MAX_FIELDS 40
+
+/* Containers nested deeper than this end the structured parse (the rest of
+ * the line is scanned as text). */
+#define LR_JSON_MAX_NESTING 256
+
+#define SYSLOG_MAX_FIELDS 48
+
+/* --- log matching (match/): indicators, logs, warninglists --- */
+
+/* Indicator values in one index. Refs and table offsets are 32-bit; 16M
+ * values is 16x the design point (1M) and still bounds memory to ~2 GB. */
+#define MATCH_MAX_VALUES (16u * 1024 * 1024)
+
+/* A ref is the caller's indicator number; the top bit is reserved for the
+ * index's own encoding (single ref vs. list). */
+#define MATCH_MAX_REF 0x7fffffffu
+
+/* One indicator value's text (a URL is the longest kind). Browsers cap URLs
+ * near 2 MB but feeds and logs stay far below 8 KiB; longer log tokens are
+ * skipped and counted. */
+#define MATCH_MAX_VALUE_BYTES 8192
+
+/* A DNS name: 253 characters (RFC 1035), labels of at most 63 bytes. */
+#define MATCH_MAX_DOMAIN 253
+#define MATCH_MAX_LABEL  63
+
+/* The local part of an e-mail address (RFC 5321 section 4.5.3.1.1). */
+#define MATCH_MAX_EMAIL_LOCAL 64
+
+/* Covering matches one lookup can return: an IPv6 address has at most 129
+ * covering prefixes (/0../128) and a domain at most 127 labels. */
+#define MATCH_MAX_SPANS 130
+
+/* One log line. Longer lines are split into pieces of this size at a
+ * separator, scanned as plain text, and counted in match_stats.long_lines. */
+#define MATCH_MAX_LINE ((size_t)1024 * 1024)
+
+/* The unit of work handed to a scan thread (a run of whole lines). Large
+ * enough that queueing costs nothing, small enough to keep all threads busy
+ * on a 64 MB file. Must exceed MATCH_MAX_LINE. */
+#define MATCH_BLOCK_BYTES ((size_t)4 * 1024 * 1024)
+
+/* Hit records one block may buffer before the scan falls back to emitting
+ * that block's hits line by line in the calling thread; bounds memory when
+ * every token hits (e.g. a /0 indicator). */
+#define MATCH_MAX_BLOCK_HIT_BYTES ((size_t)32 * 1024 * 1024)
+
+/* Refs reported with one hit; more are counted in match_hit.refs_dropped. */
+#define MATCH_MAX_HIT_REFS 4096
+
+/* Scan threads (--threads). More than the cores only adds contention. */
+#define MATCH_MAX_THREADS 64
+
+/* Fields of one Zeek TSV header (#fields); Zeek's widest logs have ~60. */
+#define MATCH_MAX_ZEEK_FIELDS 256
+
+/* Bytes of one Zeek header's field names and types together. */
+#define MATCH_MAX_ZEEK_HEADER 8192
+
+/* Nesting of a JSON log line followed for field names; deeper values are
+ * still scanned, under the name of the deepest followed key. */
+#define MATCH_MAX_JSON_PATH_DEPTH 32
+
+/* A field name as reported in a hit (a JSON key path). Longer names are
+ * truncated with a trailing "...". */
+#define MATCH_MAX_FIELD_NAME 256
+
+/* Lines sampled to detect a file's format, and the bytes they may span. */
+#define MATCH_DETECT_LINES 16
+#define MATCH_DETECT_BYTES ((size_t)64 * 1024)
+
+/* Warninglists: lists in one set, one list's JSON text (the largest MISP
+ * list, majestic_million, is ~25 MB), and one entry. */
+#define MATCH_MAX_WARNINGLISTS      4096
+#define MATCH_MAX_WARNINGLIST_BYTES ((size_t)256 * 1024 * 1024)
+#define MATCH_MAX_WARNINGLIST_ENTRY 4096
+
+/* The public suffix list file (about 250 KB today). */
+#define MATCH_MAX_PSL_BYTES ((size_t)16 * 1024 * 1024)
+
 #endif
