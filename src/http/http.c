@@ -36,6 +36,7 @@
 
 #include "util/file.h"
 #include "util/kztime.h"
+#include "util/text.h"
 
 /* One tracked connection (for the header deadline). */
 struct conn {
@@ -121,44 +122,20 @@ void http_response_header(struct http_response *res, const char *name, const cha
     res->nheaders++;
 }
 
+/* The value of hex digit c, or -1. */
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return kz_is_hex((unsigned char)c) ? (int)kz_hexval((unsigned char)c) : -1;
 }
 
-/* Checks s[0..n) is valid UTF-8 without control characters. */
+/* Checks s[0..n) is valid UTF-8 (util/text.h's rules) without control
+ * characters. */
 static int clean_utf8(const unsigned char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        size_t len;
-        if (c < 0x20 || c == 0x7f)
-            return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf)
-            len = 2;
-        else if (c >= 0xe0 && c <= 0xef)
-            len = 3;
-        else if (c >= 0xf0 && c <= 0xf4)
-            len = 4;
-        else
-            return 0;
-        if (i + len > n)
-            return 0;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-        if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] >= 0xa0) ||
-            (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90))
+        uint32_t cp;
+        size_t len = kz_utf8_decode(s + i, n - i, &cp);
+        if (len == 0 || cp < 0x20 || cp == 0x7f)
             return 0;
         i += len;
     }
