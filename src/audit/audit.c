@@ -28,19 +28,6 @@ struct audit_log {
     pthread_mutex_t write_lock; /* one flush at a time */
 };
 
-int audit_key_load(const char *signing_key_path, unsigned char key[AUDIT_KEY_BYTES],
-                   struct kz_error *err)
-{
-    unsigned char sk[SIGN_SECRET_BYTES];
-
-    if (sign_load(signing_key_path, sk, err) < 0)
-        return -1;
-    crypto_generichash(key, AUDIT_KEY_BYTES, (const unsigned char *)"kizuna audit chain", 18, sk,
-                       32);
-    sodium_memzero(sk, sizeof(sk));
-    return 0;
-}
-
 void audit_markings_text(const uint64_t *counts, char *out, size_t cap)
 {
     static const char *const names[] = {"unmarked", "clear",        "green",

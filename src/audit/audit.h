@@ -55,10 +55,6 @@ void audit_record(struct audit_log *l, const struct audit_event *e);
 /* Writes what is pending now. */
 int audit_flush(struct audit_log *l, struct kz_error *err);
 
-/* The chain key, derived from the node's signing key. */
-int audit_key_load(const char *signing_key_path, unsigned char key[AUDIT_KEY_BYTES],
-                   struct kz_error *err);
-
 /* Checks the whole chain; on a break returns -1 with err naming the first
  * row at fault. *rows is the number of rows checked. */
 int audit_verify(struct store *s, const unsigned char key[AUDIT_KEY_BYTES], int64_t *rows,

@@ -9,6 +9,7 @@
 #include "audit/audit.h"
 #include "cli/cli.h"
 #include "node/node.h"
+#include "sign/sign.h"
 #include "util/buf.h"
 #include "util/kztime.h"
 
@@ -96,7 +97,8 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
     if (!as)
         return cli_fail(&err);
     if (verify) {
-        if (audit_key_load(node_config(n)->signing_key, key, &err) < 0 ||
+        if (sign_derive_key(node_config(n)->signing_key, SIGN_PURPOSE_AUDIT, key, sizeof(key),
+                            &err) < 0 ||
             audit_verify(as, key, &rows, &err) < 0) {
             sodium_memzero(key, sizeof(key));
             store_close(as);

@@ -357,7 +357,7 @@ static const char node_help[] = "usage: kizuna [--home DIR] node key\n\n"
 
 int cmd_node(struct cli *cli, int argc, char **argv)
 {
-    unsigned char sk[SIGN_SECRET_BYTES];
+    struct sign_key *k;
     char text[SIGN_PUBLIC_TEXT_MAX];
     struct kz_error err;
     struct node *n;
@@ -371,10 +371,11 @@ int cmd_node(struct cli *cli, int argc, char **argv)
     if (!(n = cli_node(cli)))
         return 2;
     kz_error_clear(&err);
-    if (sign_load(node_config(n)->signing_key, sk, &err) < 0)
+    k = sign_key_open(node_config(n)->signing_key, &err);
+    if (!k)
         return cli_fail(&err);
-    sign_public_text(sk, text);
-    sodium_memzero(sk, sizeof(sk));
+    sign_key_public_text(k, text);
+    sign_key_close(k);
     printf("%s\n", text);
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "audit/audit.h"
 #include "cli/cli.h"
 #include "node/node.h"
+#include "sign/sign.h"
 #include "sync/sync.h"
 
 struct command {
@@ -109,7 +110,7 @@ void cli_audit(struct node *n, const struct audit_event *e)
     struct kz_error err;
 
     kz_error_clear(&err);
-    if (audit_key_load(cfg->signing_key, key, &err) < 0) {
+    if (sign_derive_key(cfg->signing_key, SIGN_PURPOSE_AUDIT, key, sizeof(key), &err) < 0) {
         cli_fail(&err);
         return;
     }

@@ -30,19 +30,11 @@
 #include "util/kztime.h"
 #include "util/text.h"
 
-#define TOKEN_KEY_LABEL "kizuna peer token"
-
 static int token_key(const char *signing_key_path, unsigned char key[crypto_secretbox_KEYBYTES],
                      struct kz_error *err)
 {
-    unsigned char sk[SIGN_SECRET_BYTES];
-
-    if (sign_load(signing_key_path, sk, err) < 0)
-        return -1;
-    crypto_generichash(key, crypto_secretbox_KEYBYTES, (const unsigned char *)TOKEN_KEY_LABEL,
-                       sizeof(TOKEN_KEY_LABEL) - 1, sk, 32);
-    sodium_memzero(sk, sizeof(sk));
-    return 0;
+    return sign_derive_key(signing_key_path, SIGN_PURPOSE_PEER_TOKEN, key,
+                           crypto_secretbox_KEYBYTES, err);
 }
 
 int sync_token_seal(const char *signing_key_path, const char *token, unsigned char *out, size_t cap,
@@ -128,12 +120,8 @@ static int verify_page(const struct round *r, const char *target, const struct p
         return 0;
     if (strncmp(p->signature, "v1 ", 3) != 0)
         return kz_error_set(err, KZ_EDENIED, "the peer's page is not signed");
-    kz_buf_init(&msg, p->body.len + strlen(target) + 64);
-    kz_buf_addstr(&msg, "kizuna-sig-v1\n");
-    kz_buf_addstr(&msg, target);
-    kz_buf_addc(&msg, '\n');
-    kz_buf_add(&msg, p->body.data ? p->body.data : "", p->body.len);
-    ok = !msg.failed && sign_verify_text(r->pk, msg.data, msg.len, p->signature + 3) == 0;
+    ok = sign_page_text(&msg, target, p->body.data, p->body.len) == 0 &&
+         sign_verify_text(r->pk, msg.data, msg.len, p->signature + 3) == 0;
     kz_buf_free(&msg);
     if (!ok)
         return kz_error_set(err, KZ_EDENIED,

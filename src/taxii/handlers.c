@@ -233,14 +233,9 @@ static void sign_page(struct taxii_server *t, struct http_request *req, struct h
     struct kz_buf msg;
     const char *target = http_request_target(req);
 
-    kz_buf_init(&msg, res->body.len + strlen(target) + 64);
-    kz_buf_addstr(&msg, TAXII_SIGNATURE_PREFIX);
-    kz_buf_addstr(&msg, target);
-    kz_buf_addc(&msg, '\n');
-    kz_buf_add(&msg, res->body.data, res->body.len);
-    if (!msg.failed) {
+    if (sign_page_text(&msg, target, res->body.data, res->body.len) == 0) {
         memcpy(signature, "v1 ", 3);
-        sign_detached_text(t->signing_key, msg.data, msg.len, signature + 3);
+        sign_key_sign_text(t->node_key, msg.data, msg.len, signature + 3);
         http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
     }
     kz_buf_free(&msg);

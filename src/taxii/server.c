@@ -270,8 +270,7 @@ static int open_audit(struct taxii_server *t, struct kz_error *err)
 {
     unsigned char key[AUDIT_KEY_BYTES];
 
-    if (audit_key_load(t->cfg->signing_key, key, err) < 0)
-        return -1;
+    sign_key_derive(t->node_key, SIGN_PURPOSE_AUDIT, key, sizeof(key));
     t->audit = audit_log_open(t->cfg->store_backend, t->cfg->audit_path, key, 1, err);
     sodium_memzero(key, sizeof(key));
     return t->audit ? 0 : -1;
@@ -302,7 +301,6 @@ static int open_writer(struct taxii_server *t, struct kz_error *err)
 struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
 {
     struct taxii_server *t = calloc(1, sizeof(*t));
-    unsigned char sk[SIGN_SECRET_BYTES];
 
     if (!t) {
         kz_error_set(err, KZ_ENOMEM, "out of memory");
@@ -323,14 +321,12 @@ struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
     t->auth = auth_cache_new();
     /* cursors are MACed with a key derived from the node's signing key, so
      * they stay valid across restarts and cannot be forged */
-    if (!t->auth || sign_load(t->cfg->signing_key, sk, err) < 0) {
+    t->node_key = t->auth ? sign_key_open(t->cfg->signing_key, err) : NULL;
+    if (!t->node_key) {
         taxii_server_free(t);
         return NULL;
     }
-    crypto_generichash(t->cursor_key, sizeof(t->cursor_key), (const unsigned char *)"cursor", 6, sk,
-                       32);
-    memcpy(t->signing_key, sk, sizeof(t->signing_key));
-    sodium_memzero(sk, sizeof(sk));
+    sign_key_derive(t->node_key, SIGN_PURPOSE_CURSOR, t->cursor_key, sizeof(t->cursor_key));
     if (open_audit(t, err) < 0 || open_writer(t, err) < 0) {
         taxii_server_free(t);
         return NULL;
@@ -357,7 +353,7 @@ void taxii_server_free(struct taxii_server *t)
     pthread_mutex_destroy(&t->write_lock);
     auth_cache_free(t->auth);
     sodium_memzero(t->cursor_key, sizeof(t->cursor_key));
-    sodium_memzero(t->signing_key, sizeof(t->signing_key));
+    sign_key_close(t->node_key);
     free(t);
 }
 

@@ -12,6 +12,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "policy/policy.h"
+#include "sign/sign.h"
 #include "taxii/taxii.h"
 
 /* The response cache: slots (direct-mapped), the most it holds, and the
@@ -31,7 +32,7 @@ struct taxii_server {
     struct taxii_rcache *rcache;
     struct auth_cache *auth;
     unsigned char cursor_key[TAXII_CURSOR_KEY_BYTES];
-    unsigned char signing_key[64]; /* the node's Ed25519 secret key */
+    struct sign_key *node_key; /* the node's Ed25519 key (sign/) */
     struct audit_log *audit;
     struct http_app app;
     pthread_mutex_t write_lock;    /* held while using writer */
