@@ -54,6 +54,48 @@ static int print_row(void *ctx, const struct store_audit *a)
     return 0;
 }
 
+struct partners_ctx {
+    struct store *s;
+    int bad;
+};
+
+/* Prints each partner whose audit log stopped extending what this node saw
+ * of it (sync records it; docs/FEDERATION.md). */
+static int check_partner(void *ctx, const struct store_peer *p)
+{
+    struct partners_ctx *c = ctx;
+    struct store_peer_head h;
+    struct kz_error err;
+
+    if (store_peer_head_get(c->s, p->key, &h, &err) == 0 && h.problem[0]) {
+        fprintf(stderr, "kizuna: partner %s: %s\n", p->name, h.problem);
+        c->bad++;
+    }
+    return 0;
+}
+
+static int verify_all(struct node *n, struct store *as)
+{
+    struct partners_ctx pc = {.s = node_store(n)};
+    unsigned char key[AUDIT_KEY_BYTES];
+    struct kz_error err;
+    int64_t rows;
+    int rc = 0;
+
+    kz_error_clear(&err);
+    if (sign_derive_key(node_config(n)->signing_key, SIGN_PURPOSE_AUDIT, key, sizeof(key), &err) <
+                0 ||
+        audit_verify(as, node_store(n), key, &rows, &err) < 0)
+        rc = cli_fail(&err);
+    else
+        printf("audit log intact: %lld rows\n", (long long)rows);
+    sodium_memzero(key, sizeof(key));
+    kz_error_clear(&err);
+    if (store_peer_each(pc.s, check_partner, &pc, &err) < 0)
+        return cli_fail(&err);
+    return rc ? rc : pc.bad ? 1 : 0;
+}
+
 int cmd_audit(struct cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -63,10 +105,9 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
     };
     struct print_ctx p = {0};
     const char *user = NULL;
-    int64_t since = INT64_MIN, rows;
+    int64_t since = INT64_MIN;
     int c, verify = 0, rc;
     struct store *as;
-    unsigned char key[AUDIT_KEY_BYTES];
     struct kz_error err;
     struct node *n;
 
@@ -97,17 +138,9 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
     if (!as)
         return cli_fail(&err);
     if (verify) {
-        if (sign_derive_key(node_config(n)->signing_key, SIGN_PURPOSE_AUDIT, key, sizeof(key),
-                            &err) < 0 ||
-            audit_verify(as, key, &rows, &err) < 0) {
-            sodium_memzero(key, sizeof(key));
-            store_close(as);
-            return cli_fail(&err);
-        }
-        sodium_memzero(key, sizeof(key));
-        printf("audit log intact: %lld rows\n", (long long)rows);
+        rc = verify_all(n, as);
         store_close(as);
-        return 0;
+        return rc;
     }
     rc = store_audit_each(as, since, user, print_row, &p, &err);
     store_close(as);

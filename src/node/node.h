@@ -31,6 +31,7 @@ struct node_config {
     char log_path[NODE_PATH_MAX];    /* [server] log (resolved), "-" for stderr */
     uint64_t max_content_length;     /* [server] max_content_length, bytes */
     int sync_interval;               /* [sync] interval, seconds */
+    int audit_syslog;                /* [audit] syslog = on|off: copy rows to syslog */
     char signing_key[NODE_PATH_MAX]; /* [node] signing_key (resolved) */
 };
 

@@ -272,7 +272,8 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     if (!key.failed && taxii_rcache_get(t->rcache, &key, taxii_thread_epoch(q->thread), res, &count,
                                         pc.markings)) {
         taxii_ok(res, 200);
-        taxii_audit(t, req, "read", count, pc.markings);
+        if (taxii_audit(t, req, "read", count, pc.markings) < 0)
+            taxii_audit_failed(res);
         kz_buf_free(&key);
         return;
     }
@@ -300,7 +301,10 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         taxii_error_from(res, &err);
         goto out;
     }
-    taxii_audit(t, req, "read", page.count, pc.markings);
+    if (taxii_audit(t, req, "read", page.count, pc.markings) < 0) {
+        taxii_audit_failed(res);
+        goto out;
+    }
     if (object_id && page.count == 0 && !tq.has_next) {
         taxii_error(res, 404, "Not found", "no such object in this collection");
         goto out;
@@ -493,8 +497,10 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
         store_tombstone(t, q, s, &d, every.count == d.n, &err) < 0 || store_commit(s, &err) < 0)
         goto fail;
     taxii_epoch_bump(t);
-    taxii_audit(t, req, "delete", deleted, NULL);
-    taxii_ok(res, 200);
+    if (taxii_audit(t, req, "delete", deleted, NULL) < 0)
+        taxii_audit_failed(res);
+    else
+        taxii_ok(res, 200);
     goto out;
 fail:
     store_rollback(s);
@@ -647,8 +653,10 @@ void taxii_post_objects(void *app, struct http_request *req, struct http_respons
         taxii_error_from(res, &err);
     } else {
         taxii_epoch_bump(t);
-        taxii_audit(t, req, "write", counts.added, p.markings);
-        taxii_ok(res, 202);
+        if (taxii_audit(t, req, "write", counts.added, p.markings) < 0)
+            taxii_audit_failed(res);
+        else
+            taxii_ok(res, 202);
     }
     kz_buf_free(&p.successes);
     kz_buf_free(&p.failures);

@@ -108,9 +108,16 @@ void taxii_ok(struct http_response *res, int status);
 /* The reader description for policy/ of this request. */
 void taxii_reader(const struct taxii_server *t, const struct taxii_req *q, struct policy_reader *r);
 
-/* Records a read or write of objects in the audit log. */
-void taxii_audit(struct taxii_server *t, struct http_request *req, const char *action,
-                 uint64_t count, const uint64_t *markings);
+/* Records a request in the audit log and returns once the row is committed
+ * (durably unless action is "read"); -1 when it could not be, and the
+ * request must then not be answered as a success (taxii_audit_failed). */
+int taxii_audit(struct taxii_server *t, struct http_request *req, const char *action,
+                uint64_t count, const uint64_t *markings);
+void taxii_audit_failed(struct http_response *res);
+/* Records an account change or an admin API call by the request's user,
+ * durably; what says what changed. -1 when it could not be recorded. */
+int taxii_audit_change(struct taxii_server *t, struct http_request *req, const char *action,
+                       const char *what);
 
 /* The account API (admin.c). */
 int taxii_admin_allowed(const struct auth_user *u);
@@ -132,5 +139,6 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
 void taxii_get_versions(void *app, struct http_request *req, struct http_response *res);
 void taxii_get_manifest(void *app, struct http_request *req, struct http_response *res);
 void taxii_get_status(void *app, struct http_request *req, struct http_response *res);
+void taxii_get_audit_head(void *app, struct http_request *req, struct http_response *res);
 
 #endif
