@@ -28,6 +28,9 @@
 #define SYNC_RETRIES           3   /* after the first attempt */
 #define SYNC_BACKOFF_MS        500 /* doubled per retry, +-50% jitter */
 
+/* The most a partner's signed audit head may take (docs/FEDERATION.md). */
+#define SYNC_MAX_HEAD_BYTES 4096
+
 /* Calls curl_global_init; once per process, before any thread starts. */
 int sync_global_init(void);
 
