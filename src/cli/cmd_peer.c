@@ -148,7 +148,8 @@ static int peer_add(struct cli *cli, int argc, char **argv)
                         &err) < 0 ||
         store_peer_add(node_store(n), &p, communities, nc, links, nl, &err) < 0)
         return cli_fail(&err);
-    return 0;
+    return cli_audit_change(n, "peer-add", NULL, "peer=%s url=%s key=%s", p.name, p.url,
+                            p.public_key[0] ? p.public_key : "none");
 }
 
 struct list_ctx {
@@ -317,7 +318,9 @@ int cmd_peer(struct cli *cli, int argc, char **argv)
             return cli_usage_error("peer remove", "give the peer's NAME");
         if (!(n = cli_node(cli)))
             return 2;
-        return store_peer_remove(node_store(n), argv[2], &err) < 0 ? cli_fail(&err) : 0;
+        if (store_peer_remove(node_store(n), argv[2], &err) < 0)
+            return cli_fail(&err);
+        return cli_audit_change(n, "peer-remove", NULL, "peer=%s", argv[2]);
     }
     if (strcmp(argv[1], "list") != 0)
         return cli_usage_error("peer", "unknown subcommand \"%s\"", argv[1]);

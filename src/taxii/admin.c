@@ -112,7 +112,10 @@ void taxii_admin_users(void *app, struct http_request *req, struct http_response
         return;
     }
     j = json_pack("{s:o}", "users", c.list);
-    json_reply(res, 200, j);
+    if (taxii_audit_change(t, req, "user-list", http_request_target(req)) < 0)
+        json_error(res, 503, "the request could not be recorded in the audit log");
+    else
+        json_reply(res, 200, j);
     json_decref(j);
 }
 
@@ -124,6 +127,15 @@ static int role_allowed(const struct auth_user *caller, enum auth_role r)
         return 1;
     /* org admins make readers, contributors and fellow org admins */
     return r == AUTH_ROLE_READER || r == AUTH_ROLE_CONTRIBUTOR || r == AUTH_ROLE_ORG_ADMIN;
+}
+
+static int audit_user_add(struct taxii_server *t, struct http_request *req,
+                          const struct store_user *u, const char *org)
+{
+    char what[512];
+
+    snprintf(what, sizeof(what), "user=%s role=%s org=%s", u->name, u->role, org);
+    return taxii_audit_change(t, req, "user-add", what);
 }
 
 void taxii_admin_add_user(void *app, struct http_request *req, struct http_response *res)
@@ -177,7 +189,10 @@ void taxii_admin_add_user(void *app, struct http_request *req, struct http_respo
         goto out;
     }
     out = json_pack("{s:s, s:s, s:s}", "name", u.name, "org", org.name, "role", u.role);
-    json_reply(res, 201, out);
+    if (audit_user_add(t, req, &u, org.name) < 0)
+        json_error(res, 503, "the user was added but could not be recorded in the audit log");
+    else
+        json_reply(res, 201, out);
     json_decref(out);
 out:
     json_decref(in);
@@ -216,7 +231,10 @@ void taxii_admin_tokens(void *app, struct http_request *req, struct http_respons
         return;
     }
     j = json_pack("{s:s, s:o}", "user", u.name, "tokens", c.list);
-    json_reply(res, 200, j);
+    if (taxii_audit_change(t, req, "token-list", http_request_target(req)) < 0)
+        json_error(res, 503, "the request could not be recorded in the audit log");
+    else
+        json_reply(res, 200, j);
     json_decref(j);
 }
 
@@ -235,8 +253,15 @@ void taxii_admin_add_token(void *app, struct http_request *req, struct http_resp
     if (store_token_add(taxii_store(t, &err), &tk, &err) < 0) {
         json_error(res, 503, "the token could not be stored");
     } else {
+        char what[256];
+        snprintf(what, sizeof(what), "token=%s user=%s", tk.token_id, u.name);
         j = json_pack("{s:s, s:s, s:s}", "user", u.name, "id", tk.token_id, "token", text);
-        json_reply(res, 201, j);
+        if (taxii_audit_change(t, req, "token-create", what) < 0)
+            json_error(res, 503,
+                       "the token was made but could not be recorded in the audit log; revoke "
+                       "it");
+        else
+            json_reply(res, 201, j);
         json_decref(j);
     }
     sodium_memzero(text, sizeof(text));
@@ -263,6 +288,15 @@ void taxii_admin_revoke(void *app, struct http_request *req, struct http_respons
         return;
     }
     taxii_epoch_bump(t);
+    {
+        char what[256];
+        snprintf(what, sizeof(what), "token=%s user=%s", tk.token_id, u.name);
+        if (taxii_audit_change(t, req, "token-revoke", what) < 0) {
+            json_error(res, 503,
+                       "the token was revoked but could not be recorded in the audit log");
+            return;
+        }
+    }
     j = json_pack("{s:s, s:b}", "id", tk.token_id, "revoked", 1);
     json_reply(res, 200, j);
     json_decref(j);
