@@ -11,12 +11,17 @@
  */
 #include "audit/audit.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "util/buf.h"
 #include "util/kztime.h"
@@ -31,6 +36,7 @@ struct audit_log {
     struct store_audit *pending;
     size_t n, cap;
     int pending_durable; /* a queued row wants to be synced */
+    int urgent;          /* a recorder waits for the next commit */
     uint64_t queued;     /* the last ticket handed out */
     uint64_t durable;    /* every ticket up to here is committed */
     uint64_t tried;      /* every ticket up to here was in an attempt that ended */
@@ -48,6 +54,12 @@ struct audit_log {
     int64_t witnessed_seq;
     int64_t witnessed_at_us;
     int witness_broken; /* audit.db lost what the witness saw: keep that evidence */
+    /* the journal (see journal_write): -1 when there is none */
+    int jfd[2];
+    int jactive;   /* the file appends go to */
+    int jswitched; /* the flush in progress switched files: empty the other after */
+    int jdirty;    /* a commit failed: both files may hold uncommitted rows */
+    char jpath[2][1100];
 };
 
 void audit_markings_text(const uint64_t *counts, char *out, size_t cap)
@@ -183,6 +195,279 @@ static void witness_move(struct audit_log *l)
     }
 }
 
+/* --- the journal ---------------------------------------------------------------
+ *
+ * A read is answered without waiting for a commit: its row is first appended
+ * to the journal with one write() (the operating system keeps it through a
+ * crash of the process) and queued; the flusher commits it moments later.
+ * There are two files: a flush takes the queue and switches appends to the
+ * other file in the same critical section, so once its commit is done the
+ * file it left holds only committed rows and is emptied. After a crash, the
+ * next open of the log appends the journal's rows audit.db lacks (compared
+ * by content) and empties both. The server holds a lock on the first file,
+ * so no other process recovers a journal that is still in use. */
+
+#define JOURNAL_MAGIC   0x4b5a4131u /* "KZA1" */
+#define JOURNAL_REC_MAX 1024
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t fnv64(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* A record: magic, length, ts, count, six length-prefixed strings, and a
+ * checksum of all that (a torn record at the end is dropped). */
+static size_t journal_encode(const struct store_audit *a, unsigned char out[JOURNAL_REC_MAX])
+{
+    const char *f[] = {a->user, a->remote, a->action, a->collection, a->markings, a->detail};
+    size_t n = 8;
+
+    put_u64(out + n, (uint64_t)a->ts_us);
+    put_u64(out + n + 8, a->count);
+    n += 16;
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        size_t k = strlen(f[i]);
+        out[n] = (unsigned char)(k & 0xff);
+        out[n + 1] = (unsigned char)(k >> 8);
+        memcpy(out + n + 2, f[i], k);
+        n += 2 + k;
+    }
+    for (int i = 0; i < 4; i++) {
+        out[i] = (unsigned char)(JOURNAL_MAGIC >> (8 * i));
+        out[4 + i] = (unsigned char)((n + 8) >> (8 * i));
+    }
+    put_u64(out + n, fnv64(out, n));
+    return n + 8;
+}
+
+/* One record at p[0..avail); its length, or 0 when it is not a whole one. */
+static size_t journal_decode(const unsigned char *p, size_t avail, struct store_audit *a)
+{
+    struct {
+        char *out;
+        size_t cap;
+    } f[] = {{a->user, sizeof(a->user)},         {a->remote, sizeof(a->remote)},
+             {a->action, sizeof(a->action)},     {a->collection, sizeof(a->collection)},
+             {a->markings, sizeof(a->markings)}, {a->detail, sizeof(a->detail)}};
+    uint32_t magic = 0, len = 0;
+    size_t n = 24;
+
+    if (avail < 32)
+        return 0;
+    for (int i = 0; i < 4; i++) {
+        magic |= (uint32_t)p[i] << (8 * i);
+        len |= (uint32_t)p[4 + i] << (8 * i);
+    }
+    if (magic != JOURNAL_MAGIC || len < 32 || len > JOURNAL_REC_MAX || len > avail ||
+        get_u64(p + len - 8) != fnv64(p, len - 8))
+        return 0;
+    memset(a, 0, sizeof(*a));
+    a->ts_us = (int64_t)get_u64(p + 8);
+    a->count = get_u64(p + 16);
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        size_t k;
+        if (n + 2 > len - 8)
+            return 0;
+        k = (size_t)p[n] | (size_t)p[n + 1] << 8;
+        if (n + 2 + k > len - 8 || k >= f[i].cap)
+            return 0;
+        memcpy(f[i].out, p + n + 2, k);
+        n += 2 + k;
+    }
+    return len;
+}
+
+/* Appends a row to the active file (l->lock held); -1 when it could not. */
+static int journal_write(struct audit_log *l, const struct store_audit *a)
+{
+    unsigned char rec[JOURNAL_REC_MAX];
+    size_t n = journal_encode(a, rec);
+
+    if (l->jfd[0] < 0)
+        return -1;
+    return write(l->jfd[l->jactive], rec, n) == (ssize_t)n ? 0 : -1;
+}
+
+static int row_cmp(const void *x, const void *y)
+{
+    const struct store_audit *a = x, *b = y;
+
+    if (a->ts_us != b->ts_us)
+        return a->ts_us < b->ts_us ? -1 : 1;
+    if (a->count != b->count)
+        return a->count < b->count ? -1 : 1;
+    return strcmp(a->user, b->user)               ? strcmp(a->user, b->user)
+           : strcmp(a->remote, b->remote)         ? strcmp(a->remote, b->remote)
+           : strcmp(a->action, b->action)         ? strcmp(a->action, b->action)
+           : strcmp(a->collection, b->collection) ? strcmp(a->collection, b->collection)
+           : strcmp(a->markings, b->markings)     ? strcmp(a->markings, b->markings)
+                                                  : strcmp(a->detail, b->detail);
+}
+
+struct rows {
+    struct store_audit *v;
+    size_t n, cap;
+};
+
+static int rows_add(struct rows *r, const struct store_audit *a)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 64;
+        struct store_audit *p = realloc(r->v, cap * sizeof(*p));
+        if (!p)
+            return -1;
+        r->v = p;
+        r->cap = cap;
+    }
+    r->v[r->n++] = *a;
+    return 0;
+}
+
+static int collect_row(void *ctx, const struct store_audit *a)
+{
+    return rows_add(ctx, a);
+}
+
+/* Reads the journal's records (at most AUDIT_JOURNAL_MAX_BYTES a file). */
+static int journal_read(struct audit_log *l, struct rows *out)
+{
+    struct store_audit a;
+
+    for (int f = 0; f < 2; f++) {
+        struct stat st;
+        unsigned char *buf;
+        size_t len = 0, off = 0, k, cap;
+        ssize_t r;
+
+        if (fstat(l->jfd[f], &st) < 0 || st.st_size == 0)
+            continue;
+        cap = (size_t)st.st_size < AUDIT_JOURNAL_MAX_BYTES ? (size_t)st.st_size
+                                                           : AUDIT_JOURNAL_MAX_BYTES;
+        buf = malloc(cap);
+        if (!buf)
+            return -1;
+        while (len < cap && (r = pread(l->jfd[f], buf + len, cap - len, (off_t)len)) > 0)
+            len += (size_t)r;
+        while (off < len && (k = journal_decode(buf + off, len - off, &a)) > 0) {
+            if (rows_add(out, &a) < 0) {
+                free(buf);
+                return -1;
+            }
+            off += k;
+        }
+        free(buf);
+    }
+    return 0;
+}
+
+/* After a crash: appends the journal's rows that audit.db does not hold
+ * (write_lock held, or no flusher yet) and empties the journal. */
+static int journal_recover(struct audit_log *l, struct kz_error *err)
+{
+    struct rows j = {0}, db = {0}, missing = {0};
+    size_t i = 0, k = 0;
+    int rc = -1;
+
+    if (journal_read(l, &j) < 0) {
+        kz_error_set(err, KZ_ENOMEM, "out of memory reading the audit journal");
+        goto out;
+    }
+    if (j.n == 0) {
+        rc = 0;
+        goto empty;
+    }
+    qsort(j.v, j.n, sizeof(*j.v), row_cmp);
+    if (store_audit_each(l->store, j.v[0].ts_us, NULL, collect_row, &db, err) < 0)
+        goto out;
+    qsort(db.v, db.n, sizeof(*db.v), row_cmp);
+    for (i = 0; i < j.n; i++) {
+        while (k < db.n && row_cmp(&db.v[k], &j.v[i]) < 0)
+            k++;
+        if (k < db.n && row_cmp(&db.v[k], &j.v[i]) == 0) {
+            k++;
+            continue;
+        }
+        if (rows_add(&missing, &j.v[i]) < 0) {
+            kz_error_set(err, KZ_ENOMEM, "out of memory reading the audit journal");
+            goto out;
+        }
+    }
+    if (missing.n && store_audit_append(l->store, missing.v, missing.n, chain, l, 1, err) < 0)
+        goto out;
+    if (missing.n) {
+        l->head_seq = missing.v[missing.n - 1].seq;
+        memcpy(l->head_hash, missing.v[missing.n - 1].hash, STORE_AUDIT_HASH_LEN);
+        memcpy(l->head_mac, l->next_mac, STORE_AUDIT_HASH_LEN);
+    }
+    rc = 0;
+empty:
+    if (ftruncate(l->jfd[0], 0) < 0 || ftruncate(l->jfd[1], 0) < 0) {
+        kz_error_set(err, KZ_EIO, "cannot empty the audit journal: %s", strerror(errno));
+        rc = -1;
+    }
+out:
+    free(j.v);
+    free(db.v);
+    free(missing.v);
+    return rc;
+}
+
+static void journal_close(struct audit_log *l)
+{
+    for (int f = 0; f < 2; f++) {
+        if (l->jfd[f] >= 0)
+            close(l->jfd[f]);
+        l->jfd[f] = -1;
+    }
+}
+
+/* Opens the journal beside path and recovers what a crash left. With keep
+ * unset (the command line) it is closed again: only the server appends. A
+ * journal locked by a running server is left alone. */
+static int journal_open(struct audit_log *l, const char *path, int keep, struct kz_error *err)
+{
+    for (int f = 0; f < 2; f++) {
+        snprintf(l->jpath[f], sizeof(l->jpath[f]), "%s-pending-%d", path, f);
+        l->jfd[f] = open(l->jpath[f], O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (l->jfd[f] < 0) {
+            kz_error_file(err, l->jpath[f]);
+            kz_error_set(err, KZ_EIO, "cannot open the audit journal: %s", strerror(errno));
+            journal_close(l);
+            return -1;
+        }
+    }
+    if (flock(l->jfd[0], LOCK_EX | LOCK_NB) < 0) {
+        journal_close(l); /* a server is running: its journal, its rows */
+        return 0;
+    }
+    if (journal_recover(l, err) < 0) {
+        journal_close(l);
+        return -1;
+    }
+    if (!keep)
+        journal_close(l);
+    return 0;
+}
+
 /* Commits what is queued. Returns -1 when the commit failed (the rows go
  * back to the front of the queue). */
 static int flush(struct audit_log *l, struct kz_error *err)
@@ -201,12 +486,24 @@ static int flush(struct audit_log *l, struct kz_error *err)
     l->pending = NULL;
     l->n = l->cap = 0;
     l->pending_durable = 0;
+    l->urgent = 0;
+    l->jswitched = 0;
+    if (l->jfd[0] >= 0 && !l->jdirty && n) {
+        l->jactive ^= 1; /* the file left holds exactly this batch */
+        l->jswitched = 1;
+    }
     pthread_mutex_unlock(&l->lock);
     rc = n ? store_audit_append(l->store, rows, n, chain, l, durable, err) : 0;
     pthread_mutex_lock(&l->lock);
     if (rc == 0) {
         l->durable = last;
+        if (l->jswitched && ftruncate(l->jfd[!l->jactive], 0) < 0)
+            l->jdirty = 1;
+        if (l->jdirty && l->durable == l->queued && ftruncate(l->jfd[0], 0) == 0 &&
+            ftruncate(l->jfd[1], 0) == 0)
+            l->jdirty = 0; /* everything journaled is committed */
     } else {
+        l->jdirty = 1;
         /* keep the rows, in front of any queued since, for the next attempt */
         struct store_audit *all = malloc((n + l->n) * sizeof(*all));
         if (all) {
@@ -241,6 +538,8 @@ static int flush(struct audit_log *l, struct kz_error *err)
     return rc;
 }
 
+/* Commits as soon as a recorder waits (a write, an account change), else
+ * every AUDIT_FLUSH_MS: journaled reads need no hurry. */
 static void *flusher(void *arg)
 {
     struct audit_log *l = arg;
@@ -249,20 +548,23 @@ static void *flusher(void *arg)
 
     pthread_mutex_lock(&l->lock);
     while (!l->stopping) {
-        if (!l->n || failed) {
+        if (!l->urgent || failed) {
             struct timespec ts;
-            /* idle: wake for rows, for a retry, or to move the witness */
-            kz_deadline_ms(&ts, failed ? AUDIT_RETRY_MS : AUDIT_WITNESS_MS);
+            kz_deadline_ms(&ts, failed ? AUDIT_RETRY_MS : l->n ? AUDIT_FLUSH_MS : AUDIT_WITNESS_MS);
             pthread_cond_timedwait(&l->wake, &l->lock, &ts);
             failed = 0;
-            if (!l->n) {
-                pthread_mutex_unlock(&l->lock);
-                pthread_mutex_lock(&l->write_lock);
-                witness_move(l);
-                pthread_mutex_unlock(&l->write_lock);
-                pthread_mutex_lock(&l->lock);
-                continue;
-            }
+            if (l->stopping)
+                break;
+        }
+        if (!l->n) {
+            /* idle: the witness catches up with the last commits */
+            l->urgent = 0;
+            pthread_mutex_unlock(&l->lock);
+            pthread_mutex_lock(&l->write_lock);
+            witness_move(l);
+            pthread_mutex_unlock(&l->write_lock);
+            pthread_mutex_lock(&l->lock);
+            continue;
         }
         pthread_mutex_unlock(&l->lock);
         failed = flush(l, &err) < 0;
@@ -300,6 +602,7 @@ struct audit_log *audit_log_open(const struct audit_opts *o,
         return NULL;
     }
     memcpy(l->key, key, AUDIT_KEY_BYTES);
+    l->jfd[0] = l->jfd[1] = -1;
     pthread_mutex_init(&l->lock, NULL);
     pthread_mutex_init(&l->write_lock, NULL);
     pthread_cond_init(&l->wake, NULL);
@@ -312,7 +615,8 @@ struct audit_log *audit_log_open(const struct audit_opts *o,
         openlog("kizuna", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
     l->store = store_open(o->backend, o->path, 1, err);
     if (!l->store || store_audit_head(l->store, &l->head_seq, l->head_hash, l->head_mac, err) < 0 ||
-        (l->witness_path[0] && witness_check(l, err) < 0)) {
+        (l->witness_path[0] && witness_check(l, err) < 0) ||
+        journal_open(l, o->path, o->background, err) < 0) {
         audit_log_close(l);
         return NULL;
     }
@@ -340,7 +644,10 @@ void audit_log_close(struct audit_log *l)
         pthread_mutex_lock(&l->write_lock);
         witness_move(l);
         pthread_mutex_unlock(&l->write_lock);
+        if (l->jfd[0] >= 0 && l->durable == l->queued && ftruncate(l->jfd[0], 0) == 0)
+            (void)!ftruncate(l->jfd[1], 0);
     }
+    journal_close(l);
     store_close(l->witness);
     store_close(l->store);
     free(l->pending);
@@ -368,13 +675,16 @@ static void fill(struct store_audit *a, const struct audit_event *e)
 int audit_record(struct audit_log *l, const struct audit_event *e, struct kz_error *err)
 {
     uint64_t ticket;
-    int ok;
+    int ok, journaled;
 
     if (!l)
         return 0;
     pthread_mutex_lock(&l->lock);
-    while (l->running && l->n >= AUDIT_MAX_PENDING)
+    while (l->running && l->n >= AUDIT_MAX_PENDING) {
+        l->urgent = 1;
+        pthread_cond_signal(&l->wake);
         pthread_cond_wait(&l->done, &l->lock);
+    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
         struct store_audit *p = realloc(l->pending, cap * sizeof(*p));
@@ -385,13 +695,21 @@ int audit_record(struct audit_log *l, const struct audit_event *e, struct kz_err
         l->pending = p;
         l->cap = cap;
     }
-    fill(&l->pending[l->n++], e);
+    fill(&l->pending[l->n], e);
+    /* a read journaled is safe from a crash of the process: no need to wait */
+    journaled = l->running && !e->durable && journal_write(l, &l->pending[l->n]) == 0;
+    l->n++;
     l->pending_durable |= e->durable;
     ticket = ++l->queued;
     if (!l->running) {
         pthread_mutex_unlock(&l->lock);
         return flush(l, err);
     }
+    if (journaled) {
+        pthread_mutex_unlock(&l->lock);
+        return 0;
+    }
+    l->urgent = 1;
     pthread_cond_signal(&l->wake);
     while (l->tried < ticket && l->durable < ticket)
         pthread_cond_wait(&l->done, &l->lock);
@@ -430,6 +748,8 @@ struct verify_ctx {
     int64_t expect_seq;
     unsigned char prev[STORE_AUDIT_HASH_LEN];
     int broken;
+    int64_t head_seq; /* the head read before the rows */
+    unsigned char at_head[STORE_AUDIT_HASH_LEN];
     struct kz_error *err;
 };
 
@@ -457,21 +777,22 @@ static int verify_row(void *ctx, const struct store_audit *a)
         return -1;
     }
     memcpy(v->prev, a->hash, sizeof(v->prev));
+    if (a->seq == v->head_seq)
+        memcpy(v->at_head, a->hash, sizeof(v->at_head));
     v->expect_seq++;
     return 0;
 }
 
-/* Whether the log still holds the head the main store witnessed. */
-static int verify_witness(struct store *s, struct store *witness,
-                          const unsigned char key[AUDIT_KEY_BYTES], int64_t rows,
+/* Whether the log still holds the head the main store witnessed (seq,
+ * hash, mac as read before the log). */
+static int verify_witness(struct store *s, const unsigned char key[AUDIT_KEY_BYTES], int64_t seq,
+                          const unsigned char hash[STORE_AUDIT_HASH_LEN],
+                          const unsigned char mac[STORE_AUDIT_HASH_LEN], int64_t rows,
                           struct kz_error *err)
 {
-    unsigned char hash[STORE_AUDIT_HASH_LEN], mac[STORE_AUDIT_HASH_LEN], want[STORE_AUDIT_HASH_LEN];
+    unsigned char want[STORE_AUDIT_HASH_LEN];
     struct store_audit row;
-    int64_t seq;
 
-    if (store_audit_head(witness, &seq, hash, mac, err) < 0)
-        return -1;
     if (seq == 0)
         return 0;
     head_mac(key, seq, hash, want);
@@ -483,7 +804,8 @@ static int verify_witness(struct store *s, struct store *witness,
                             "the audit log ends at row %lld but the node recorded row %lld: "
                             "audit.db was removed, emptied, truncated or rolled back",
                             (long long)rows, (long long)seq);
-    if (store_audit_get(s, seq, &row, err) < 0 || sodium_memcmp(row.hash, hash, sizeof(hash)) != 0)
+    if (store_audit_get(s, seq, &row, err) < 0 ||
+        sodium_memcmp(row.hash, hash, STORE_AUDIT_HASH_LEN) != 0)
         return kz_error_set(err, KZ_EINVALID,
                             "audit row %lld is not the one the node recorded: the log was "
                             "replaced",
@@ -491,32 +813,37 @@ static int verify_witness(struct store *s, struct store *witness,
     return 0;
 }
 
+/* Reads the witness, then the head, then the rows: each is committed after
+ * the one before, so a server appending meanwhile adds rows past the head
+ * (checked like the others) and never makes the log look short. */
 int audit_verify(struct store *s, struct store *witness, const unsigned char key[AUDIT_KEY_BYTES],
                  int64_t *rows, struct kz_error *err)
 {
     struct verify_ctx v = {.key = key, .expect_seq = 1, .err = err};
     unsigned char head_hash[STORE_AUDIT_HASH_LEN], mac[STORE_AUDIT_HASH_LEN],
-            want[STORE_AUDIT_HASH_LEN];
-    int64_t head_seq;
+            want[STORE_AUDIT_HASH_LEN], w_hash[STORE_AUDIT_HASH_LEN], w_mac[STORE_AUDIT_HASH_LEN];
+    int64_t w_seq = 0;
 
     memset(v.prev, 0, sizeof(v.prev));
     *rows = 0;
+    if (witness && store_audit_head(witness, &w_seq, w_hash, w_mac, err) < 0)
+        return -1;
+    if (store_audit_head(s, &v.head_seq, head_hash, mac, err) < 0)
+        return -1;
     if (store_audit_each(s, INT64_MIN, NULL, verify_row, &v, err) < 0)
         return -1;
     *rows = v.expect_seq - 1;
     if (v.broken)
         return -1;
-    if (store_audit_head(s, &head_seq, head_hash, mac, err) < 0)
-        return -1;
-    if (head_seq == 0 && *rows == 0)
-        return witness ? verify_witness(s, witness, key, 0, err) : 0;
-    head_mac(key, head_seq, head_hash, want);
-    if (sodium_memcmp(want, mac, sizeof(want)) != 0)
-        return kz_error_set(err, KZ_EINVALID, "the audit log's head was altered");
-    if (head_seq != *rows || sodium_memcmp(head_hash, v.prev, sizeof(v.prev)) != 0)
-        return kz_error_set(err, KZ_EINVALID,
-                            "the audit log ends at row %lld but its head says %lld: rows were "
-                            "removed from the end",
-                            (long long)*rows, (long long)head_seq);
-    return witness ? verify_witness(s, witness, key, *rows, err) : 0;
+    if (v.head_seq != 0 || *rows != 0) {
+        head_mac(key, v.head_seq, head_hash, want);
+        if (sodium_memcmp(want, mac, sizeof(want)) != 0)
+            return kz_error_set(err, KZ_EINVALID, "the audit log's head was altered");
+        if (*rows < v.head_seq || sodium_memcmp(head_hash, v.at_head, sizeof(v.at_head)) != 0)
+            return kz_error_set(err, KZ_EINVALID,
+                                "the audit log ends at row %lld but its head says %lld: rows "
+                                "were removed from the end",
+                                (long long)*rows, (long long)v.head_seq);
+    }
+    return witness ? verify_witness(s, key, w_seq, w_hash, w_mac, *rows, err) : 0;
 }

@@ -12,11 +12,14 @@
  * too (docs/FEDERATION.md): they are what holds against the node's own
  * operator, who has the key and both files.
  *
- * Recording waits for the row's commit (group commit: a thread commits
- * whatever is queued as soon as it is, so concurrent requests share a
- * commit). Rows marked durable (writes, account changes) are synced to disk
- * before the call returns; the others (reads) are written to the operating
- * system, which keeps them through a crash of the process.
+ * In the server a thread commits whatever is queued as soon as it is, so
+ * concurrent requests share a commit (group commit). A row marked durable
+ * (a write, an account change) is recorded by waiting for the synced commit
+ * that holds it. A read is appended to a journal beside audit.db with one
+ * write() and not waited for: the operating system keeps it through a crash
+ * of the process, and the next open of the log brings in what the commits
+ * had not (audit.c, "the journal"). On the command line every row is
+ * committed, synced, before audit_record returns.
  */
 #ifndef KZ_AUDIT_H
 #define KZ_AUDIT_H
@@ -29,8 +32,12 @@
 
 #define AUDIT_KEY_BYTES   32
 #define AUDIT_MAX_PENDING 65536 /* past this, recording waits for a flush */
+#define AUDIT_FLUSH_MS    500   /* journaled reads are committed at least this often */
 #define AUDIT_WITNESS_MS  1000  /* the main store's witness moves at most this often */
 #define AUDIT_RETRY_MS    100   /* after a failed commit, the flusher waits this long */
+/* of each journal file (reads answered before their commit), recovery
+ * reads at most this much */
+#define AUDIT_JOURNAL_MAX_BYTES ((size_t)64 << 20)
 
 /* One event, before it is chained. Markings counts are indexed by enum
  * stix_tlp (index 0: no TLP marking). */
@@ -63,9 +70,10 @@ struct audit_log *audit_log_open(const struct audit_opts *o,
 /* Commits what is pending, moves the witness and closes. Accepts NULL. */
 void audit_log_close(struct audit_log *l);
 
-/* Records an event (copied) and returns once its row is committed (see
- * above); -1 with err set when it could not be (the row stays queued and is
- * tried again, but the caller must not claim it was recorded). */
+/* Records an event (copied) and returns once its row is safe from a crash
+ * (see above); -1 with err set when it could not be made so (the row stays
+ * queued and is tried again, but the caller must not claim it was
+ * recorded). */
 int audit_record(struct audit_log *l, const struct audit_event *e, struct kz_error *err);
 
 /* The log's head now, and the hash of row `seen` (zeros when the log has

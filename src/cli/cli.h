@@ -64,7 +64,8 @@ int cli_load_warninglists(struct node *n, struct warninglist_set **out, struct k
 
 /* Records a CLI action in the audit log, durably; e->user NULL stands for
  * cli_actor(). Returns -1 (the error printed) when the row could not be
- * written. */
+ * written. With e NULL it only opens the log, which brings in the rows a
+ * crashed server left in its journal. */
 struct audit_event;
 int cli_audit(struct node *n, const struct audit_event *e);
 

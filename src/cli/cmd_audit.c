@@ -133,6 +133,9 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
         return cli_usage_error("audit", "unexpected argument \"%s\"", argv[optind]);
     if (!(n = cli_node(cli)))
         return 2;
+    /* rows a crashed server answered but had not committed come in first */
+    if (cli_audit(n, NULL) < 0)
+        return 2;
     kz_error_clear(&err);
     as = store_open(node_config(n)->store_backend, node_config(n)->audit_path, 1, &err);
     if (!as)

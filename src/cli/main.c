@@ -128,7 +128,7 @@ int cli_audit(struct node *n, const struct audit_event *e)
                            .path = cfg->audit_path,
                            .witness_path = cfg->store_path,
                            .syslog = cfg->audit_syslog};
-    struct audit_event ev = *e;
+    struct audit_event ev = e ? *e : (struct audit_event){0};
     unsigned char key[AUDIT_KEY_BYTES];
     struct audit_log *l;
     struct kz_error err;
@@ -152,7 +152,7 @@ int cli_audit(struct node *n, const struct audit_event *e)
         cli_fail(&err);
         return -1;
     }
-    if (audit_record(l, &ev, &err) < 0)
+    if (e && audit_record(l, &ev, &err) < 0)
         cli_fail(&err);
     else
         rc = 0;
