@@ -724,7 +724,11 @@ int audit_head(struct audit_log *l, int64_t seen, struct audit_head *out, struct
     int rc = 0;
 
     unsigned char mac[STORE_AUDIT_HASH_LEN];
+    struct kz_error e2;
 
+    /* the head partners keep covers every request answered so far, the
+     * journaled reads included */
+    flush(l, &e2);
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&l->write_lock);
     /* from the database, not from memory: the CLI appends too */

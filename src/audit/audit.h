@@ -76,8 +76,9 @@ void audit_log_close(struct audit_log *l);
  * recorded). */
 int audit_record(struct audit_log *l, const struct audit_event *e, struct kz_error *err);
 
-/* The log's head now, and the hash of row `seen` (zeros when the log has
- * no such row), for the signed head partners fetch. */
+/* The log's head now (what is queued is committed first), and the hash of
+ * row `seen` (zeros when the log has no such row), for the signed head
+ * partners fetch. */
 struct audit_head {
     int64_t seq;
     unsigned char hash[STORE_AUDIT_HASH_LEN];

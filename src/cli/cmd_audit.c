@@ -16,9 +16,12 @@
 static const char help[] =
         "usage: kizuna [--home DIR] audit [--since TIMESTAMP] [--user USER] [--json]\n"
         "       kizuna [--home DIR] audit --verify\n\n"
-        "Prints the audit log: who read or wrote objects, when, from where, in which\n"
-        "collection, how many and under which TLP markings. --verify checks the hash\n"
-        "chain end to end and exits 1 if a row was removed, altered or inserted.\n";
+        "Prints the audit log: who read or wrote objects or changed accounts and access,\n"
+        "when, from where, in which collection, how many and under which TLP markings.\n"
+        "--verify checks the hash chain end to end and that audit.db still holds the\n"
+        "head the main store recorded, and exits 1 if a row was removed, altered or\n"
+        "inserted, if audit.db was removed, emptied or rolled back, or if a partner's\n"
+        "audit log went backwards (docs/FEDERATION.md, \"Audit heads\").\n";
 
 struct print_ctx {
     int json;
