@@ -398,7 +398,8 @@ static int journal_recover(struct audit_log *l, struct kz_error *err)
     qsort(j.v, j.n, sizeof(*j.v), row_cmp);
     if (store_audit_each(l->store, j.v[0].ts_us, NULL, collect_row, &db, err) < 0)
         goto out;
-    qsort(db.v, db.n, sizeof(*db.v), row_cmp);
+    if (db.n)
+        qsort(db.v, db.n, sizeof(*db.v), row_cmp);
     for (i = 0; i < j.n; i++) {
         while (k < db.n && row_cmp(&db.v[k], &j.v[i]) < 0)
             k++;
