@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -54,11 +55,13 @@ struct audit_log {
     int64_t witnessed_seq;
     int64_t witnessed_at_us;
     int witness_broken; /* audit.db lost what the witness saw: keep that evidence */
-    /* the journal (see journal_write): -1 when there is none */
+    /* the journal (see journal_write): jfd -1 when there is none */
     int jfd[2];
-    int jactive;   /* the file appends go to */
-    int jswitched; /* the flush in progress switched files: empty the other after */
-    int jdirty;    /* a commit failed: both files may hold uncommitted rows */
+    unsigned char *jmap[2]; /* each file mapped whole, AUDIT_JOURNAL_BYTES */
+    size_t joff[2];         /* where the next record goes */
+    int jactive;            /* the file appends go to */
+    int jswitched;          /* the flush in progress switched files: empty the other after */
+    int jdirty;             /* a commit failed: both files may hold uncommitted rows */
     char jpath[2][1100];
 };
 
@@ -197,18 +200,22 @@ static void witness_move(struct audit_log *l)
 
 /* --- the journal ---------------------------------------------------------------
  *
- * A read is answered without waiting for a commit: its row is first appended
- * to the journal with one write() (the operating system keeps it through a
- * crash of the process) and queued; the flusher commits it moments later.
- * There are two files: a flush takes the queue and switches appends to the
- * other file in the same critical section, so once its commit is done the
- * file it left holds only committed rows and is emptied. After a crash, the
+ * A read is answered without waiting for a commit: its row is first copied
+ * into the journal, a file mapped shared (the operating system's page cache
+ * keeps it through a crash of the process; no system call per row), and
+ * queued; the flusher commits it within AUDIT_FLUSH_MS. There are two
+ * files: a flush takes the queue and switches appends to the other file in
+ * the same critical section, so once its commit is done the file it left
+ * holds only committed rows and is emptied, by moving its generation on
+ * (records of an older generation are not read back). After a crash, the
  * next open of the log appends the journal's rows audit.db lacks (compared
  * by content) and empties both. The server holds a lock on the first file,
- * so no other process recovers a journal that is still in use. */
+ * so no other process recovers a journal that is still in use. A file that
+ * is full makes the next reads wait for their commit instead. */
 
 #define JOURNAL_MAGIC   0x4b5a4131u /* "KZA1" */
 #define JOURNAL_REC_MAX 1024
+#define JOURNAL_HEADER  16 /* magic, then the file's generation */
 
 static void put_u64(unsigned char *p, uint64_t v)
 {
@@ -236,14 +243,16 @@ static uint64_t fnv64(const unsigned char *p, size_t n)
 
 /* A record: magic, length, ts, count, six length-prefixed strings, and a
  * checksum of all that (a torn record at the end is dropped). */
-static size_t journal_encode(const struct store_audit *a, unsigned char out[JOURNAL_REC_MAX])
+static size_t journal_encode(const struct store_audit *a, uint64_t gen,
+                             unsigned char out[JOURNAL_REC_MAX])
 {
     const char *f[] = {a->user, a->remote, a->action, a->collection, a->markings, a->detail};
     size_t n = 8;
 
-    put_u64(out + n, (uint64_t)a->ts_us);
-    put_u64(out + n + 8, a->count);
-    n += 16;
+    put_u64(out + n, gen);
+    put_u64(out + n + 8, (uint64_t)a->ts_us);
+    put_u64(out + n + 16, a->count);
+    n += 24;
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         size_t k = strlen(f[i]);
         out[n] = (unsigned char)(k & 0xff);
@@ -259,8 +268,10 @@ static size_t journal_encode(const struct store_audit *a, unsigned char out[JOUR
     return n + 8;
 }
 
-/* One record at p[0..avail); its length, or 0 when it is not a whole one. */
-static size_t journal_decode(const unsigned char *p, size_t avail, struct store_audit *a)
+/* One record of generation gen at p[0..avail); its length, or 0 when it is
+ * not a whole one. */
+static size_t journal_decode(const unsigned char *p, size_t avail, uint64_t gen,
+                             struct store_audit *a)
 {
     struct {
         char *out;
@@ -269,20 +280,20 @@ static size_t journal_decode(const unsigned char *p, size_t avail, struct store_
              {a->action, sizeof(a->action)},     {a->collection, sizeof(a->collection)},
              {a->markings, sizeof(a->markings)}, {a->detail, sizeof(a->detail)}};
     uint32_t magic = 0, len = 0;
-    size_t n = 24;
+    size_t n = 32;
 
-    if (avail < 32)
+    if (avail < 40)
         return 0;
     for (int i = 0; i < 4; i++) {
         magic |= (uint32_t)p[i] << (8 * i);
         len |= (uint32_t)p[4 + i] << (8 * i);
     }
-    if (magic != JOURNAL_MAGIC || len < 32 || len > JOURNAL_REC_MAX || len > avail ||
-        get_u64(p + len - 8) != fnv64(p, len - 8))
+    if (magic != JOURNAL_MAGIC || len < 40 || len > JOURNAL_REC_MAX || len > avail ||
+        get_u64(p + len - 8) != fnv64(p, len - 8) || get_u64(p + 8) != gen)
         return 0;
     memset(a, 0, sizeof(*a));
-    a->ts_us = (int64_t)get_u64(p + 8);
-    a->count = get_u64(p + 16);
+    a->ts_us = (int64_t)get_u64(p + 16);
+    a->count = get_u64(p + 24);
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         size_t k;
         if (n + 2 > len - 8)
@@ -296,15 +307,29 @@ static size_t journal_decode(const unsigned char *p, size_t avail, struct store_
     return len;
 }
 
-/* Appends a row to the active file (l->lock held); -1 when it could not. */
+/* Appends a row to the active file (l->lock held); -1 when there is no
+ * journal or no room left in the file. */
 static int journal_write(struct audit_log *l, const struct store_audit *a)
 {
     unsigned char rec[JOURNAL_REC_MAX];
-    size_t n = journal_encode(a, rec);
+    int f = l->jactive;
+    size_t n;
 
-    if (l->jfd[0] < 0)
+    if (!l->jmap[0])
         return -1;
-    return write(l->jfd[l->jactive], rec, n) == (ssize_t)n ? 0 : -1;
+    n = journal_encode(a, get_u64(l->jmap[f] + 8), rec);
+    if (l->joff[f] + n > AUDIT_JOURNAL_BYTES)
+        return -1;
+    memcpy(l->jmap[f] + l->joff[f], rec, n);
+    l->joff[f] += n;
+    return 0;
+}
+
+/* Empties file f: a new generation, whose records start at the header. */
+static void journal_empty(struct audit_log *l, int f)
+{
+    put_u64(l->jmap[f] + 8, get_u64(l->jmap[f] + 8) + 1);
+    l->joff[f] = JOURNAL_HEADER;
 }
 
 static int row_cmp(const void *x, const void *y)
@@ -347,34 +372,23 @@ static int collect_row(void *ctx, const struct store_audit *a)
     return rows_add(ctx, a);
 }
 
-/* Reads the journal's records (at most AUDIT_JOURNAL_MAX_BYTES a file). */
+/* Reads the records of each file's generation. */
 static int journal_read(struct audit_log *l, struct rows *out)
 {
     struct store_audit a;
 
     for (int f = 0; f < 2; f++) {
-        struct stat st;
-        unsigned char *buf;
-        size_t len = 0, off = 0, k, cap;
-        ssize_t r;
-
-        if (fstat(l->jfd[f], &st) < 0 || st.st_size == 0)
-            continue;
-        cap = (size_t)st.st_size < AUDIT_JOURNAL_MAX_BYTES ? (size_t)st.st_size
-                                                           : AUDIT_JOURNAL_MAX_BYTES;
-        buf = malloc(cap);
-        if (!buf)
-            return -1;
-        while (len < cap && (r = pread(l->jfd[f], buf + len, cap - len, (off_t)len)) > 0)
-            len += (size_t)r;
-        while (off < len && (k = journal_decode(buf + off, len - off, &a)) > 0) {
-            if (rows_add(out, &a) < 0) {
-                free(buf);
+        const unsigned char *m = l->jmap[f];
+        uint64_t gen = get_u64(m + 8);
+        size_t off = JOURNAL_HEADER, k;
+        if (get_u64(m) != JOURNAL_MAGIC)
+            continue; /* a new file */
+        while (off < AUDIT_JOURNAL_BYTES &&
+               (k = journal_decode(m + off, AUDIT_JOURNAL_BYTES - off, gen, &a)) > 0) {
+            if (rows_add(out, &a) < 0)
                 return -1;
-            }
             off += k;
         }
-        free(buf);
     }
     return 0;
 }
@@ -421,9 +435,9 @@ static int journal_recover(struct audit_log *l, struct kz_error *err)
     }
     rc = 0;
 empty:
-    if (ftruncate(l->jfd[0], 0) < 0 || ftruncate(l->jfd[1], 0) < 0) {
-        kz_error_set(err, KZ_EIO, "cannot empty the audit journal: %s", strerror(errno));
-        rc = -1;
+    for (int f = 0; f < 2; f++) {
+        put_u64(l->jmap[f], JOURNAL_MAGIC);
+        journal_empty(l, f);
     }
 out:
     free(j.v);
@@ -435,6 +449,9 @@ out:
 static void journal_close(struct audit_log *l)
 {
     for (int f = 0; f < 2; f++) {
+        if (l->jmap[f])
+            munmap(l->jmap[f], AUDIT_JOURNAL_BYTES);
+        l->jmap[f] = NULL;
         if (l->jfd[f] >= 0)
             close(l->jfd[f]);
         l->jfd[f] = -1;
@@ -448,17 +465,27 @@ static int journal_open(struct audit_log *l, const char *path, int keep, struct 
 {
     for (int f = 0; f < 2; f++) {
         snprintf(l->jpath[f], sizeof(l->jpath[f]), "%s-pending-%d", path, f);
-        l->jfd[f] = open(l->jpath[f], O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (l->jfd[f] < 0) {
-            kz_error_file(err, l->jpath[f]);
-            kz_error_set(err, KZ_EIO, "cannot open the audit journal: %s", strerror(errno));
-            journal_close(l);
-            return -1;
-        }
+        l->jfd[f] = open(l->jpath[f], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (l->jfd[f] < 0)
+            goto fail;
     }
     if (flock(l->jfd[0], LOCK_EX | LOCK_NB) < 0) {
         journal_close(l); /* a server is running: its journal, its rows */
         return 0;
+    }
+    for (int f = 0; f < 2; f++) {
+        struct stat st;
+        void *m;
+        /* the whole size at once, so that a full disk shows now, not as
+         * SIGBUS on a write into the mapping later */
+        if (fstat(l->jfd[f], &st) < 0 ||
+            ((size_t)st.st_size < AUDIT_JOURNAL_BYTES &&
+             posix_fallocate(l->jfd[f], 0, (off_t)AUDIT_JOURNAL_BYTES) != 0))
+            goto fail;
+        m = mmap(NULL, AUDIT_JOURNAL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, l->jfd[f], 0);
+        if (m == MAP_FAILED)
+            goto fail;
+        l->jmap[f] = m;
     }
     if (journal_recover(l, err) < 0) {
         journal_close(l);
@@ -467,6 +494,11 @@ static int journal_open(struct audit_log *l, const char *path, int keep, struct 
     if (!keep)
         journal_close(l);
     return 0;
+fail:
+    kz_error_file(err, l->jpath[0]);
+    kz_error_set(err, KZ_EIO, "cannot open the audit journal: %s", strerror(errno));
+    journal_close(l);
+    return -1;
 }
 
 /* Commits what is queued. Returns -1 when the commit failed (the rows go
@@ -489,7 +521,7 @@ static int flush(struct audit_log *l, struct kz_error *err)
     l->pending_durable = 0;
     l->urgent = 0;
     l->jswitched = 0;
-    if (l->jfd[0] >= 0 && !l->jdirty && n) {
+    if (l->jmap[0] && !l->jdirty && n) {
         l->jactive ^= 1; /* the file left holds exactly this batch */
         l->jswitched = 1;
     }
@@ -498,11 +530,14 @@ static int flush(struct audit_log *l, struct kz_error *err)
     pthread_mutex_lock(&l->lock);
     if (rc == 0) {
         l->durable = last;
-        if (l->jswitched && ftruncate(l->jfd[!l->jactive], 0) < 0)
-            l->jdirty = 1;
-        if (l->jdirty && l->durable == l->queued && ftruncate(l->jfd[0], 0) == 0 &&
-            ftruncate(l->jfd[1], 0) == 0)
-            l->jdirty = 0; /* everything journaled is committed */
+        if (l->jswitched)
+            journal_empty(l, !l->jactive);
+        if (l->jdirty && l->durable == l->queued) {
+            /* everything journaled is committed */
+            journal_empty(l, 0);
+            journal_empty(l, 1);
+            l->jdirty = 0;
+        }
     } else {
         l->jdirty = 1;
         /* keep the rows, in front of any queued since, for the next attempt */
@@ -645,8 +680,10 @@ void audit_log_close(struct audit_log *l)
         pthread_mutex_lock(&l->write_lock);
         witness_move(l);
         pthread_mutex_unlock(&l->write_lock);
-        if (l->jfd[0] >= 0 && l->durable == l->queued && ftruncate(l->jfd[0], 0) == 0)
-            (void)!ftruncate(l->jfd[1], 0);
+        if (l->jmap[0] && l->durable == l->queued) {
+            journal_empty(l, 0);
+            journal_empty(l, 1);
+        }
     }
     journal_close(l);
     store_close(l->witness);

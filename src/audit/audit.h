@@ -15,11 +15,11 @@
  * In the server a thread commits whatever is queued as soon as it is, so
  * concurrent requests share a commit (group commit). A row marked durable
  * (a write, an account change) is recorded by waiting for the synced commit
- * that holds it. A read is appended to a journal beside audit.db with one
- * write() and not waited for: the operating system keeps it through a crash
- * of the process, and the next open of the log brings in what the commits
- * had not (audit.c, "the journal"). On the command line every row is
- * committed, synced, before audit_record returns.
+ * that holds it. A read is copied into a journal beside audit.db (a file
+ * mapped shared) and not waited for: the operating system keeps it through
+ * a crash of the process, and the next open of the log brings in what the
+ * commits had not (audit.c, "the journal"). On the command line every row
+ * is committed, synced, before audit_record returns.
  */
 #ifndef KZ_AUDIT_H
 #define KZ_AUDIT_H
@@ -35,9 +35,10 @@
 #define AUDIT_FLUSH_MS    500   /* journaled reads are committed at least this often */
 #define AUDIT_WITNESS_MS  1000  /* the main store's witness moves at most this often */
 #define AUDIT_RETRY_MS    100   /* after a failed commit, the flusher waits this long */
-/* of each journal file (reads answered before their commit), recovery
- * reads at most this much */
-#define AUDIT_JOURNAL_MAX_BYTES ((size_t)64 << 20)
+/* each of the two journal files (reads answered before their commit):
+ * room for about 50,000 rows, a hundred times what comes in AUDIT_FLUSH_MS
+ * at the benchmark's rate */
+#define AUDIT_JOURNAL_BYTES ((size_t)8 << 20)
 
 /* One event, before it is chained. Markings counts are indexed by enum
  * stix_tlp (index 0: no TLP marking). */
