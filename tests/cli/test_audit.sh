@@ -140,4 +140,13 @@ assert rows[-2]["action"] == "write" and rows[-2]["user"] == "admin", rows[-2]
 assert rows[-1]["action"] == "read" and rows[-1]["detail"].endswith("?limit=2"), rows[-1]
 PY
 run 0 "$KIZUNA" --home "$H" audit --verify
+
+# [audit] syslog: on or off, nothing else
+cp -r "$H" s-home
+printf '\n[audit]\nsyslog = on\n' >> s-home/kizuna.conf
+run 0 "$KIZUNA" --home s-home org add syslog-org
+run 0 "$KIZUNA" --home s-home audit --verify
+printf 'syslog = maybe\n' >> s-home/kizuna.conf
+run 2 "$KIZUNA" --home s-home org list
+expect_err "audit.syslog: must be on or off"
 finish

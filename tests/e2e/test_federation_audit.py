@@ -39,6 +39,7 @@ class TestPartnerAuditHead(unittest.TestCase):
         a.collection("intel")
         b.collection("intel")
         _, tok = fedlib.admit(a, b, grants={"intel": ["user"]})
+        self.peer_token = tok
         a.import_objects("intel", [fedlib.sdo(marks=[fedlib.C2])])
         a.start()
         b.peer_add("a-node", a.url(), tok, pull=[("intel", "intel")], key=a.node_key())
@@ -96,6 +97,21 @@ class TestPartnerAuditHead(unittest.TestCase):
         h = self.head()
         self.assertIn("rewritten", h["problem"])
         self.assertEqual(h["seq"], grown["seq"])
+
+    def test_only_partners_read_the_signed_head(self):
+        a = self.A
+        path = "/default/kizuna/audit-head/?seen=0&nonce=abc-123"
+        reader = a.user_token("rita", "local", "reader")
+        self.assertEqual(a.client(token=reader).get(path).status, 403)
+        r = a.client(token=self.peer_token).get(path)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue((r.header("X-Kizuna-Signature") or "").startswith("v1 "), r)
+        body = r.body.decode()
+        self.assertIn('"node":"a-node"', body)
+        self.assertIn('"seen":{"seq":0,"hash":null}', body)
+        for bad in ("?seen=-1", "?seen=x", "?nonce=" + "n" * 65, "?nonce=a%20b", "?other=1"):
+            self.assertEqual(a.client(token=self.peer_token).get(
+                "/default/kizuna/audit-head/" + bad).status, 400, bad)
 
     def test_removed_log_is_reported(self):
         a, b = self.A, self.B
