@@ -11,6 +11,9 @@
  * Push: local objects added after the push checkpoint, all versions, that
  * the peer may receive by policy_peer_view and did not come from that peer,
  * are POSTed in envelopes; the checkpoint moves once the peer answered.
+ *
+ * Audit heads: a round with a peer whose key is known first checks the
+ * peer's signed audit head against the one it kept (check_audit_head).
  */
 #include "sync/sync_int.h"
 
