@@ -465,7 +465,13 @@ static int journal_open(struct audit_log *l, const char *path, int keep, struct 
 {
     for (int f = 0; f < 2; f++) {
         snprintf(l->jpath[f], sizeof(l->jpath[f]), "%s-pending-%d", path, f);
-        l->jfd[f] = open(l->jpath[f], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        /* only a server makes the files; elsewhere there is nothing to
+         * recover without them */
+        l->jfd[f] = open(l->jpath[f], O_RDWR | O_CLOEXEC | (keep ? O_CREAT : 0), 0600);
+        if (l->jfd[f] < 0 && !keep && errno == ENOENT) {
+            journal_close(l);
+            return 0;
+        }
         if (l->jfd[f] < 0)
             goto fail;
     }
@@ -478,10 +484,19 @@ static int journal_open(struct audit_log *l, const char *path, int keep, struct 
         void *m;
         /* the whole size at once, so that a full disk shows now, not as
          * SIGBUS on a write into the mapping later */
-        if (fstat(l->jfd[f], &st) < 0 ||
-            ((size_t)st.st_size < AUDIT_JOURNAL_BYTES &&
-             posix_fallocate(l->jfd[f], 0, (off_t)AUDIT_JOURNAL_BYTES) != 0))
+        if (fstat(l->jfd[f], &st) < 0)
             goto fail;
+        if ((size_t)st.st_size < AUDIT_JOURNAL_BYTES && !keep) {
+            journal_close(l); /* not a whole journal: no server wrote in it */
+            return 0;
+        }
+        if ((size_t)st.st_size < AUDIT_JOURNAL_BYTES) {
+            int rc = posix_fallocate(l->jfd[f], 0, (off_t)AUDIT_JOURNAL_BYTES);
+            if (rc != 0) {
+                errno = rc; /* it returns the error rather than set errno */
+                goto fail;
+            }
+        }
         m = mmap(NULL, AUDIT_JOURNAL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, l->jfd[f], 0);
         if (m == MAP_FAILED)
             goto fail;
