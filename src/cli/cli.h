@@ -62,9 +62,20 @@ int cmd_warninglist(struct cli *cli, int argc, char **argv);
 struct warninglist_set;
 int cli_load_warninglists(struct node *n, struct warninglist_set **out, struct kz_error *err);
 
-/* Records a CLI read or write of objects in the audit log (as the node
- * operator, or the --as user). */
+/* Records a CLI action in the audit log, durably; e->user NULL stands for
+ * cli_actor(). Returns -1 (the error printed) when the row could not be
+ * written. With e NULL it only opens the log, which brings in the rows a
+ * crashed server left in its journal. */
 struct audit_event;
-void cli_audit(struct node *n, const struct audit_event *e);
+int cli_audit(struct node *n, const struct audit_event *e);
+
+/* Records an account or access change made on the command line (action,
+ * the collection's id or NULL, and what changed), as cli_audit. Returns
+ * the exit status: 0, or 2 when the row could not be written. */
+int cli_audit_change(struct node *n, const char *action, const char *collection, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
+
+/* Who runs this command, for the audit log: "operator:<the OS user>". */
+const char *cli_actor(void);
 
 #endif

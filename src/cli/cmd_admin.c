@@ -122,7 +122,7 @@ static int org_add(struct cli *cli, int argc, char **argv)
     if (store_org_add(node_store(n), &o, &err) < 0)
         return cli_fail(&err);
     printf("%s\n", o.identity);
-    return 0;
+    return cli_audit_change(n, "org-add", NULL, "org=%s identity=%s", o.name, o.identity);
 }
 
 static int print_org(void *ctx, const struct store_org *o)
@@ -215,7 +215,7 @@ int cmd_community(struct cli *cli, int argc, char **argv)
         snprintf(c.name, sizeof(c.name), "%s", argv[2]);
         if (store_community_add(node_store(n), &c, &err) < 0)
             return cli_fail(&err);
-        return 0;
+        return cli_audit_change(n, "community-add", NULL, "community=%s", c.name);
     }
     if (strcmp(argv[1], "join") == 0) {
         if (argc != 4)
@@ -226,7 +226,7 @@ int cmd_community(struct cli *cli, int argc, char **argv)
             store_org_find(node_store(n), argv[3], &o, &err) < 0 ||
             store_community_join(node_store(n), c.key, o.key, &err) < 0)
             return cli_fail(&err);
-        return 0;
+        return cli_audit_change(n, "community-join", NULL, "community=%s org=%s", c.name, o.name);
     }
     if (strcmp(argv[1], "list") == 0) {
         if (!(n = cli_node(cli)))
@@ -294,7 +294,7 @@ static int user_add(struct cli *cli, int argc, char **argv)
         return refused("you may not add that account");
     if (store_user_add(node_store(n), &u, &err) < 0)
         return cli_fail(&err);
-    return 0;
+    return cli_audit_change(n, "user-add", NULL, "user=%s role=%s org=%s", u.name, u.role, o.name);
 }
 
 struct users_ctx {
@@ -418,7 +418,7 @@ int cmd_token(struct cli *cli, int argc, char **argv)
         printf("%s\n", text);
         fflush(stdout);
         sodium_memzero(text, sizeof(text));
-        return 0;
+        return cli_audit_change(n, "token-create", NULL, "token=%s user=%s", t.token_id, u.name);
     }
     if (strcmp(argv[1], "revoke") == 0) {
         char id[STORE_TOKEN_ID_LEN + 1];
@@ -437,7 +437,7 @@ int cmd_token(struct cli *cli, int argc, char **argv)
             return refused("you may not revoke that account's tokens");
         if (store_token_revoke(node_store(n), which, &err) < 0)
             return cli_fail(&err);
-        return 0;
+        return cli_audit_change(n, "token-revoke", NULL, "token=%s", which);
     }
     if (strcmp(argv[1], "list") == 0) {
         struct tokens_ctx tc = {.caller = op};
@@ -584,5 +584,6 @@ int cmd_grant(struct cli *cli, int argc, char **argv)
     g.can_write = revoke ? 0 : wr;
     if (store_grant_set(node_store(n), &g, &err) < 0)
         return cli_fail(&err);
-    return 0;
+    return cli_audit_change(n, "grant", col.id, "%s=%s read=%d write=%d", kind_names[kind], subject,
+                            g.can_read, g.can_write);
 }

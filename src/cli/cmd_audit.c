@@ -9,15 +9,19 @@
 #include "audit/audit.h"
 #include "cli/cli.h"
 #include "node/node.h"
+#include "sign/sign.h"
 #include "util/buf.h"
 #include "util/kztime.h"
 
 static const char help[] =
         "usage: kizuna [--home DIR] audit [--since TIMESTAMP] [--user USER] [--json]\n"
         "       kizuna [--home DIR] audit --verify\n\n"
-        "Prints the audit log: who read or wrote objects, when, from where, in which\n"
-        "collection, how many and under which TLP markings. --verify checks the hash\n"
-        "chain end to end and exits 1 if a row was removed, altered or inserted.\n";
+        "Prints the audit log: who read or wrote objects or changed accounts and access,\n"
+        "when, from where, in which collection, how many and under which TLP markings.\n"
+        "--verify checks the hash chain end to end and that audit.db still holds the\n"
+        "head the main store recorded, and exits 1 if a row was removed, altered or\n"
+        "inserted, if audit.db was removed, emptied or rolled back, or if a partner's\n"
+        "audit log went backwards (docs/FEDERATION.md, \"Audit heads\").\n";
 
 struct print_ctx {
     int json;
@@ -53,6 +57,48 @@ static int print_row(void *ctx, const struct store_audit *a)
     return 0;
 }
 
+struct partners_ctx {
+    struct store *s;
+    int bad;
+};
+
+/* Prints each partner whose audit log stopped extending what this node saw
+ * of it (sync records it; docs/FEDERATION.md). */
+static int check_partner(void *ctx, const struct store_peer *p)
+{
+    struct partners_ctx *c = ctx;
+    struct store_peer_head h;
+    struct kz_error err;
+
+    if (store_peer_head_get(c->s, p->key, &h, &err) == 0 && h.problem[0]) {
+        fprintf(stderr, "kizuna: partner %s: %s\n", p->name, h.problem);
+        c->bad++;
+    }
+    return 0;
+}
+
+static int verify_all(struct node *n, struct store *as)
+{
+    struct partners_ctx pc = {.s = node_store(n)};
+    unsigned char key[AUDIT_KEY_BYTES];
+    struct kz_error err;
+    int64_t rows;
+    int rc = 0;
+
+    kz_error_clear(&err);
+    if (sign_derive_key(node_config(n)->signing_key, SIGN_PURPOSE_AUDIT, key, sizeof(key), &err) <
+                0 ||
+        audit_verify(as, node_store(n), key, &rows, &err) < 0)
+        rc = cli_fail(&err);
+    else
+        printf("audit log intact: %lld rows\n", (long long)rows);
+    sodium_memzero(key, sizeof(key));
+    kz_error_clear(&err);
+    if (store_peer_each(pc.s, check_partner, &pc, &err) < 0)
+        return cli_fail(&err);
+    return rc ? rc : pc.bad ? 1 : 0;
+}
+
 int cmd_audit(struct cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -62,10 +108,9 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
     };
     struct print_ctx p = {0};
     const char *user = NULL;
-    int64_t since = INT64_MIN, rows;
+    int64_t since = INT64_MIN;
     int c, verify = 0, rc;
     struct store *as;
-    unsigned char key[AUDIT_KEY_BYTES];
     struct kz_error err;
     struct node *n;
 
@@ -91,21 +136,17 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
         return cli_usage_error("audit", "unexpected argument \"%s\"", argv[optind]);
     if (!(n = cli_node(cli)))
         return 2;
+    /* rows a crashed server answered but had not committed come in first */
+    if (cli_audit(n, NULL) < 0)
+        return 2;
     kz_error_clear(&err);
     as = store_open(node_config(n)->store_backend, node_config(n)->audit_path, 1, &err);
     if (!as)
         return cli_fail(&err);
     if (verify) {
-        if (audit_key_load(node_config(n)->signing_key, key, &err) < 0 ||
-            audit_verify(as, key, &rows, &err) < 0) {
-            sodium_memzero(key, sizeof(key));
-            store_close(as);
-            return cli_fail(&err);
-        }
-        sodium_memzero(key, sizeof(key));
-        printf("audit log intact: %lld rows\n", (long long)rows);
+        rc = verify_all(n, as);
         store_close(as);
-        return 0;
+        return rc;
     }
     rc = store_audit_each(as, since, user, print_row, &p, &err);
     store_close(as);

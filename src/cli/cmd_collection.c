@@ -86,7 +86,8 @@ static int collection_add(struct cli *cli, int argc, char **argv)
     if (store_collection_add(node_store(n), &col, &err) < 0)
         return cli_fail(&err);
     printf("%s\n", col.id);
-    return 0;
+    return cli_audit_change(n, "collection-add", col.id, "collection=%s api_root=%s", col.alias,
+                            col.api_root);
 }
 
 struct list_ctx {

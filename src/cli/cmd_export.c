@@ -192,7 +192,7 @@ static void sensor_audit(struct node *n, const char *as, const struct sensor_arg
 
     snprintf(detail, sizeof(detail), "%s:%s", export_format_name(a->format), outpath);
     for (size_t i = 0; i < o->ncollections; i++) {
-        struct audit_event e = {.user = as ? as : "operator",
+        struct audit_event e = {.user = as,
                                 .action = "export",
                                 .collection = o->collections[i],
                                 .count = o->coll_stats[i].used,
@@ -386,7 +386,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
         goto fail;
     }
     {
-        struct audit_event e = {.user = as ? as : "operator",
+        struct audit_event e = {.user = as,
                                 .action = "export",
                                 .collection = col.id,
                                 .count = page.count,

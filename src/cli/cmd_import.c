@@ -169,7 +169,7 @@ static int import_file(struct node *n, const struct store_collection *col, const
         return err.code == KZ_EINVALID || err.code == KZ_ELIMIT ? 1 : 2;
     }
     {
-        struct audit_event e = {.user = "operator",
+        struct audit_event e = {.user = NULL,
                                 .action = "import",
                                 .collection = col->id,
                                 .count = counts.added,

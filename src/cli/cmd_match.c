@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "cli/cli.h"
 #include "ingest/ingest.h"
@@ -506,6 +507,21 @@ static int report(struct node *n, struct run *r, const char *collection, const s
     }
     if (nsight && ingest_buffer(node_store(n), c.key, b.data, b.len, &opts, &counts, err) < 0)
         goto out;
+    if (nsight) {
+        struct audit_event e = {.user = as ? as->name : NULL,
+                                .action = "write",
+                                .collection = c.id,
+                                .count = counts.added,
+                                .detail = "match --report"};
+        /* each sighting carries its indicator's marking */
+        for (size_t i = 0; i < r->ndetails; i++)
+            if (r->details[i].hits && r->details[i].tlp <= STIX_TLP_RED)
+                e.markings[r->details[i].tlp]++;
+        if (cli_audit(n, &e) < 0) {
+            kz_error_set(err, KZ_EIO, "the sightings were stored but not audited");
+            goto out;
+        }
+    }
     fprintf(stderr, "kizuna: %zu sightings reported to collection %s\n", nsight, c.alias);
     ret = 0;
 out:

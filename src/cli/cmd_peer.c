@@ -148,7 +148,8 @@ static int peer_add(struct cli *cli, int argc, char **argv)
                         &err) < 0 ||
         store_peer_add(node_store(n), &p, communities, nc, links, nl, &err) < 0)
         return cli_fail(&err);
-    return 0;
+    return cli_audit_change(n, "peer-add", NULL, "peer=%s url=%s key=%s", p.name, p.url,
+                            p.public_key[0] ? p.public_key : "none");
 }
 
 struct list_ctx {
@@ -215,6 +216,21 @@ static int print_link(void *ctx, const struct store_peer_link *l)
     return 0;
 }
 
+/* What this node last saw of the peer's audit log; 0 when nothing. */
+static int peer_head(struct store *s, const struct store_peer *p, struct store_peer_head *h,
+                     char seen[KZ_TS_MICROS_LEN], char bad[KZ_TS_MICROS_LEN])
+{
+    struct kz_error err;
+
+    if (store_peer_head_get(s, p->key, h, &err) < 0)
+        return 0;
+    kz_ts_format_micros(h->seen_us, seen);
+    bad[0] = '\0';
+    if (h->problem_us)
+        kz_ts_format_micros(h->problem_us, bad);
+    return 1;
+}
+
 static int print_peer(void *ctx, const struct store_peer *p)
 {
     struct list_ctx *lc = ctx;
@@ -222,6 +238,9 @@ static int print_peer(void *ctx, const struct store_peer *p)
     struct link_print lp = {.s = lc->s, .b = &b, .json = lc->json};
     struct kz_error err;
     char ok[KZ_TS_MICROS_LEN] = "never", bad[KZ_TS_MICROS_LEN] = "";
+    struct store_peer_head head;
+    char seen[KZ_TS_MICROS_LEN], head_bad[KZ_TS_MICROS_LEN], hex[2 * STORE_AUDIT_HASH_LEN + 1];
+    int has_head = peer_head(lc->s, p, &head, seen, head_bad);
     int64_t now = kz_now_micros();
     double lag = p->last_success_us ? (double)(now - p->last_success_us) / 1e6 : -1;
 
@@ -238,6 +257,10 @@ static int print_peer(void *ctx, const struct store_peer *p)
         if (p->last_error[0])
             printf("  last error %s: %s\n", bad, p->last_error);
         printf("  signatures %s\n", p->public_key[0] ? "checked" : "not checked");
+        if (has_head && head.problem[0])
+            printf("  AUDIT LOG PROBLEM %s: %s\n", head_bad, head.problem);
+        else if (has_head)
+            printf("  audit head row %lld, seen %s\n", (long long)head.seq, seen);
         store_peer_links(lc->s, p->key, print_link, &lp, &err);
         kz_buf_free(&b);
         return 0;
@@ -254,7 +277,17 @@ static int print_peer(void *ctx, const struct store_peer *p)
         kz_buf_addstr(&b, "null");
     kz_buf_addstr(&b, ",\"last_error\":\"");
     kz_buf_add_json_escaped(&b, p->last_error, strlen(p->last_error));
-    kz_buf_printf(&b, "\",\"last_error_at\":\"%s\",\"links\":[", bad);
+    kz_buf_printf(&b, "\",\"last_error_at\":\"%s\",\"audit_head\":", bad);
+    if (has_head) {
+        sodium_bin2hex(hex, sizeof(hex), head.hash, sizeof(head.hash));
+        kz_buf_printf(&b, "{\"seq\":%lld,\"hash\":\"%s\",\"seen\":\"%s\",\"problem\":\"",
+                      (long long)head.seq, hex, seen);
+        kz_buf_add_json_escaped(&b, head.problem, strlen(head.problem));
+        kz_buf_printf(&b, "\",\"problem_at\":\"%s\"}", head_bad);
+    } else {
+        kz_buf_addstr(&b, "null");
+    }
+    kz_buf_addstr(&b, ",\"links\":[");
     store_peer_links(lc->s, p->key, print_link, &lp, &err);
     kz_buf_addstr(&b, "]}\n");
     if (!b.failed)
@@ -285,7 +318,9 @@ int cmd_peer(struct cli *cli, int argc, char **argv)
             return cli_usage_error("peer remove", "give the peer's NAME");
         if (!(n = cli_node(cli)))
             return 2;
-        return store_peer_remove(node_store(n), argv[2], &err) < 0 ? cli_fail(&err) : 0;
+        if (store_peer_remove(node_store(n), argv[2], &err) < 0)
+            return cli_fail(&err);
+        return cli_audit_change(n, "peer-remove", NULL, "peer=%s", argv[2]);
     }
     if (strcmp(argv[1], "list") != 0)
         return cli_usage_error("peer", "unknown subcommand \"%s\"", argv[1]);
@@ -357,7 +392,7 @@ static const char node_help[] = "usage: kizuna [--home DIR] node key\n\n"
 
 int cmd_node(struct cli *cli, int argc, char **argv)
 {
-    unsigned char sk[SIGN_SECRET_BYTES];
+    struct sign_key *k;
     char text[SIGN_PUBLIC_TEXT_MAX];
     struct kz_error err;
     struct node *n;
@@ -371,10 +406,11 @@ int cmd_node(struct cli *cli, int argc, char **argv)
     if (!(n = cli_node(cli)))
         return 2;
     kz_error_clear(&err);
-    if (sign_load(node_config(n)->signing_key, sk, &err) < 0)
+    k = sign_key_open(node_config(n)->signing_key, &err);
+    if (!k)
         return cli_fail(&err);
-    sign_public_text(sk, text);
-    sodium_memzero(sk, sizeof(sk));
+    sign_key_public_text(k, text);
+    sign_key_close(k);
     printf("%s\n", text);
     return 0;
 }

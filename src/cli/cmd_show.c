@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "cli/cli.h"
 #include "json/json.h"
 #include "node/node.h"
@@ -24,7 +25,9 @@ struct show_ctx {
     int json;
     int all;
     unsigned found;
+    struct node *node;
     const struct store_collection *col;
+    uint64_t markings[STIX_TLP_RED + 1]; /* of the rows read in col */
     struct kzj_doc doc;
     struct kz_buf out;
     struct kz_error *err; /* a failure inside the walk over collections */
@@ -36,6 +39,8 @@ static int on_row(void *ctx, const struct store_row *r, struct kz_error *err)
     char when[KZ_TS_MICROS_LEN];
 
     s->found++;
+    if (r->tlp >= 0 && r->tlp <= STIX_TLP_RED)
+        s->markings[r->tlp]++;
     if (s->json) {
         fwrite(r->raw, 1, r->rawlen, stdout);
         fputc('\n', stdout);
@@ -69,9 +74,17 @@ static int each_collection(void *ctx, const struct store_collection *c)
     f.versions = s->all ? STORE_V_ALL : STORE_V_LAST;
     s->col = c;
     kz_error_clear(&err);
+    memset(s->markings, 0, sizeof(s->markings));
     if (store_list(s->store, &f, 1, on_row, s, &page, &err) < 0) {
         *s->err = err;
         return -1;
+    }
+    if (page.count) {
+        struct audit_event e = {
+                .action = "read", .collection = c->id, .count = page.count, .detail = s->id};
+        memcpy(e.markings, s->markings, sizeof(e.markings));
+        if (cli_audit(s->node, &e) < 0)
+            return -1;
     }
     return 0;
 }
@@ -104,6 +117,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
     if (!n)
         return 2;
     s.store = node_store(n);
+    s.node = n;
     s.id = argv[optind];
     kzj_doc_init(&s.doc);
     kz_buf_init(&s.out, (size_t)KZ_MAX_OBJECT_BYTES * 4);

@@ -9,11 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "cli/cli.h"
 #include "node/node.h"
+#include "sign/sign.h"
 #include "sync/sync.h"
 
 struct command {
@@ -115,28 +118,74 @@ int cli_wants_help(int argc, char **argv)
     return 0;
 }
 
-void cli_audit(struct node *n, const struct audit_event *e)
+const char *cli_actor(void)
+{
+    static char actor[KZ_MAX_NAME + 1];
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+
+    /* the account the process runs as, from the system's user database
+     * (not $USER, which the caller sets) */
+    if (!actor[0]) {
+        if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &found) == 0 && found)
+            snprintf(actor, sizeof(actor), "operator:%s", found->pw_name);
+        else
+            snprintf(actor, sizeof(actor), "operator:uid%lu", (unsigned long)getuid());
+    }
+    return actor;
+}
+
+int cli_audit(struct node *n, const struct audit_event *e)
 {
     const struct node_config *cfg = node_config(n);
+    struct audit_opts o = {.backend = cfg->store_backend,
+                           .path = cfg->audit_path,
+                           .witness_path = cfg->store_path,
+                           .syslog = cfg->audit_syslog};
+    struct audit_event ev = e ? *e : (struct audit_event){0};
     unsigned char key[AUDIT_KEY_BYTES];
     struct audit_log *l;
     struct kz_error err;
+    int rc = -1;
 
     kz_error_clear(&err);
-    if (audit_key_load(cfg->signing_key, key, &err) < 0) {
+    /* the command line's own rows name the operator; a row in the name of
+     * an --as user says which operator it was in `remote` */
+    if (!ev.remote || !ev.remote[0])
+        ev.remote = ev.user ? cli_actor() : "local";
+    if (!ev.user)
+        ev.user = cli_actor();
+    ev.durable = 1;
+    if (sign_derive_key(cfg->signing_key, SIGN_PURPOSE_AUDIT, key, sizeof(key), &err) < 0) {
         cli_fail(&err);
-        return;
+        return -1;
     }
-    l = audit_log_open(cfg->store_backend, cfg->audit_path, key, 0, &err);
+    l = audit_log_open(&o, key, &err);
     sodium_memzero(key, sizeof(key));
     if (!l) {
         cli_fail(&err);
-        return;
+        return -1;
     }
-    audit_record(l, e);
-    if (audit_flush(l, &err) < 0)
+    if (e && audit_record(l, &ev, &err) < 0)
         cli_fail(&err);
+    else
+        rc = 0;
     audit_log_close(l);
+    return rc;
+}
+
+int cli_audit_change(struct node *n, const char *action, const char *collection, const char *fmt,
+                     ...)
+{
+    struct audit_event e = {.action = action, .collection = collection};
+    char what[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    e.detail = what;
+    return cli_audit(n, &e) < 0 ? 2 : 0;
 }
 
 struct node *cli_node(struct cli *cli)

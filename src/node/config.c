@@ -287,6 +287,20 @@ static int on_sync(struct loader *l, const char *name, const char *v)
     return 0;
 }
 
+static int on_audit(struct loader *l, const char *name, const char *v)
+{
+    if (strcmp(name, "syslog") == 0) {
+        if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+            l->cfg->audit_syslog = strcmp(v, "on") == 0;
+            return 1;
+        }
+        snprintf(l->msg, sizeof(l->msg), "audit.syslog: must be on or off");
+        return 0;
+    }
+    snprintf(l->msg, sizeof(l->msg), "unknown key \"%s\" in [audit]", name);
+    return 0;
+}
+
 static int on_entry(void *user, const char *section, const char *name, const char *value)
 {
     struct loader *l = user;
@@ -301,6 +315,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         return on_server(l, name, value);
     if (strcmp(section, "sync") == 0)
         return on_sync(l, name, value);
+    if (strcmp(section, "audit") == 0)
+        return on_audit(l, name, value);
     snprintf(l->msg, sizeof(l->msg), "unknown section [%s]", section);
     return 0;
 }

@@ -71,7 +71,11 @@ static const char conf_template[] =
         "max_content_length = 104857600\n"
         "\n"
         "[sync]\n"
-        "interval = 300\n";
+        "interval = 300\n"
+        "\n"
+        "[audit]\n"
+        "# Also copy each audit row to syslog (facility authpriv) as it is written.\n"
+        "syslog = off\n";
 
 static int write_config(const char *path, const char *name, struct kz_error *err)
 {

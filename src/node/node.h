@@ -35,6 +35,7 @@ struct node_config {
     uint64_t upload_budget;          /* [server] upload_budget: one user's bodies in flight */
     int body_timeout;                /* [server] body_timeout, seconds */
     int sync_interval;               /* [sync] interval, seconds */
+    int audit_syslog;                /* [audit] syslog = on|off: copy rows to syslog */
     char signing_key[NODE_PATH_MAX]; /* [node] signing_key (resolved) */
 };
 

@@ -363,3 +363,8 @@ int policy_extension_definition(const char *creator_identity, struct kz_buf *out
                   POLICY_EXTENSION_ID, creator_identity, stix_tlp_marking_id(STIX_TLP_CLEAR));
     return out->failed ? -1 : 0;
 }
+
+int policy_may_read_audit_head(const struct auth_user *u)
+{
+    return u->role == AUTH_ROLE_PEER || u->role == AUTH_ROLE_NODE_ADMIN;
+}

@@ -83,6 +83,11 @@ void policy_operator_view(const struct store_collection *c, enum stix_tlp defaul
 int policy_peer_view(struct store *s, const struct store_peer *p, const struct store_collection *c,
                      enum stix_tlp default_tlp, struct policy_view *v, struct kz_error *err);
 
+/* Whether u may fetch the node's signed audit head (docs/FEDERATION.md):
+ * partner nodes' accounts (role peer) and node admins. It tells how much
+ * the node was used, which is nobody else's business. */
+int policy_may_read_audit_head(const struct auth_user *u);
+
 /* Puts the view's object filter on a listing. */
 void policy_filter(const struct policy_view *v, struct store_filter *f);
 

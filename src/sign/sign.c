@@ -10,7 +10,10 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
+
+#include "util/buf.h"
 
 #define KEY_TAG "kizuna-ed25519-secret-v1 "
 #define PUB_TAG "ed25519:"
@@ -51,7 +54,11 @@ out:
     return rc;
 }
 
-int sign_load(const char *path, unsigned char sk[SIGN_SECRET_BYTES], struct kz_error *err)
+struct sign_key {
+    unsigned char sk[SIGN_SECRET_BYTES];
+};
+
+static int sign_load(const char *path, unsigned char sk[SIGN_SECRET_BYTES], struct kz_error *err)
 {
     char line[sizeof(KEY_TAG) + 128];
     size_t len = 0, binlen = 0;
@@ -82,14 +89,73 @@ out:
     return rc;
 }
 
-void sign_public_text(const unsigned char sk[SIGN_SECRET_BYTES], char out[SIGN_PUBLIC_TEXT_MAX])
+struct sign_key *sign_key_open(const char *path, struct kz_error *err)
+{
+    struct sign_key *k = sodium_malloc(sizeof(*k));
+
+    if (!k) {
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (sign_load(path, k->sk, err) < 0) {
+        sign_key_close(k);
+        return NULL;
+    }
+    return k;
+}
+
+void sign_key_close(struct sign_key *k)
+{
+    /* sodium_free wipes the memory before it lets it go */
+    if (k)
+        sodium_free(k);
+}
+
+void sign_key_public_text(const struct sign_key *k, char out[SIGN_PUBLIC_TEXT_MAX])
 {
     unsigned char pk[SIGN_PUBLIC_BYTES];
 
-    crypto_sign_ed25519_sk_to_pk(pk, sk);
+    crypto_sign_ed25519_sk_to_pk(pk, k->sk);
     memcpy(out, PUB_TAG, sizeof(PUB_TAG) - 1);
     sodium_bin2base64(out + sizeof(PUB_TAG) - 1, SIGN_PUBLIC_TEXT_MAX - (sizeof(PUB_TAG) - 1), pk,
                       sizeof(pk), B64);
+}
+
+void sign_key_sign_text(const struct sign_key *k, const void *msg, size_t n,
+                        char out[SIGN_TEXT_MAX])
+{
+    unsigned char sig[SIGN_BYTES];
+
+    crypto_sign_detached(sig, NULL, msg, n, k->sk);
+    sodium_bin2base64(out, SIGN_TEXT_MAX, sig, sizeof(sig), B64);
+}
+
+void sign_key_derive(const struct sign_key *k, const char *purpose, unsigned char *out, size_t n)
+{
+    /* keyed with the seed (the first half of libsodium's secret key) */
+    crypto_generichash(out, n, (const unsigned char *)purpose, strlen(purpose), k->sk, 32);
+}
+
+int sign_derive_key(const char *path, const char *purpose, unsigned char *out, size_t n,
+                    struct kz_error *err)
+{
+    struct sign_key *k = sign_key_open(path, err);
+
+    if (!k)
+        return -1;
+    sign_key_derive(k, purpose, out, n);
+    sign_key_close(k);
+    return 0;
+}
+
+int sign_page_text(struct kz_buf *msg, const char *target, const void *body, size_t len)
+{
+    kz_buf_init(msg, len + strlen(target) + sizeof(SIGN_PAGE_PREFIX) + 2);
+    kz_buf_addstr(msg, SIGN_PAGE_PREFIX);
+    kz_buf_addstr(msg, target);
+    kz_buf_addc(msg, '\n');
+    kz_buf_add(msg, body ? body : "", len);
+    return msg->failed ? -1 : 0;
 }
 
 int sign_public_parse(const char *text, unsigned char pk[SIGN_PUBLIC_BYTES])
@@ -103,15 +169,6 @@ int sign_public_parse(const char *text, unsigned char pk[SIGN_PUBLIC_BYTES])
         binlen != SIGN_PUBLIC_BYTES)
         return -1;
     return 0;
-}
-
-void sign_detached_text(const unsigned char sk[SIGN_SECRET_BYTES], const void *msg, size_t n,
-                        char out[SIGN_TEXT_MAX])
-{
-    unsigned char sig[SIGN_BYTES];
-
-    crypto_sign_detached(sig, NULL, msg, n, sk);
-    sodium_bin2base64(out, SIGN_TEXT_MAX, sig, sizeof(sig), B64);
 }
 
 int sign_verify_text(const unsigned char pk[SIGN_PUBLIC_BYTES], const void *msg, size_t n,

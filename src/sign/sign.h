@@ -20,19 +20,50 @@
  * refusing to overwrite). */
 int sign_keygen(const char *path, struct kz_error *err);
 
-/* Loads the secret key at path into sk (the caller wipes it). */
-int sign_load(const char *path, unsigned char sk[SIGN_SECRET_BYTES], struct kz_error *err);
+/* The node's secret key, loaded once and wiped when closed. sign/ is the
+ * only module that reads the key file: everything else derives what it
+ * needs from a struct sign_key or asks sign_derive_key. */
+struct sign_key;
 
-/* The public half of a secret key, as text. */
-void sign_public_text(const unsigned char sk[SIGN_SECRET_BYTES], char out[SIGN_PUBLIC_TEXT_MAX]);
+/* Loads the secret key at path; NULL with err set. */
+struct sign_key *sign_key_open(const char *path, struct kz_error *err);
 
-/* Parses "ed25519:BASE64" into pk; -1 when malformed. */
-int sign_public_parse(const char *text, unsigned char pk[SIGN_PUBLIC_BYTES]);
+/* Wipes and frees the key. Accepts NULL. */
+void sign_key_close(struct sign_key *k);
+
+/* The public half, as text ("ed25519:BASE64"). */
+void sign_key_public_text(const struct sign_key *k, char out[SIGN_PUBLIC_TEXT_MAX]);
 
 /* Detached signature of msg[0..n) in base64 (88 characters + NUL). */
 #define SIGN_TEXT_MAX 96
-void sign_detached_text(const unsigned char sk[SIGN_SECRET_BYTES], const void *msg, size_t n,
+void sign_key_sign_text(const struct sign_key *k, const void *msg, size_t n,
                         char out[SIGN_TEXT_MAX]);
+
+/* Keys for other jobs, each derived from the node key and a purpose
+ * (BLAKE2b keyed with the secret seed over the purpose's label), so one
+ * key file stands for all of them and no two jobs share a key. n is at
+ * most 64. The labels are fixed: changing one invalidates what was made
+ * with it (cursors, the audit chain, sealed peer tokens). */
+#define SIGN_PURPOSE_CURSOR     "cursor"             /* TAXII next cursors' MAC */
+#define SIGN_PURPOSE_AUDIT      "kizuna audit chain" /* the audit log's keyed hash chain */
+#define SIGN_PURPOSE_PEER_TOKEN "kizuna peer token"  /* sealing peers' tokens in the store */
+void sign_key_derive(const struct sign_key *k, const char *purpose, unsigned char *out, size_t n);
+
+/* The same from the key file at path, for callers that need nothing else
+ * (the caller wipes out). */
+int sign_derive_key(const char *path, const char *purpose, unsigned char *out, size_t n,
+                    struct kz_error *err);
+
+/* The text a signed response covers (docs/FEDERATION.md, "Signatures"):
+ * SIGN_PAGE_PREFIX, the request target, "\n", the body. Both the signer and
+ * the verifier build it here. Initialises msg (the caller frees it);
+ * -1 when it could not be built. */
+#define SIGN_PAGE_PREFIX "kizuna-sig-v1\n"
+struct kz_buf;
+int sign_page_text(struct kz_buf *msg, const char *target, const void *body, size_t len);
+
+/* Parses "ed25519:BASE64" into pk; -1 when malformed. */
+int sign_public_parse(const char *text, unsigned char pk[SIGN_PUBLIC_BYTES]);
 
 /* Verifies a base64 detached signature; 0 when valid. */
 int sign_verify_text(const unsigned char pk[SIGN_PUBLIC_BYTES], const void *msg, size_t n,

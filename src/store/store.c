@@ -413,9 +413,33 @@ int store_status_purge(struct store *s, int64_t before_us, struct kz_error *err)
 }
 
 int store_audit_append(struct store *s, struct store_audit *rows, size_t n, store_audit_chain_fn fn,
-                       void *ctx, struct kz_error *err)
+                       void *ctx, int durable, struct kz_error *err)
 {
-    return s->be->audit_append(s->b, rows, n, fn, ctx, err);
+    return s->be->audit_append(s->b, rows, n, fn, ctx, durable, err);
+}
+
+int store_audit_get(struct store *s, int64_t seq, struct store_audit *out, struct kz_error *err)
+{
+    return s->be->audit_get(s->b, seq, out, err);
+}
+
+int store_audit_witness(struct store *s, int64_t seq,
+                        const unsigned char hash[STORE_AUDIT_HASH_LEN],
+                        const unsigned char mac[STORE_AUDIT_HASH_LEN], struct kz_error *err)
+{
+    return s->be->audit_witness(s->b, seq, hash, mac, err);
+}
+
+int store_peer_head_get(struct store *s, int64_t peer, struct store_peer_head *out,
+                        struct kz_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->be->peer_head_get(s->b, peer, out, err);
+}
+
+int store_peer_head_put(struct store *s, const struct store_peer_head *h, struct kz_error *err)
+{
+    return s->be->peer_head_put(s->b, h, err);
 }
 
 int store_audit_head(struct store *s, int64_t *seq, unsigned char hash[STORE_AUDIT_HASH_LEN],

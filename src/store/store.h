@@ -394,6 +394,8 @@ int store_status_get(struct store *s, const char *id, char *api_root, size_t api
 /* Removes status resources created before `before_us`. */
 int store_status_purge(struct store *s, int64_t before_us, struct kz_error *err);
 
+#define STORE_AUDIT_HASH_LEN 32 /* the audit log's BLAKE2b-256 hashes */
+
 /* --- peers (federation) ---------------------------------------------------- */
 
 #define STORE_PEER_TOKEN_MAX 256 /* the token, encrypted by sync/ */
@@ -446,6 +448,25 @@ int store_peer_outcome(struct store *s, int64_t peer, const char *error, struct 
 int store_link_checkpoint(struct store *s, const struct store_peer_link *l, int64_t checkpoint,
                           const char *text, struct kz_error *err);
 
+/* What this node last saw of a partner's audit log: the head it fetched
+ * last, signed by the partner (docs/FEDERATION.md, "Audit heads"), and what
+ * went wrong when the partner's log stopped extending it. */
+struct store_peer_head {
+    int64_t peer;
+    int64_t seq; /* the partner's last audit row */
+    unsigned char hash[STORE_AUDIT_HASH_LEN];
+    int64_t seen_us;     /* when it was fetched */
+    char evidence[2048]; /* the signed answer: target, signature and body, one a line */
+    char problem[256];   /* "" while the partner's log only grew */
+    int64_t problem_us;
+};
+
+/* KZ_ENOTFOUND when nothing was seen yet. */
+int store_peer_head_get(struct store *s, int64_t peer, struct store_peer_head *out,
+                        struct kz_error *err);
+/* Replaces what was recorded for h->peer. */
+int store_peer_head_put(struct store *s, const struct store_peer_head *h, struct kz_error *err);
+
 /* --- named blobs (e.g. the imported warninglists) ------------------------- */
 
 /* Stores data under name, replacing what was there. */
@@ -457,8 +478,6 @@ int store_blob_get(struct store *s, const char *name, char **data, size_t *len,
                    struct kz_error *err);
 
 /* --- the audit log ------------------------------------------------------- */
-
-#define STORE_AUDIT_HASH_LEN 32
 
 /* One row of the append-only audit log; audit/ fills prev and hash. */
 struct store_audit {
@@ -484,9 +503,21 @@ typedef void (*store_audit_chain_fn)(void *ctx, int64_t head_seq,
 
 /* Appends rows in one transaction, chained by fn to the head as it is
  * under the write lock (so concurrent writers never fork the chain), and
- * records the last row as the new head. */
+ * records the last row as the new head. With durable set the commit
+ * returns once on disk; without, once handed to the operating system
+ * (it survives a crash of the process, not of the machine). */
 int store_audit_append(struct store *s, struct store_audit *rows, size_t n, store_audit_chain_fn fn,
-                       void *ctx, struct kz_error *err);
+                       void *ctx, int durable, struct kz_error *err);
+
+/* The row seq; KZ_ENOTFOUND when there is none. */
+int store_audit_get(struct store *s, int64_t seq, struct store_audit *out, struct kz_error *err);
+
+/* Records (seq, hash, mac) as the head of an audit log kept elsewhere (the
+ * main store witnessing audit.db), unless the head recorded is further on:
+ * the witness never moves back. */
+int store_audit_witness(struct store *s, int64_t seq,
+                        const unsigned char hash[STORE_AUDIT_HASH_LEN],
+                        const unsigned char mac[STORE_AUDIT_HASH_LEN], struct kz_error *err);
 
 /* The head: the last seq, its hash and the MAC over both (0 and zeros when
  * the log is empty). */

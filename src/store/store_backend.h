@@ -69,7 +69,12 @@ struct store_backend {
                       char **json, size_t *len, struct kz_error *err);
     int (*status_purge)(void *b, int64_t before_us, struct kz_error *err);
     int (*audit_append)(void *b, struct store_audit *rows, size_t n, store_audit_chain_fn fn,
-                        void *ctx, struct kz_error *err);
+                        void *ctx, int durable, struct kz_error *err);
+    int (*audit_get)(void *b, int64_t seq, struct store_audit *out, struct kz_error *err);
+    int (*audit_witness)(void *b, int64_t seq, const unsigned char *hash, const unsigned char *mac,
+                         struct kz_error *err);
+    int (*peer_head_get)(void *b, int64_t peer, struct store_peer_head *out, struct kz_error *err);
+    int (*peer_head_put)(void *b, const struct store_peer_head *h, struct kz_error *err);
     int (*audit_head)(void *b, int64_t *seq, unsigned char *hash, unsigned char *mac,
                       struct kz_error *err);
     int (*audit_each)(void *b, int64_t since_us, const char *user, store_audit_fn fn, void *ctx,

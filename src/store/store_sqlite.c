@@ -193,6 +193,15 @@ static const char *const migrations[] = {
         "INSERT OR IGNORE INTO refs (added, ref) SELECT o.added, j.value FROM objects o,"
         " json_each(o.raw, '$.object_refs') j WHERE o.type IN ('report', 'grouping', 'note',"
         " 'opinion', 'observed-data') AND j.type = 'text';",
+        /* 5: what this node last saw of each partner's audit log */
+        "CREATE TABLE peer_heads ("
+        "  peer INTEGER PRIMARY KEY REFERENCES peers(key) ON DELETE CASCADE,"
+        "  seq INTEGER NOT NULL,"
+        "  hash BLOB NOT NULL,"
+        "  seen INTEGER NOT NULL,"
+        "  evidence TEXT NOT NULL,"
+        "  problem TEXT NOT NULL DEFAULT '',"
+        "  problem_at INTEGER NOT NULL DEFAULT 0);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -2264,7 +2273,7 @@ static int sqlite_audit_head(void *b, int64_t *seq, unsigned char *hash, unsigne
                              struct kz_error *err);
 
 static int sqlite_audit_append(void *b, struct store_audit *rows, size_t n, store_audit_chain_fn fn,
-                               void *ctx, struct kz_error *err)
+                               void *ctx, int durable, struct kz_error *err)
 {
     struct sqlite_store *s = b;
     sqlite3_stmt *q = NULL, *h = NULL;
@@ -2274,7 +2283,10 @@ static int sqlite_audit_append(void *b, struct store_audit *rows, size_t n, stor
 
     if (n == 0)
         return 0;
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+    /* WAL with synchronous=NORMAL: the commit is written, not yet synced */
+    if (exec(s, durable ? "PRAGMA main.synchronous = FULL" : "PRAGMA main.synchronous = NORMAL",
+             err) < 0 ||
+        exec(s, "BEGIN IMMEDIATE", err) < 0)
         return -1;
     memset(head_hash, 0, sizeof(head_hash));
     if (sqlite_audit_head(s, &head_seq, head_hash, head_mac, err) < 0)
@@ -2355,6 +2367,64 @@ static int sqlite_audit_head(void *b, int64_t *seq, unsigned char *hash, unsigne
     return 0;
 }
 
+static void read_audit(sqlite3_stmt *q, struct store_audit *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->seq = sqlite3_column_int64(q, 0);
+    a->ts_us = sqlite3_column_int64(q, 1);
+    col_text(q, 2, a->user, sizeof(a->user));
+    col_text(q, 3, a->remote, sizeof(a->remote));
+    col_text(q, 4, a->action, sizeof(a->action));
+    col_text(q, 5, a->collection, sizeof(a->collection));
+    a->count = (uint64_t)sqlite3_column_int64(q, 6);
+    col_text(q, 7, a->markings, sizeof(a->markings));
+    col_text(q, 8, a->detail, sizeof(a->detail));
+    copy_blob(q, 9, a->prev);
+    copy_blob(q, 10, a->hash);
+}
+
+static int sqlite_audit_get(void *b, int64_t seq, struct store_audit *out, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT seq, ts, user, remote, action, collection, count, markings,"
+                              " detail, prev, hash FROM audit WHERE seq = ?1",
+                              err, "store: reading the audit log");
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, seq);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        read_audit(q, out);
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: reading the audit log");
+    return kz_error_set(err, KZ_ENOTFOUND, "no audit row %lld", (long long)seq);
+}
+
+static int sqlite_audit_witness(void *b, int64_t seq, const unsigned char *hash,
+                                const unsigned char *mac, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "INSERT INTO audit_head (one, seq, hash, mac) VALUES (1, ?1, ?2, ?3)"
+                              " ON CONFLICT (one) DO UPDATE SET seq = excluded.seq,"
+                              " hash = excluded.hash, mac = excluded.mac"
+                              " WHERE excluded.seq > audit_head.seq",
+                              err, "store: recording the audit log's head");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, seq);
+    sqlite3_bind_blob(q, 2, hash, STORE_AUDIT_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 3, mac, STORE_AUDIT_HASH_LEN, SQLITE_STATIC);
+    return finish_change(s, q, NULL, err, "store: recording the audit log's head");
+}
+
 static int sqlite_audit_each(void *b, int64_t since_us, const char *user, store_audit_fn fn,
                              void *ctx, struct kz_error *err)
 {
@@ -2373,18 +2443,7 @@ static int sqlite_audit_each(void *b, int64_t since_us, const char *user, store_
     if (user)
         sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        memset(&a, 0, sizeof(a));
-        a.seq = sqlite3_column_int64(q, 0);
-        a.ts_us = sqlite3_column_int64(q, 1);
-        col_text(q, 2, a.user, sizeof(a.user));
-        col_text(q, 3, a.remote, sizeof(a.remote));
-        col_text(q, 4, a.action, sizeof(a.action));
-        col_text(q, 5, a.collection, sizeof(a.collection));
-        a.count = (uint64_t)sqlite3_column_int64(q, 6);
-        col_text(q, 7, a.markings, sizeof(a.markings));
-        col_text(q, 8, a.detail, sizeof(a.detail));
-        copy_blob(q, 9, a.prev);
-        copy_blob(q, 10, a.hash);
+        read_audit(q, &a);
         if (fn(ctx, &a) < 0)
             break;
     }
@@ -2638,6 +2697,57 @@ static int sqlite_link_checkpoint(void *b, const struct store_peer_link *l, int6
     return finish_change(s, q, NULL, err, "store: moving a checkpoint");
 }
 
+static int sqlite_peer_head_get(void *b, int64_t peer, struct store_peer_head *out,
+                                struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT peer, seq, hash, seen, evidence, problem, problem_at"
+                              " FROM peer_heads WHERE peer = ?1",
+                              err, "store: reading a partner's audit head");
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, peer);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        out->peer = sqlite3_column_int64(q, 0);
+        out->seq = sqlite3_column_int64(q, 1);
+        copy_blob(q, 2, out->hash);
+        out->seen_us = sqlite3_column_int64(q, 3);
+        col_text(q, 4, out->evidence, sizeof(out->evidence));
+        col_text(q, 5, out->problem, sizeof(out->problem));
+        out->problem_us = sqlite3_column_int64(q, 6);
+    }
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: reading a partner's audit head");
+    return kz_error_set(err, KZ_ENOTFOUND, "no audit head seen");
+}
+
+static int sqlite_peer_head_put(void *b, const struct store_peer_head *h, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "INSERT OR REPLACE INTO peer_heads (peer, seq, hash, seen, evidence,"
+                              " problem, problem_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                              err, "store: recording a partner's audit head");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, h->peer);
+    sqlite3_bind_int64(q, 2, h->seq);
+    sqlite3_bind_blob(q, 3, h->hash, STORE_AUDIT_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, h->seen_us);
+    sqlite3_bind_text(q, 5, h->evidence, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 6, h->problem, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 7, h->problem_us);
+    return finish_change(s, q, NULL, err, "store: recording a partner's audit head");
+}
+
 static int sqlite_blob_put(void *b, const char *name, const void *data, size_t len,
                            struct kz_error *err)
 {
@@ -2746,6 +2856,10 @@ const struct store_backend store_sqlite_backend = {
         .audit_append = sqlite_audit_append,
         .audit_head = sqlite_audit_head,
         .audit_each = sqlite_audit_each,
+        .audit_get = sqlite_audit_get,
+        .audit_witness = sqlite_audit_witness,
+        .peer_head_get = sqlite_peer_head_get,
+        .peer_head_put = sqlite_peer_head_put,
         .peer_add = sqlite_peer_add,
         .peer_find = sqlite_peer_find,
         .peer_each = sqlite_peer_each,

@@ -11,6 +11,9 @@
  * Push: local objects added after the push checkpoint, all versions, that
  * the peer may receive by policy_peer_view and did not come from that peer,
  * are POSTed in envelopes; the checkpoint moves once the peer answered.
+ *
+ * Audit heads: a round with a peer whose key is known first checks the
+ * peer's signed audit head against the one it kept (check_audit_head).
  */
 #include "sync/sync_int.h"
 
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <unistd.h>
 
 #include "ingest/ingest.h"
@@ -30,19 +34,11 @@
 #include "util/kztime.h"
 #include "util/text.h"
 
-#define TOKEN_KEY_LABEL "kizuna peer token"
-
 static int token_key(const char *signing_key_path, unsigned char key[crypto_secretbox_KEYBYTES],
                      struct kz_error *err)
 {
-    unsigned char sk[SIGN_SECRET_BYTES];
-
-    if (sign_load(signing_key_path, sk, err) < 0)
-        return -1;
-    crypto_generichash(key, crypto_secretbox_KEYBYTES, (const unsigned char *)TOKEN_KEY_LABEL,
-                       sizeof(TOKEN_KEY_LABEL) - 1, sk, 32);
-    sodium_memzero(sk, sizeof(sk));
-    return 0;
+    return sign_derive_key(signing_key_path, SIGN_PURPOSE_PEER_TOKEN, key,
+                           crypto_secretbox_KEYBYTES, err);
 }
 
 int sync_token_seal(const char *signing_key_path, const char *token, unsigned char *out, size_t cap,
@@ -644,6 +640,141 @@ static int collect_link(void *ctx, const struct store_peer_link *l)
     return 0;
 }
 
+/* --- partners' audit heads (docs/FEDERATION.md, "Audit heads") -------------- */
+
+/* What the partner's signed answer says. */
+struct head_answer {
+    int64_t seq, seen_seq;
+    unsigned char hash[STORE_AUDIT_HASH_LEN], seen_hash[STORE_AUDIT_HASH_LEN];
+    int seen_found;
+};
+
+static int hex32(const char *s, unsigned char out[STORE_AUDIT_HASH_LEN])
+{
+    size_t n = 0;
+
+    if (!s || strlen(s) != 2 * STORE_AUDIT_HASH_LEN)
+        return -1;
+    if (sodium_hex2bin(out, STORE_AUDIT_HASH_LEN, s, strlen(s), NULL, &n, NULL) != 0)
+        return -1;
+    return n == STORE_AUDIT_HASH_LEN ? 0 : -1;
+}
+
+static int parse_head(const struct peer_response *p, struct head_answer *a)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(p->body.data ? p->body.data : "", p->body.len, 0, &jerr);
+    const char *hash = NULL;
+    json_t *seen_hash = NULL;
+    json_int_t seq = -1, seen = -1;
+    int rc = -1;
+
+    memset(a, 0, sizeof(*a));
+    if (j &&
+        json_unpack(j, "{s:I, s:s, s:{s:I, s:o}}", "seq", &seq, "hash", &hash, "seen", "seq", &seen,
+                    "hash", &seen_hash) == 0 &&
+        seq >= 0 && seen >= 0 && hex32(hash, a->hash) == 0 &&
+        (json_is_null(seen_hash) ||
+         (json_is_string(seen_hash) && hex32(json_string_value(seen_hash), a->seen_hash) == 0))) {
+        a->seq = seq;
+        a->seen_seq = seen;
+        a->seen_found = json_is_string(seen_hash);
+        rc = 0;
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* Fetches the partner's signed audit head and compares it with the one
+ * seen last: the partner's log must still hold that row with that hash.
+ * A partner whose log went backwards, was rewritten or stopped serving its
+ * head is recorded (peer list, audit --verify) and fails the round; the
+ * head seen before stays as the evidence. Only for peers with a known key:
+ * an unsigned head proves nothing. */
+static int check_audit_head(struct round *r, struct kz_error *err)
+{
+    struct store_peer_head old, *h = calloc(1, sizeof(*h));
+    struct peer_response p;
+    struct head_answer a;
+    struct kz_error e2;
+    unsigned char raw[16];
+    char nonce[33], url[1400], when[KZ_TS_MICROS_LEN];
+    const char *target;
+    int have, rc = -1;
+
+    kz_buf_init(&p.body, SYNC_MAX_HEAD_BYTES);
+    if (!h) {
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
+        goto out;
+    }
+    kz_error_clear(&e2);
+    have = store_peer_head_get(r->s, r->peer.key, &old, &e2) == 0;
+    if (!have && e2.code != KZ_ENOTFOUND) {
+        *err = e2;
+        goto out;
+    }
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(nonce, sizeof(nonce), raw, sizeof(raw));
+    snprintf(url, sizeof(url), "%s%skizuna/audit-head/?seen=%lld&nonce=%s", r->peer.url,
+             r->peer.url[strlen(r->peer.url) - 1] == '/' ? "" : "/",
+             (long long)(have ? old.seq : 0), nonce);
+    if (peer_request(&r->client, "GET", url, NULL, 0, 1, &p, err) < 0)
+        goto out;
+    kz_ts_format_micros(have ? old.seen_us : 0, when);
+    if (p.status == 404 && !(have && old.seq > 0)) {
+        rc = 0; /* not a kizuna node, or one that serves no head yet */
+        goto out;
+    }
+    if (p.status == 404) {
+        snprintf(old.problem, sizeof(old.problem),
+                 "its audit log vanished: no head is served, row %lld was seen on %s",
+                 (long long)old.seq, when);
+        goto problem;
+    }
+    if (p.status != 200) {
+        kz_error_set(err, KZ_EIO, "GET %s: HTTP %ld", url, p.status);
+        goto out;
+    }
+    target = strstr(url, "://");
+    target = target ? strchr(target + 3, '/') : url;
+    if (verify_page(r, target ? target : url, &p, err) < 0)
+        goto out;
+    if (parse_head(&p, &a) < 0 || a.seen_seq != (have ? old.seq : 0)) {
+        kz_error_set(err, KZ_EINVALID, "the peer's audit head is not what was asked for");
+        goto out;
+    }
+    if (have && a.seq < old.seq) {
+        snprintf(old.problem, sizeof(old.problem),
+                 "its audit log went backwards: row %lld was seen on %s, it now ends at row %lld",
+                 (long long)old.seq, when, (long long)a.seq);
+        goto problem;
+    }
+    if (have && old.seq > 0 &&
+        (!a.seen_found || sodium_memcmp(a.seen_hash, old.hash, sizeof(old.hash)) != 0)) {
+        snprintf(old.problem, sizeof(old.problem),
+                 "its audit log was rewritten: row %lld is not the one seen on %s",
+                 (long long)old.seq, when);
+        goto problem;
+    }
+    h->peer = r->peer.key;
+    h->seq = a.seq;
+    memcpy(h->hash, a.hash, sizeof(h->hash));
+    h->seen_us = kz_now_micros();
+    snprintf(h->evidence, sizeof(h->evidence), "%s\n%s\n%.*s", target ? target : url, p.signature,
+             (int)p.body.len, p.body.data);
+    rc = store_peer_head_put(r->s, h, err);
+    goto out;
+problem:
+    /* the head seen before stays: it is the partner's signed word */
+    old.problem_us = kz_now_micros();
+    if (store_peer_head_put(r->s, &old, err) == 0)
+        kz_error_set(err, KZ_EINVALID, "audit: %s", old.problem);
+out:
+    kz_buf_free(&p.body);
+    free(h);
+    return rc;
+}
+
 static int run_round(struct round *r, struct kz_error *err)
 {
     struct links ls = {.n = 0};
@@ -667,7 +798,8 @@ int sync_peer(const struct node_config *cfg, const char *name, struct sync_repor
 {
     struct round *r = calloc(1, sizeof(*r));
     struct store_checkpointer *ckpt = NULL;
-    struct kz_error e2;
+    struct kz_error e2, head_err;
+    int head_rc;
     char msg[1400];
     int rc = -1;
 
@@ -695,8 +827,18 @@ int sync_peer(const struct node_config *cfg, const char *name, struct sync_repor
         }
         r->check_sig = 1;
     }
-    if (sync_url_ok(r->peer.url, err) < 0 || run_round(r, err) < 0)
+    if (sync_url_ok(r->peer.url, err) < 0)
         goto record;
+    /* the partner's audit head first, before this round's requests add to
+     * its log; a problem is reported once the round is done */
+    kz_error_clear(&head_err);
+    head_rc = r->check_sig ? check_audit_head(r, &head_err) : 0;
+    if (run_round(r, err) < 0)
+        goto record;
+    if (head_rc < 0) {
+        *err = head_err;
+        goto record;
+    }
     rc = 0;
 record:
     kz_error_clear(&e2);

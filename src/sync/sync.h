@@ -29,6 +29,9 @@
 #define SYNC_BACKOFF_MS        500 /* doubled per retry, +-50% jitter */
 #define SYNC_CLOCK_SKEW_S      300 /* a peer's clock may be this far from ours */
 
+/* The most a partner's signed audit head may take (docs/FEDERATION.md). */
+#define SYNC_MAX_HEAD_BYTES 4096
+
 /* Calls curl_global_init; once per process, before any thread starts. */
 int sync_global_init(void);
 

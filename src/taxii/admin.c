@@ -209,7 +209,20 @@ void taxii_admin_users(void *app, struct http_request *req, struct http_response
         return;
     }
     kz_buf_addstr(c.b, "]}");
+    if (taxii_audit_change(t, req, "user-list", http_request_target(req)) < 0) {
+        json_error(res, 503, "the request could not be recorded in the audit log");
+        return;
+    }
     json_end(res);
+}
+
+static int audit_user_add(struct taxii_server *t, struct http_request *req,
+                          const struct store_user *u, const char *org)
+{
+    char what[512];
+
+    snprintf(what, sizeof(what), "user=%s role=%s org=%s", u->name, u->role, org);
+    return taxii_audit_change(t, req, "user-add", what);
 }
 
 void taxii_admin_add_user(void *app, struct http_request *req, struct http_response *res)
@@ -274,6 +287,10 @@ void taxii_admin_add_user(void *app, struct http_request *req, struct http_respo
         json_error(res, err.code == KZ_EEXISTS ? 409 : 503, err.text);
         return;
     }
+    if (audit_user_add(t, req, &u, org.name) < 0) {
+        json_error(res, 503, "the user was added but could not be recorded in the audit log");
+        return;
+    }
     b = json_start(res, 201);
     kz_buf_addc(b, '{');
     add_member(b, "name", u.name, 1);
@@ -325,6 +342,10 @@ void taxii_admin_tokens(void *app, struct http_request *req, struct http_respons
         return;
     }
     kz_buf_addstr(c.b, "]}");
+    if (taxii_audit_change(t, req, "token-list", http_request_target(req)) < 0) {
+        json_error(res, 503, "the request could not be recorded in the audit log");
+        return;
+    }
     json_end(res);
 }
 
@@ -343,13 +364,21 @@ void taxii_admin_add_token(void *app, struct http_request *req, struct http_resp
     if (store_token_add(taxii_store(t, &err), &tk, &err) < 0) {
         json_error(res, 503, "the token could not be stored");
     } else {
-        b = json_start(res, 201);
-        kz_buf_addc(b, '{');
-        add_member(b, "user", u.name, 1);
-        add_member(b, "id", tk.token_id, 0);
-        add_member(b, "token", text, 0);
-        kz_buf_addc(b, '}');
-        json_end(res);
+        char what[256];
+        snprintf(what, sizeof(what), "token=%s user=%s", tk.token_id, u.name);
+        if (taxii_audit_change(t, req, "token-create", what) < 0) {
+            json_error(res, 503,
+                       "the token was made but could not be recorded in the audit log; revoke "
+                       "it");
+        } else {
+            b = json_start(res, 201);
+            kz_buf_addc(b, '{');
+            add_member(b, "user", u.name, 1);
+            add_member(b, "id", tk.token_id, 0);
+            add_member(b, "token", text, 0);
+            kz_buf_addc(b, '}');
+            json_end(res);
+        }
     }
     sodium_memzero(text, sizeof(text));
 }
@@ -375,6 +404,15 @@ void taxii_admin_revoke(void *app, struct http_request *req, struct http_respons
         return;
     }
     taxii_epoch_bump(t);
+    {
+        char what[256];
+        snprintf(what, sizeof(what), "token=%s user=%s", tk.token_id, u.name);
+        if (taxii_audit_change(t, req, "token-revoke", what) < 0) {
+            json_error(res, 503,
+                       "the token was revoked but could not be recorded in the audit log");
+            return;
+        }
+    }
     b = json_start(res, 200);
     kz_buf_addc(b, '{');
     add_member(b, "id", tk.token_id, 1);

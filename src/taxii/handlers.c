@@ -236,14 +236,9 @@ static void sign_page(struct taxii_server *t, struct http_request *req, struct h
     struct kz_buf msg;
     const char *target = http_request_target(req);
 
-    kz_buf_init(&msg, res->body.len + strlen(target) + 64);
-    kz_buf_addstr(&msg, TAXII_SIGNATURE_PREFIX);
-    kz_buf_addstr(&msg, target);
-    kz_buf_addc(&msg, '\n');
-    kz_buf_add(&msg, res->body.data, res->body.len);
-    if (!msg.failed) {
+    if (sign_page_text(&msg, target, res->body.data, res->body.len) == 0) {
         memcpy(signature, "v1 ", 3);
-        sign_detached_text(t->signing_key, msg.data, msg.len, signature + 3);
+        sign_key_sign_text(t->node_key, msg.data, msg.len, signature + 3);
         http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
     }
     kz_buf_free(&msg);
@@ -298,7 +293,7 @@ static void sign_page_v2(struct taxii_server *t, struct http_request *req,
     kz_buf_add(&msg, body ? body : "", len);
     n = snprintf(signature, sizeof(signature), "v2 %s ", when);
     if (!msg.failed && n > 0 && (size_t)n + SIGN_TEXT_MAX <= sizeof(signature)) {
-        sign_detached_text(t->signing_key, msg.data, msg.len, signature + n);
+        sign_key_sign_text(t->node_key, msg.data, msg.len, signature + n);
         http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
     }
     kz_buf_free(&msg);
@@ -358,9 +353,10 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     if (!key.failed && taxii_rcache_get(t->rcache, &key, taxii_thread_epoch(q->thread), res, &count,
                                         pc.markings)) {
         taxii_ok(res, 200);
-        if (sig_v == 2)
+        if (taxii_audit(t, req, "read", count, pc.markings) < 0)
+            taxii_audit_failed(res);
+        else if (sig_v == 2)
             sign_page_v2(t, req, res, nonce);
-        taxii_audit(t, req, "read", count, pc.markings);
         kz_buf_free(&key);
         return;
     }
@@ -390,7 +386,10 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         taxii_error_from(res, &err);
         goto out;
     }
-    taxii_audit(t, req, "read", page.count, pc.markings);
+    if (taxii_audit(t, req, "read", page.count, pc.markings) < 0) {
+        taxii_audit_failed(res);
+        goto out;
+    }
     if (object_id && page.count == 0 && !tq.has_next) {
         taxii_error(res, 404, "Not found", "no such object in this collection");
         goto out;
@@ -582,8 +581,10 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
         store_tombstone(t, q, s, &d, &err) < 0 || store_commit(s, &err) < 0)
         goto fail;
     taxii_epoch_bump(t);
-    taxii_audit(t, req, "delete", deleted, NULL);
-    taxii_ok(res, 200);
+    if (taxii_audit(t, req, "delete", deleted, NULL) < 0)
+        taxii_audit_failed(res);
+    else
+        taxii_ok(res, 200);
     goto out;
 fail:
     store_rollback(s);
@@ -749,8 +750,10 @@ void taxii_post_objects(void *app, struct http_request *req, struct http_respons
         taxii_error_from(res, &err);
     } else {
         taxii_epoch_bump(t);
-        taxii_audit(t, req, "write", counts.added, p.markings);
-        taxii_ok(res, 202);
+        if (taxii_audit(t, req, "write", counts.added, p.markings) < 0)
+            taxii_audit_failed(res);
+        else
+            taxii_ok(res, 202);
     }
     kz_buf_free(&p.successes);
     kz_buf_free(&p.failures);

@@ -46,6 +46,7 @@ static const struct http_route routes[] = {
         {"GET", "/{root}/collections/{coll}/manifest/", taxii_get_manifest, ROUTE_COLL | ROUTE_READ,
          "manifest"},
         {"GET", "/{root}/status/{status}/", taxii_get_status, 0, "status"},
+        {"GET", "/{root}/kizuna/audit-head/", taxii_get_audit_head, 0, "audit-head"},
         {"GET", "/kizuna/admin/users/", taxii_admin_users, ROUTE_ADMIN, "admin-users"},
         {"POST", "/kizuna/admin/users/", taxii_admin_add_user, ROUTE_ADMIN | HTTP_ROUTE_BODY,
          "admin-add-user"},
@@ -284,9 +285,14 @@ static int open_audit(struct taxii_server *t, struct kz_error *err)
 {
     unsigned char key[AUDIT_KEY_BYTES];
 
-    if (audit_key_load(t->cfg->signing_key, key, err) < 0)
-        return -1;
-    t->audit = audit_log_open(t->cfg->store_backend, t->cfg->audit_path, key, 1, err);
+    struct audit_opts o = {.backend = t->cfg->store_backend,
+                           .path = t->cfg->audit_path,
+                           .witness_path = t->cfg->store_path,
+                           .background = 1,
+                           .syslog = t->cfg->audit_syslog};
+
+    sign_key_derive(t->node_key, SIGN_PURPOSE_AUDIT, key, sizeof(key));
+    t->audit = audit_log_open(&o, key, err);
     sodium_memzero(key, sizeof(key));
     return t->audit ? 0 : -1;
 }
@@ -316,7 +322,6 @@ static int open_writer(struct taxii_server *t, struct kz_error *err)
 struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
 {
     struct taxii_server *t = calloc(1, sizeof(*t));
-    unsigned char sk[SIGN_SECRET_BYTES];
 
     if (!t) {
         kz_error_set(err, KZ_ENOMEM, "out of memory");
@@ -339,14 +344,12 @@ struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
     t->auth = auth_cache_new();
     /* cursors are MACed with a key derived from the node's signing key, so
      * they stay valid across restarts and cannot be forged */
-    if (!t->auth || sign_load(t->cfg->signing_key, sk, err) < 0) {
+    t->node_key = t->auth ? sign_key_open(t->cfg->signing_key, err) : NULL;
+    if (!t->node_key) {
         taxii_server_free(t);
         return NULL;
     }
-    crypto_generichash(t->cursor_key, sizeof(t->cursor_key), (const unsigned char *)"cursor", 6, sk,
-                       32);
-    memcpy(t->signing_key, sk, sizeof(t->signing_key));
-    sodium_memzero(sk, sizeof(sk));
+    sign_key_derive(t->node_key, SIGN_PURPOSE_CURSOR, t->cursor_key, sizeof(t->cursor_key));
     if (open_audit(t, err) < 0 || open_writer(t, err) < 0) {
         taxii_server_free(t);
         return NULL;
@@ -375,7 +378,7 @@ void taxii_server_free(struct taxii_server *t)
     pthread_mutex_destroy(&t->url_lock);
     auth_cache_free(t->auth);
     sodium_memzero(t->cursor_key, sizeof(t->cursor_key));
-    sodium_memzero(t->signing_key, sizeof(t->signing_key));
+    sign_key_close(t->node_key);
     free(t);
 }
 
@@ -391,8 +394,8 @@ void taxii_set_public_url(struct taxii_server *t, const char *url)
     pthread_mutex_unlock(&t->url_lock);
 }
 
-void taxii_audit(struct taxii_server *t, struct http_request *req, const char *action,
-                 uint64_t count, const uint64_t *markings)
+int taxii_audit(struct taxii_server *t, struct http_request *req, const char *action,
+                uint64_t count, const uint64_t *markings)
 {
     struct taxii_req *q = http_request_data(req);
     struct audit_event e = {.user = q->user.name,
@@ -400,11 +403,43 @@ void taxii_audit(struct taxii_server *t, struct http_request *req, const char *a
                             .action = action,
                             .collection = q->has_coll ? q->coll.id : "",
                             .count = count,
-                            .detail = http_request_target(req)};
+                            .detail = http_request_target(req),
+                            .durable = strcmp(action, "read") != 0};
+    struct kz_error err;
 
     if (markings)
         memcpy(e.markings, markings, sizeof(e.markings));
-    audit_record(t->audit, &e);
+    kz_error_clear(&err);
+    return audit_record(t->audit, &e, &err);
+}
+
+int taxii_audit_change(struct taxii_server *t, struct http_request *req, const char *action,
+                       const char *what)
+{
+    struct taxii_req *q = http_request_data(req);
+    struct audit_event e = {.user = q->user.name,
+                            .remote = http_request_peer(req),
+                            .action = action,
+                            .detail = what,
+                            .durable = 1};
+    struct kz_error err;
+
+    kz_error_clear(&err);
+    return audit_record(t->audit, &e, &err);
+}
+
+void taxii_audit_failed(struct http_response *res)
+{
+    /* nothing of the answer prepared may go out: not a cached body, not
+     * its headers */
+    if (res->shared_free)
+        res->shared_free(res->shared_cls);
+    res->shared = NULL;
+    res->shared_len = 0;
+    res->shared_free = NULL;
+    res->nheaders = 0;
+    taxii_error(res, 503, "Busy",
+                "the node could not record this request in its audit log; try again");
 }
 
 void taxii_housekeeping(struct taxii_server *t)

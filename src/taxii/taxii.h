@@ -20,11 +20,10 @@
 
 /* Signed pages (docs/FEDERATION.md): a request carrying
  * "X-Kizuna-Want-Signature: v1" gets "X-Kizuna-Signature: v1 BASE64", an
- * Ed25519 signature over TAXII_SIGNATURE_PREFIX, the request target, "\n"
+ * Ed25519 signature over SIGN_PAGE_PREFIX (sign/sign.h), the request target, "\n"
  * and the body. */
 #define TAXII_WANT_SIGNATURE_HEADER "X-Kizuna-Want-Signature"
 #define TAXII_SIGNATURE_HEADER      "X-Kizuna-Signature"
-#define TAXII_SIGNATURE_PREFIX      "kizuna-sig-v1\n"
 
 /* v1 pages can be replayed: the same request verifies the same old page.
  * A request carrying "X-Kizuna-Want-Signature: v2" and a nonce of its own

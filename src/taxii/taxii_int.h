@@ -12,6 +12,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "policy/policy.h"
+#include "sign/sign.h"
 #include "taxii/taxii.h"
 
 /* The response cache: slots (direct-mapped), the most it holds, and the
@@ -31,7 +32,7 @@ struct taxii_server {
     struct taxii_rcache *rcache;
     struct auth_cache *auth;
     unsigned char cursor_key[TAXII_CURSOR_KEY_BYTES];
-    unsigned char signing_key[64]; /* the node's Ed25519 secret key */
+    struct sign_key *node_key; /* the node's Ed25519 key (sign/) */
     struct audit_log *audit;
     struct http_app app;
     pthread_mutex_t write_lock;    /* held while using writer */
@@ -109,9 +110,16 @@ void taxii_ok(struct http_response *res, int status);
 /* The reader description for policy/ of this request. */
 void taxii_reader(const struct taxii_server *t, const struct taxii_req *q, struct policy_reader *r);
 
-/* Records a read or write of objects in the audit log. */
-void taxii_audit(struct taxii_server *t, struct http_request *req, const char *action,
-                 uint64_t count, const uint64_t *markings);
+/* Records a request in the audit log and returns once the row is committed
+ * (durably unless action is "read"); -1 when it could not be, and the
+ * request must then not be answered as a success (taxii_audit_failed). */
+int taxii_audit(struct taxii_server *t, struct http_request *req, const char *action,
+                uint64_t count, const uint64_t *markings);
+void taxii_audit_failed(struct http_response *res);
+/* Records an account change or an admin API call by the request's user,
+ * durably; what says what changed. -1 when it could not be recorded. */
+int taxii_audit_change(struct taxii_server *t, struct http_request *req, const char *action,
+                       const char *what);
 
 /* The account API (admin.c). */
 int taxii_admin_allowed(const struct auth_user *u);
@@ -135,5 +143,6 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
 void taxii_get_versions(void *app, struct http_request *req, struct http_response *res);
 void taxii_get_manifest(void *app, struct http_request *req, struct http_response *res);
 void taxii_get_status(void *app, struct http_request *req, struct http_response *res);
+void taxii_get_audit_head(void *app, struct http_request *req, struct http_response *res);
 
 #endif
