@@ -158,6 +158,16 @@ int sign_page_text(struct kz_buf *msg, const char *target, const void *body, siz
     return msg->failed ? -1 : 0;
 }
 
+int sign_page_text_v2(struct kz_buf *msg, const char *nonce, long long when, const char *target,
+                      const char *added_last, const void *body, size_t len)
+{
+    kz_buf_init(msg, len + strlen(nonce) + strlen(target) + strlen(added_last) + 64);
+    kz_buf_printf(msg, "%s%s\n%lld\n%s\n%s\n", SIGN_PAGE_V2_PREFIX, nonce, when, target,
+                  added_last);
+    kz_buf_add(msg, body ? body : "", len);
+    return msg->failed ? -1 : 0;
+}
+
 int sign_public_parse(const char *text, unsigned char pk[SIGN_PUBLIC_BYTES])
 {
     size_t binlen = 0;

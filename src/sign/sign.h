@@ -62,6 +62,15 @@ int sign_derive_key(const char *path, const char *purpose, unsigned char *out, s
 struct kz_buf;
 int sign_page_text(struct kz_buf *msg, const char *target, const void *body, size_t len);
 
+/* The text a v2 signature covers, bound to one request and one moment
+ * (docs/FEDERATION.md): SIGN_PAGE_V2_PREFIX, then the client's nonce, the
+ * signing time in Unix seconds, the request target and the page's
+ * X-TAXII-Date-Added-Last ("" when none), each ended by "\n", then the body.
+ * Initialises msg (the caller frees it); -1 when it could not be built. */
+#define SIGN_PAGE_V2_PREFIX "kizuna-sig-v2\n"
+int sign_page_text_v2(struct kz_buf *msg, const char *nonce, long long when, const char *target,
+                      const char *added_last, const void *body, size_t len);
+
 /* Parses "ed25519:BASE64" into pk; -1 when malformed. */
 int sign_public_parse(const char *text, unsigned char pk[SIGN_PUBLIC_BYTES]);
 

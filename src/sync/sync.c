@@ -164,11 +164,9 @@ static int verify_page(const struct round *r, const char *target, const struct p
                             "the peer's page was signed at %lld, more than %d s from this "
                             "node's clock (%lld): a replayed page, or a clock that is off",
                             (long long)when, SYNC_CLOCK_SKEW_S, (long long)now);
-    kz_buf_init(&msg, p->body.len + strlen(target) + 256);
-    kz_buf_printf(&msg, "kizuna-sig-v2\n%s\n%lld\n%s\n%s\n", p->nonce, (long long)when, target,
-                  p->added_last);
-    kz_buf_add(&msg, p->body.data ? p->body.data : "", p->body.len);
-    ok = !msg.failed && p->nonce[0] && sign_verify_text(r->pk, msg.data, msg.len, sig) == 0;
+    ok = sign_page_text_v2(&msg, p->nonce, (long long)when, target, p->added_last, p->body.data,
+                           p->body.len) == 0 &&
+         p->nonce[0] && sign_verify_text(r->pk, msg.data, msg.len, sig) == 0;
     kz_buf_free(&msg);
     if (!ok)
         return kz_error_set(err, KZ_EDENIED,

@@ -275,8 +275,9 @@ static void sign_page_v2(struct taxii_server *t, struct http_request *req,
 {
     const char *target = http_request_target(req), *last = "", *body = res->body.data;
     size_t len = res->body.len;
-    char signature[SIGN_TEXT_MAX + 32], when[24];
+    char signature[SIGN_TEXT_MAX + 32];
     struct kz_buf msg;
+    long long now;
     int n;
 
     if (res->shared) {
@@ -286,13 +287,10 @@ static void sign_page_v2(struct taxii_server *t, struct http_request *req,
     for (int i = 0; i < res->nheaders; i++)
         if (strcasecmp(res->headers[i].name, "X-TAXII-Date-Added-Last") == 0)
             last = res->headers[i].value;
-    snprintf(when, sizeof(when), "%lld", (long long)(kz_now_micros() / 1000000));
-    kz_buf_init(&msg, len + strlen(target) + strlen(nonce) + 128);
-    kz_buf_addstr(&msg, TAXII_SIGNATURE_V2_PREFIX);
-    kz_buf_printf(&msg, "%s\n%s\n%s\n%s\n", nonce, when, target, last);
-    kz_buf_add(&msg, body ? body : "", len);
-    n = snprintf(signature, sizeof(signature), "v2 %s ", when);
-    if (!msg.failed && n > 0 && (size_t)n + SIGN_TEXT_MAX <= sizeof(signature)) {
+    now = kz_now_micros() / 1000000;
+    n = snprintf(signature, sizeof(signature), "v2 %lld ", now);
+    if (sign_page_text_v2(&msg, nonce, now, target, last, body, len) == 0 && n > 0 &&
+        (size_t)n + SIGN_TEXT_MAX <= sizeof(signature)) {
         sign_key_sign_text(t->node_key, msg.data, msg.len, signature + n);
         http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
     }

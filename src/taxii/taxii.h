@@ -29,13 +29,12 @@
  * A request carrying "X-Kizuna-Want-Signature: v2" and a nonce of its own
  * ("X-Kizuna-Nonce", TAXII_NONCE_MIN to TAXII_NONCE_MAX characters of
  * [A-Za-z0-9_-]) gets "X-Kizuna-Signature: v2 TIME BASE64", TIME the
- * server's clock in Unix seconds, signed over TAXII_SIGNATURE_V2_PREFIX,
- * the nonce, "\n", TIME, "\n", the request target, "\n", the response's
- * X-TAXII-Date-Added-Last ("" when none), "\n" and the body. */
-#define TAXII_NONCE_HEADER        "X-Kizuna-Nonce"
-#define TAXII_SIGNATURE_V2_PREFIX "kizuna-sig-v2\n"
-#define TAXII_NONCE_MIN           16
-#define TAXII_NONCE_MAX           128
+ * server's clock in Unix seconds, over the text sign_page_text_v2 builds
+ * (sign.h: the nonce, TIME, the request target, the response's
+ * X-TAXII-Date-Added-Last and the body). */
+#define TAXII_NONCE_HEADER "X-Kizuna-Nonce"
+#define TAXII_NONCE_MIN    16
+#define TAXII_NONCE_MAX    128
 
 /* Page sizes: what a client gets without asking, and the most it can ask. */
 #define TAXII_DEFAULT_LIMIT 1000
