@@ -14,14 +14,13 @@
 #include <string.h>
 
 #include "util/buf.h"
-
-#define NONCE_MAX 64
+#include "util/limits.h"
 
 static int nonce_ok(const char *s)
 {
     size_t n = strlen(s);
 
-    return n > 0 && n <= NONCE_MAX &&
+    return n > 0 && n <= TAXII_AUDIT_NONCE_MAX &&
            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
 }
 
@@ -56,6 +55,7 @@ void taxii_get_audit_head(void *app, struct http_request *req, struct http_respo
     struct audit_head h;
     struct kz_error err;
     struct kz_buf msg;
+    const char *nonce;
     int64_t seen;
 
     if (!policy_may_read_audit_head(&q->user)) {
@@ -84,7 +84,13 @@ void taxii_get_audit_head(void *app, struct http_request *req, struct http_respo
         kz_buf_printf(&res->body, "\"%s\"}}", seen_hash);
     else
         kz_buf_addstr(&res->body, "null}}");
-    /* always signed: an unsigned head proves nothing */
+    /* always signed: an unsigned head proves nothing. A partner that sends
+     * a nonce of its own gets the v2 signature its sync verifies; otherwise
+     * v1, which the nonce in the query keeps fresh */
+    if (taxii_signature_wanted(req, &nonce) == 2) {
+        taxii_sign_page_v2(t, req, res, nonce);
+        return;
+    }
     if (sign_page_text(&msg, http_request_target(req), res->body.data, res->body.len) == 0) {
         memcpy(signature, "v1 ", 3);
         sign_key_sign_text(t->node_key, msg.data, msg.len, signature + 3);

@@ -246,7 +246,7 @@ static void sign_page(struct taxii_server *t, struct http_request *req, struct h
 
 /* The signature a listing request asks for: 0 none, 1 (v1), 2 (v2, bound
  * to the request's nonce and the time); -1 for v2 without a good nonce. */
-static int signature_wanted(struct http_request *req, const char **nonce)
+int taxii_signature_wanted(struct http_request *req, const char **nonce)
 {
     const char *v = http_request_header(req, TAXII_WANT_SIGNATURE_HEADER);
     const char *n = http_request_header(req, TAXII_NONCE_HEADER);
@@ -270,8 +270,8 @@ static int signature_wanted(struct http_request *req, const char **nonce)
 /* Signs a page for the request that asked with a nonce (kizuna-sig-v2,
  * taxii.h). Each request has its own nonce, so this signature is made per
  * answer, cached or not: the body may be the cache's shared one. */
-static void sign_page_v2(struct taxii_server *t, struct http_request *req,
-                         struct http_response *res, const char *nonce)
+void taxii_sign_page_v2(struct taxii_server *t, struct http_request *req, struct http_response *res,
+                        const char *nonce)
 {
     const char *target = http_request_target(req), *last = "", *body = res->body.data;
     size_t len = res->body.len;
@@ -335,7 +335,7 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     char signature[SIGN_TEXT_MAX + 8] = "";
     int n, want_sig, sig_v;
 
-    sig_v = signature_wanted(req, &nonce);
+    sig_v = taxii_signature_wanted(req, &nonce);
     if (sig_v < 0) {
         taxii_error(res, 400, "Bad request",
                     "X-Kizuna-Want-Signature: v2 needs an X-Kizuna-Nonce of 16 to 128 "
@@ -354,7 +354,7 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         if (taxii_audit(t, req, "read", count, pc.markings) < 0)
             taxii_audit_failed(res);
         else if (sig_v == 2)
-            sign_page_v2(t, req, res, nonce);
+            taxii_sign_page_v2(t, req, res, nonce);
         kz_buf_free(&key);
         return;
     }
@@ -401,7 +401,7 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
             taxii_rcache_put(t->rcache, &key, taxii_thread_epoch(q->thread), res, NULL, NULL,
                              signature, 0, pc.markings);
         if (sig_v == 2)
-            sign_page_v2(t, req, res, nonce);
+            taxii_sign_page_v2(t, req, res, nonce);
         goto out;
     }
     kz_buf_addstr(&res->body, "],\"more\":");
@@ -425,7 +425,7 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         taxii_rcache_put(t->rcache, &key, taxii_thread_epoch(q->thread), res, first, last,
                          signature, page.count, pc.markings);
     if (sig_v == 2)
-        sign_page_v2(t, req, res, nonce);
+        taxii_sign_page_v2(t, req, res, nonce);
 out:
     taxii_query_free(&tq);
     kz_buf_free(&key);

@@ -131,6 +131,12 @@ void taxii_admin_revoke(void *app, struct http_request *req, struct http_respons
 
 /* Handlers (handlers.c). */
 void taxii_get_discovery(void *app, struct http_request *req, struct http_response *res);
+/* The signature a request asks for: 0 none, 1 (v1), 2 (v2, with *nonce),
+ * -1 for v2 without a good nonce (handlers.c). */
+int taxii_signature_wanted(struct http_request *req, const char **nonce);
+/* Adds a v2 signature, bound to nonce and now, for the answer in res. */
+void taxii_sign_page_v2(struct taxii_server *t, struct http_request *req, struct http_response *res,
+                        const char *nonce);
 /* GET /healthz, without authentication (health.c). */
 void taxii_get_health(void *app, struct http_request *req, struct http_response *res);
 void taxii_get_api_root(void *app, struct http_request *req, struct http_response *res);
