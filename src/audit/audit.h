@@ -29,12 +29,12 @@
 
 #include "stix/stix.h"
 #include "store/store.h"
+#include "util/limits.h"
 
-#define AUDIT_KEY_BYTES   32
-#define AUDIT_MAX_PENDING 65536 /* past this, recording waits for a flush */
-#define AUDIT_FLUSH_MS    500   /* journaled reads are committed at least this often */
-#define AUDIT_WITNESS_MS  1000  /* the main store's witness moves at most this often */
-#define AUDIT_RETRY_MS    100   /* after a failed commit, the flusher waits this long */
+#define AUDIT_KEY_BYTES  32
+#define AUDIT_FLUSH_MS   500  /* journaled reads are committed at least this often */
+#define AUDIT_WITNESS_MS 1000 /* the main store's witness moves at most this often */
+#define AUDIT_RETRY_MS   100  /* after a failed commit, the flusher waits this long */
 /* each of the two journal files (reads answered before their commit):
  * room for about 50,000 rows, a hundred times what comes in AUDIT_FLUSH_MS
  * at the benchmark's rate */

@@ -28,6 +28,7 @@
 #include "util/buf.h"
 #include "util/kztime.h"
 #include "util/uuid.h"
+#include "util/limits.h"
 
 static const char help[] =
         "usage: kizuna [--home DIR] match [--collection C]... [--format F] [--subdomains] "
@@ -69,8 +70,6 @@ struct ref {
     uint32_t detail; /* 1 + index into run.details; 0: none yet */
 };
 
-#define MAX_COLLECTIONS 64
-
 struct run {
     struct store *s;
     enum stix_tlp default_tlp;
@@ -79,7 +78,7 @@ struct run {
     size_t nrefs, cap;
     struct detail *details;
     size_t ndetails, dcap;
-    int64_t colls[MAX_COLLECTIONS];
+    int64_t colls[CLI_MAX_MATCH_COLLECTIONS];
     unsigned ncolls;
     uint64_t skipped_incomplete, skipped_kinds;
     int json;
@@ -191,7 +190,7 @@ static int coll_index(struct run *r, int64_t key, uint32_t *out)
             return 0;
         }
     }
-    if (r->ncolls == MAX_COLLECTIONS)
+    if (r->ncolls == CLI_MAX_MATCH_COLLECTIONS)
         return -1;
     r->colls[r->ncolls] = key;
     *out = r->ncolls++;
@@ -216,7 +215,7 @@ static int on_indicator(void *ctx, const struct intel_indicator *ind, struct kz_
     f = &r->refs[r->nrefs];
     memset(f, 0, sizeof(*f));
     if (coll_index(r, ind->collection_key, &f->coll) < 0)
-        return kz_error_set(err, KZ_ELIMIT, "more than %d collections", MAX_COLLECTIONS);
+        return kz_error_set(err, KZ_ELIMIT, "more than %d collections", CLI_MAX_MATCH_COLLECTIONS);
     f->added = ind->added;
     a.ref = (uint32_t)r->nrefs;
     /* a pattern with parts no value covers cannot be found by value: ask
@@ -545,7 +544,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
-    const char *colls[MAX_COLLECTIONS], *report_to = NULL, *as = NULL;
+    const char *colls[CLI_MAX_MATCH_COLLECTIONS], *report_to = NULL, *as = NULL;
     size_t ncolls = 0;
     enum logread_format fmt = LOGREAD_AUTO;
     struct match_scan_opts so = {.threads = 0};
@@ -566,8 +565,9 @@ int cmd_match(struct cli *cli, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "hc:f:sjr:t:Su:", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            if (ncolls == MAX_COLLECTIONS)
-                return cli_usage_error("match", "at most %d collections", MAX_COLLECTIONS);
+            if (ncolls == CLI_MAX_MATCH_COLLECTIONS)
+                return cli_usage_error("match", "at most %d collections",
+                                       CLI_MAX_MATCH_COLLECTIONS);
             colls[ncolls++] = optarg;
             break;
         case 'f':

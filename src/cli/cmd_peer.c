@@ -14,6 +14,7 @@
 #include "sync/sync.h"
 #include "util/buf.h"
 #include "util/kztime.h"
+#include "util/limits.h"
 
 static const char peer_help[] =
         "usage: kizuna [--home DIR] peer add NAME --url URL --token TOKEN [--pull "
@@ -31,9 +32,6 @@ static const char peer_help[] =
         "key` on the peer) makes pulls refuse pages not signed by it; --ca a CA file for\n"
         "its TLS certificate.\n";
 
-#define MAX_LINKS       64
-#define MAX_COMMUNITIES 64
-
 static int add_link(struct node *n, const char *spec, int dir, struct store_peer_link *links,
                     size_t *nl, struct kz_error *err)
 {
@@ -44,8 +42,8 @@ static int add_link(struct node *n, const char *spec, int dir, struct store_peer
     if (!eq || eq == spec || !eq[1] || strlen(eq + 1) >= sizeof(links[0].remote) ||
         (size_t)(eq - spec) >= sizeof(local))
         return kz_error_set(err, KZ_EUSAGE, "a link is LOCAL=REMOTE, got \"%s\"", spec);
-    if (*nl >= MAX_LINKS)
-        return kz_error_set(err, KZ_EUSAGE, "at most %d links", MAX_LINKS);
+    if (*nl >= CLI_MAX_PEER_LINKS)
+        return kz_error_set(err, KZ_EUSAGE, "at most %d links", CLI_MAX_PEER_LINKS);
     snprintf(local, sizeof(local), "%.*s", (int)(eq - spec), spec);
     if (store_collection_find(node_store(n), NULL, local, &c, err) < 0)
         return -1;
@@ -71,11 +69,12 @@ static int peer_add(struct cli *cli, int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
-    const char *pulls[MAX_LINKS], *pushes[MAX_LINKS], *comms[MAX_COMMUNITIES];
+    const char *pulls[CLI_MAX_PEER_LINKS], *pushes[CLI_MAX_PEER_LINKS],
+            *comms[CLI_MAX_PEER_COMMUNITIES];
     size_t npull = 0, npush = 0, ncomm = 0, nl = 0, nc = 0;
     const char *url = NULL, *token = NULL, *org = NULL, *key = NULL, *ca = "";
-    struct store_peer_link links[MAX_LINKS];
-    int64_t communities[MAX_COMMUNITIES];
+    struct store_peer_link links[CLI_MAX_PEER_LINKS];
+    int64_t communities[CLI_MAX_PEER_COMMUNITIES];
     unsigned char pk[SIGN_PUBLIC_BYTES];
     struct store_peer p;
     struct kz_error err;
@@ -88,15 +87,15 @@ static int peer_add(struct cli *cli, int argc, char **argv)
         case 'u': url = optarg; break;
         case 't': token = optarg; break;
         case 'p':
-            if (npull < MAX_LINKS)
+            if (npull < CLI_MAX_PEER_LINKS)
                 pulls[npull++] = optarg;
             break;
         case 'P':
-            if (npush < MAX_LINKS)
+            if (npush < CLI_MAX_PEER_LINKS)
                 pushes[npush++] = optarg;
             break;
         case 'c':
-            if (ncomm < MAX_COMMUNITIES)
+            if (ncomm < CLI_MAX_PEER_COMMUNITIES)
                 comms[ncomm++] = optarg;
             break;
         case 'o': org = optarg; break;

@@ -31,13 +31,13 @@
 #include "auth/auth.h"
 #include "stix/stix.h"
 #include "store/store.h"
+#include "util/limits.h"
 
 /* kizuna's STIX extension naming an object's recipients:
  *   "extensions": {"<POLICY_EXTENSION_ID>": {"extension_type":
  *      "property-extension", "recipients": {"users": ["name@node"],
  *      "organizations": ["identity--..."]}}}                              */
-#define POLICY_EXTENSION_ID   "extension-definition--bc477fd6-2822-4e86-a16f-e438280733f6"
-#define POLICY_MAX_RECIPIENTS 256
+#define POLICY_EXTENSION_ID "extension-definition--bc477fd6-2822-4e86-a16f-e438280733f6"
 
 /* Who reads, and how. */
 struct policy_reader {

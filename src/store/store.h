@@ -287,8 +287,6 @@ int store_put(struct store *s, int64_t collection, const struct stix_obj *o, con
 #define STORE_V_FIRST 2
 #define STORE_V_ALL   4
 
-#define STORE_MAX_FILTER_VALUES 64
-
 /* Object-level visibility, decided by policy/ and applied by the backend
  * inside the query (so a page of visible objects never reads the invisible
  * ones, and nothing invisible can show up in a count or a cursor). */

@@ -860,9 +860,6 @@ out:
 
 /* --- the background syncer ------------------------------------------------------- */
 
-/* At most this many peers are synced in the background. */
-#define SYNC_MAX_PEERS 64
-
 /* One peer's round in its own thread; `busy` until the thread has ended
  * and can be joined. */
 struct peer_job {

@@ -15,22 +15,16 @@
 
 #include "node/node.h"
 #include "store/store.h"
+#include "util/limits.h"
 
-#define SYNC_PAGE_LIMIT        1000        /* objects asked for per pull page */
-#define SYNC_PUSH_BATCH        1000        /* objects per pushed envelope */
-#define SYNC_MAX_PAGE_BYTES    (64u << 20) /* a larger response is refused */
-#define SYNC_MAX_PAGES         100000      /* pages per link per round */
-#define SYNC_PAGES_PER_COMMIT  8           /* pulled pages stored in one transaction */
-#define SYNC_COMMIT_US         1000000     /* ... or as many as arrive in this long */
-#define SYNC_CONNECT_TIMEOUT_S 10
-#define SYNC_STALL_TIMEOUT_S   30  /* no progress for this long: give up */
-#define SYNC_TOTAL_TIMEOUT_S   300 /* per request */
-#define SYNC_RETRIES           3   /* after the first attempt */
-#define SYNC_BACKOFF_MS        500 /* doubled per retry, +-50% jitter */
-#define SYNC_CLOCK_SKEW_S      300 /* a peer's clock may be this far from ours */
-
-/* The most a partner's signed audit head may take (docs/FEDERATION.md). */
-#define SYNC_MAX_HEAD_BYTES 4096
+#define SYNC_PAGE_LIMIT       1000    /* objects asked for per pull page */
+#define SYNC_PUSH_BATCH       1000    /* objects per pushed envelope */
+#define SYNC_PAGES_PER_COMMIT 8       /* pulled pages stored in one transaction */
+#define SYNC_COMMIT_US        1000000 /* ... or as many as arrive in this long */
+#define SYNC_RETRIES          3       /* after the first attempt */
+#define SYNC_BACKOFF_MS       500     /* doubled per retry, +-50% jitter */
+/* The caps on what a peer sends (page and head sizes, pages per round,
+ * timeouts, clock skew) are in util/limits.h. */
 
 /* Calls curl_global_init; once per process, before any thread starts. */
 int sync_global_init(void);

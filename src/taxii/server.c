@@ -20,12 +20,11 @@
 #include "sign/sign.h"
 #include "util/kztime.h"
 
-#define ROUTE_COLL     0x100  /* the route names a collection (capture 1) */
-#define ROUTE_READ     0x200  /* needs read access to it */
-#define ROUTE_WRITE    0x400  /* needs write access to it */
-#define ROUTE_ADMIN    0x800  /* the account API: admins only, JSON */
-#define ROUTE_PUBLIC   0x1000 /* answered without a token: /healthz */
-#define ADMIN_MAX_BODY (64u << 10)
+#define ROUTE_COLL   0x100  /* the route names a collection (capture 1) */
+#define ROUTE_READ   0x200  /* needs read access to it */
+#define ROUTE_WRITE  0x400  /* needs write access to it */
+#define ROUTE_ADMIN  0x800  /* the account API: admins only, JSON */
+#define ROUTE_PUBLIC 0x1000 /* answered without a token: /healthz */
 
 static const struct http_route routes[] = {
         {"GET", "/taxii2/", taxii_get_discovery, 0, "discovery"},
@@ -177,7 +176,7 @@ static int prepare_admin(struct http_request *req, struct taxii_req *q,
             kz_buf_addstr(&res->body, "{\"error\":\"send application/json\",\"http_status\":415}");
             return 1;
         }
-        *max_body = ADMIN_MAX_BODY;
+        *max_body = TAXII_ADMIN_MAX_BODY;
     }
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "node/node.h"
 #include "store/store.h"
+#include "util/limits.h"
 
 #define TAXII_MEDIA_TYPE "application/taxii+json;version=2.1"
 #define STIX_MEDIA_TYPE  "application/stix+json;version=2.1"
@@ -33,12 +34,8 @@
  * (sign.h: the nonce, TIME, the request target, the response's
  * X-TAXII-Date-Added-Last and the body). */
 #define TAXII_NONCE_HEADER "X-Kizuna-Nonce"
-#define TAXII_NONCE_MIN    16
-#define TAXII_NONCE_MAX    128
-
-/* Page sizes: what a client gets without asking, and the most it can ask. */
-#define TAXII_DEFAULT_LIMIT 1000
-#define TAXII_MAX_LIMIT     10000
+/* TAXII_NONCE_MIN, TAXII_NONCE_MAX and the page sizes TAXII_DEFAULT_LIMIT
+ * and TAXII_MAX_LIMIT are in util/limits.h. */
 /* Status resources are kept this long (the spec asks for 24 hours). */
 #define TAXII_STATUS_KEEP_US ((int64_t)7 * 24 * 3600 * 1000000)
 

@@ -248,4 +248,54 @@
 /* The public suffix list file (about 250 KB today). */
 #define MATCH_MAX_PSL_BYTES ((size_t)16 * 1024 * 1024)
 
+/* --- TAXII and the account API (taxii/) --- */
+
+/* A client's nonce for a signed page (X-Kizuna-Nonce, [A-Za-z0-9_-]). */
+#define TAXII_NONCE_MIN 16
+#define TAXII_NONCE_MAX 128
+
+/* The nonce of a request for the signed audit head (?nonce=). */
+#define TAXII_AUDIT_NONCE_MAX 64
+
+/* Page sizes: what a client gets without asking, and the most it can ask. */
+#define TAXII_DEFAULT_LIMIT 1000
+#define TAXII_MAX_LIMIT     10000
+
+/* A request body of the account API (a user's name, role, organisation). */
+#define TAXII_ADMIN_MAX_BODY (64u << 10)
+
+/* --- federation (sync/): what a peer sends --- */
+
+#define SYNC_MAX_PAGE_BYTES (64u << 20) /* a larger response is refused, not retried */
+#define SYNC_MAX_PAGES      100000      /* pages per link per round */
+/* The most a partner's signed audit head may take (docs/FEDERATION.md). */
+#define SYNC_MAX_HEAD_BYTES    4096
+#define SYNC_CONNECT_TIMEOUT_S 10
+#define SYNC_STALL_TIMEOUT_S   30  /* no progress for this long: give up */
+#define SYNC_TOTAL_TIMEOUT_S   300 /* per request */
+#define SYNC_CLOCK_SKEW_S      300 /* a peer's clock (signed pages, checkpoints) may be this far off */
+/* At most this many peers are synced in the background. */
+#define SYNC_MAX_PEERS 64
+
+/* --- policy and the store --- */
+
+/* Recipients (users, organisations, partner nodes) one object may name in
+ * kizuna's recipients extension; more are not honoured. */
+#define POLICY_MAX_RECIPIENTS 256
+
+/* Values in one TAXII match[...] filter (ids, types, spec versions,
+ * versions). */
+#define STORE_MAX_FILTER_VALUES 64
+
+/* --- the audit log (audit/) --- */
+
+/* Audit rows queued at once; past this, recording waits for a commit. */
+#define AUDIT_MAX_PENDING 65536
+
+/* --- the command line (cli/) --- */
+
+#define CLI_MAX_PEER_LINKS        64 /* --pull and --push of one `peer add` */
+#define CLI_MAX_PEER_COMMUNITIES  64 /* --community of one `peer add` */
+#define CLI_MAX_MATCH_COLLECTIONS 64 /* --collection of one `match` */
+
 #endif
