@@ -18,10 +18,12 @@
 #include "node/node.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "util/buf.h"
 #include "util/file.h"
 
 static const char help[] =
-        "usage: kizuna [--home DIR] import --collection NAME|ID [--strict] [--quiet] FILE...|-\n\n"
+        "usage: kizuna [--home DIR] import --collection NAME|ID [--strict] [--quiet] [--json]\n"
+        "                                  FILE...|-\n\n"
         "Validates each FILE (a STIX 2.1 bundle, a TAXII envelope or one object; '-'\n"
         "for standard input) and stores its valid objects in the collection, all of a\n"
         "file's objects in one transaction. Prints the counts of added, duplicate\n"
@@ -30,7 +32,9 @@ static const char help[] =
         "Exit status: 0 everything stored, 1 something rejected, 2 usage or I/O error.\n\n"
         "  --collection C   the collection's alias or id (required)\n"
         "  --strict         store nothing from a file that has any invalid object\n"
-        "  --quiet          do not print the per-file counts\n";
+        "  --quiet          do not print the per-file counts\n"
+        "  --json           print each file's counts as one JSON object per line:\n"
+        "                   {\"file\", \"added\", \"duplicate\", \"rejected\", \"stored\"}\n";
 
 struct import_ctx {
     size_t shown;
@@ -139,8 +143,24 @@ static int on_meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m
                              why);
 }
 
+/* One file's counts as a JSON line (--json); "stored" is false when --strict
+ * threw the valid objects away. */
+static void print_counts_json(const char *file, const struct ingest_counts *c)
+{
+    struct kz_buf b;
+
+    kz_buf_init(&b, 8192);
+    kz_buf_addstr(&b, "{\"file\":\"");
+    kz_buf_add_json_escaped(&b, file, strlen(file));
+    kz_buf_printf(&b, "\",\"added\":%zu,\"duplicate\":%zu,\"rejected\":%zu,\"stored\":%s}\n",
+                  c->added, c->duplicates, c->rejected, c->rolled_back ? "false" : "true");
+    if (!b.failed)
+        fwrite(b.data, 1, b.len, stdout);
+    kz_buf_free(&b);
+}
+
 static int import_file(struct node *n, const struct store_collection *col, const char *path,
-                       int strict, int quiet, const struct warninglist_set *wl)
+                       int strict, int quiet, int json, const struct warninglist_set *wl)
 {
     struct import_ctx ic = {.node = n, .wl = wl};
     struct ingest_opts opts = {.strict = strict,
@@ -180,7 +200,9 @@ static int import_file(struct node *n, const struct store_collection *col, const
     if (counts.rolled_back)
         fprintf(stderr, "kizuna: %s: --strict: %zu invalid objects, nothing was stored\n",
                 opts.name, counts.rejected);
-    if (!quiet)
+    if (json)
+        print_counts_json(opts.name, &counts);
+    else if (!quiet)
         printf("%s: %zu added, %zu duplicate, %zu rejected\n", opts.name, counts.added,
                counts.duplicates, counts.rejected);
     return counts.rejected ? 1 : 0;
@@ -192,6 +214,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
             {"collection", required_argument, NULL, 'c'},
             {"strict", no_argument, NULL, 's'},
             {"quiet", no_argument, NULL, 'q'},
+            {"json", no_argument, NULL, 'j'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
@@ -200,14 +223,15 @@ int cmd_import(struct cli *cli, int argc, char **argv)
     struct warninglist_set *wl = NULL;
     struct kz_error err;
     struct node *n;
-    int c, strict = 0, quiet = 0, worst = 0;
+    int c, strict = 0, quiet = 0, json = 0, worst = 0;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "hc:sq", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hc:sqj", opts, NULL)) != -1) {
         switch (c) {
         case 'c': collection = optarg; break;
         case 's': strict = 1; break;
         case 'q': quiet = 1; break;
+        case 'j': json = 1; break;
         case 'h': fputs(help, stdout); return 0;
         default: return cli_usage_error("import", "unknown option");
         }
@@ -225,7 +249,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
         cli_load_warninglists(n, &wl, &err) < 0)
         return cli_fail(&err);
     for (int i = optind; i < argc; i++) {
-        int rc = import_file(n, &col, argv[i], strict, quiet, wl);
+        int rc = import_file(n, &col, argv[i], strict, quiet, json, wl);
         if (rc > worst)
             worst = rc;
     }

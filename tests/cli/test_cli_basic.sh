@@ -109,4 +109,15 @@ cmp -s "$SCRATCH/out" "$SCRATCH/help.direct" || fail "help export differs from e
 run 2 "$KIZUNA" help no-such-command
 expect_err 'no command "no-such-command"'
 
+# import --json: one JSON object per file (issue 12, item 9)
+"$KIZUNA" --home "$SCRATCH/jhome" init >/dev/null 2>&1 || fail "init jhome"
+"$KIZUNA" --home "$SCRATCH/jhome" collection add intel >/dev/null || fail "collection jhome"
+run 0 "$KIZUNA" --home "$SCRATCH/jhome" import --json --collection intel "$KZ_TEST_DATA/../../share/demo/demo-bundle.json"
+python3 -c "
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+assert d['added'] > 0 and d['rejected'] == 0 and d['stored'] is True, d
+assert d['file'].endswith('demo-bundle.json'), d
+" "$SCRATCH/out" || fail "import --json"
+
 finish
