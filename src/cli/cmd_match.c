@@ -44,7 +44,8 @@ static const char help[] =
         "indicator domains (never above a public suffix). Hits on warninglisted values are\n"
         "suppressed unless --show-suppressed. --report COLLECTION stores the hits as STIX\n"
         "sightings there, marked as the indicators and addressed to their producers.\n"
-        "Exit status: 0 no hit, 1 hits, 2 error.\n";
+        "A FILE that cannot be read is skipped with a warning; the others are scanned.\n"
+        "Exit status: 0 no hit, 1 hits, 2 error (or no hit and a FILE skipped).\n";
 
 /* What is known of an indicator beyond its place in the store: loaded on
  * its first hit (id, name, markings, producer), or at indexing time for a
@@ -472,31 +473,45 @@ static int report_meta(void *ctx, const struct stix_obj *o, struct store_put_met
     return 0;
 }
 
-static int report(struct node *n, struct run *r, const char *collection, const struct auth_user *as,
-                  int64_t t0, int64_t t1, struct kz_error *err)
+/* Where --report's sightings go and who reports them, found before the scan
+ * so that a wrong name costs nothing. */
+struct report_target {
+    struct store_collection c;
+    struct store_org org;
+    const struct auth_user *as; /* --as, or NULL: the operator */
+};
+
+static int report_target_find(struct node *n, const char *collection, const struct auth_user *as,
+                              struct report_target *t, struct kz_error *err)
+{
+    t->as = as;
+    if (store_collection_find(node_store(n), NULL, collection, &t->c, err) < 0)
+        return -1;
+    return store_org_find(node_store(n), as ? as->org_name : "local", &t->org, err);
+}
+
+static int report(struct node *n, struct run *r, const struct report_target *t, int64_t t0,
+                  int64_t t1, struct kz_error *err)
 {
     struct report_ctx rc = {.n = n};
     struct ingest_opts opts = {.name = "sightings", .meta = report_meta, .meta_ctx = &rc};
     struct ingest_counts counts;
-    struct store_collection c;
-    struct store_org org;
+    const struct store_collection *c = &t->c;
+    const struct store_org *org = &t->org;
+    const struct auth_user *as = t->as;
     struct kz_buf b;
     size_t nsight = 0;
     int ret = -1;
 
     kz_buf_init(&b, (size_t)1 << 30);
-    if (store_collection_find(node_store(n), NULL, collection, &c, err) < 0)
-        goto out;
-    if (store_org_find(node_store(n), as ? as->org_name : "local", &org, err) < 0)
-        goto out;
-    rc.producer = org.key;
+    rc.producer = org->key;
     kz_buf_addstr(&b, "{\"objects\":[");
     for (size_t i = 0; i < r->ndetails; i++) {
         if (!r->details[i].hits)
             continue;
         if (nsight++)
             kz_buf_addc(&b, ',');
-        if (sighting(&b, &r->details[i], org.identity, t0, t1, node_config(n)->default_tlp) < 0)
+        if (sighting(&b, &r->details[i], org->identity, t0, t1, node_config(n)->default_tlp) < 0)
             break;
     }
     kz_buf_addstr(&b, "]}");
@@ -504,12 +519,12 @@ static int report(struct node *n, struct run *r, const char *collection, const s
         kz_error_set(err, KZ_ELIMIT, "too many sightings");
         goto out;
     }
-    if (nsight && ingest_buffer(node_store(n), c.key, b.data, b.len, &opts, &counts, err) < 0)
+    if (nsight && ingest_buffer(node_store(n), c->key, b.data, b.len, &opts, &counts, err) < 0)
         goto out;
     if (nsight) {
         struct audit_event e = {.user = as ? as->name : NULL,
                                 .action = "write",
-                                .collection = c.id,
+                                .collection = c->id,
                                 .count = counts.added,
                                 .detail = "match --report"};
         /* each sighting carries its indicator's marking */
@@ -521,7 +536,7 @@ static int report(struct node *n, struct run *r, const char *collection, const s
             goto out;
         }
     }
-    fprintf(stderr, "kizuna: %zu sightings reported to collection %s\n", nsight, c.alias);
+    fprintf(stderr, "kizuna: %zu sightings reported to collection %s\n", nsight, c->alias);
     ret = 0;
 out:
     kz_buf_free(&b);
@@ -529,6 +544,14 @@ out:
 }
 
 /* --- the command --------------------------------------------------------------- */
+
+static void warn_skipped(const char *path, const struct kz_error *err)
+{
+    char msg[1400];
+
+    fprintf(stderr, "kizuna: warning: skipped %s: %s\n", path,
+            kz_error_format(err, msg, sizeof(msg)));
+}
 
 int cmd_match(struct cli *cli, int argc, char **argv)
 {
@@ -559,6 +582,8 @@ int cmd_match(struct cli *cli, int argc, char **argv)
     struct node *n;
     int64_t t0 = kz_now_micros();
     int c, rc = 2;
+    unsigned skipped = 0;
+    struct report_target target;
     long v;
 
     optind = 0;
@@ -604,6 +629,8 @@ int cmd_match(struct cli *cli, int argc, char **argv)
     r.default_tlp = node_config(n)->default_tlp ? node_config(n)->default_tlp : STIX_TLP_AMBER;
     if (as && auth_user_load(node_store(n), as, &user, &err) < 0)
         goto out;
+    if (report_to && report_target_find(n, report_to, as ? &user : NULL, &target, &err) < 0)
+        goto out;
     r.idx = match_index_new(&err);
     if (!r.idx)
         goto out;
@@ -635,9 +662,16 @@ int cmd_match(struct cli *cli, int argc, char **argv)
             (unsigned long long)ic.inactive, (unsigned long long)ic.broken);
     for (int i = optind; i < argc; i++) {
         struct logread *lr = logread_open(argv[i], fmt, &err);
+        int opened = lr != NULL;
         if (!lr || match_scan(r.idx, lr, &so, on_hit, &r, &st, &err) < 0) {
             logread_close(lr);
-            goto out;
+            if (opened && err.code != KZ_EIO && err.code != KZ_EINVALID && err.code != KZ_ELIMIT)
+                goto out; /* not the file's fault: stop */
+            /* an unreadable or broken file: say so and go on with the
+             * others, whose hits count as much */
+            warn_skipped(argv[i], &err);
+            skipped++;
+            continue;
         }
         logread_close(lr);
         total.bytes += st.bytes;
@@ -648,13 +682,18 @@ int cmd_match(struct cli *cli, int argc, char **argv)
     fprintf(stderr, "kizuna: %llu hits in %llu lines (%llu suppressed by warninglists)\n",
             (unsigned long long)r.hits, (unsigned long long)total.lines,
             (unsigned long long)(so.show_suppressed ? r.suppressed : total.suppressed));
-    if (report_to && r.hits &&
-        report(n, &r, report_to, as ? &user : NULL, t0, kz_now_micros(), &err) < 0)
+    if (report_to && r.hits && report(n, &r, &target, t0, kz_now_micros(), &err) < 0)
         goto out;
     rc = r.hits ? 1 : 0;
+    if (skipped)
+        fprintf(stderr, "kizuna: %u file%s skipped\n", skipped, skipped == 1 ? "" : "s");
+    if (skipped && !r.hits)
+        rc = 3; /* exit 2 below, the skipped files already said why */
 out:
     if (rc == 2)
         cli_fail(&err);
+    if (rc == 3)
+        rc = 2;
     match_index_free(r.idx);
     match_psl_free(psl);
     warninglist_set_free(wl);

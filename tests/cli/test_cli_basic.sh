@@ -120,4 +120,16 @@ assert d['added'] > 0 and d['rejected'] == 0 and d['stored'] is True, d
 assert d['file'].endswith('demo-bundle.json'), d
 " "$SCRATCH/out" || fail "import --json"
 
+# match: an unreadable file is skipped with a warning, the others scanned;
+# --report's collection is checked before any scanning (issue 12, item 9)
+printf 'GET from 198.51.100.23 ok\n' > "$SCRATCH/hit.log"
+run 1 "$KIZUNA" --home "$SCRATCH/jhome" match "$SCRATCH/no-such.log" "$SCRATCH/hit.log"
+expect_err "skipped $SCRATCH/no-such.log"
+expect_out "198.51.100.23"
+run 2 "$KIZUNA" --home "$SCRATCH/jhome" match "$SCRATCH/no-such.log"
+expect_err "1 file skipped"
+run 2 "$KIZUNA" --home "$SCRATCH/jhome" match --report no-such-collection "$SCRATCH/hit.log"
+expect_err 'no collection "no-such-collection"'
+[ ! -s "$SCRATCH/out" ] || fail "match --report with a wrong collection scanned and printed hits"
+
 finish
