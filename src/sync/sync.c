@@ -641,12 +641,6 @@ static int collect_link(void *ctx, const struct store_peer_link *l)
 /* --- partners' audit heads (docs/FEDERATION.md, "Audit heads") -------------- */
 
 /* What the partner's signed answer says. */
-struct head_answer {
-    int64_t seq, seen_seq;
-    unsigned char hash[STORE_AUDIT_HASH_LEN], seen_hash[STORE_AUDIT_HASH_LEN];
-    int seen_found;
-};
-
 static int hex32(const char *s, unsigned char out[STORE_AUDIT_HASH_LEN])
 {
     size_t n = 0;
@@ -658,10 +652,10 @@ static int hex32(const char *s, unsigned char out[STORE_AUDIT_HASH_LEN])
     return n == STORE_AUDIT_HASH_LEN ? 0 : -1;
 }
 
-static int parse_head(const struct peer_response *p, struct head_answer *a)
+int sync_audit_head_parse(const char *text, size_t len, struct sync_audit_head *a)
 {
     json_error_t jerr;
-    json_t *j = json_loadb(p->body.data ? p->body.data : "", p->body.len, 0, &jerr);
+    json_t *j = json_loadb(text ? text : "", len, 0, &jerr);
     const char *hash = NULL;
     json_t *seen_hash = NULL;
     json_int_t seq = -1, seen = -1;
@@ -693,7 +687,7 @@ static int check_audit_head(struct round *r, struct kz_error *err)
 {
     struct store_peer_head old, *h = calloc(1, sizeof(*h));
     struct peer_response p;
-    struct head_answer a;
+    struct sync_audit_head a;
     struct kz_error e2;
     unsigned char raw[16];
     char nonce[33], url[1400], when[KZ_TS_MICROS_LEN];
@@ -737,7 +731,8 @@ static int check_audit_head(struct round *r, struct kz_error *err)
     target = target ? strchr(target + 3, '/') : url;
     if (verify_page(r, target ? target : url, &p, err) < 0)
         goto out;
-    if (parse_head(&p, &a) < 0 || a.seen_seq != (have ? old.seq : 0)) {
+    if (sync_audit_head_parse(p.body.data, p.body.len, &a) < 0 ||
+        a.seen_seq != (have ? old.seq : 0)) {
         kz_error_set(err, KZ_EINVALID, "the peer's audit head is not what was asked for");
         goto out;
     }

@@ -23,6 +23,16 @@ struct peer_response {
     int not_loopback;    /* plain http connected to a non-loopback address */
 };
 
+/* A partner's audit head as GET {root}kizuna/audit-head/ answers it
+ * (docs/FEDERATION.md): {"seq", "hash", "seen": {"seq", "hash" or null}}.
+ * The text comes from a peer: -1 for anything else. */
+struct sync_audit_head {
+    int64_t seq, seen_seq;
+    unsigned char hash[STORE_AUDIT_HASH_LEN], seen_hash[STORE_AUDIT_HASH_LEN];
+    int seen_found;
+};
+int sync_audit_head_parse(const char *text, size_t len, struct sync_audit_head *a);
+
 /* A request with retries (SYNC_RETRIES, exponential backoff with jitter) on
  * transport failures and 5xx answers. body (POST) may be NULL. Returns 0
  * with r filled for any answer below 500. */
