@@ -314,15 +314,15 @@ static int guess_next(const struct peer_response *p, char *out, size_t cap)
     return 1;
 }
 
+/* query_after: the added_after of the query the round's `next` belongs to. */
 static void prefetch_start(struct prefetch *f, const char *base, const struct peer_response *p,
-                           const struct store_peer_link *cur)
+                           const char *query_after)
 {
     char next[300];
 
     if (f->started || !guess_next(p, next, sizeof(next)))
         return;
-    page_url(base, p->added_last[0] ? p->added_last : cur->checkpoint_text, next, f->url,
-             sizeof(f->url));
+    page_url(base, query_after, next, f->url, sizeof(f->url));
     atomic_store(&f->done, 0);
     f->started = pthread_create(&f->thread, NULL, prefetch_run, f) == 0;
 }
@@ -407,6 +407,11 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
     struct batch batch = {0};
     struct kz_error e2;
     char base[1400], url[2048], next[300] = "";
+    /* TAXII 2.1 (3.4): `next` goes with the query it was made for, unchanged.
+     * The checkpoint moves page by page, but the query keeps the added_after
+     * it started with; a new query starts only where a page says more
+     * without next. (medallion answers 400 to a changed query.) */
+    char query_after[sizeof(cur.checkpoint_text)];
     const char *target;
     int rc = -1, stuck = 0;
 
@@ -428,11 +433,12 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
         kz_error_set(err, KZ_EUSAGE, "the peer's URL is too long");
         goto out;
     }
-    page_url(base, cur.checkpoint_text, next, url, sizeof(url));
+    snprintf(query_after, sizeof(query_after), "%s", cur.checkpoint_text);
+    page_url(base, query_after, next, url, sizeof(url));
     if (fetch_page(r, url, &p, err) < 0)
         goto out;
     for (int page = 1;; page++) {
-        prefetch_start(f, base, &p, &cur);
+        prefetch_start(f, base, &p, query_after);
         /* what was signed: the request target, path and query */
         target = strstr(url, "://");
         target = target ? strchr(target + 3, '/') : url;
@@ -470,6 +476,7 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
                 goto out;
             }
             next[0] = '\0';
+            snprintf(query_after, sizeof(query_after), "%s", cur.checkpoint_text);
         } else {
             char *e = peer_escape(r->next);
             snprintf(next, sizeof(next), "%s", e ? e : "");
@@ -484,7 +491,7 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
                          SYNC_MAX_PAGES);
             goto out;
         }
-        page_url(base, cur.checkpoint_text, next, url, sizeof(url));
+        page_url(base, query_after, next, url, sizeof(url));
         if ((batch.pages >= SYNC_PAGES_PER_COMMIT ||
              kz_mono_micros() - batch.since >= SYNC_COMMIT_US || !prefetch_ready(f, url)) &&
             batch_commit(r, &batch, err) < 0)

@@ -22,7 +22,7 @@
 
 #include "util/kztime.h"
 
-#define CURSOR_VERSION 1
+#define CURSOR_VERSION 2  /* 2: the shape covers added_after too */
 #define CURSOR_RAW     33 /* version, date added (8), shape (8), MAC (16) */
 
 void taxii_query_free(struct taxii_query *q)
@@ -197,6 +197,9 @@ static uint64_t shape_of(const struct store_filter *f)
     crypto_generichash_update(&st, (const unsigned char *)&f->versions, sizeof(f->versions));
     crypto_generichash_update(&st, (const unsigned char *)f->version_times,
                               f->nversion_times * sizeof(f->version_times[0]));
+    /* TAXII 2.1 section 3.4: next goes with the same query, added_after
+     * included; a client that moves added_after beside next is told so */
+    crypto_generichash_update(&st, (const unsigned char *)&f->added_after, sizeof(f->added_after));
     crypto_generichash_final(&st, h, sizeof(h));
     for (int i = 0; i < 8; i++)
         v = v << 8 | h[i];
@@ -248,7 +251,10 @@ static int cursor_check(const struct taxii_query *q, const char *v,
     if (sodium_memcmp(mac, raw + 17, sizeof(mac)) != 0)
         return bad(err, "next", "next \"%.64s\" is not a cursor this server made", v);
     if (get64(raw + 9) != q->shape)
-        return bad(err, "next", "next \"%.64s\" belongs to a query with other filters", v);
+        return bad(err, "next",
+                   "next \"%.64s\" belongs to a query with other filters or another "
+                   "added_after: send next with the query it came from, unchanged",
+                   v);
     *last = (int64_t)get64(raw + 1);
     return 0;
 }

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 import unittest
+import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -438,6 +439,63 @@ class TestStrictStaysHome(FedCase):
         self.assertEqual(held & self.stay, set(), "AMBER+STRICT left a-node by a push")
         self.assertEqual(self.go - held, set(), "what may go did not")
 
+
+
+class TestQueryFixedForARound(FedCase):
+    """TAXII 2.1 section 3.4: `next` goes with the same original query. Sync used to send
+    its moving checkpoint as added_after beside `next`, which medallion refuses (400) and
+    kizuna now refuses too: within a round every request that carries `next` repeats the
+    added_after of the round's first request (issue 12, item 1)."""
+
+    N = 2300  # three pages of SYNC_PAGE_LIMIT (1000)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = fedlib.make_nodes("a-node", "b-node")
+        try:
+            a, b = cls.A, cls.B = cls.nodes
+            a.collection("intel")
+            b.collection("intel")
+            _, cls.tok = fedlib.admit(a, b, grants={"intel": ["user"]})
+            a.import_objects("intel", [sdo(marks=[C2], name="r1 %d" % i) for i in range(cls.N)])
+            a.start()
+            cls.p = fedlib.Proxy(a.port)
+            cls.proxies = [cls.p]
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    def queries(self):
+        out = []
+        for e in self.p.exchanges("GET"):
+            if e.is_objects_get():
+                q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(e.path).query))
+                out.append((q.get("added_after"), q.get("next"), e.status))
+        return out
+
+    def check_round(self, qs):
+        self.assertGreaterEqual(len(qs), 3, "expected several pages: %r" % qs)
+        self.assertIsNone(qs[0][1], "a round starts without next: %r" % (qs,))
+        for after, nxt, status in qs:
+            self.assertEqual(status, 200, qs)
+            if nxt:
+                self.assertEqual(after, qs[0][0], "next sent beside another added_after: %r"
+                                 % (qs,))
+
+    def test_pages_keep_the_query(self):
+        a, b, p = self.A, self.B, self.p
+        b.peer_add("a-node", p.url(), self.tok, pull=[("intel", "intel")], key=a.node_key())
+        b.sync("a-node", expect=0)
+        self.check_round(self.queries())
+        self.assertEqual(b.count("intel"), self.N)
+        # a second round starts from the checkpoint and keeps that added_after
+        a.import_objects("intel", [sdo(marks=[C2], name="r2 %d" % i) for i in range(self.N)])
+        p.clear()
+        b.sync("a-node", expect=0)
+        qs = self.queries()
+        self.assertIsNotNone(qs[0][0], "the second round asks from its checkpoint")
+        self.check_round(qs)
+        self.assertEqual(b.count("intel"), 2 * self.N)
 
 if __name__ == "__main__":
     kzlib.main()

@@ -89,6 +89,26 @@ class Pagination(NodeTestCase):
                     self.check_headers(p, objs)
         self.assertEqual(items, self.bulk_objs)
 
+    def test_next_keeps_its_added_after(self):
+        """TAXII 2.1 section 3.4: next goes with the same original query. A next sent
+        beside a changed added_after, or without the one it was made with, is a 400
+        (issue 12: kizuna used to ignore the change silently)."""
+        after = kzlib.stix_ts(kzlib.BASE_TIME, seconds=-3600)
+        path = objects_path(self.bulk)
+        first = self.admin.get(path + qs([("added_after", after), ("limit", "100")]))
+        self.assertEqual(first.status, 200, first)
+        nxt = first.json["next"]
+        same = self.admin.get(path + qs([("added_after", after), ("limit", "100"),
+                                         ("next", nxt)]))
+        self.assertEqual(same.status, 200, same)
+        moved = first.header("x-taxii-date-added-last")
+        for params in ([("added_after", moved), ("limit", "100"), ("next", nxt)],
+                       [("limit", "100"), ("next", nxt)]):
+            with self.subTest(params=params):
+                r = self.admin.get(path + qs(params))
+                self.assertEqual(r.status, 400, r)
+                self.assertIn("added_after", r.body.decode())
+
     def test_next_walk_manifest_with_filters(self):
         ids = [o["id"] for o in self.bulk_objs[::7]]
         # split the id list over several requests so the URL stays reasonable
