@@ -181,15 +181,37 @@ int cmd_org(struct cli *cli, int argc, char **argv)
 static const char community_help[] =
         "usage: kizuna [--home DIR] community add NAME\n"
         "       kizuna [--home DIR] community join COMMUNITY ORG\n"
-        "       kizuna [--home DIR] community list\n\n"
+        "       kizuna [--home DIR] community list [--json]\n\n"
         "A community is a named set of organisations (e.g. in-jp-g2g, in-jp-b2b).\n"
         "TLP:GREEN reaches the members of the communities a collection is shared with\n"
         "(kizuna grant COLLECTION --community C).\n";
 
 static int print_community(void *ctx, const struct store_community *c, const char *members)
 {
-    (void)ctx;
-    printf("%-24s %s\n", c->name, members && members[0] ? members : "-");
+    const int *json = ctx;
+    struct kz_buf b;
+    const char *m = members ? members : "";
+
+    if (!*json) {
+        printf("%-24s %s\n", c->name, m[0] ? m : "-");
+        return 0;
+    }
+    /* {"name", "members": [...]}: members come comma-separated from the store */
+    kz_buf_init(&b, 64 * 1024);
+    json_field(&b, "name", c->name, 1);
+    kz_buf_addstr(&b, ",\"members\":[");
+    for (const char *p = m; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        kz_buf_addstr(&b, p == m ? "\"" : ",\"");
+        kz_buf_add_json_escaped(&b, p, len);
+        kz_buf_addc(&b, '"');
+        p += len + (comma ? 1 : 0);
+    }
+    kz_buf_addstr(&b, "]}\n");
+    if (!b.failed)
+        fputs(b.data, stdout);
+    kz_buf_free(&b);
     return 0;
 }
 
@@ -229,9 +251,12 @@ int cmd_community(struct cli *cli, int argc, char **argv)
         return cli_audit_change(n, "community-join", NULL, "community=%s org=%s", c.name, o.name);
     }
     if (strcmp(argv[1], "list") == 0) {
+        int json = argc == 3 && strcmp(argv[2], "--json") == 0;
+        if (argc > 3 || (argc == 3 && !json))
+            return cli_usage_error("community list", "the only option is --json");
         if (!(n = cli_node(cli)))
             return 2;
-        if (store_community_each(node_store(n), print_community, NULL, &err) < 0)
+        if (store_community_each(node_store(n), print_community, &json, &err) < 0)
             return cli_fail(&err);
         return 0;
     }
@@ -356,7 +381,7 @@ int cmd_user(struct cli *cli, int argc, char **argv)
 
 static const char token_help[] =
         "usage: kizuna [--home DIR] token create USER\n"
-        "       kizuna [--home DIR] token list [USER]\n"
+        "       kizuna [--home DIR] token list [USER] [--json]\n"
         "       kizuna [--home DIR] token revoke TOKEN-ID\n\n"
         "create prints a new API token for USER on standard output, once: kizuna keeps\n"
         "only its hash. A token reads kz_<id>_<secret>; its 16-hex-digit id names it in\n"
@@ -366,6 +391,7 @@ static const char token_help[] =
 struct tokens_ctx {
     struct store *s;
     struct auth_user caller;
+    int json;
 };
 
 static int print_token(void *ctx, const struct store_token *t)
@@ -381,6 +407,22 @@ static int print_token(void *ctx, const struct store_token *t)
     kz_ts_format_micros(t->created_us, when);
     if (t->revoked_us)
         kz_ts_format_micros(t->revoked_us, rev);
+    if (c->json) {
+        struct kz_buf b;
+        kz_buf_init(&b, 4096);
+        json_field(&b, "id", t->token_id, 1);
+        json_field(&b, "user", u.name, 0);
+        json_field(&b, "created", when, 0);
+        if (t->revoked_us)
+            json_field(&b, "revoked", rev, 0);
+        else
+            kz_buf_addstr(&b, ",\"revoked\":null");
+        kz_buf_addstr(&b, "}\n");
+        if (!b.failed)
+            fputs(b.data, stdout);
+        kz_buf_free(&b);
+        return 0;
+    }
     printf("%s  %-20s created %s%s%s\n", t->token_id, u.name, when,
            t->revoked_us ? "  revoked " : "", t->revoked_us ? rev : "");
     return 0;
@@ -442,12 +484,19 @@ int cmd_token(struct cli *cli, int argc, char **argv)
     if (strcmp(argv[1], "list") == 0) {
         struct tokens_ctx tc = {.caller = op};
         int64_t user = 0;
-        if (argc > 3)
-            return cli_usage_error("token list", "give at most one USER");
+        const char *who = NULL;
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--json") == 0)
+                tc.json = 1;
+            else if (!who)
+                who = argv[i];
+            else
+                return cli_usage_error("token list", "give at most one USER");
+        }
         if (!(n = cli_node(cli)))
             return 2;
-        if (argc == 3) {
-            if (store_user_find(node_store(n), argv[2], &u, &err) < 0)
+        if (who) {
+            if (store_user_find(node_store(n), who, &u, &err) < 0)
                 return cli_fail(&err);
             if (!policy_may_manage_account(&op, &u))
                 return refused("you may not list that account's tokens");
@@ -466,7 +515,7 @@ int cmd_token(struct cli *cli, int argc, char **argv)
 static const char grant_help[] =
         "usage: kizuna [--home DIR] grant COLLECTION --user U|--org O|--community C|--role R\n"
         "                                 [--read] [--write] [--revoke]\n"
-        "       kizuna [--home DIR] grant COLLECTION\n\n"
+        "       kizuna [--home DIR] grant COLLECTION [--json]\n\n"
         "Gives access to a collection (by alias or id). Without --read or --write the\n"
         "grant is --read; --revoke takes both away. With no subject, lists the\n"
         "collection's grants. What a reader then sees inside the collection follows\n"
@@ -477,7 +526,20 @@ static const char *const kind_names[] = {"", "user", "org", "community", "role"}
 
 static int print_grant(void *ctx, const struct store_grant *g)
 {
-    (void)ctx;
+    const int *json = ctx;
+
+    if (*json) {
+        struct kz_buf b;
+        kz_buf_init(&b, 4096);
+        json_field(&b, "kind", kind_names[g->kind], 1);
+        json_field(&b, "subject", g->subject_name, 0);
+        kz_buf_printf(&b, ",\"read\":%s,\"write\":%s}\n", g->can_read ? "true" : "false",
+                      g->can_write ? "true" : "false");
+        if (!b.failed)
+            fputs(b.data, stdout);
+        kz_buf_free(&b);
+        return 0;
+    }
     printf("%-10s %-24s %s%s\n", kind_names[g->kind], g->subject_name, g->can_read ? "read" : "",
            g->can_write ? (g->can_read ? ",write" : "write") : "");
     return 0;
@@ -526,11 +588,12 @@ int cmd_grant(struct cli *cli, int argc, char **argv)
             {"read", no_argument, NULL, 'r'},
             {"write", no_argument, NULL, 'w'},
             {"revoke", no_argument, NULL, 'x'},
+            {"json", no_argument, NULL, 'j'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
     const char *subject = NULL;
-    int kind = 0, c, rd = 0, wr = 0, revoke = 0;
+    int kind = 0, c, rd = 0, wr = 0, revoke = 0, json = 0;
     struct auth_user op;
     struct store_collection col;
     struct store_grant g;
@@ -538,7 +601,7 @@ int cmd_grant(struct cli *cli, int argc, char **argv)
     struct node *n;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "hu:o:c:R:rwx", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hu:o:c:R:rwxj", opts, NULL)) != -1) {
         switch (c) {
         case 'u':
         case 'o':
@@ -555,6 +618,7 @@ int cmd_grant(struct cli *cli, int argc, char **argv)
         case 'r': rd = 1; break;
         case 'w': wr = 1; break;
         case 'x': revoke = 1; break;
+        case 'j': json = 1; break;
         case 'h': fputs(grant_help, stdout); return 0;
         default: return cli_usage_error("grant", "unknown option");
         }
@@ -567,7 +631,7 @@ int cmd_grant(struct cli *cli, int argc, char **argv)
     if (store_collection_find(node_store(n), NULL, argv[optind], &col, &err) < 0)
         return cli_fail(&err);
     if (!subject) {
-        if (store_grant_each(node_store(n), col.key, print_grant, NULL, &err) < 0)
+        if (store_grant_each(node_store(n), col.key, print_grant, &json, &err) < 0)
             return cli_fail(&err);
         return 0;
     }

@@ -132,4 +132,32 @@ run 2 "$KIZUNA" --home "$SCRATCH/jhome" match --report no-such-collection "$SCRA
 expect_err 'no collection "no-such-collection"'
 [ ! -s "$SCRATCH/out" ] || fail "match --report with a wrong collection scanned and printed hits"
 
+# --json on the listings (issue 12, item 9): one JSON object per line
+J="$SCRATCH/jhome"
+"$KIZUNA" --home "$J" org add jp-csirt --country JP --kind cert >/dev/null || fail "org add"
+"$KIZUNA" --home "$J" community add in-jp >/dev/null || fail "community add"
+"$KIZUNA" --home "$J" community join in-jp jp-csirt >/dev/null || fail "community join"
+"$KIZUNA" --home "$J" user add taro --org jp-csirt --role reader >/dev/null || fail "user add"
+"$KIZUNA" --home "$J" token create taro >/dev/null || fail "token create"
+"$KIZUNA" --home "$J" grant intel --community in-jp --read >/dev/null || fail "grant"
+run 0 "$KIZUNA" --home "$J" community list --json
+python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert {'name': 'in-jp', 'members': ['jp-csirt']} in rows, rows
+" "$SCRATCH/out" || fail "community list --json"
+run 0 "$KIZUNA" --home "$J" token list taro --json
+python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 1 and rows[0]['user'] == 'taro' and rows[0]['revoked'] is None, rows
+" "$SCRATCH/out" || fail "token list --json"
+run 0 "$KIZUNA" --home "$J" grant intel --json
+python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert {'kind': 'community', 'subject': 'in-jp', 'read': True, 'write': False} in rows, rows
+" "$SCRATCH/out" || fail "grant --json"
+run 2 "$KIZUNA" --home "$J" community list --yaml
+
 finish
