@@ -30,6 +30,11 @@ int cli_fail(const struct kz_error *e);
 /* Prints "kizuna CMD: message" and a hint to run --help; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The usage error for what getopt_long just refused (it returned '?'; the
+ * library's own message is off, opterr = 0): an unknown option, or one
+ * that needs a value, named as the user wrote it. Returns 2. */
+int cli_option_error(const char *cmd, char **argv);
+
 /* Parses a decimal integer in [lo, hi]; -1 when it is not one. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 

@@ -109,7 +109,7 @@ static int org_add(struct cli *cli, int argc, char **argv)
             snprintf(o.identity, sizeof(o.identity), "%s", optarg);
             break;
         case 'h': fputs(org_help, stdout); return 0;
-        default: return cli_usage_error("org add", "unknown option");
+        default: return cli_option_error("org add", argv);
         }
     }
     if (optind + 1 != argc || !name_ok(argv[optind]))
@@ -295,7 +295,7 @@ static int user_add(struct cli *cli, int argc, char **argv)
         case 'o': org = optarg; break;
         case 'r': role = optarg; break;
         case 'h': fputs(user_help, stdout); return 0;
-        default: return cli_usage_error("user add", "unknown option");
+        default: return cli_option_error("user add", argv);
         }
     }
     if (optind + 1 != argc || !name_ok(argv[optind]))
@@ -620,7 +620,7 @@ int cmd_grant(struct cli *cli, int argc, char **argv)
         case 'x': revoke = 1; break;
         case 'j': json = 1; break;
         case 'h': fputs(grant_help, stdout); return 0;
-        default: return cli_usage_error("grant", "unknown option");
+        default: return cli_option_error("grant", argv);
         }
     }
     if (optind + 1 != argc)

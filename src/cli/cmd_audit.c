@@ -129,7 +129,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
         case 'v': verify = 1; break;
         case 'j': p.json = 1; break;
         case 'h': fputs(help, stdout); return 0;
-        default: return cli_usage_error("audit", "unknown option");
+        default: return cli_option_error("audit", argv);
         }
     }
     if (optind != argc)

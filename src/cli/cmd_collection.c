@@ -60,7 +60,7 @@ static int collection_add(struct cli *cli, int argc, char **argv)
         case 'r': api_root = optarg; break;
         case 'i': id = optarg; break;
         case 'h': fputs(help, stdout); return 0;
-        default: return cli_usage_error("collection add", "unknown option");
+        default: return cli_option_error("collection add", argv);
         }
     }
     if (optind + 1 != argc)
@@ -146,7 +146,7 @@ static int collection_list(struct cli *cli, int argc, char **argv)
         switch (c) {
         case 'j': l.json = 1; break;
         case 'h': fputs(help, stdout); return 0;
-        default: return cli_usage_error("collection list", "unknown option");
+        default: return cli_option_error("collection list", argv);
         }
     }
     if (optind != argc)

@@ -336,7 +336,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
             typed = 1;
             break;
         case 'h': fputs(help, stdout); return 0;
-        default: return cli_usage_error("export", "unknown option");
+        default: return cli_option_error("export", argv);
         }
     }
     if (!nnames)

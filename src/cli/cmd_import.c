@@ -233,7 +233,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'j': json = 1; break;
         case 'h': fputs(help, stdout); return 0;
-        default: return cli_usage_error("import", "unknown option");
+        default: return cli_option_error("import", argv);
         }
     }
     if (!collection)

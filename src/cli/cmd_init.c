@@ -36,7 +36,7 @@ int cmd_init(struct cli *cli, int argc, char **argv)
         switch (c) {
         case 'n': name = optarg; break;
         case 'h': fputs(help, stdout); return 0;
-        default: return cli_usage_error("init", "unknown option");
+        default: return cli_option_error("init", argv);
         }
     }
     if (optind != argc)

@@ -611,7 +611,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
         case 'S': so.show_suppressed = 1; break;
         case 'u': as = optarg; break;
         case 'h': fputs(help, stdout); return 0;
-        default: return cli_usage_error("match", "unknown option");
+        default: return cli_option_error("match", argv);
         }
     }
     if (optind >= argc)

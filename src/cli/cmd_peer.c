@@ -102,7 +102,7 @@ static int peer_add(struct cli *cli, int argc, char **argv)
         case 'k': key = optarg; break;
         case 'a': ca = optarg; break;
         case 'h': fputs(peer_help, stdout); return 0;
-        default: return cli_usage_error("peer add", "unknown option");
+        default: return cli_option_error("peer add", argv);
         }
     }
     if (optind + 1 != argc)

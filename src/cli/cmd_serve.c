@@ -71,7 +71,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
         }
         case 'g': log = optarg; break;
         case 'h': fputs(help, stdout); return 0;
-        default: return cli_usage_error("serve", "unknown option");
+        default: return cli_option_error("serve", argv);
         }
     }
     if (optind != argc)

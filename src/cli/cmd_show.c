@@ -108,7 +108,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
         case 'j': s.json = 1; break;
         case 'a': s.all = 1; break;
         case 'h': fputs(help, stdout); return 0;
-        default: return cli_usage_error("show", "unknown option");
+        default: return cli_option_error("show", argv);
         }
     }
     if (optind + 1 != argc)

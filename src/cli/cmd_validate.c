@@ -152,7 +152,7 @@ int cmd_validate(struct cli *cli, int argc, char **argv)
         case 'j': v.json = 1; break;
         case 'q': v.quiet = 1; break;
         case 'h': fputs(help, stdout); return 0;
-        default: return cli_usage_error("validate", "unknown option");
+        default: return cli_option_error("validate", argv);
         }
     }
     if (optind >= argc)

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,21 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n(run `kizuna %s --help` for usage)\n", cmd);
     return 2;
+}
+
+int cli_option_error(const char *cmd, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+
+    /* getopt_long sets optopt to a long option's value when its argument
+     * is missing, and to 0 when the long option is unknown; for a short
+     * option it holds the letter either way */
+    if (arg[0] == '-' && arg[1] == '-') {
+        if (optopt != 0)
+            return cli_usage_error(cmd, "%s needs a value", arg);
+        return cli_usage_error(cmd, "unknown option %.*s", (int)strcspn(arg, "="), arg);
+    }
+    return cli_usage_error(cmd, "-%c is an unknown option or needs a value", optopt);
 }
 
 int cli_parse_long(const char *s, long lo, long hi, long *out)
@@ -236,6 +252,7 @@ int main(int argc, char **argv)
     const char *home = NULL;
     int rc;
 
+    opterr = 0; /* each command says what is wrong itself (cli_option_error) */
     /* a full disk must surface as a write error, not kill the process */
     signal(SIGXFSZ, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);

@@ -133,6 +133,14 @@ if [ -z "${KZ_SANITIZED:-}" ]; then
 fi
 rm -f million.json
 
+# an option's error is said once, and right (issue 12, item 9)
+run 2 "$KIZUNA" --home "$H" import --bogus x
+expect_err "unknown option --bogus"
+[ "$(grep -c . "$SCRATCH/err")" = 2 ] || fail "the option error is said more than once"
+grep -q "unrecognized" "$SCRATCH/err" && fail "getopt's own message leaked"
+run 2 "$KIZUNA" --home "$H" import --collection
+expect_err "--collection needs a value"
+
 # an unwritable home
 run 2 "$KIZUNA" --home /proc/kizuna-home init
 expect_err "/proc/kizuna-home"
