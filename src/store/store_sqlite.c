@@ -2425,6 +2425,14 @@ static int sqlite_audit_witness(void *b, int64_t seq, const unsigned char *hash,
     return finish_change(s, q, NULL, err, "store: recording the audit log's head");
 }
 
+static int audit_row(sqlite3_stmt *q, const struct walk *w)
+{
+    struct store_audit a;
+
+    read_audit(q, &a);
+    return ((store_audit_fn)w->fn)(w->ctx, &a);
+}
+
 static int sqlite_audit_each(void *b, int64_t since_us, const char *user, store_audit_fn fn,
                              void *ctx, struct kz_error *err)
 {
@@ -2434,23 +2442,14 @@ static int sqlite_audit_each(void *b, int64_t since_us, const char *user, store_
                               " detail, prev, hash FROM audit WHERE ts >= ?1 AND"
                               " (?2 IS NULL OR user = ?2) ORDER BY seq",
                               err, "store: reading the audit log");
-    struct store_audit a;
-    int rc;
+    struct walk w = {(void (*)(void))fn, ctx};
 
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, since_us);
     if (user)
         sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        read_audit(q, &a);
-        if (fn(ctx, &a) < 0)
-            break;
-    }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return db_fail(s, rc, err, "store: reading the audit log");
-    return 0;
+    return walk_rows(s, q, audit_row, &w, err, "store: reading the audit log");
 }
 
 /* --- peers ---------------------------------------------------------------- */
