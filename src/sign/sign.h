@@ -86,14 +86,16 @@ int sign_verify_text(const unsigned char pk[SIGN_PUBLIC_BYTES], const void *msg,
  * "ca" shape). sign_signer_start forks it before the caller starts any
  * thread; the child loads the key, hands back the public key and the derived
  * keys the server needs (SIGN_PURPOSE_CURSOR, _AUDIT and _PEER_TOKEN, each
- * SIGN_DERIVED_BYTES), then only signs: the text goes over a socketpair in a
- * length-prefixed frame and the Ed25519 signature comes back, so signatures
- * are the same as sign_key_sign_text's. The calling process never reads the
- * key file. The child exits when the socket closes. */
+ * SIGN_DERIVED_BYTES), then only signs: the text is copied into a window of
+ * memory the child may only read, its length goes over a socketpair and the
+ * Ed25519 signature over the whole text comes back, so signatures are the
+ * same as sign_key_sign_text's. The calling process never reads the key
+ * file. The child exits when the socket closes. */
 #define SIGN_DERIVED_BYTES 32
-/* The largest text the signer takes in one frame: the response body cap
- * (http/, 2 GiB) and room for the signed text's lines (prefix, nonce, time,
- * target, added_last). To move to util/limits.h. */
+/* The largest text the signer takes, and the size of the window reserved
+ * for it (address space, not memory): the response body cap (http/, 2 GiB)
+ * and room for the signed text's lines (prefix, nonce, time, target,
+ * added_last). To move to util/limits.h. */
 #define SIGN_SIGNER_FRAME_MAX (((size_t)1 << 31) + ((size_t)64 << 10))
 struct sign_signer;
 

@@ -1,9 +1,9 @@
 /*
  * The signer process (sign/signer.c): it signs exactly what the in-process
  * key signs (Ed25519 is deterministic, so the signatures are equal byte for
- * byte), including an empty text and one of 8 MiB; it hands out the same
- * derived keys sign_key_derive makes; the calling process never reads the
- * key file; and a signer that died makes every later request fail instead of
+ * byte), including an empty text and ones of 8 and 20 MiB; it hands out the
+ * same derived keys sign_key_derive makes; the calling process never reads
+ * the key file; and a signer that died makes every later request fail instead of
  * being replaced by anything.
  */
 #include <setjmp.h>
@@ -87,7 +87,7 @@ static void check_sign(struct fixture *f, const void *msg, size_t n)
 static void test_signs_like_the_key(void **state)
 {
     struct fixture *f = *state;
-    size_t big = (size_t)8 << 20;
+    size_t big = (size_t)8 << 20, huge = (size_t)20 << 20;
     unsigned char *buf = malloc(big);
     char sig[SIGN_TEXT_MAX];
     struct kz_error err;
@@ -98,6 +98,13 @@ static void test_signs_like_the_key(void **state)
     check_sign(f, "kizuna-sig-v1\n/taxii2/\n{}", 26);
     check_sign(f, buf, big);
     check_sign(f, buf, 1); /* the stream stays in step after a big frame */
+    /* past the part of the window kept resident: given back after each
+     * request, and filled again by the next */
+    buf = realloc(buf, huge);
+    assert_non_null(buf);
+    randombytes_buf(buf, huge);
+    check_sign(f, buf, huge);
+    check_sign(f, buf + 1, huge - 1);
     /* a tampered text does not verify against the signer's signature */
     assert_int_equal(sign_signer_sign_text(f->s, buf, 4096, sig, &err), 0);
     buf[100] ^= 1;
