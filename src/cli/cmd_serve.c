@@ -1,11 +1,14 @@
 /*
  * `kizuna serve`: the node's daemon. The main thread owns the signals
  * (SIGTERM/SIGINT drain and stop, SIGHUP reopens the log) and the timers;
- * the HTTP workers never see a signal.
+ * the HTTP workers never see a signal. The node's key lives only in the
+ * signer, a child process forked before any thread starts (sign/): this
+ * process never reads the key file.
  */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include "cli/cli.h"
 #include "http/http.h"
 #include "node/node.h"
+#include "sign/sign.h"
 #include "sync/sync.h"
 #include "taxii/taxii.h"
 #include "util/kztime.h"
@@ -48,6 +52,8 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     struct taxii_server *t = NULL;
     struct http_server *srv = NULL;
     struct sync_daemon *syncer = NULL;
+    struct sign_signer *signer = NULL;
+    unsigned char token_key[SIGN_DERIVED_BYTES];
     struct kz_error err;
     const struct node_config *cfg;
     struct node *n;
@@ -103,9 +109,16 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     kz_error_clear(&err);
-    t = taxii_server_new(n, &err);
-    if (!t)
+    /* fork the signer while this is the only thread (the child inherits
+     * the blocked signals: it ends when this process closes its socket) */
+    signer = sign_signer_start(cfg->signing_key, &err);
+    if (!signer)
         return cli_fail(&err);
+    t = taxii_server_new(n, signer, &err);
+    if (!t) {
+        cli_fail(&err);
+        goto out;
+    }
     /* the URL discovery advertises: set before the first request when the
      * port is known, again once bound (port 0 means any) */
     if (node_public_url(cfg, ho.listen, 0, ho.tls_cert != NULL, url, sizeof(url)) == 0)
@@ -125,7 +138,9 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
         goto out;
     }
     taxii_set_public_url(t, url);
-    syncer = sync_daemon_start(cfg, &err);
+    sign_signer_key(signer, SIGN_PURPOSE_PEER_TOKEN, token_key);
+    syncer = sync_daemon_start(cfg, token_key, &err);
+    sodium_memzero(token_key, sizeof(token_key));
     if (!syncer)
         cli_fail(&err);
     fprintf(stderr,
@@ -149,5 +164,6 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     rc = 0;
 out:
     taxii_server_free(t);
+    sign_signer_stop(signer);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -58,6 +59,13 @@ struct sign_key {
     unsigned char sk[SIGN_SECRET_BYTES];
 };
 
+static atomic_uint key_loads; /* key files this process read (sign_key_loads) */
+
+unsigned sign_key_loads(void)
+{
+    return atomic_load(&key_loads);
+}
+
 static int sign_load(const char *path, unsigned char sk[SIGN_SECRET_BYTES], struct kz_error *err)
 {
     char line[sizeof(KEY_TAG) + 128];
@@ -66,6 +74,7 @@ static int sign_load(const char *path, unsigned char sk[SIGN_SECRET_BYTES], stru
     int fd, rc = -1;
 
     kz_error_file(err, path);
+    atomic_fetch_add(&key_loads, 1);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return kz_error_set(err, KZ_EIO, "cannot read the signing key: %s", strerror(errno));

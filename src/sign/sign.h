@@ -28,6 +28,10 @@ struct sign_key;
 /* Loads the secret key at path; NULL with err set. */
 struct sign_key *sign_key_open(const char *path, struct kz_error *err);
 
+/* How many times this process has opened a key file: a process that
+ * leaves the key to the signer keeps it at 0 (tests check this). */
+unsigned sign_key_loads(void);
+
 /* Wipes and frees the key. Accepts NULL. */
 void sign_key_close(struct sign_key *k);
 
@@ -77,5 +81,50 @@ int sign_public_parse(const char *text, unsigned char pk[SIGN_PUBLIC_BYTES]);
 /* Verifies a base64 detached signature; 0 when valid. */
 int sign_verify_text(const unsigned char pk[SIGN_PUBLIC_BYTES], const void *msg, size_t n,
                      const char *sig);
+
+/* The signer: a child process that alone holds the node key (the OpenSMTPD
+ * "ca" shape). sign_signer_start forks it before the caller starts any
+ * thread; the child loads the key, hands back the public key and the derived
+ * keys the server needs (SIGN_PURPOSE_CURSOR, _AUDIT and _PEER_TOKEN, each
+ * SIGN_DERIVED_BYTES), then only signs: the text is copied into a window of
+ * memory the child may only read, its length goes over a socketpair and the
+ * Ed25519 signature over the whole text comes back, so signatures are the
+ * same as sign_key_sign_text's. The calling process never reads the key
+ * file. The child exits when the socket closes. */
+#define SIGN_DERIVED_BYTES 32
+/* The largest text the signer takes, and the size of the window reserved
+ * for it (address space, not memory): the response body cap (http/, 2 GiB)
+ * and room for the signed text's lines (prefix, nonce, time, target,
+ * added_last). To move to util/limits.h. */
+#define SIGN_SIGNER_FRAME_MAX (((size_t)1 << 31) + ((size_t)64 << 10))
+struct sign_signer;
+
+/* Forks the signer on the key at path and waits for its keys; NULL with err
+ * set when the key cannot be loaded or the child cannot be started. Call it
+ * before any thread exists (fork copies only the calling thread). */
+struct sign_signer *sign_signer_start(const char *key_path, struct kz_error *err);
+
+/* Signs msg[0..n) in the signer: out is the base64 signature, as
+ * sign_key_sign_text makes it. Safe from several threads (one request at a
+ * time). -1 with err set when the signer is gone or n is over
+ * SIGN_SIGNER_FRAME_MAX; once gone, every later call fails: nothing is
+ * signed in this process instead. */
+int sign_signer_sign_text(struct sign_signer *s, const void *msg, size_t n, char out[SIGN_TEXT_MAX],
+                          struct kz_error *err);
+
+/* The derived key for purpose (one of the three above) as the child sent it
+ * at start; -1 for any other purpose. The caller wipes out. */
+int sign_signer_key(const struct sign_signer *s, const char *purpose,
+                    unsigned char out[SIGN_DERIVED_BYTES]);
+
+/* The public half, as text ("ed25519:BASE64"). */
+void sign_signer_public_text(const struct sign_signer *s, char out[SIGN_PUBLIC_TEXT_MAX]);
+
+/* The child's process id (for tests and logs). */
+int sign_signer_pid(const struct sign_signer *s);
+
+/* Closes the socket, waits for the child to exit, wipes the derived keys
+ * and frees s. Accepts NULL. */
+void sign_signer_stop(struct sign_signer *s);
 
 #endif

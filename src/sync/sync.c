@@ -59,27 +59,37 @@ int sync_token_seal(const char *signing_key_path, const char *token, unsigned ch
     return 0;
 }
 
-int sync_token_open(const char *signing_key_path, const unsigned char *sealed, size_t len,
-                    char *token, size_t cap, struct kz_error *err)
+_Static_assert(SYNC_TOKEN_KEY_BYTES == crypto_secretbox_KEYBYTES, "the peer-token key's size");
+_Static_assert(SYNC_TOKEN_KEY_BYTES == SIGN_DERIVED_BYTES, "the signer hands out the token key");
+
+int sync_token_open_key(const unsigned char key[SYNC_TOKEN_KEY_BYTES], const unsigned char *sealed,
+                        size_t len, char *token, size_t cap, struct kz_error *err)
 {
-    unsigned char key[crypto_secretbox_KEYBYTES];
     size_t n;
-    int rc;
 
     if (len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES ||
         len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES >= cap)
         return kz_error_set(err, KZ_EINVALID, "the stored peer token is damaged");
     n = len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
-    if (token_key(signing_key_path, key, err) < 0)
-        return -1;
-    rc = crypto_secretbox_open_easy((unsigned char *)token, sealed + crypto_secretbox_NONCEBYTES,
-                                    len - crypto_secretbox_NONCEBYTES, sealed, key);
-    sodium_memzero(key, sizeof(key));
-    if (rc != 0)
+    if (crypto_secretbox_open_easy((unsigned char *)token, sealed + crypto_secretbox_NONCEBYTES,
+                                   len - crypto_secretbox_NONCEBYTES, sealed, key) != 0)
         return kz_error_set(err, KZ_EINVALID,
                             "the stored peer token does not open with this node's key");
     token[n] = '\0';
     return 0;
+}
+
+int sync_token_open(const char *signing_key_path, const unsigned char *sealed, size_t len,
+                    char *token, size_t cap, struct kz_error *err)
+{
+    unsigned char key[crypto_secretbox_KEYBYTES];
+    int rc;
+
+    if (token_key(signing_key_path, key, err) < 0)
+        return -1;
+    rc = sync_token_open_key(key, sealed, len, token, cap, err);
+    sodium_memzero(key, sizeof(key));
+    return rc;
 }
 
 /* --- one round --------------------------------------------------------------- */
@@ -793,8 +803,10 @@ static int run_round(struct round *r, struct kz_error *err)
     return 0;
 }
 
-int sync_peer(const struct node_config *cfg, const char *name, struct sync_report *rep,
-              struct kz_error *err)
+/* A round; token_key opens the peer's token, or NULL: derive it from the
+ * key file (the CLI, which runs as the operator). */
+static int peer_round(const struct node_config *cfg, const unsigned char *token_key,
+                      const char *name, struct sync_report *rep, struct kz_error *err)
 {
     struct round *r = calloc(1, sizeof(*r));
     struct store_checkpointer *ckpt = NULL;
@@ -817,8 +829,10 @@ int sync_peer(const struct node_config *cfg, const char *name, struct sync_repor
     if (store_peer_find(r->s, name, &r->peer, err) < 0)
         goto out;
     snprintf(r->client.ca, sizeof(r->client.ca), "%s", r->peer.ca);
-    if (sync_token_open(cfg->signing_key, r->peer.token, r->peer.token_len, r->client.token,
-                        sizeof(r->client.token), err) < 0)
+    if ((token_key ? sync_token_open_key(token_key, r->peer.token, r->peer.token_len,
+                                         r->client.token, sizeof(r->client.token), err)
+                   : sync_token_open(cfg->signing_key, r->peer.token, r->peer.token_len,
+                                     r->client.token, sizeof(r->client.token), err)) < 0)
         goto record;
     if (r->peer.public_key[0]) {
         if (sign_public_parse(r->peer.public_key, r->pk) < 0) {
@@ -862,10 +876,17 @@ out:
 
 /* --- the background syncer ------------------------------------------------------- */
 
+int sync_peer(const struct node_config *cfg, const char *name, struct sync_report *rep,
+              struct kz_error *err)
+{
+    return peer_round(cfg, NULL, name, rep, err);
+}
+
 /* One peer's round in its own thread; `busy` until the thread has ended
  * and can be joined. */
 struct peer_job {
     const struct node_config *cfg;
+    const unsigned char *token_key; /* the daemon's */
     char name[KZ_MAX_NAME + 1];
     pthread_t thread;
     atomic_int busy;
@@ -874,6 +895,7 @@ struct peer_job {
 
 struct sync_daemon {
     const struct node_config *cfg;
+    unsigned char token_key[SYNC_TOKEN_KEY_BYTES]; /* from the signer: the key file is not read */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -888,7 +910,7 @@ static void *peer_thread(void *arg)
     struct kz_error err;
 
     kz_error_clear(&err);
-    sync_peer(j->cfg, j->name, &rep, &err);
+    peer_round(j->cfg, j->token_key, j->name, &rep, &err);
     atomic_store(&j->busy, 0);
     return NULL;
 }
@@ -954,6 +976,7 @@ static void round_all(struct sync_daemon *d)
         if (!j || j->started)
             continue;
         j->cfg = d->cfg;
+        j->token_key = d->token_key;
         snprintf(j->name, sizeof(j->name), "%s", ns->items[i]);
         atomic_store(&j->busy, 1);
         if (pthread_create(&j->thread, NULL, peer_thread, j) == 0)
@@ -982,7 +1005,9 @@ static void *daemon_thread(void *arg)
     return NULL;
 }
 
-struct sync_daemon *sync_daemon_start(const struct node_config *cfg, struct kz_error *err)
+struct sync_daemon *sync_daemon_start(const struct node_config *cfg,
+                                      const unsigned char token_key[SYNC_TOKEN_KEY_BYTES],
+                                      struct kz_error *err)
 {
     struct sync_daemon *d = calloc(1, sizeof(*d));
 
@@ -991,6 +1016,7 @@ struct sync_daemon *sync_daemon_start(const struct node_config *cfg, struct kz_e
         return NULL;
     }
     d->cfg = cfg;
+    memcpy(d->token_key, token_key, sizeof(d->token_key));
     sync_cancel(0);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
@@ -998,6 +1024,7 @@ struct sync_daemon *sync_daemon_start(const struct node_config *cfg, struct kz_e
         kz_error_set(err, KZ_EINTERNAL, "cannot start the syncer");
         pthread_cond_destroy(&d->wake);
         pthread_mutex_destroy(&d->lock);
+        sodium_memzero(d->token_key, sizeof(d->token_key));
         free(d);
         return NULL;
     }
@@ -1020,5 +1047,6 @@ void sync_daemon_stop(struct sync_daemon *d)
             pthread_join(d->jobs[i].thread, NULL);
     pthread_cond_destroy(&d->wake);
     pthread_mutex_destroy(&d->lock);
+    sodium_memzero(d->token_key, sizeof(d->token_key));
     free(d);
 }

@@ -51,6 +51,12 @@ int sync_token_seal(const char *signing_key_path, const char *token, unsigned ch
 int sync_token_open(const char *signing_key_path, const unsigned char *sealed, size_t len,
                     char *token, size_t cap, struct kz_error *err);
 
+/* The same opening with the derived key itself (SIGN_PURPOSE_PEER_TOKEN),
+ * as the signer hands it to `kizuna serve`. */
+#define SYNC_TOKEN_KEY_BYTES 32
+int sync_token_open_key(const unsigned char key[SYNC_TOKEN_KEY_BYTES], const unsigned char *sealed,
+                        size_t len, char *token, size_t cap, struct kz_error *err);
+
 /* Whether a peer URL may be used: https, or http to a loopback host. */
 int sync_url_ok(const char *url, struct kz_error *err);
 
@@ -61,9 +67,12 @@ void sync_cancel(int on);
 /* The background syncer of `kizuna serve`: every cfg->sync_interval seconds
  * it starts a round with each peer whose previous round has ended, each in
  * its own thread, so a peer that hangs delays only itself. Stopping cancels
- * the transfers in flight. */
+ * the transfers in flight. Peers' tokens open with token_key (the derived
+ * SIGN_PURPOSE_PEER_TOKEN key, copied): the daemon never reads the key file. */
 struct sync_daemon;
-struct sync_daemon *sync_daemon_start(const struct node_config *cfg, struct kz_error *err);
+struct sync_daemon *sync_daemon_start(const struct node_config *cfg,
+                                      const unsigned char token_key[SYNC_TOKEN_KEY_BYTES],
+                                      struct kz_error *err);
 void sync_daemon_stop(struct sync_daemon *d);
 
 #endif

@@ -88,13 +88,16 @@ void taxii_get_audit_head(void *app, struct http_request *req, struct http_respo
      * a nonce of its own gets the v2 signature its sync verifies; otherwise
      * v1, which the nonce in the query keeps fresh */
     if (taxii_signature_wanted(req, &nonce) == 2) {
-        taxii_sign_page_v2(t, req, res, nonce);
+        if (taxii_sign_page_v2(t, req, res, nonce) < 0)
+            taxii_sign_failed(res);
         return;
     }
     if (sign_page_text(&msg, http_request_target(req), res->body.data, res->body.len) == 0) {
         memcpy(signature, "v1 ", 3);
-        sign_key_sign_text(t->node_key, msg.data, msg.len, signature + 3);
-        http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
+        if (sign_signer_sign_text(t->signer, msg.data, msg.len, signature + 3, &err) == 0)
+            http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
+        else
+            taxii_sign_failed(res);
     }
     kz_buf_free(&msg);
 }

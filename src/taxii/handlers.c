@@ -229,19 +229,27 @@ static int on_row(void *ctx, const struct store_row *r, struct kz_error *err)
     return p->b->failed ? kz_error_set(err, KZ_ELIMIT, "response too large") : 0;
 }
 
-/* Signs a page for a peer (docs/FEDERATION.md) and adds the header. */
-static void sign_page(struct taxii_server *t, struct http_request *req, struct http_response *res,
-                      char signature[SIGN_TEXT_MAX + 8])
+/* Signs a page for a peer (docs/FEDERATION.md) and adds the header. -1
+ * when the signer failed: the caller answers 503 (taxii_sign_failed), never
+ * the page unsigned. */
+static int sign_page(struct taxii_server *t, struct http_request *req, struct http_response *res,
+                     char signature[SIGN_TEXT_MAX + 8])
 {
     struct kz_buf msg;
+    struct kz_error err;
     const char *target = http_request_target(req);
+    int rc = 0;
 
     if (sign_page_text(&msg, target, res->body.data, res->body.len) == 0) {
         memcpy(signature, "v1 ", 3);
-        sign_key_sign_text(t->node_key, msg.data, msg.len, signature + 3);
-        http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
+        rc = sign_signer_sign_text(t->signer, msg.data, msg.len, signature + 3, &err);
+        if (rc == 0)
+            http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
+        else
+            signature[0] = '\0';
     }
     kz_buf_free(&msg);
+    return rc;
 }
 
 /* The signature a listing request asks for: 0 none, 1 (v1), 2 (v2, bound
@@ -270,15 +278,16 @@ int taxii_signature_wanted(struct http_request *req, const char **nonce)
 /* Signs a page for the request that asked with a nonce (kizuna-sig-v2,
  * taxii.h). Each request has its own nonce, so this signature is made per
  * answer, cached or not: the body may be the cache's shared one. */
-void taxii_sign_page_v2(struct taxii_server *t, struct http_request *req, struct http_response *res,
-                        const char *nonce)
+int taxii_sign_page_v2(struct taxii_server *t, struct http_request *req, struct http_response *res,
+                       const char *nonce)
 {
     const char *target = http_request_target(req), *last = "", *body = res->body.data;
     size_t len = res->body.len;
     char signature[SIGN_TEXT_MAX + 32];
     struct kz_buf msg;
+    struct kz_error err;
     long long now;
-    int n;
+    int n, rc = 0;
 
     if (res->shared) {
         body = res->shared;
@@ -291,10 +300,12 @@ void taxii_sign_page_v2(struct taxii_server *t, struct http_request *req, struct
     n = snprintf(signature, sizeof(signature), "v2 %lld ", now);
     if (sign_page_text_v2(&msg, nonce, now, target, last, body, len) == 0 && n > 0 &&
         (size_t)n + SIGN_TEXT_MAX <= sizeof(signature)) {
-        sign_key_sign_text(t->node_key, msg.data, msg.len, signature + n);
-        http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
+        rc = sign_signer_sign_text(t->signer, msg.data, msg.len, signature + n, &err);
+        if (rc == 0)
+            http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
     }
     kz_buf_free(&msg);
+    return rc;
 }
 
 /* Whether a listing names tombstones: by type (match[type]) or by id (the
@@ -353,8 +364,8 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         taxii_ok(res, 200);
         if (taxii_audit(t, req, "read", count, pc.markings) < 0)
             taxii_audit_failed(res);
-        else if (sig_v == 2)
-            taxii_sign_page_v2(t, req, res, nonce);
+        else if (sig_v == 2 && taxii_sign_page_v2(t, req, res, nonce) < 0)
+            taxii_sign_failed(res);
         kz_buf_free(&key);
         return;
     }
@@ -395,13 +406,15 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     if (page.count == 0) {
         kz_buf_reset(&res->body);
         kz_buf_addstr(&res->body, "{\"more\":false}");
-        if (want_sig)
-            sign_page(t, req, res, signature);
+        if (want_sig && sign_page(t, req, res, signature) < 0) {
+            taxii_sign_failed(res);
+            goto out;
+        }
         if (!key.failed)
             taxii_rcache_put(t->rcache, &key, taxii_thread_epoch(q->thread), res, NULL, NULL,
                              signature, 0, pc.markings);
-        if (sig_v == 2)
-            taxii_sign_page_v2(t, req, res, nonce);
+        if (sig_v == 2 && taxii_sign_page_v2(t, req, res, nonce) < 0)
+            taxii_sign_failed(res);
         goto out;
     }
     kz_buf_addstr(&res->body, "],\"more\":");
@@ -419,13 +432,15 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         taxii_error(res, 500, "Internal error", "the response could not be built");
         goto out;
     }
-    if (want_sig)
-        sign_page(t, req, res, signature);
+    if (want_sig && sign_page(t, req, res, signature) < 0) {
+        taxii_sign_failed(res);
+        goto out;
+    }
     if (!key.failed)
         taxii_rcache_put(t->rcache, &key, taxii_thread_epoch(q->thread), res, first, last,
                          signature, page.count, pc.markings);
-    if (sig_v == 2)
-        taxii_sign_page_v2(t, req, res, nonce);
+    if (sig_v == 2 && taxii_sign_page_v2(t, req, res, nonce) < 0)
+        taxii_sign_failed(res);
 out:
     taxii_query_free(&tq);
     kz_buf_free(&key);

@@ -290,7 +290,9 @@ static int open_audit(struct taxii_server *t, struct kz_error *err)
                            .background = 1,
                            .syslog = t->cfg->audit_syslog};
 
-    sign_key_derive(t->node_key, SIGN_PURPOSE_AUDIT, key, sizeof(key));
+    _Static_assert(AUDIT_KEY_BYTES == SIGN_DERIVED_BYTES, "the audit key is a derived key");
+    if (sign_signer_key(t->signer, SIGN_PURPOSE_AUDIT, key) < 0)
+        return kz_error_set(err, KZ_EINTERNAL, "the signer gave no audit key");
     t->audit = audit_log_open(&o, key, err);
     sodium_memzero(key, sizeof(key));
     return t->audit ? 0 : -1;
@@ -318,7 +320,8 @@ static int open_writer(struct taxii_server *t, struct kz_error *err)
     return 0;
 }
 
-struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
+struct taxii_server *taxii_server_new(struct node *node, struct sign_signer *signer,
+                                      struct kz_error *err)
 {
     struct taxii_server *t = calloc(1, sizeof(*t));
 
@@ -328,6 +331,7 @@ struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
     }
     t->node = node;
     t->cfg = node_config(node);
+    t->signer = signer;
     atomic_init(&t->epoch, 1);
     pthread_mutex_init(&t->write_lock, NULL);
     pthread_mutex_init(&t->url_lock, NULL);
@@ -341,14 +345,19 @@ struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err)
         return NULL;
     }
     t->auth = auth_cache_new();
-    /* cursors are MACed with a key derived from the node's signing key, so
-     * they stay valid across restarts and cannot be forged */
-    t->node_key = t->auth ? sign_key_open(t->cfg->signing_key, err) : NULL;
-    if (!t->node_key) {
+    if (!t->auth) {
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
         taxii_server_free(t);
         return NULL;
     }
-    sign_key_derive(t->node_key, SIGN_PURPOSE_CURSOR, t->cursor_key, sizeof(t->cursor_key));
+    /* cursors are MACed with a key derived from the node's signing key (by
+     * the signer), so they stay valid across restarts and cannot be forged */
+    _Static_assert(TAXII_CURSOR_KEY_BYTES == SIGN_DERIVED_BYTES, "the cursor key is a derived key");
+    if (sign_signer_key(signer, SIGN_PURPOSE_CURSOR, t->cursor_key) < 0) {
+        kz_error_set(err, KZ_EINTERNAL, "the signer gave no cursor key");
+        taxii_server_free(t);
+        return NULL;
+    }
     if (open_audit(t, err) < 0 || open_writer(t, err) < 0) {
         taxii_server_free(t);
         return NULL;
@@ -377,7 +386,7 @@ void taxii_server_free(struct taxii_server *t)
     pthread_mutex_destroy(&t->url_lock);
     auth_cache_free(t->auth);
     sodium_memzero(t->cursor_key, sizeof(t->cursor_key));
-    sign_key_close(t->node_key);
+    /* the signer is the caller's (sign_signer_stop) */
     free(t);
 }
 
@@ -427,18 +436,31 @@ int taxii_audit_change(struct taxii_server *t, struct http_request *req, const c
     return audit_record(t->audit, &e, &err);
 }
 
-void taxii_audit_failed(struct http_response *res)
+/* Nothing of the answer prepared may go out: not a cached body, not its
+ * headers. */
+static void drop_answer(struct http_response *res)
 {
-    /* nothing of the answer prepared may go out: not a cached body, not
-     * its headers */
     if (res->shared_free)
         res->shared_free(res->shared_cls);
     res->shared = NULL;
     res->shared_len = 0;
     res->shared_free = NULL;
     res->nheaders = 0;
+}
+
+void taxii_audit_failed(struct http_response *res)
+{
+    drop_answer(res);
     taxii_error(res, 503, "Busy",
                 "the node could not record this request in its audit log; try again");
+}
+
+void taxii_sign_failed(struct http_response *res)
+{
+    drop_answer(res);
+    taxii_error(res, 503, "Service unavailable",
+                "the node's signer is not available, and a page asked for signed is never "
+                "sent unsigned");
 }
 
 void taxii_housekeeping(struct taxii_server *t)

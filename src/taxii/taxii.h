@@ -87,8 +87,12 @@ int taxii_content_type_ok(const char *content_type);
 struct taxii_server;
 
 /* Makes the TAXII application for a node's home (each worker thread opens
- * its own store connection). */
-struct taxii_server *taxii_server_new(struct node *node, struct kz_error *err);
+ * its own store connection). Pages are signed by signer, the process that
+ * holds the node key (sign/), which also gives the cursor and audit keys;
+ * it stays the caller's and must outlive the server. */
+struct sign_signer;
+struct taxii_server *taxii_server_new(struct node *node, struct sign_signer *signer,
+                                      struct kz_error *err);
 void taxii_server_free(struct taxii_server *t);
 
 /* The http/ application to serve. */

@@ -32,7 +32,7 @@ struct taxii_server {
     struct taxii_rcache *rcache;
     struct auth_cache *auth;
     unsigned char cursor_key[TAXII_CURSOR_KEY_BYTES];
-    struct sign_key *node_key; /* the node's Ed25519 key (sign/) */
+    struct sign_signer *signer; /* signs with the node's key in its own process (sign/) */
     struct audit_log *audit;
     struct http_app app;
     pthread_mutex_t write_lock;    /* held while using writer */
@@ -116,6 +116,10 @@ void taxii_reader(const struct taxii_server *t, const struct taxii_req *q, struc
 int taxii_audit(struct taxii_server *t, struct http_request *req, const char *action,
                 uint64_t count, const uint64_t *markings);
 void taxii_audit_failed(struct http_response *res);
+
+/* Answers 503 in place of a page that asked for a signature the signer did
+ * not give (fail closed: never the page unsigned). */
+void taxii_sign_failed(struct http_response *res);
 /* Records an account change or an admin API call by the request's user,
  * durably; what says what changed. -1 when it could not be recorded. */
 int taxii_audit_change(struct taxii_server *t, struct http_request *req, const char *action,
@@ -134,9 +138,10 @@ void taxii_get_discovery(void *app, struct http_request *req, struct http_respon
 /* The signature a request asks for: 0 none, 1 (v1), 2 (v2, with *nonce),
  * -1 for v2 without a good nonce (handlers.c). */
 int taxii_signature_wanted(struct http_request *req, const char **nonce);
-/* Adds a v2 signature, bound to nonce and now, for the answer in res. */
-void taxii_sign_page_v2(struct taxii_server *t, struct http_request *req, struct http_response *res,
-                        const char *nonce);
+/* Adds a v2 signature, bound to nonce and now, for the answer in res. -1
+ * when the signer failed: the caller answers taxii_sign_failed. */
+int taxii_sign_page_v2(struct taxii_server *t, struct http_request *req, struct http_response *res,
+                       const char *nonce);
 /* GET /healthz, without authentication (health.c). */
 void taxii_get_health(void *app, struct http_request *req, struct http_response *res);
 void taxii_get_api_root(void *app, struct http_request *req, struct http_response *res);
