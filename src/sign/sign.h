@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "util/error.h"
+#include "util/limits.h"
 
 #define SIGN_PUBLIC_BYTES    32
 #define SIGN_SECRET_BYTES    64
@@ -92,11 +93,8 @@ int sign_verify_text(const unsigned char pk[SIGN_PUBLIC_BYTES], const void *msg,
  * same as sign_key_sign_text's. The calling process never reads the key
  * file. The child exits when the socket closes. */
 #define SIGN_DERIVED_BYTES 32
-/* The largest text the signer takes, and the size of the window reserved
- * for it (address space, not memory): the response body cap (http/, 2 GiB)
- * and room for the signed text's lines (prefix, nonce, time, target,
- * added_last). To move to util/limits.h. */
-#define SIGN_SIGNER_FRAME_MAX (((size_t)1 << 31) + ((size_t)64 << 10))
+/* SIGN_SIGNER_FRAME_MAX, the largest text the signer takes, is in
+ * util/limits.h. */
 struct sign_signer;
 
 /* Forks the signer on the key at path and waits for its keys; NULL with err

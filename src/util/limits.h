@@ -298,4 +298,12 @@
 #define CLI_MAX_PEER_COMMUNITIES  64 /* --community of one `peer add` */
 #define CLI_MAX_MATCH_COLLECTIONS 64 /* --collection of one `match` */
 
+/* --- the signer process (sign/) --- */
+
+/* The largest text the signer takes, and the size of the window reserved
+ * for it (address space, not memory): the response body cap (http/, 2 GiB)
+ * and room for the signed text's lines (prefix, nonce, time, target,
+ * added_last). */
+#define SIGN_SIGNER_FRAME_MAX (((size_t)1 << 31) + ((size_t)64 << 10))
+
 #endif
