@@ -331,15 +331,40 @@ int cmd_peer(struct cli *cli, int argc, char **argv)
 }
 
 static const char sync_help[] =
-        "usage: kizuna [--home DIR] sync [PEER]\n\n"
+        "usage: kizuna [--home DIR] sync [PEER] [--json]\n\n"
         "Runs one sync round with every peer (or the one named): pulls, then pushes\n"
         "(docs/FEDERATION.md). Exit status 0 when every link completed, 1 when a peer\n"
-        "failed (the reason is printed and kept for `kizuna peer list`).\n";
+        "failed (the reason is printed and kept for `kizuna peer list`). --json prints\n"
+        "one object per peer: {\"peer\", \"pulled\", \"pushed\", \"rejected\", \"error\"}\n"
+        "(error null when the round completed).\n";
 
 struct sync_all {
     const struct node_config *cfg;
     int failures;
+    int json;
 };
+
+static void print_sync_json(const struct store_peer *p, const struct sync_report *rep)
+{
+    struct kz_buf b;
+
+    kz_buf_init(&b, 4096);
+    kz_buf_addstr(&b, "{\"peer\":\"");
+    kz_buf_add_json_escaped(&b, p->name, strlen(p->name));
+    kz_buf_printf(&b, "\",\"pulled\":%llu,\"pushed\":%llu,\"rejected\":%llu,\"error\":",
+                  (unsigned long long)rep->pulled, (unsigned long long)rep->pushed,
+                  (unsigned long long)rep->rejected);
+    if (rep->error[0]) {
+        kz_buf_addc(&b, '"');
+        kz_buf_add_json_escaped(&b, rep->error, strlen(rep->error));
+        kz_buf_addstr(&b, "\"}\n");
+    } else {
+        kz_buf_addstr(&b, "null}\n");
+    }
+    if (!b.failed)
+        fputs(b.data, stdout);
+    kz_buf_free(&b);
+}
 
 static int sync_one(void *ctx, const struct store_peer *p)
 {
@@ -351,6 +376,10 @@ static int sync_one(void *ctx, const struct store_peer *p)
     if (sync_peer(sa->cfg, p->name, &rep, &err) < 0) {
         fprintf(stderr, "kizuna: sync %s: %s\n", p->name, rep.error[0] ? rep.error : err.text);
         sa->failures++;
+    }
+    if (sa->json) {
+        print_sync_json(p, &rep);
+        return 0;
     }
     printf("%s: %llu pulled, %llu pushed, %llu rejected%s\n", p->name,
            (unsigned long long)rep.pulled, (unsigned long long)rep.pushed,
@@ -364,19 +393,26 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
     struct store_peer p;
     struct kz_error err;
     struct node *n;
+    const char *name = NULL;
 
     if (cli_wants_help(argc, argv)) {
         fputs(sync_help, stdout);
         return 0;
     }
-    if (argc > 2)
-        return cli_usage_error("sync", "give at most one PEER");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            sa.json = 1;
+        else if (!name && argv[i][0] != '-')
+            name = argv[i];
+        else
+            return cli_usage_error("sync", "give at most one PEER, and --json");
+    }
     if (!(n = cli_node(cli)))
         return 2;
     sa.cfg = node_config(n);
     kz_error_clear(&err);
-    if (argc == 2) {
-        if (store_peer_find(node_store(n), argv[1], &p, &err) < 0)
+    if (name) {
+        if (store_peer_find(node_store(n), name, &p, &err) < 0)
             return cli_fail(&err);
         sync_one(&sa, &p);
     } else if (store_peer_each(node_store(n), sync_one, &sa, &err) < 0) {

@@ -491,7 +491,10 @@ class TestQueryFixedForARound(FedCase):
         # a second round starts from the checkpoint and keeps that added_after
         a.import_objects("intel", [sdo(marks=[C2], name="r2 %d" % i) for i in range(self.N)])
         p.clear()
-        b.sync("a-node", expect=0)
+        run = b.run("sync", "a-node", "--json")
+        self.assertEqual(json.loads(run.stdout.decode()),
+                         {"peer": "a-node", "pulled": self.N, "pushed": 0, "rejected": 0,
+                          "error": None})
         qs = self.queries()
         self.assertIsNotNone(qs[0][0], "the second round asks from its checkpoint")
         self.check_round(qs)

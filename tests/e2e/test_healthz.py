@@ -51,6 +51,16 @@ class Healthz(NodeTestCase):
         self.assertIsNone(p["last_success"], doc)
         self.assertRegex(p["last_failure"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
+    def test_sync_json(self):
+        """`kizuna sync --json` (issue 12, item 9): one JSON object per peer, the error
+        named when the round failed."""
+        p = self.node.run("sync", "--json", check=False)
+        self.assertEqual(p.returncode, 1, p)
+        rows = [json.loads(line) for line in p.stdout.decode().splitlines()]
+        self.assertEqual([r["peer"] for r in rows], ["gone-node"], rows)
+        self.assertEqual((rows[0]["pulled"], rows[0]["pushed"]), (0, 0))
+        self.assertTrue(rows[0]["error"], rows)
+
     def test_tells_nothing_else(self):
         r, doc = self.health()
         body = r.body.decode()
