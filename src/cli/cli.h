@@ -9,6 +9,8 @@
 #ifndef KZ_CLI_H
 #define KZ_CLI_H
 
+#include <stdio.h>
+
 #include "util/error.h"
 
 struct node;
@@ -34,6 +36,16 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * library's own message is off, opterr = 0): an unknown option, or one
  * that needs a value, named as the user wrote it. Returns 2. */
 int cli_option_error(const char *cmd, char **argv);
+
+/* A listing's text table (table.c): rows of ncols cells, printed with each
+ * column as wide as its widest cell. cli_table_new returns NULL for ncols
+ * 0 or past 8, or without memory; add copies the cells (-1 without
+ * memory); print and free take NULL. */
+struct cli_table;
+struct cli_table *cli_table_new(unsigned ncols);
+int cli_table_add(struct cli_table *t, const char *const *cells);
+void cli_table_print(const struct cli_table *t, FILE *f);
+void cli_table_free(struct cli_table *t);
 
 /* Parses a decimal integer in [lo, hi]; -1 when it is not one. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);

@@ -125,15 +125,51 @@ static int org_add(struct cli *cli, int argc, char **argv)
     return cli_audit_change(n, "org-add", NULL, "org=%s identity=%s", o.name, o.identity);
 }
 
+/* A listing's state: JSON lines, or rows of a table printed at the end. */
+struct listing {
+    int json;
+    struct cli_table *table;
+};
+
+/* Starts a text listing of ncols columns (none for --json). */
+static int listing_start(struct listing *l, unsigned ncols)
+{
+    l->table = l->json ? NULL : cli_table_new(ncols);
+    return l->json || l->table ? 0 : -1;
+}
+
+/* Prints the table (when the listing went well) and frees it. */
+static int listing_end(struct listing *l, int rc)
+{
+    if (rc == 0)
+        cli_table_print(l->table, stdout);
+    cli_table_free(l->table);
+    return rc;
+}
+
+static int out_of_memory(void)
+{
+    struct kz_error err;
+
+    kz_error_clear(&err);
+    kz_error_set(&err, KZ_ENOMEM, "out of memory");
+    return cli_fail(&err);
+}
+
+static const char *or_dash(const char *s)
+{
+    return s && s[0] ? s : "-";
+}
+
 static int print_org(void *ctx, const struct store_org *o)
 {
-    int *json = ctx;
+    struct listing *l = ctx;
     struct kz_buf b;
 
-    if (!*json) {
-        printf("%-24s %-3s %-13s %-20s %s\n", o->name, o->country[0] ? o->country : "-",
-               o->kind[0] ? o->kind : "-", o->sector[0] ? o->sector : "-", o->identity);
-        return 0;
+    if (!l->json) {
+        const char *row[] = {o->name, or_dash(o->country), or_dash(o->kind), or_dash(o->sector),
+                             o->identity};
+        return cli_table_add(l->table, row);
     }
     kz_buf_init(&b, 8192);
     json_field(&b, "name", o->name, 1);
@@ -152,7 +188,7 @@ int cmd_org(struct cli *cli, int argc, char **argv)
 {
     struct kz_error err;
     struct node *n;
-    int json = 0;
+    struct listing l = {0};
 
     if (argc < 2 || is_help(argc, argv)) {
         fputs(org_help, argc < 2 ? stderr : stdout);
@@ -166,12 +202,14 @@ int cmd_org(struct cli *cli, int argc, char **argv)
         fputs(org_help, stdout);
         return 0;
     }
-    json = argc > 2 && strcmp(argv[2], "--json") == 0;
+    l.json = argc > 2 && strcmp(argv[2], "--json") == 0;
     n = cli_node(cli);
     if (!n)
         return 2;
     kz_error_clear(&err);
-    if (store_org_each(node_store(n), print_org, &json, &err) < 0)
+    if (listing_start(&l, 5) < 0)
+        return out_of_memory();
+    if (listing_end(&l, store_org_each(node_store(n), print_org, &l, &err)) < 0)
         return cli_fail(&err);
     return 0;
 }
@@ -188,13 +226,13 @@ static const char community_help[] =
 
 static int print_community(void *ctx, const struct store_community *c, const char *members)
 {
-    const int *json = ctx;
+    struct listing *l = ctx;
     struct kz_buf b;
     const char *m = members ? members : "";
 
-    if (!*json) {
-        printf("%-24s %s\n", c->name, m[0] ? m : "-");
-        return 0;
+    if (!l->json) {
+        const char *row[] = {c->name, or_dash(m)};
+        return cli_table_add(l->table, row);
     }
     /* {"name", "members": [...]}: members come comma-separated from the store */
     kz_buf_init(&b, 64 * 1024);
@@ -251,12 +289,14 @@ int cmd_community(struct cli *cli, int argc, char **argv)
         return cli_audit_change(n, "community-join", NULL, "community=%s org=%s", c.name, o.name);
     }
     if (strcmp(argv[1], "list") == 0) {
-        int json = argc == 3 && strcmp(argv[2], "--json") == 0;
-        if (argc > 3 || (argc == 3 && !json))
+        struct listing l = {.json = argc == 3 && strcmp(argv[2], "--json") == 0};
+        if (argc > 3 || (argc == 3 && !l.json))
             return cli_usage_error("community list", "the only option is --json");
         if (!(n = cli_node(cli)))
             return 2;
-        if (store_community_each(node_store(n), print_community, &json, &err) < 0)
+        if (listing_start(&l, 2) < 0)
+            return out_of_memory();
+        if (listing_end(&l, store_community_each(node_store(n), print_community, &l, &err)) < 0)
             return cli_fail(&err);
         return 0;
     }
@@ -324,7 +364,7 @@ static int user_add(struct cli *cli, int argc, char **argv)
 
 struct users_ctx {
     struct auth_user caller;
-    int json;
+    struct listing l;
 };
 
 static int print_user(void *ctx, const struct store_user *u)
@@ -334,9 +374,9 @@ static int print_user(void *ctx, const struct store_user *u)
 
     if (!policy_may_manage_account(&c->caller, u))
         return 0;
-    if (!c->json) {
-        printf("%-24s %-12s %s\n", u->name, u->role, u->org_name);
-        return 0;
+    if (!c->l.json) {
+        const char *row[] = {u->name, u->role, u->org_name};
+        return cli_table_add(c->l.table, row);
     }
     kz_buf_init(&b, 4096);
     json_field(&b, "name", u->name, 1);
@@ -368,11 +408,13 @@ int cmd_user(struct cli *cli, int argc, char **argv)
         return 0;
     }
     policy_operator_caller(&c.caller);
-    c.json = argc > 2 && strcmp(argv[2], "--json") == 0;
+    c.l.json = argc > 2 && strcmp(argv[2], "--json") == 0;
     if (!(n = cli_node(cli)))
         return 2;
     kz_error_clear(&err);
-    if (store_user_each(node_store(n), print_user, &c, &err) < 0)
+    if (listing_start(&c.l, 3) < 0)
+        return out_of_memory();
+    if (listing_end(&c.l, store_user_each(node_store(n), print_user, &c, &err)) < 0)
         return cli_fail(&err);
     return 0;
 }
@@ -526,9 +568,9 @@ static const char *const kind_names[] = {"", "user", "org", "community", "role"}
 
 static int print_grant(void *ctx, const struct store_grant *g)
 {
-    const int *json = ctx;
+    struct listing *l = ctx;
 
-    if (*json) {
+    if (l->json) {
         struct kz_buf b;
         kz_buf_init(&b, 4096);
         json_field(&b, "kind", kind_names[g->kind], 1);
@@ -540,9 +582,12 @@ static int print_grant(void *ctx, const struct store_grant *g)
         kz_buf_free(&b);
         return 0;
     }
-    printf("%-10s %-24s %s%s\n", kind_names[g->kind], g->subject_name, g->can_read ? "read" : "",
-           g->can_write ? (g->can_read ? ",write" : "write") : "");
-    return 0;
+    {
+        const char *access = g->can_read ? (g->can_write ? "read,write" : "read")
+                                         : (g->can_write ? "write" : "");
+        const char *row[] = {kind_names[g->kind], g->subject_name, access};
+        return cli_table_add(l->table, row);
+    }
 }
 
 static int grant_subject(struct store *s, int kind, const char *name, struct store_grant *g,
@@ -593,7 +638,8 @@ int cmd_grant(struct cli *cli, int argc, char **argv)
             {NULL, 0, NULL, 0},
     };
     const char *subject = NULL;
-    int kind = 0, c, rd = 0, wr = 0, revoke = 0, json = 0;
+    int kind = 0, c, rd = 0, wr = 0, revoke = 0;
+    struct listing l = {0};
     struct auth_user op;
     struct store_collection col;
     struct store_grant g;
@@ -618,7 +664,7 @@ int cmd_grant(struct cli *cli, int argc, char **argv)
         case 'r': rd = 1; break;
         case 'w': wr = 1; break;
         case 'x': revoke = 1; break;
-        case 'j': json = 1; break;
+        case 'j': l.json = 1; break;
         case 'h': fputs(grant_help, stdout); return 0;
         default: return cli_option_error("grant", argv);
         }
@@ -631,7 +677,9 @@ int cmd_grant(struct cli *cli, int argc, char **argv)
     if (store_collection_find(node_store(n), NULL, argv[optind], &col, &err) < 0)
         return cli_fail(&err);
     if (!subject) {
-        if (store_grant_each(node_store(n), col.key, print_grant, &json, &err) < 0)
+        if (listing_start(&l, 3) < 0)
+            return out_of_memory();
+        if (listing_end(&l, store_grant_each(node_store(n), col.key, print_grant, &l, &err)) < 0)
             return cli_fail(&err);
         return 0;
     }

@@ -94,6 +94,7 @@ struct list_ctx {
     struct store *store;
     int json;
     int first;
+    struct cli_table *table; /* the text listing's rows */
 };
 
 static int print_collection(void *ctx, const struct store_collection *c)
@@ -107,9 +108,10 @@ static int print_collection(void *ctx, const struct store_collection *c)
     store_count(l->store, c->key, &count, &err);
     kz_ts_format_micros(c->created_us, when);
     if (!l->json) {
-        printf("%-36s  %-20s  %-10s  %10" PRIu64 "  %s\n", c->id, c->alias, c->api_root, count,
-               c->title);
-        return 0;
+        char objects[24];
+        snprintf(objects, sizeof(objects), "%" PRIu64, count);
+        const char *row[] = {c->id, c->alias, c->api_root, objects, c->title};
+        return cli_table_add(l->table, row);
     }
     kz_buf_init(&b, 64 * 1024);
     kz_buf_addstr(&b, "{\"id\":\"");
@@ -155,12 +157,21 @@ static int collection_list(struct cli *cli, int argc, char **argv)
     if (!n)
         return 2;
     l.store = node_store(n);
-    if (!l.json)
-        printf("%-36s  %-20s  %-10s  %10s  %s\n", "ID", "ALIAS", "API ROOT", "OBJECTS", "TITLE");
     kz_error_clear(&err);
-    if (store_collection_each(l.store, NULL, print_collection, &l, &err) < 0)
-        return cli_fail(&err);
-    return 0;
+    if (!l.json) {
+        static const char *const header[] = {"ID", "ALIAS", "API ROOT", "OBJECTS", "TITLE"};
+        l.table = cli_table_new(5);
+        if (!l.table || cli_table_add(l.table, header) < 0) {
+            cli_table_free(l.table);
+            kz_error_set(&err, KZ_ENOMEM, "out of memory");
+            return cli_fail(&err);
+        }
+    }
+    c = store_collection_each(l.store, NULL, print_collection, &l, &err);
+    if (c == 0)
+        cli_table_print(l.table, stdout);
+    cli_table_free(l.table);
+    return c < 0 ? cli_fail(&err) : 0;
 }
 
 int cmd_collection(struct cli *cli, int argc, char **argv)

@@ -160,4 +160,18 @@ assert {'kind': 'community', 'subject': 'in-jp', 'read': True, 'write': False} i
 " "$SCRATCH/out" || fail "grant --json"
 run 2 "$KIZUNA" --home "$J" community list --yaml
 
+# listings are tables sized to their content (issue 12, item 9): a long name
+# widens its column instead of pushing one row out of line
+"$KIZUNA" --home "$J" org add a-very-long-organisation-name-of-a-ministry --country JP >/dev/null ||
+    fail "org add (long name)"
+run 0 "$KIZUNA" --home "$J" org list
+python3 -c "
+import sys
+rows = [l.rstrip('\n') for l in open(sys.argv[1]) if l.strip()]
+starts = {l.index('identity--') for l in rows}
+assert len(rows) >= 3 and len(starts) == 1, (starts, rows)
+" "$SCRATCH/out" || fail "org list columns do not line up"
+run 0 "$KIZUNA" --home "$J" collection list
+head -1 "$SCRATCH/out" | grep -q '^ID  ' || fail "collection list lost its header"
+
 finish
