@@ -173,6 +173,19 @@ def unescape_ascii(text):
     return re.sub(r"\\u00([0-7][0-9a-fA-F])", lambda m: chr(int(m.group(1), 16)), text)
 
 
+def wait_until(pred, timeout=10.0, what="the condition"):
+    """Polls pred() until it is true (returns its value) or fails after timeout
+    seconds: tests wait for an event, never for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(0.02)
+
+
 def identity(i=0):
     ts = stix_ts(BASE_TIME, seconds=i)
     return {

@@ -275,7 +275,6 @@ class Basics(NodeTestCase):
             stop.set()
             t.join()
         self.assertEqual(bad, [])
-        time.sleep(0.1)
         for p in ("/taxii2/", "/default/", "/default/collections/", objects_path(self.intel)):
             self.assertTaxiiError(c.get(p), 401)
         self.assertTaxiiError(self.node.client(token=tok, user="revokee").get("/taxii2/"), 401)

@@ -399,7 +399,6 @@ class Robustness(NodeTestCase):
         self.assertGreaterEqual(len(socks), n - n // 100,
                                 "only %d of %d connections could be opened (%d refused)"
                                 % (len(socks), n, refused))
-        time.sleep(0.5)
         self.alive()
 
 
