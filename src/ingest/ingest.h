@@ -62,8 +62,8 @@ struct ingest_opts {
     void *meta_ctx;
     ingest_commit_fn before_commit; /* may be NULL */
     void *commit_ctx;
-    int step; /* the caller holds a transaction: the input is one step of it
-                 (store_step_begin), released instead of committed */
+    int step;      /* the caller holds a transaction: the input is one step of it
+                      (store_step_begin), released instead of committed */
     int stix_file; /* a file given by a user: not STIX 2.1 at all is an error
                       (stix_container_check), not an empty success */
     /* what a stored tombstone deletes of the versions it names: those

@@ -54,7 +54,6 @@ void taxii_get_audit_head(void *app, struct http_request *req, struct http_respo
     char signature[SIGN_TEXT_MAX + 8];
     struct audit_head h;
     struct kz_error err;
-    struct kz_buf msg;
     const char *nonce;
     int64_t seen;
 
@@ -92,12 +91,6 @@ void taxii_get_audit_head(void *app, struct http_request *req, struct http_respo
             taxii_sign_failed(res);
         return;
     }
-    if (sign_page_text(&msg, http_request_target(req), res->body.data, res->body.len) == 0) {
-        memcpy(signature, "v1 ", 3);
-        if (sign_signer_sign_text(t->signer, msg.data, msg.len, signature + 3, &err) == 0)
-            http_response_header(res, TAXII_SIGNATURE_HEADER, signature);
-        else
-            taxii_sign_failed(res);
-    }
-    kz_buf_free(&msg);
+    if (taxii_sign_page_v1(t, req, res, signature) < 0)
+        taxii_sign_failed(res);
 }

@@ -232,8 +232,8 @@ static int on_row(void *ctx, const struct store_row *r, struct kz_error *err)
 /* Signs a page for a peer (docs/FEDERATION.md) and adds the header. -1
  * when the signer failed: the caller answers 503 (taxii_sign_failed), never
  * the page unsigned. */
-static int sign_page(struct taxii_server *t, struct http_request *req, struct http_response *res,
-                     char signature[SIGN_TEXT_MAX + 8])
+int taxii_sign_page_v1(struct taxii_server *t, struct http_request *req, struct http_response *res,
+                       char signature[SIGN_TEXT_MAX + 8])
 {
     struct kz_buf msg;
     struct kz_error err;
@@ -406,7 +406,7 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     if (page.count == 0) {
         kz_buf_reset(&res->body);
         kz_buf_addstr(&res->body, "{\"more\":false}");
-        if (want_sig && sign_page(t, req, res, signature) < 0) {
+        if (want_sig && taxii_sign_page_v1(t, req, res, signature) < 0) {
             taxii_sign_failed(res);
             goto out;
         }
@@ -432,7 +432,7 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         taxii_error(res, 500, "Internal error", "the response could not be built");
         goto out;
     }
-    if (want_sig && sign_page(t, req, res, signature) < 0) {
+    if (want_sig && taxii_sign_page_v1(t, req, res, signature) < 0) {
         taxii_sign_failed(res);
         goto out;
     }

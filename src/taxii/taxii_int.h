@@ -138,6 +138,10 @@ void taxii_get_discovery(void *app, struct http_request *req, struct http_respon
 /* The signature a request asks for: 0 none, 1 (v1), 2 (v2, with *nonce),
  * -1 for v2 without a good nonce (handlers.c). */
 int taxii_signature_wanted(struct http_request *req, const char **nonce);
+/* Adds a v1 signature (the target and the body) for the answer in res, kept
+ * in signature too (a cached page keeps it); -1 when the signer failed. */
+int taxii_sign_page_v1(struct taxii_server *t, struct http_request *req, struct http_response *res,
+                       char signature[SIGN_TEXT_MAX + 8]);
 /* Adds a v2 signature, bound to nonce and now, for the answer in res. -1
  * when the signer failed: the caller answers taxii_sign_failed. */
 int taxii_sign_page_v2(struct taxii_server *t, struct http_request *req, struct http_response *res,
