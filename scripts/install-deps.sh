@@ -36,3 +36,10 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# A package install replaced /dev/null with a plain file on one of these
+# machines once; every later `>/dev/null` then wrote into it. Put it back.
+if [ ! -c /dev/null ]; then
+    echo "install-deps: /dev/null is not a character device: recreating it" >&2
+    $SUDO rm -f /dev/null
+    $SUDO mknod -m 666 /dev/null c 1 3
+fi
