@@ -11,6 +11,13 @@ libsodium-dev libpcre2-dev libinih-dev libcmocka-dev libgnutls28-dev zlib1g-dev
 publicsuffix python3 curl ca-certificates sqlite3 clang-format"
 BENCH="nginx-light wrk ripgrep hyperfine time"
 
+# /dev/null as a plain file (left by an earlier install) breaks every
+# `>/dev/null` below: put it back first when we can, and again after installing.
+if [ ! -c /dev/null ] && [ "$(id -u)" -eq 0 ]; then
+    rm -f /dev/null
+    mknod -m 666 /dev/null c 1 3
+fi
+
 want="$BUILD"
 [ "${1:-}" = "--bench" ] && want="$BUILD $BENCH"
 
