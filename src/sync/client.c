@@ -94,20 +94,24 @@ int sync_url_ok(const char *url, struct kz_error *err)
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
         /* credentials in a URL end up in logs, `peer list` and the audit
-         * log; they are given apart, and the URL is not repeated here */
-        if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-            curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
-            kz_error_set(err, KZ_EUSAGE,
-                         "the peer URL has credentials in it (user:password@host): give the "
-                         "URL without them, the user name with --user and the password or "
-                         "token with --token-file");
-        else if (strcmp(scheme, "https") == 0)
+         * log: they are given apart, and such a URL is not repeated here */
+        int creds = curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+                    curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK;
+        if (strcmp(scheme, "https") == 0)
             ok = 1;
         else if (strcmp(scheme, "http") == 0 && host_is_loopback(host))
             ok = 1;
         else
             kz_error_set(err, KZ_EUSAGE,
-                         "peer URL %s: use https (plain http only to a loopback address)", url);
+                         "peer URL %s: use https (plain http only to a loopback address)",
+                         creds ? "(with credentials, not shown)" : url);
+        if (ok && creds) {
+            ok = 0;
+            kz_error_set(err, KZ_EUSAGE,
+                         "the peer URL has credentials in it (user:password@host): give the "
+                         "URL without them, the user name with --user and the password or "
+                         "token with --token-file");
+        }
     } else {
         kz_error_set(err, KZ_EUSAGE, "peer URL %s is not a URL", url);
     }
