@@ -348,5 +348,43 @@ class KizunaPeerCheckTest(unittest.TestCase):
         self.assertEqual(self.b.peer("chk-a")["auth"], "bearer")
 
 
+class TlsCheckTest(unittest.TestCase):
+    """--check names a certificate problem as TLS, before the first sync would."""
+
+    def setUp(self):
+        self.a, self.b = fedlib.make_nodes("tls-a", "tls-b")
+        self.a.collection("intel")
+        _, self.tok = fedlib.admit(self.a, self.b, grants={"intel": ["user"]})
+        self.b.collection("local")
+        self.a.start(tls=True)
+        self.url = "https://127.0.0.1:%d/default/" % self.a.port
+        self.tf = os.path.join(self.b.scratch, "tok")
+        with open(self.tf, "w") as f:
+            f.write(self.tok + "\n")
+
+    def tearDown(self):
+        self.a.cleanup()
+        self.b.cleanup()
+
+    def add(self, *extra):
+        return self.b.run("peer", "add", "tls-a", "--url", self.url, "--token-file", self.tf,
+                          "--check", "--pull", "local=intel", *extra, check=False)
+
+    def test_untrusted_certificate_then_ca(self):
+        p = self.add()
+        self.assertEqual(p.returncode, 1, p.stdout.decode() + p.stderr.decode())
+        self.assertRegex(p.stdout.decode(), r"FAIL +connection: TLS: the peer's certificate is "
+                                            r"not trusted")
+        self.assertNotIn("tls-a", self.b.peers())
+        p = self.add("--ca", os.path.join(self.b.scratch, "no-such-ca.pem"))
+        self.assertEqual(p.returncode, 1, p.stdout.decode() + p.stderr.decode())
+        self.assertRegex(p.stdout.decode(), r"FAIL +connection: TLS: the CA file")
+        p = self.add("--ca", self.a.cert)
+        self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
+        self.assertRegex(p.stdout.decode(), r"ok +connection: https, the peer's certificate "
+                                            r"verified")
+        self.assertIn("tls-a", self.b.peers())
+
+
 if __name__ == "__main__":
     fedlib.main()
