@@ -1,6 +1,8 @@
 /*
- * Federation commands (docs/FEDERATION.md): `kizuna peer add|list|remove`,
- * `kizuna sync [PEER]` and `kizuna node key`.
+ * Federation commands (docs/FEDERATION.md): `kizuna peer add|credentials|
+ * check|list|remove`, `kizuna sync [PEER]` and `kizuna node key`. What a
+ * peer is and how it is registered and checked is sync/'s (peer_admin.c):
+ * these handlers parse flags and print.
  */
 #include <getopt.h>
 #include <sodium.h>
@@ -17,41 +19,70 @@
 #include "util/limits.h"
 
 static const char peer_help[] =
-        "usage: kizuna [--home DIR] peer add NAME --url URL --token TOKEN [--pull "
-        "LOCAL=REMOTE]...\n"
-        "                 [--push LOCAL=REMOTE]... [--community C]... [--org ORG]\n"
-        "                 [--key PUBLIC-KEY] [--ca FILE]\n"
+        "usage: kizuna [--home DIR] peer add NAME --url URL --token-file FILE|- [--user USER]\n"
+        "                 [--pull LOCAL=REMOTE]... [--push LOCAL=REMOTE]... [--community C]...\n"
+        "                 [--org ORG] [--key PUBLIC-KEY] [--ca FILE] [--check]\n"
+        "       kizuna [--home DIR] peer credentials NAME --token-file FILE|- [--user USER | "
+        "--bearer]\n"
+        "       kizuna [--home DIR] peer check NAME\n"
         "       kizuna [--home DIR] peer list [--json]\n"
         "       kizuna [--home DIR] peer remove NAME\n\n"
         "A peer is another node (or any TAXII 2.1 server). NAME is its node name; URL its\n"
-        "API root (https, or http on loopback); TOKEN the token of the account it gave\n"
-        "this node (stored encrypted). --pull and --push link a local collection to one\n"
-        "of the peer's (alias or id). --org is the local organisation standing for the\n"
-        "peer, --community the communities it belongs to: pushes follow TLP with the\n"
-        "peer as the reader (docs/FEDERATION.md). --key ed25519:... (from `kizuna node\n"
-        "key` on the peer) makes pulls refuse pages not signed by it; --ca a CA file for\n"
-        "its TLS certificate.\n";
+        "API root (https, or http on loopback), without credentials in it. The token of the\n"
+        "account the peer gave this node is read from the first line of FILE, or of\n"
+        "standard input for \"-\", and stored encrypted. --token TOKEN still works, but a\n"
+        "token on the command line shows in ps and in the shell's history.\n"
+        "The token is sent as a Bearer token (kizuna, OpenTAXII); with --user USER it is the\n"
+        "password of HTTP Basic as USER instead (medallion). --pull and --push link a local\n"
+        "collection to one of the peer's (alias or id). --org is the local organisation\n"
+        "standing for the peer, --community the communities it belongs to: pushes follow\n"
+        "TLP with the peer as the reader (docs/FEDERATION.md). --key ed25519:... (from\n"
+        "`kizuna node key` on the peer) makes pulls refuse pages not signed by it; --ca a\n"
+        "CA file for its TLS certificate. --check connects once first and reports the TLS\n"
+        "connection, the API root, the credentials and each linked collection; when a\n"
+        "check fails the peer is not added (exit 1). `peer check` does the same for a peer\n"
+        "already added. `peer credentials` replaces a peer's token (a rotated token, an\n"
+        "expired JWT) and, with --user or --bearer, how it is sent.\n";
 
-static int add_link(struct node *n, const char *spec, int dir, struct store_peer_link *links,
-                    size_t *nl, struct kz_error *err)
+/* Prints one check of sync_peer_check. */
+static void print_check(void *ctx, const char *what, int ok, const char *detail)
 {
-    const char *eq = strchr(spec, '=');
-    char local[KZ_MAX_NAME + 64];
-    struct store_collection c;
+    (void)ctx;
+    printf("%-4s  %s: %s\n", ok ? "ok" : "FAIL", what, detail);
+    fflush(stdout);
+}
 
-    if (!eq || eq == spec || !eq[1] || strlen(eq + 1) >= sizeof(links[0].remote) ||
-        (size_t)(eq - spec) >= sizeof(local))
-        return kz_error_set(err, KZ_EUSAGE, "a link is LOCAL=REMOTE, got \"%s\"", spec);
-    if (*nl >= CLI_MAX_PEER_LINKS)
-        return kz_error_set(err, KZ_EUSAGE, "at most %d links", CLI_MAX_PEER_LINKS);
-    snprintf(local, sizeof(local), "%.*s", (int)(eq - spec), spec);
-    if (store_collection_find(node_store(n), NULL, local, &c, err) < 0)
-        return -1;
-    memset(&links[*nl], 0, sizeof(links[0]));
-    links[*nl].direction = dir;
-    links[*nl].local = c.key;
-    snprintf(links[*nl].remote, sizeof(links[0].remote), "%s", eq + 1);
-    (*nl)++;
+/* The token of --token-file FILE|- or --token TOKEN, into buf. */
+static int read_token(const char *cmd, const char *file, const char *given, char *buf, size_t cap)
+{
+    struct kz_error err;
+
+    if (file && given)
+        return cli_usage_error(cmd, "give --token-file or --token, not both");
+    if (!file && !given)
+        return cli_usage_error(cmd, "--token-file FILE (or - for standard input) is required");
+    kz_error_clear(&err);
+    if (given) {
+        if (strlen(given) >= cap)
+            return cli_usage_error(cmd, "the token is too long");
+        snprintf(buf, cap, "%s", given);
+        return 0;
+    }
+    return sync_token_read(file, buf, cap, &err) < 0 ? cli_fail(&err) : 0;
+}
+
+/* "LOCAL=REMOTE" into a link whose strings point into buf. */
+static int parse_link(const char *arg, int dir, struct sync_link_spec *l, char *buf, size_t cap)
+{
+    const char *eq = strchr(arg, '=');
+
+    if (!eq || eq == arg || !eq[1] || strlen(arg) >= cap)
+        return cli_usage_error("peer add", "a link is LOCAL=REMOTE, got \"%s\"", arg);
+    snprintf(buf, cap, "%s", arg);
+    buf[eq - arg] = '\0';
+    l->direction = dir;
+    l->local = buf;
+    l->remote = buf + (eq - arg) + 1;
     return 0;
 }
 
@@ -60,6 +91,10 @@ static int peer_add(struct cli *cli, int argc, char **argv)
     static const struct option opts[] = {
             {"url", required_argument, NULL, 'u'},
             {"token", required_argument, NULL, 't'},
+            {"token-file", required_argument, NULL, 'T'},
+            {"user", required_argument, NULL, 'U'},
+            {"bearer", no_argument, NULL, 'B'},
+            {"check", no_argument, NULL, 'C'},
             {"pull", required_argument, NULL, 'p'},
             {"push", required_argument, NULL, 'P'},
             {"community", required_argument, NULL, 'c'},
@@ -69,86 +104,133 @@ static int peer_add(struct cli *cli, int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
-    const char *pulls[CLI_MAX_PEER_LINKS], *pushes[CLI_MAX_PEER_LINKS],
-            *comms[CLI_MAX_PEER_COMMUNITIES];
-    size_t npull = 0, npush = 0, ncomm = 0, nl = 0, nc = 0;
-    const char *url = NULL, *token = NULL, *org = NULL, *key = NULL, *ca = "";
-    struct store_peer_link links[CLI_MAX_PEER_LINKS];
-    int64_t communities[CLI_MAX_PEER_COMMUNITIES];
-    unsigned char pk[SIGN_PUBLIC_BYTES];
-    struct store_peer p;
+    static char link_text[CLI_MAX_PEER_LINKS][KZ_MAX_NAME * 2 + 128];
+    struct sync_link_spec links[CLI_MAX_PEER_LINKS];
+    const char *comms[CLI_MAX_PEER_COMMUNITIES];
+    struct sync_peer_spec sp = {.links = links, .communities = comms};
+    const char *token_file = NULL, *token_arg = NULL;
+    char token[STORE_PEER_TOKEN_MAX];
     struct kz_error err;
     struct node *n;
-    int c;
+    int c, rc, bearer = 0;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "hu:t:p:P:c:o:k:a:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hu:t:T:U:BCp:P:c:o:k:a:", opts, NULL)) != -1) {
         switch (c) {
-        case 'u': url = optarg; break;
-        case 't': token = optarg; break;
+        case 'u': sp.url = optarg; break;
+        case 't': token_arg = optarg; break;
+        case 'T': token_file = optarg; break;
+        case 'U': sp.user = optarg; break;
+        case 'B': bearer = 1; break;
+        case 'C': sp.check = print_check; break;
         case 'p':
-            if (npull < CLI_MAX_PEER_LINKS)
-                pulls[npull++] = optarg;
-            break;
         case 'P':
-            if (npush < CLI_MAX_PEER_LINKS)
-                pushes[npush++] = optarg;
+            if (sp.nlinks >= CLI_MAX_PEER_LINKS)
+                return cli_usage_error("peer add", "at most %d links", CLI_MAX_PEER_LINKS);
+            if (parse_link(optarg, c == 'p' ? STORE_LINK_PULL : STORE_LINK_PUSH, &links[sp.nlinks],
+                           link_text[sp.nlinks], sizeof(link_text[0])) != 0)
+                return 2;
+            sp.nlinks++;
             break;
         case 'c':
-            if (ncomm < CLI_MAX_PEER_COMMUNITIES)
-                comms[ncomm++] = optarg;
+            if (sp.ncommunities >= CLI_MAX_PEER_COMMUNITIES)
+                return cli_usage_error("peer add", "at most %d communities",
+                                       CLI_MAX_PEER_COMMUNITIES);
+            comms[sp.ncommunities++] = optarg;
             break;
-        case 'o': org = optarg; break;
-        case 'k': key = optarg; break;
-        case 'a': ca = optarg; break;
+        case 'o': sp.org = optarg; break;
+        case 'k': sp.key = optarg; break;
+        case 'a': sp.ca = optarg; break;
         case 'h': fputs(peer_help, stdout); return 0;
         default: return cli_option_error("peer add", argv);
         }
     }
     if (optind + 1 != argc)
         return cli_usage_error("peer add", "give one NAME (the peer's node name)");
-    if (!url || !token)
-        return cli_usage_error("peer add", "--url and --token are required");
-    if (strlen(argv[optind]) > KZ_MAX_NAME || strlen(url) >= sizeof(p.url) ||
-        strlen(ca) >= sizeof(p.ca))
-        return cli_usage_error("peer add", "NAME, --url or --ca is too long");
-    if (key && sign_public_parse(key, pk) < 0)
-        return cli_usage_error("peer add", "--key must be ed25519:BASE64 (kizuna node key)");
+    if (!sp.url)
+        return cli_usage_error("peer add", "--url is required");
+    if (bearer && sp.user)
+        return cli_usage_error("peer add", "give --user (HTTP Basic) or --bearer, not both");
+    sp.name = argv[optind];
+    if ((rc = read_token("peer add", token_file, token_arg, token, sizeof(token))) != 0)
+        return rc;
+    sp.token = token;
+    kz_error_clear(&err);
+    if (!(n = cli_node(cli))) {
+        sodium_memzero(token, sizeof(token));
+        return 2;
+    }
+    rc = sync_peer_add(n, &sp, &err);
+    sodium_memzero(token, sizeof(token));
+    if (rc < 0)
+        return cli_fail(&err);
+    return cli_audit_change(n, "peer-add", NULL, "peer=%s url=%s key=%s auth=%s%s%s", sp.name,
+                            sp.url, sp.key ? sp.key : "none",
+                            sp.user && sp.user[0] ? "basic" : "bearer",
+                            sp.user && sp.user[0] ? " user=" : "", sp.user ? sp.user : "");
+}
+
+static int peer_credentials(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"token-file", required_argument, NULL, 'T'},
+            {"user", required_argument, NULL, 'U'},
+            {"bearer", no_argument, NULL, 'B'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+    };
+    const char *token_file = NULL, *user = NULL;
+    char token[STORE_PEER_TOKEN_MAX];
+    struct kz_error err;
+    struct node *n;
+    int c, rc, bearer = 0;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "hT:U:B", opts, NULL)) != -1) {
+        switch (c) {
+        case 'T': token_file = optarg; break;
+        case 'U': user = optarg; break;
+        case 'B': bearer = 1; break;
+        case 'h': fputs(peer_help, stdout); return 0;
+        default: return cli_option_error("peer credentials", argv);
+        }
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("peer credentials", "give one NAME (the peer's node name)");
+    if (bearer && user)
+        return cli_usage_error("peer credentials",
+                               "give --user (HTTP Basic) or --bearer, not both");
+    if (bearer)
+        user = ""; /* from now on Bearer; neither flag keeps the scheme */
+    if ((rc = read_token("peer credentials", token_file, NULL, token, sizeof(token))) != 0)
+        return rc;
+    kz_error_clear(&err);
+    if (!(n = cli_node(cli))) {
+        sodium_memzero(token, sizeof(token));
+        return 2;
+    }
+    rc = sync_peer_credentials(n, argv[optind], token, user, &err);
+    sodium_memzero(token, sizeof(token));
+    if (rc < 0)
+        return cli_fail(&err);
+    return cli_audit_change(n, "peer-auth", NULL, "peer=%s auth=%s%s%s", argv[optind],
+                            !user     ? "unchanged"
+                            : user[0] ? "basic"
+                                      : "bearer",
+                            user && user[0] ? " user=" : "", user ? user : "");
+}
+
+static int peer_check(struct cli *cli, int argc, char **argv)
+{
+    struct kz_error err;
+    struct node *n;
+
+    if (argc != 2 || argv[1][0] == '-')
+        return cli_usage_error("peer check", "give the peer's NAME");
     if (!(n = cli_node(cli)))
         return 2;
     kz_error_clear(&err);
-    memset(&p, 0, sizeof(p));
-    snprintf(p.name, sizeof(p.name), "%s", argv[optind]);
-    snprintf(p.url, sizeof(p.url), "%s", url);
-    snprintf(p.ca, sizeof(p.ca), "%s", ca);
-    if (key)
-        snprintf(p.public_key, sizeof(p.public_key), "%s", key);
-    if (sync_url_ok(url, &err) < 0)
-        return cli_fail(&err);
-    if (org) {
-        struct store_org o;
-        if (store_org_find(node_store(n), org, &o, &err) < 0)
-            return cli_fail(&err);
-        p.org = o.key;
-    }
-    for (size_t i = 0; i < ncomm; i++) {
-        struct store_community cm;
-        if (store_community_find(node_store(n), comms[i], &cm, &err) < 0)
-            return cli_fail(&err);
-        communities[nc++] = cm.key;
-    }
-    for (size_t i = 0; i < npull; i++)
-        if (add_link(n, pulls[i], STORE_LINK_PULL, links, &nl, &err) < 0)
-            return cli_fail(&err);
-    for (size_t i = 0; i < npush; i++)
-        if (add_link(n, pushes[i], STORE_LINK_PUSH, links, &nl, &err) < 0)
-            return cli_fail(&err);
-    if (sync_token_seal(node_config(n)->signing_key, token, p.token, sizeof(p.token), &p.token_len,
-                        &err) < 0 ||
-        store_peer_add(node_store(n), &p, communities, nc, links, nl, &err) < 0)
-        return cli_fail(&err);
-    return cli_audit_change(n, "peer-add", NULL, "peer=%s url=%s key=%s", p.name, p.url,
-                            p.public_key[0] ? p.public_key : "none");
+    return sync_peer_check(n, argv[1], print_check, NULL, &err) < 0 ? cli_fail(&err) : 0;
 }
 
 struct list_ctx {
@@ -255,6 +337,10 @@ static int print_peer(void *ctx, const struct store_peer *p)
             printf(" (lag %.0f s)\n", lag);
         if (p->last_error[0])
             printf("  last error %s: %s\n", bad, p->last_error);
+        if (p->user[0])
+            printf("  auth HTTP Basic as %s\n", p->user);
+        else
+            printf("  auth Bearer\n");
         printf("  signatures %s\n", p->public_key[0] ? "checked" : "not checked");
         if (has_head && head.problem[0])
             printf("  AUDIT LOG PROBLEM %s: %s\n", head_bad, head.problem);
@@ -268,7 +354,15 @@ static int print_peer(void *ctx, const struct store_peer *p)
     kz_buf_add_json_escaped(&b, p->name, strlen(p->name));
     kz_buf_addstr(&b, "\",\"url\":\"");
     kz_buf_add_json_escaped(&b, p->url, strlen(p->url));
-    kz_buf_printf(&b, "\",\"key\":\"%s\",\"last_success\":\"%s\",\"lag_seconds\":", p->public_key,
+    kz_buf_printf(&b, "\",\"auth\":\"%s\",\"user\":", p->user[0] ? "basic" : "bearer");
+    if (p->user[0]) {
+        kz_buf_addc(&b, '"');
+        kz_buf_add_json_escaped(&b, p->user, strlen(p->user));
+        kz_buf_addc(&b, '"');
+    } else {
+        kz_buf_addstr(&b, "null");
+    }
+    kz_buf_printf(&b, ",\"key\":\"%s\",\"last_success\":\"%s\",\"lag_seconds\":", p->public_key,
                   p->last_success_us ? ok : "");
     if (lag >= 0)
         kz_buf_printf(&b, "%.3f", lag);
@@ -307,11 +401,15 @@ int cmd_peer(struct cli *cli, int argc, char **argv)
     }
     if (strcmp(argv[1], "add") == 0)
         return peer_add(cli, argc - 1, argv + 1);
+    if (strcmp(argv[1], "credentials") == 0)
+        return peer_credentials(cli, argc - 1, argv + 1);
     if (cli_wants_help(argc - 1, argv + 1)) {
         fputs(peer_help, stdout);
         return 0;
     }
     kz_error_clear(&err);
+    if (strcmp(argv[1], "check") == 0)
+        return peer_check(cli, argc - 1, argv + 1);
     if (strcmp(argv[1], "remove") == 0) {
         if (argc != 3)
             return cli_usage_error("peer remove", "give the peer's NAME");

@@ -470,6 +470,12 @@ int store_peer_find(struct store *s, const char *name, struct store_peer *out, s
     return s->be->peer_find(s->b, name, out, err);
 }
 
+int store_peer_credentials(struct store *s, const char *name, const unsigned char *token,
+                           size_t token_len, const char *user, struct kz_error *err)
+{
+    return s->be->peer_credentials(s->b, name, token, token_len, user, err);
+}
+
 int store_peer_each(struct store *s, store_peer_fn fn, void *ctx, struct kz_error *err)
 {
     return s->be->peer_each(s->b, fn, ctx, err);

@@ -397,6 +397,7 @@ int store_status_purge(struct store *s, int64_t before_us, struct kz_error *err)
 /* --- peers (federation) ---------------------------------------------------- */
 
 #define STORE_PEER_TOKEN_MAX 256 /* the token, encrypted by sync/ */
+#define STORE_PEER_USER_MAX  128 /* the user name of HTTP Basic, with the NUL */
 #define STORE_LINK_PULL      1
 #define STORE_LINK_PUSH      2
 
@@ -413,6 +414,7 @@ struct store_peer {
     int64_t last_success_us;
     char last_error[512];
     int64_t last_error_us;
+    char user[STORE_PEER_USER_MAX]; /* HTTP Basic with this user and the token; "" Bearer */
 };
 
 struct store_peer_link {
@@ -430,6 +432,10 @@ int store_peer_add(struct store *s, struct store_peer *p, const int64_t *communi
                    struct kz_error *err);
 int store_peer_find(struct store *s, const char *name, struct store_peer *out,
                     struct kz_error *err);
+/* Replaces a peer's sealed token and, when user is not NULL, its Basic user
+ * name ("" for Bearer). KZ_ENOTFOUND when there is no such peer. */
+int store_peer_credentials(struct store *s, const char *name, const unsigned char *token,
+                           size_t token_len, const char *user, struct kz_error *err);
 typedef int (*store_peer_fn)(void *ctx, const struct store_peer *p);
 int store_peer_each(struct store *s, store_peer_fn fn, void *ctx, struct kz_error *err);
 int store_peer_remove(struct store *s, const char *name, struct kz_error *err);

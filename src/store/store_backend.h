@@ -82,6 +82,8 @@ struct store_backend {
     int (*peer_add)(void *b, struct store_peer *p, const int64_t *communities, size_t nc,
                     const struct store_peer_link *links, size_t nl, struct kz_error *err);
     int (*peer_find)(void *b, const char *name, struct store_peer *out, struct kz_error *err);
+    int (*peer_credentials)(void *b, const char *name, const unsigned char *token, size_t token_len,
+                            const char *user, struct kz_error *err);
     int (*peer_each)(void *b, store_peer_fn fn, void *ctx, struct kz_error *err);
     int (*peer_remove)(void *b, const char *name, struct kz_error *err);
     int (*peer_links)(void *b, int64_t peer, store_link_fn fn, void *ctx, struct kz_error *err);

@@ -202,6 +202,9 @@ static const char *const migrations[] = {
         "  evidence TEXT NOT NULL,"
         "  problem TEXT NOT NULL DEFAULT '',"
         "  problem_at INTEGER NOT NULL DEFAULT 0);",
+        /* 6: how a peer is authenticated: HTTP Basic with this user name and
+         * the sealed token as password, or Bearer when '' */
+        "ALTER TABLE peers ADD COLUMN auth_user TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -2456,7 +2459,7 @@ static int sqlite_audit_each(void *b, int64_t since_us, const char *user, store_
 
 #define PEER_COLUMNS                                                                               \
     "key, name, url, token, org, public_key, ca, created, last_success, last_error,"               \
-    " last_error_at"
+    " last_error_at, auth_user"
 
 static void read_peer(sqlite3_stmt *q, struct store_peer *p)
 {
@@ -2477,6 +2480,7 @@ static void read_peer(sqlite3_stmt *q, struct store_peer *p)
     p->last_success_us = sqlite3_column_int64(q, 8);
     col_text(q, 9, p->last_error, sizeof(p->last_error));
     p->last_error_us = sqlite3_column_int64(q, 10);
+    col_text(q, 11, p->user, sizeof(p->user));
 }
 
 static int insert_link(struct sqlite_store *s, const struct store_peer_link *l, int64_t peer,
@@ -2506,8 +2510,8 @@ static int sqlite_peer_add(void *b, struct store_peer *p, const int64_t *communi
     if (exec(s, "BEGIN IMMEDIATE", err) < 0)
         return -1;
     q = prepare(s,
-                "INSERT INTO peers (name, url, token, org, public_key, ca, created)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO peers (name, url, token, org, public_key, ca, created, auth_user)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 err, "store: adding a peer");
     if (!q)
         goto fail;
@@ -2518,6 +2522,7 @@ static int sqlite_peer_add(void *b, struct store_peer *p, const int64_t *communi
     sqlite3_bind_text(q, 5, p->public_key, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 6, p->ca, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 7, p->created_us);
+    sqlite3_bind_text(q, 8, p->user, -1, SQLITE_STATIC);
     snprintf(msg, sizeof(msg), "a peer named \"%s\" already exists", p->name);
     if (finish_change(s, q, msg, err, "store: adding a peer") < 0)
         goto fail;
@@ -2596,6 +2601,28 @@ static int sqlite_peer_remove(void *b, const char *name, struct kz_error *err)
         return -1;
     sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
     if (finish_change(s, q, NULL, err, "store: removing a peer") < 0)
+        return -1;
+    if (sqlite3_changes(s->db) == 0)
+        return kz_error_set(err, KZ_ENOTFOUND, "no peer \"%s\"", name);
+    return 0;
+}
+
+static int sqlite_peer_credentials(void *b, const char *name, const unsigned char *token,
+                                   size_t token_len, const char *user, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              user ? "UPDATE peers SET token = ?2, auth_user = ?3 WHERE name = ?1"
+                                   : "UPDATE peers SET token = ?2 WHERE name = ?1",
+                              err, "store: replacing a peer's credentials");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 2, token, (int)token_len, SQLITE_STATIC);
+    if (user)
+        sqlite3_bind_text(q, 3, user, -1, SQLITE_STATIC);
+    if (finish_change(s, q, NULL, err, "store: replacing a peer's credentials") < 0)
         return -1;
     if (sqlite3_changes(s->db) == 0)
         return kz_error_set(err, KZ_ENOTFOUND, "no peer \"%s\"", name);
@@ -2861,6 +2888,7 @@ const struct store_backend store_sqlite_backend = {
         .peer_head_put = sqlite_peer_head_put,
         .peer_add = sqlite_peer_add,
         .peer_find = sqlite_peer_find,
+        .peer_credentials = sqlite_peer_credentials,
         .peer_each = sqlite_peer_each,
         .peer_remove = sqlite_peer_remove,
         .peer_links = sqlite_peer_links,

@@ -12,9 +12,12 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <jansson.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include "util/limits.h"
 
 /* Set when the process shuts down: transfers in flight and retries end now
  * rather than at their timeouts (a hung peer would hold a drain 5 minutes). */
@@ -84,24 +87,40 @@ static int on_prereq(void *ctx, char *primary_ip, char *local_ip, int primary_po
 int sync_url_ok(const char *url, struct kz_error *err)
 {
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
+    char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
     int ok = 0;
 
     if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        /* credentials in a URL end up in logs, `peer list` and the audit
+         * log: they are given apart, and such a URL is not repeated here */
+        int creds = curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+                    curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK;
         if (strcmp(scheme, "https") == 0)
             ok = 1;
         else if (strcmp(scheme, "http") == 0 && host_is_loopback(host))
             ok = 1;
         else
             kz_error_set(err, KZ_EUSAGE,
-                         "peer URL %s: use https (plain http only to a loopback address)", url);
+                         "peer URL %s: use https (plain http only to a loopback address)",
+                         creds ? "(with credentials, not shown)" : url);
+        if (ok && creds) {
+            ok = 0;
+            kz_error_set(err, KZ_EUSAGE,
+                         "the peer URL has credentials in it (user:password@host): give the "
+                         "URL without them, the user name with --user and the password or "
+                         "token with --token-file");
+        }
     } else {
         kz_error_set(err, KZ_EUSAGE, "peer URL %s is not a URL", url);
     }
     curl_free(scheme);
     curl_free(host);
+    curl_free(user);
+    if (password)
+        sodium_memzero(password, strlen(password));
+    curl_free(password);
     curl_url_cleanup(u);
     return ok ? 0 : -1;
 }
@@ -150,6 +169,36 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* "Authorization: Bearer TOKEN", or "Authorization: Basic BASE64" of
+ * "user:token" (RFC 7617) for servers that know only Basic (medallion).
+ * The line is wiped by the caller. */
+#define AUTH_HEADER_MAX                                                                            \
+    (32 + sodium_base64_ENCODED_LEN(STORE_PEER_USER_MAX + STORE_PEER_TOKEN_MAX,                    \
+                                    sodium_base64_VARIANT_ORIGINAL))
+
+static int auth_header(const struct peer_client *c, char *out, size_t cap)
+{
+    char pair[STORE_PEER_USER_MAX + STORE_PEER_TOKEN_MAX + 1];
+    char b64[sodium_base64_ENCODED_LEN(sizeof(pair), sodium_base64_VARIANT_ORIGINAL)];
+    int n;
+
+    if (!c->user[0]) {
+        n = snprintf(out, cap, "Authorization: Bearer %s", c->token);
+        return n < 0 || (size_t)n >= cap ? -1 : 0;
+    }
+    n = snprintf(pair, sizeof(pair), "%s:%s", c->user, c->token);
+    if (n < 0 || (size_t)n >= sizeof(pair)) {
+        sodium_memzero(pair, sizeof(pair));
+        return -1;
+    }
+    sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)pair, (size_t)n,
+                      sodium_base64_VARIANT_ORIGINAL);
+    n = snprintf(out, cap, "Authorization: Basic %s", b64);
+    sodium_memzero(pair, sizeof(pair));
+    sodium_memzero(b64, sizeof(b64));
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 /* One attempt. Returns 0 with r filled (any HTTP status), -1 on a
  * transport failure with err set. */
 static int attempt(struct peer_client *c, const char *method, const char *url, const char *body,
@@ -157,7 +206,7 @@ static int attempt(struct peer_client *c, const char *method, const char *url, c
 {
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = NULL;
-    char auth[STORE_PEER_TOKEN_MAX + 32], errbuf[CURL_ERROR_SIZE] = "";
+    char auth[AUTH_HEADER_MAX], errbuf[CURL_ERROR_SIZE] = "";
     CURLcode rc;
     int ret = -1;
 
@@ -166,8 +215,11 @@ static int attempt(struct peer_client *c, const char *method, const char *url, c
     kz_buf_reset(&r->body);
     r->added_last[0] = r->signature[0] = r->nonce[0] = '\0';
     r->status = 0;
-    r->too_large = r->not_loopback = 0;
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
+    r->too_large = r->not_loopback = r->transport = 0;
+    if (auth_header(c, auth, sizeof(auth)) < 0) {
+        curl_easy_cleanup(h);
+        return kz_error_set(err, KZ_ELIMIT, "the peer's user name and token are too long");
+    }
     hdr = curl_slist_append(hdr, auth);
     hdr = curl_slist_append(hdr, "Accept: application/taxii+json;version=2.1");
     if (body)
@@ -217,6 +269,7 @@ static int attempt(struct peer_client *c, const char *method, const char *url, c
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
     rc = curl_easy_perform(h);
+    r->transport = (int)rc;
     if (rc == CURLE_FILESIZE_EXCEEDED)
         r->too_large = 1;
     if (rc != CURLE_OK && r->too_large) {
@@ -257,8 +310,8 @@ int peer_request(struct peer_client *c, const char *method, const char *url, con
         if (rc < 0 && r->too_large)
             return -1;
         if (rc == 0)
-            kz_error_set(err, KZ_EIO, "%s %s: HTTP %ld", method, url, r->status);
-        if (i >= SYNC_RETRIES || atomic_load(&cancelled))
+            peer_status_error(c, method, url, r, err);
+        if (i >= SYNC_RETRIES || c->once || atomic_load(&cancelled))
             return -1;
         sleep_ms(backoff / 2 + (long)randombytes_uniform((uint32_t)backoff));
         backoff *= 2;
@@ -272,4 +325,87 @@ char *peer_escape(const char *s)
 
     curl_free(e);
     return copy;
+}
+
+/* Copies at most cap-1 bytes of a peer's text, each byte outside printable
+ * ASCII as '?': the text reaches terminals, logs and /healthz. */
+static void printable(const char *in, char *out, size_t cap)
+{
+    size_t i = 0;
+
+    for (; in && *in && i + 1 < cap; in++)
+        out[i++] = (*in >= 0x20 && *in < 0x7f) ? *in : '?';
+    out[i] = '\0';
+}
+
+void peer_taxii_error(const char *body, size_t len, char *out, size_t cap)
+{
+    char title[SYNC_ERROR_TITLE_MAX + 1], desc[SYNC_ERROR_DESCRIPTION_MAX + 1];
+    json_error_t jerr;
+    json_t *j;
+    const char *t, *d;
+
+    out[0] = '\0';
+    if (!body || len == 0 || len > SYNC_MAX_ERROR_BODY)
+        return;
+    j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    t = json_string_value(json_object_get(j, "title"));
+    d = json_string_value(json_object_get(j, "description"));
+    /* title is the one property the error resource requires */
+    if (json_is_object(j) && t) {
+        printable(t, title, sizeof(title));
+        printable(d, desc, sizeof(desc));
+        snprintf(out, cap, "%s%s%s", title, desc[0] ? ": " : "", desc);
+    }
+    json_decref(j);
+}
+
+int peer_status_error(const struct peer_client *c, const char *method, const char *url,
+                      const struct peer_response *r, struct kz_error *err)
+{
+    char taxii[SYNC_ERROR_TITLE_MAX + SYNC_ERROR_DESCRIPTION_MAX + 8], hint[KZ_MAX_NAME + 256] = "";
+    char head[400];
+    const char *q = strchr(url, '?');
+    int ulen = q ? (int)(q - url) : (int)strlen(url);
+    /* the round's report keeps 500 characters: the peer's words are cut
+     * before the hint is */
+    int room;
+
+    peer_taxii_error(r->body.data, r->body.len, taxii, sizeof(taxii));
+    if (r->status == 401)
+        snprintf(hint, sizeof(hint),
+                 "; the peer refused the credentials (sent as %s): replace them with `kizuna "
+                 "peer credentials %s --token-file FILE` and --user NAME (HTTP Basic: "
+                 "medallion) or --bearer (kizuna, OpenTAXII)",
+                 c->user[0] ? "HTTP Basic" : "Bearer", c->name[0] ? c->name : "PEER");
+    else if (r->status == 403)
+        snprintf(hint, sizeof(hint),
+                 "; the credentials were accepted, but the peer's account "
+                 "may not do this (ask the peer for a grant)");
+    snprintf(head, sizeof(head), "%s %.*s: HTTP %ld", method, ulen > 200 ? 200 : ulen, url,
+             r->status);
+    room = 500 - (int)strlen(head) - (int)strlen(hint) - 2;
+    if (room < 0)
+        room = 0;
+    return kz_error_set(err, KZ_EIO, "%s%s%.*s%s", head, taxii[0] ? ": " : "", room, taxii, hint);
+}
+
+const char *peer_transport_hint(int code)
+{
+    switch (code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return "TLS: the peer's certificate is not trusted (a self-signed one needs --ca "
+               "with its certificate or CA), or it is not valid for the URL's host name";
+    case CURLE_SSL_CACERT_BADFILE:
+        return "TLS: the CA file given with --ca cannot be read or holds no certificate";
+    case CURLE_SSL_CONNECT_ERROR:
+        return "TLS: the handshake failed (is the peer serving https on that port?)";
+    case CURLE_COULDNT_RESOLVE_HOST: return "the peer's host name does not resolve";
+    case CURLE_COULDNT_CONNECT:
+        return "the connection was refused: nothing listens at the URL's host and port";
+    case CURLE_OPERATION_TIMEDOUT: return "the peer did not answer in time";
+    case CURLE_GOT_NOTHING:
+        return "the peer closed the connection without answering (https to an http port?)";
+    default: return NULL;
+    }
 }

@@ -271,7 +271,7 @@ static int fetch_page(struct round *r, const char *url, struct peer_response *p,
     if (peer_request(&r->client, "GET", url, NULL, 0, r->check_sig, p, err) < 0)
         return -1;
     if (p->status != 200)
-        return kz_error_set(err, KZ_EIO, "GET %s: HTTP %ld", url, p->status);
+        return peer_status_error(&r->client, "GET", url, p, err);
     return 0;
 }
 
@@ -623,7 +623,7 @@ static int push_link(struct round *r, const struct store_peer_link *l, struct kz
         if (peer_request(&r->client, "POST", url, b.env.data, b.env.len, 0, &p, err) < 0)
             goto out;
         if (p.status != 202 && p.status != 200) {
-            kz_error_set(err, KZ_EIO, "POST %s: HTTP %ld", url, p.status);
+            peer_status_error(&r->client, "POST", url, &p, err);
             goto out;
         }
         r->rep->pushed += b.n;
@@ -741,7 +741,7 @@ static int check_audit_head(struct round *r, struct kz_error *err)
         goto problem;
     }
     if (p.status != 200) {
-        kz_error_set(err, KZ_EIO, "GET %s: HTTP %ld", url, p.status);
+        peer_status_error(&r->client, "GET", url, &p, err);
         goto out;
     }
     target = strstr(url, "://");
@@ -829,6 +829,8 @@ static int peer_round(const struct node_config *cfg, const unsigned char *token_
     if (store_peer_find(r->s, name, &r->peer, err) < 0)
         goto out;
     snprintf(r->client.ca, sizeof(r->client.ca), "%s", r->peer.ca);
+    snprintf(r->client.name, sizeof(r->client.name), "%s", r->peer.name);
+    snprintf(r->client.user, sizeof(r->client.user), "%s", r->peer.user);
     if ((token_key ? sync_token_open_key(token_key, r->peer.token, r->peer.token_len,
                                          r->client.token, sizeof(r->client.token), err)
                    : sync_token_open(cfg->signing_key, r->peer.token, r->peer.token_len,

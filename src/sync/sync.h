@@ -60,6 +60,69 @@ int sync_token_open_key(const unsigned char key[SYNC_TOKEN_KEY_BYTES], const uns
 /* Whether a peer URL may be used: https, or http to a loopback host. */
 int sync_url_ok(const char *url, struct kz_error *err);
 
+/* --- registering peers (peer_admin.c) ---------------------------------------
+ * The business of `kizuna peer add|credentials|check`, usable by any front
+ * end (the CLI, a declarative file): nothing here reads argv or prints. */
+
+/* A link between a local collection and one of the peer's. */
+struct sync_link_spec {
+    int direction;      /* STORE_LINK_PULL or STORE_LINK_PUSH */
+    const char *local;  /* the local collection's alias or id */
+    const char *remote; /* the peer's collection, id or alias as it serves it */
+};
+
+/* How one check of a peer came out (sync_peer_check): what was checked
+ * ("connection", "api root", "authentication", "pull COLL", "push COLL"),
+ * whether it passed, and what was seen, in words. */
+typedef void (*sync_check_fn)(void *ctx, const char *what, int ok, const char *detail);
+
+/* A peer to register. Strings are the caller's; NULL for what is not set. */
+struct sync_peer_spec {
+    const char *name;  /* the peer's node name */
+    const char *url;   /* its API root: https, or http on loopback; no credentials in it */
+    const char *token; /* the token (Bearer) or password (Basic); stored sealed */
+    const char *user;  /* HTTP Basic with this user name; NULL or "" for Bearer */
+    const char *org;   /* the local organisation standing for it */
+    const char *key;   /* "ed25519:...": its pages must be signed by this key */
+    const char *ca;    /* a CA file for its TLS certificate (else the system's) */
+    const char *const *communities;
+    size_t ncommunities;
+    const struct sync_link_spec *links;
+    size_t nlinks;
+    /* non-NULL: connect once and check everything (sync_peer_check) before
+     * anything is stored; a failed check stores nothing */
+    sync_check_fn check;
+    void *check_ctx;
+};
+
+/* Validates spec, resolves its organisation, communities and collections,
+ * optionally checks the peer, and stores the peer with its sealed token in
+ * one transaction. On failure nothing is stored: KZ_EUSAGE for a bad spec,
+ * KZ_EINVALID when a check failed (each was reported), else the store's
+ * error. The caller audits the change. */
+int sync_peer_add(struct node *n, const struct sync_peer_spec *spec, struct kz_error *err);
+
+/* Replaces the token of peer `name` (sealed as by sync_peer_add) and, when
+ * user is not NULL, how it is sent: HTTP Basic as `user`, or Bearer for "".
+ * KZ_ENOTFOUND when there is no such peer. The caller audits the change. */
+int sync_peer_credentials(struct node *n, const char *name, const char *token, const char *user,
+                          struct kz_error *err);
+
+/* Connects once to the stored peer `name` and reports each check through
+ * fn: the connection (TLS), the API root, the credentials, and each linked
+ * collection (exists; readable for pulls, writable for pushes, as the
+ * collection resource's can_read/can_write say). Returns 0 when all passed,
+ * -1 with KZ_EINVALID when one failed, or another error when the peer could
+ * not be read. */
+int sync_peer_check(struct node *n, const char *name, sync_check_fn fn, void *ctx,
+                    struct kz_error *err);
+
+/* Reads a token from the first line of a file ("-": standard input, one
+ * line), the line end stripped. Refuses an empty token, one longer than
+ * cap - 1, characters outside printable ASCII, and a file with more lines.
+ * The caller wipes out after use. */
+int sync_token_read(const char *path, char *out, size_t cap, struct kz_error *err);
+
 /* Makes every transfer in flight, and every retry, fail at once (on) so
  * that a shutdown does not wait for a hung peer's timeouts. */
 void sync_cancel(int on);

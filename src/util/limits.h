@@ -274,6 +274,15 @@
 #define SYNC_STALL_TIMEOUT_S   30  /* no progress for this long: give up */
 #define SYNC_TOTAL_TIMEOUT_S   300 /* per request */
 #define SYNC_CLOCK_SKEW_S      300 /* a peer's clock (signed pages, checkpoints) may be this far off */
+/* A peer's TAXII error resource (TAXII 2.1, 3.6.1) is read from a body
+ * this large at most, and its title and description are cut to these
+ * lengths in errors (they reach `peer list` and /healthz). */
+#define SYNC_MAX_ERROR_BODY        (64u << 10)
+#define SYNC_ERROR_TITLE_MAX       80
+#define SYNC_ERROR_DESCRIPTION_MAX 200
+/* The links and communities of one peer (`peer add`, sync_peer_add). */
+#define SYNC_MAX_LINKS            64
+#define SYNC_MAX_PEER_COMMUNITIES 64
 /* At most this many peers are synced in the background. */
 #define SYNC_MAX_PEERS 64
 
