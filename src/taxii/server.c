@@ -55,6 +55,10 @@ static const struct http_route routes[] = {
          "admin-add-token"},
         {"DELETE", "/kizuna/admin/tokens/{token}/", taxii_admin_revoke, ROUTE_ADMIN,
          "admin-revoke"},
+        {"PATCH", "/kizuna/admin/users/{user}/", taxii_admin_change_user,
+         ROUTE_ADMIN | HTTP_ROUTE_BODY, "admin-change-user"},
+        {"DELETE", "/kizuna/admin/users/{user}/", taxii_admin_remove_user, ROUTE_ADMIN,
+         "admin-remove-user"},
         {NULL, NULL, NULL, 0, NULL},
 };
 

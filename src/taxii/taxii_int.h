@@ -132,6 +132,8 @@ void taxii_admin_add_user(void *app, struct http_request *req, struct http_respo
 void taxii_admin_tokens(void *app, struct http_request *req, struct http_response *res);
 void taxii_admin_add_token(void *app, struct http_request *req, struct http_response *res);
 void taxii_admin_revoke(void *app, struct http_request *req, struct http_response *res);
+void taxii_admin_change_user(void *app, struct http_request *req, struct http_response *res);
+void taxii_admin_remove_user(void *app, struct http_request *req, struct http_response *res);
 
 /* Handlers (handlers.c). */
 void taxii_get_discovery(void *app, struct http_request *req, struct http_response *res);
