@@ -40,6 +40,10 @@ struct taxii_server {
     _Atomic int64_t last_write_us; /* when the writer was last released */
     pthread_mutex_t url_lock;      /* guards public_url */
     char public_url[NODE_URL_MAX]; /* what discovery advertises; "" until set */
+    /* [server] settings a reload changes while requests run (taxii_set_limits);
+     * the rest of cfg never changes in a running server */
+    _Atomic uint64_t max_content_length;
+    atomic_int cache;
 };
 
 /* The main thread checkpoints once no write has come for this long. */
