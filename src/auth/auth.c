@@ -54,6 +54,13 @@ struct auth_cache *auth_cache_new(void)
     return c;
 }
 
+void auth_cache_flush(struct auth_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    sodium_memzero(c->slots, sizeof(c->slots));
+    pthread_mutex_unlock(&c->lock);
+}
+
 void auth_cache_free(struct auth_cache *c)
 {
     if (!c)
@@ -106,6 +113,10 @@ static int load(struct store *s, const char *id, struct slot *e, struct kz_error
         *err = e2;
         return -1;
     }
+    /* a disabled account's tokens are refused like revoked ones, and come
+     * back when it is enabled (they were never revoked) */
+    if (u.disabled)
+        return 0;
     memcpy(e->hash, t.hash, sizeof(e->hash));
     e->found = 1;
     user_from_store(&u, &e->user);
@@ -118,6 +129,8 @@ int auth_user_load(struct store *s, const char *name, struct auth_user *out, str
 
     if (store_user_find(s, name, &u, err) < 0)
         return -1;
+    if (u.disabled)
+        return kz_error_set(err, KZ_EDENIED, "user \"%s\" is disabled", name);
     user_from_store(&u, out);
     return 0;
 }

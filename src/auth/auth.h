@@ -43,13 +43,19 @@ struct auth_cache;
 struct auth_cache *auth_cache_new(void);
 void auth_cache_free(struct auth_cache *c);
 
+/* Forgets every cached check, so that an account change made through this
+ * process (a user disabled or removed) holds from the next request on,
+ * not a second later. */
+void auth_cache_flush(struct auth_cache *c);
+
 /* Checks an Authorization header value (NULL when absent). On success fills
  * *user and returns 0; otherwise -1 with err (KZ_EDENIED, a reason safe to
  * show: it never says whether the user or the token was wrong). */
 int auth_check(struct auth_cache *c, struct store *s, const char *authorization,
                struct auth_user *user, struct kz_error *err);
 
-/* Loads a user by name as an auth_user (for the CLI acting as a user). */
+/* Loads a user by name as an auth_user (for the CLI acting as a user);
+ * a disabled user is refused (KZ_EDENIED). */
 int auth_user_load(struct store *s, const char *name, struct auth_user *out, struct kz_error *err);
 
 /* "reader" ... "node-admin" and back; AUTH_ROLE_NONE when unknown. */

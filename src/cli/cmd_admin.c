@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin/admin.h"
 #include "auth/auth.h"
 #include "auth/token.h"
 #include "cli/cli.h"
@@ -50,6 +51,29 @@ static void json_field(struct kz_buf *b, const char *key, const char *value, int
     kz_buf_addc(b, '"');
 }
 
+/* The NAME and --force of `... remove NAME [--force]` (argv[0] is the
+ * subcommand); -1 after printing a usage error. */
+static int name_and_force(const char *cmd, int argc, char **argv, const char **name, int *force)
+{
+    *name = NULL;
+    *force = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--force") == 0)
+            *force = 1;
+        else if (!*name && argv[i][0] != '-')
+            *name = argv[i];
+        else {
+            cli_usage_error(cmd, "give one NAME and, optionally, --force");
+            return -1;
+        }
+    }
+    if (!*name) {
+        cli_usage_error(cmd, "give the NAME");
+        return -1;
+    }
+    return 0;
+}
+
 /* The exit status for something policy/ refused. */
 static int refused(const char *why)
 {
@@ -65,10 +89,16 @@ static int refused(const char *why)
 static const char org_help[] =
         "usage: kizuna [--home DIR] org add NAME [--country CC] [--sector S] [--kind K]\n"
         "                                        [--identity ID]\n"
-        "       kizuna [--home DIR] org list [--json]\n\n"
+        "       kizuna [--home DIR] org list [--json]\n"
+        "       kizuna [--home DIR] org remove NAME [--force]\n\n"
         "An organisation: a CERT, a ministry, an operator, a company. Each stands for a\n"
         "STIX identity (made up when --identity is not given) that its users publish\n"
-        "as. K is government, cert, cii-operator or business; CC an ISO 3166 code.\n";
+        "as. K is government, cert, cii-operator or business; CC an ISO 3166 code.\n\n"
+        "remove deletes an organisation, the grants to it and its community\n"
+        "memberships. It refuses while users, objects or recipients name it; --force\n"
+        "also removes its users (and their tokens and grants) and leaves its objects\n"
+        "with no producer. It always refuses while a peer stands for the organisation.\n"
+        "A removed organisation's key is never given to a new one.\n";
 
 static int org_add(struct cli *cli, int argc, char **argv)
 {
@@ -196,6 +226,29 @@ int cmd_org(struct cli *cli, int argc, char **argv)
     }
     if (strcmp(argv[1], "add") == 0)
         return org_add(cli, argc - 1, argv + 1);
+    if (strcmp(argv[1], "remove") == 0) {
+        struct store_refs refs;
+        struct auth_user op;
+        const char *name;
+        int force;
+        if (cli_wants_help(argc - 1, argv + 1)) {
+            fputs(org_help, stdout);
+            return 0;
+        }
+        if (name_and_force("org remove", argc - 1, argv + 1, &name, &force) < 0)
+            return 2;
+        if (!(n = cli_node(cli)))
+            return 2;
+        kz_error_clear(&err);
+        policy_operator_caller(&op);
+        if (admin_org_remove(node_store(n), &op, name, force, &refs, &err) < 0)
+            return cli_fail(&err);
+        printf("removed organisation %s: %llu user(s), %llu grant(s), %llu membership(s)\n", name,
+               force ? (unsigned long long)refs.users : 0ULL, (unsigned long long)refs.grants,
+               (unsigned long long)refs.members);
+        return cli_audit_change(n, "org-remove", NULL, "org=%s users=%llu force=%d", name,
+                                (unsigned long long)refs.users, force);
+    }
     if (strcmp(argv[1], "list") != 0)
         return cli_usage_error("org", "unknown subcommand \"%s\"", argv[1]);
     if (cli_wants_help(argc - 1, argv + 1)) {
@@ -219,10 +272,16 @@ int cmd_org(struct cli *cli, int argc, char **argv)
 static const char community_help[] =
         "usage: kizuna [--home DIR] community add NAME\n"
         "       kizuna [--home DIR] community join COMMUNITY ORG\n"
-        "       kizuna [--home DIR] community list [--json]\n\n"
+        "       kizuna [--home DIR] community list [--json]\n"
+        "       kizuna [--home DIR] community leave COMMUNITY ORG\n"
+        "       kizuna [--home DIR] community remove NAME [--force]\n\n"
         "A community is a named set of organisations (e.g. in-jp-g2g, in-jp-b2b).\n"
         "TLP:GREEN reaches the members of the communities a collection is shared with\n"
-        "(kizuna grant COLLECTION --community C).\n";
+        "(kizuna grant COLLECTION --community C).\n\n"
+        "leave takes an organisation out of a community: from then on the community's\n"
+        "grants no longer reach it. remove deletes a community with its memberships\n"
+        "and the grants to it; it refuses while peers list the community, unless\n"
+        "--force, which takes them out of it.\n";
 
 static int print_community(void *ctx, const struct store_community *c, const char *members)
 {
@@ -288,6 +347,34 @@ int cmd_community(struct cli *cli, int argc, char **argv)
             return cli_fail(&err);
         return cli_audit_change(n, "community-join", NULL, "community=%s org=%s", c.name, o.name);
     }
+    if (strcmp(argv[1], "leave") == 0) {
+        struct auth_user op;
+        if (argc != 4)
+            return cli_usage_error("community leave", "give COMMUNITY and ORG");
+        if (!(n = cli_node(cli)))
+            return 2;
+        policy_operator_caller(&op);
+        if (admin_community_leave(node_store(n), &op, argv[2], argv[3], &err) < 0)
+            return cli_fail(&err);
+        return cli_audit_change(n, "community-leave", NULL, "community=%s org=%s", argv[2],
+                                argv[3]);
+    }
+    if (strcmp(argv[1], "remove") == 0) {
+        struct store_refs refs;
+        struct auth_user op;
+        const char *name;
+        int force;
+        if (name_and_force("community remove", argc - 1, argv + 1, &name, &force) < 0)
+            return 2;
+        if (!(n = cli_node(cli)))
+            return 2;
+        policy_operator_caller(&op);
+        if (admin_community_remove(node_store(n), &op, name, force, &refs, &err) < 0)
+            return cli_fail(&err);
+        printf("removed community %s: %llu membership(s), %llu grant(s)\n", name,
+               (unsigned long long)refs.members, (unsigned long long)refs.grants);
+        return cli_audit_change(n, "community-drop", NULL, "community=%s force=%d", name, force);
+    }
     if (strcmp(argv[1], "list") == 0) {
         struct listing l = {.json = argc == 3 && strcmp(argv[2], "--json") == 0};
         if (argc > 3 || (argc == 3 && !l.json))
@@ -307,11 +394,17 @@ int cmd_community(struct cli *cli, int argc, char **argv)
 
 static const char user_help[] =
         "usage: kizuna [--home DIR] user add NAME --org ORG [--role ROLE]\n"
-        "       kizuna [--home DIR] user list [--json]\n\n"
+        "       kizuna [--home DIR] user list [--json]\n"
+        "       kizuna [--home DIR] user disable|enable|remove NAME\n"
+        "       kizuna [--home DIR] user role NAME ROLE\n\n"
         "ROLE is reader (the default: reads what grants allow), contributor (also\n"
         "publishes, as its organisation), org-admin, node-admin, or peer (the account\n"
         "another node syncs with: relays objects whoever produced them; see\n"
-        "docs/FEDERATION.md). Give a user a token with `kizuna token create NAME`.\n";
+        "docs/FEDERATION.md). Give a user a token with `kizuna token create NAME`.\n\n"
+        "disable makes every token of the user fail (within a second on a running\n"
+        "server) until enable; the tokens are not revoked. remove deletes the user,\n"
+        "its tokens and the grants to it; its name may be used again, its key never.\n"
+        "role changes the user's role (what it may do from its next request on).\n";
 
 static int user_add(struct cli *cli, int argc, char **argv)
 {
@@ -362,6 +455,54 @@ static int user_add(struct cli *cli, int argc, char **argv)
     return cli_audit_change(n, "user-add", NULL, "user=%s role=%s org=%s", u.name, u.role, o.name);
 }
 
+/* `user disable|enable|remove NAME`, `user role NAME ROLE` */
+static int user_change(struct cli *cli, int argc, char **argv)
+{
+    const char *what = argv[0];
+    int role = strcmp(what, "role") == 0, changed = 1;
+    char cmd[32];
+    struct store_refs refs;
+    struct store_user u;
+    struct auth_user op;
+    struct kz_error err;
+    struct node *n;
+    int rc;
+
+    snprintf(cmd, sizeof(cmd), "user %s", what);
+    if (cli_wants_help(argc, argv)) {
+        fputs(user_help, stdout);
+        return 0;
+    }
+    if (argc != (role ? 3 : 2))
+        return cli_usage_error(cmd, role ? "give NAME and ROLE" : "give one NAME");
+    if (!(n = cli_node(cli)))
+        return 2;
+    kz_error_clear(&err);
+    policy_operator_caller(&op);
+    if (role)
+        rc = admin_user_update(node_store(n), &op, argv[1], argv[2], -1, &u, &changed, &err);
+    else if (strcmp(what, "remove") == 0)
+        rc = admin_user_remove(node_store(n), &op, argv[1], &u, &refs, &err);
+    else
+        rc = admin_user_update(node_store(n), &op, argv[1], NULL, strcmp(what, "disable") == 0, &u,
+                               &changed, &err);
+    if (rc < 0)
+        return cli_fail(&err);
+    if (strcmp(what, "remove") == 0) {
+        printf("removed user %s: %llu token(s), %llu grant(s)\n", u.name,
+               (unsigned long long)refs.tokens, (unsigned long long)refs.grants);
+        return cli_audit_change(n, "user-remove", NULL, "user=%s org=%s tokens=%llu", u.name,
+                                u.org_name, (unsigned long long)refs.tokens);
+    }
+    if (role) {
+        printf("user %s: role %s%s\n", u.name, u.role, changed ? "" : " (unchanged)");
+        return cli_audit_change(n, "user-role", NULL, "user=%s role=%s", u.name, u.role);
+    }
+    printf("user %s %s\n", u.name, u.disabled ? "disabled" : "enabled");
+    return cli_audit_change(n, u.disabled ? "user-disable" : "user-enable", NULL, "user=%s",
+                            u.name);
+}
+
 struct users_ctx {
     struct auth_user caller;
     struct listing l;
@@ -375,14 +516,14 @@ static int print_user(void *ctx, const struct store_user *u)
     if (!policy_may_manage_account(&c->caller, u))
         return 0;
     if (!c->l.json) {
-        const char *row[] = {u->name, u->role, u->org_name};
+        const char *row[] = {u->name, u->role, u->org_name, u->disabled ? "disabled" : ""};
         return cli_table_add(c->l.table, row);
     }
     kz_buf_init(&b, 4096);
     json_field(&b, "name", u->name, 1);
     json_field(&b, "role", u->role, 0);
     json_field(&b, "org", u->org_name, 0);
-    kz_buf_addstr(&b, "}\n");
+    kz_buf_printf(&b, ",\"disabled\":%s}\n", u->disabled ? "true" : "false");
     if (!b.failed)
         fputs(b.data, stdout);
     kz_buf_free(&b);
@@ -401,6 +542,9 @@ int cmd_user(struct cli *cli, int argc, char **argv)
     }
     if (strcmp(argv[1], "add") == 0)
         return user_add(cli, argc - 1, argv + 1);
+    if (strcmp(argv[1], "disable") == 0 || strcmp(argv[1], "enable") == 0 ||
+        strcmp(argv[1], "remove") == 0 || strcmp(argv[1], "role") == 0)
+        return user_change(cli, argc - 1, argv + 1);
     if (strcmp(argv[1], "list") != 0)
         return cli_usage_error("user", "unknown subcommand \"%s\"", argv[1]);
     if (cli_wants_help(argc - 1, argv + 1)) {
@@ -412,7 +556,7 @@ int cmd_user(struct cli *cli, int argc, char **argv)
     if (!(n = cli_node(cli)))
         return 2;
     kz_error_clear(&err);
-    if (listing_start(&c.l, 3) < 0)
+    if (listing_start(&c.l, 4) < 0)
         return out_of_memory();
     if (listing_end(&c.l, store_user_each(node_store(n), print_user, &c, &err)) < 0)
         return cli_fail(&err);

@@ -1,12 +1,14 @@
 /*
- * `kizuna collection add|list`: the collections of a node's API roots.
+ * `kizuna collection add|list|remove`: the collections of a node's API roots.
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "admin/admin.h"
 #include "cli/cli.h"
+#include "policy/policy.h"
 #include "node/node.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -15,10 +17,52 @@
 static const char help[] =
         "usage: kizuna [--home DIR] collection add NAME [--title T] [--description D]\n"
         "                                          [--api-root R] [--id UUID]\n"
-        "       kizuna [--home DIR] collection list [--json]\n\n"
+        "       kizuna [--home DIR] collection list [--json]\n"
+        "       kizuna [--home DIR] collection remove NAME [--force]\n\n"
         "add prints the new collection's id (a UUIDv4); NAME becomes its alias, by\n"
         "which it can be addressed everywhere an id is accepted. The API root\n"
-        "defaults to \"default\".\n";
+        "defaults to \"default\".\n\n"
+        "remove deletes a collection and the grants on it. It refuses while the\n"
+        "collection holds objects or peer links; --force deletes those too, and says\n"
+        "how many object versions went. Deleted objects are not announced to peers.\n";
+
+/* `collection remove NAME [--force]` */
+static int collection_remove(struct cli *cli, int argc, char **argv)
+{
+    const char *name = NULL;
+    struct store_collection c;
+    struct store_refs refs;
+    struct auth_user op;
+    struct kz_error err;
+    struct node *n;
+    int force = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--force") == 0)
+            force = 1;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(help, stdout);
+            return 0;
+        } else if (!name && argv[i][0] != '-')
+            name = argv[i];
+        else
+            return cli_usage_error("collection remove", "give one NAME and, optionally, --force");
+    }
+    if (!name)
+        return cli_usage_error("collection remove", "give the collection's NAME or id");
+    if (!(n = cli_node(cli)))
+        return 2;
+    kz_error_clear(&err);
+    policy_operator_caller(&op);
+    if (admin_collection_remove(node_store(n), &op, name, force, &c, &refs, &err) < 0)
+        return cli_fail(&err);
+    printf("removed collection %s (%s): %llu object version(s), %llu grant(s), %llu peer "
+           "link(s) deleted\n",
+           c.alias, c.id, (unsigned long long)refs.objects, (unsigned long long)refs.grants,
+           (unsigned long long)refs.links);
+    return cli_audit_change(n, "collection-drop", c.id, "collection=%s objects=%llu force=%d",
+                            c.alias, (unsigned long long)refs.objects, force);
+}
 
 static int check_alias(const char *name)
 {
@@ -189,5 +233,7 @@ int cmd_collection(struct cli *cli, int argc, char **argv)
         return collection_add(cli, argc - 1, argv + 1);
     if (strcmp(argv[1], "list") == 0)
         return collection_list(cli, argc - 1, argv + 1);
+    if (strcmp(argv[1], "remove") == 0)
+        return collection_remove(cli, argc - 1, argv + 1);
     return cli_usage_error("collection", "unknown subcommand \"%s\"", argv[1]);
 }

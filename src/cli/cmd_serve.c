@@ -1,7 +1,9 @@
 /*
  * `kizuna serve`: the node's daemon. The main thread owns the signals
- * (SIGTERM/SIGINT drain and stop, SIGHUP reopens the log) and the timers;
- * the HTTP workers never see a signal. The node's key lives only in the
+ * (SIGTERM/SIGINT drain and stop, SIGHUP reopens the log and reloads
+ * kizuna.conf) and the timers; the HTTP workers never see a signal: the
+ * signals stay blocked and the main loop takes them with sigtimedwait, so
+ * no handler runs in signal context and a reload is ordinary code. The node's key lives only in the
  * signer, a child process forked before any thread starts (sign/): this
  * process never reads the key file.
  */
@@ -31,9 +33,51 @@ static const char help[] =
         "--tls-key, or tls = on in kizuna.conf, which uses the certificate kizuna init\n"
         "made). One JSON line per request goes to the log (default: kizuna.log in the\n"
         "home; '-' for standard error). SIGTERM or SIGINT let in-flight requests\n"
-        "finish and exit 0; SIGHUP reopens the log file.\n";
+        "finish and exit 0. SIGHUP reopens the log file and reloads kizuna.conf: a\n"
+        "valid file's [server] max_content_length, upload_budget, body_timeout, cache\n"
+        "and public_url take effect at once (other changed settings are named as\n"
+        "needing a restart); an invalid one is reported and the running settings kept.\n";
 
 #define HOUSEKEEPING_S 60
+
+/* SIGHUP: reads kizuna.conf again. A file that does not load changes
+ * nothing; else its live settings (node_config_diff) go to the running
+ * server through setters that are safe beside the workers, and *running
+ * records them. Settings that need a restart are named and left as they
+ * are, so the next reload names them again until the restart. */
+static void reload(struct node_config *running, struct node *n, struct taxii_server *t,
+                   struct http_server *srv, const struct http_options *ho)
+{
+    struct node_config fresh;
+    struct kz_error err;
+    char live[512], restart[512], msg[1400], url[NODE_URL_MAX];
+
+    kz_error_clear(&err);
+    if (node_config_reread(n, &fresh, &err) < 0) {
+        fprintf(stderr, "kizuna: configuration not reloaded, the running one is kept: %s\n",
+                kz_error_format(&err, msg, sizeof(msg)));
+        return;
+    }
+    if (node_public_url(&fresh, ho->listen, http_port(srv), ho->tls_cert != NULL, url,
+                        sizeof(url)) < 0) {
+        fprintf(stderr,
+                "kizuna: configuration not reloaded, the running one is kept: cannot make a "
+                "URL of listen address \"%s\": set [server] public_url\n",
+                ho->listen);
+        return;
+    }
+    node_config_diff(running, &fresh, live, sizeof(live), restart, sizeof(restart));
+    taxii_set_limits(t, fresh.max_content_length, fresh.cache);
+    http_set_limits(srv, fresh.upload_budget, fresh.body_timeout);
+    taxii_set_public_url(t, url);
+    running->max_content_length = fresh.max_content_length;
+    running->cache = fresh.cache;
+    running->upload_budget = fresh.upload_budget;
+    running->body_timeout = fresh.body_timeout;
+    memcpy(running->public_url, fresh.public_url, sizeof(running->public_url));
+    fprintf(stderr, "kizuna: configuration reloaded; applied: %s; need a restart: %s\n",
+            live[0] ? live : "nothing changed", restart[0] ? restart : "none");
+}
 
 int cmd_serve(struct cli *cli, int argc, char **argv)
 {
@@ -56,6 +100,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     unsigned char token_key[SIGN_DERIVED_BYTES];
     struct kz_error err;
     const struct node_config *cfg;
+    struct node_config running;
     struct node *n;
     sigset_t set;
     struct timespec tick = {1, 0};
@@ -88,6 +133,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     if (!n)
         return 2;
     cfg = node_config(n);
+    running = *cfg;
     memset(&ho, 0, sizeof(ho));
     ho.listen = listen ? listen : cfg->listen;
     ho.threads = threads ? threads : cfg->threads;
@@ -150,8 +196,11 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
         sig = sigtimedwait(&set, NULL, &tick);
         if (sig == SIGTERM || sig == SIGINT)
             break;
-        if (sig == SIGHUP && http_reopen_log(srv, &err) < 0)
-            cli_fail(&err);
+        if (sig == SIGHUP) {
+            if (http_reopen_log(srv, &err) < 0)
+                cli_fail(&err);
+            reload(&running, n, t, srv, &ho);
+        }
         taxii_checkpoint(t);
         if (kz_mono_micros() >= next_housekeeping) {
             taxii_housekeeping(t);

@@ -85,7 +85,14 @@ void cli_table_print(const struct cli_table *t, FILE *f)
     for (size_t r = 0; r < t->nrows; r++) {
         for (unsigned c = 0; c < t->ncols; c++) {
             const char *cell = t->cells[r * t->ncols + c];
+            unsigned rest = c + 1;
             fputs(cell, f);
+            /* no padding before cells that are all empty: a line never ends
+             * in spaces */
+            while (rest < t->ncols && !t->cells[r * t->ncols + rest][0])
+                rest++;
+            if (rest == t->ncols)
+                break;
             if (c + 1 < t->ncols)
                 fprintf(f, "%*s", (int)(width[c] - text_width(cell) + 2), "");
         }

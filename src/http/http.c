@@ -26,6 +26,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +75,8 @@ struct http_server {
     volatile int stopping;
     pthread_mutex_t budget_lock;
     struct budget *budgets;
-    uint64_t user_inflight_max;
-    int64_t body_timeout_us;
+    _Atomic uint64_t user_inflight_max; /* http_set_limits changes both live */
+    _Atomic int64_t body_timeout_us;
 };
 
 struct http_request {
@@ -315,6 +316,14 @@ static int open_log(struct http_server *s, struct kz_error *err)
     setvbuf(f, NULL, _IOLBF, 0);
     s->log = f;
     return 0;
+}
+
+void http_set_limits(struct http_server *s, uint64_t user_inflight_max, int body_timeout_s)
+{
+    atomic_store(&s->user_inflight_max,
+                 user_inflight_max ? user_inflight_max : (uint64_t)HTTP_USER_INFLIGHT_MAX);
+    atomic_store(&s->body_timeout_us,
+                 (int64_t)(body_timeout_s > 0 ? body_timeout_s : HTTP_BODY_TIMEOUT_S) * 1000000);
 }
 
 int http_reopen_log(struct http_server *s, struct kz_error *err)

@@ -104,6 +104,11 @@ void http_stop(struct http_server *s);
 /* Reopens the access log (after logrotate moved it). */
 int http_reopen_log(struct http_server *s, struct kz_error *err);
 
+/* Changes one user's budget of bodies in flight and the body timeout of a
+ * running server (a configuration reload); 0 means the default, as in
+ * http_options. */
+void http_set_limits(struct http_server *s, uint64_t user_inflight_max, int body_timeout_s);
+
 /* The port actually bound (useful with port 0). */
 uint16_t http_port(const struct http_server *s);
 

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,4 +355,66 @@ int node_config_parse(const char *text, const char *home, struct node_config *cf
 
     node_config_defaults(cfg, home);
     return load_result(ini_parse_string(text, on_entry, &l), &l, err);
+}
+
+/* Every setting, where it lives in struct node_config, and whether a
+ * running server takes a new value without a restart. Live ones are read
+ * by the server through atomics (taxii_set_limits, http_set_limits) or a
+ * lock (taxii_set_public_url); the others are fixed when it starts (the
+ * address it listens on, its threads, TLS files, the store, the key, the
+ * syncer's interval, the default marking policy/ applies). */
+static const struct setting {
+    const char *name;
+    size_t off, size;
+    int live;
+    int text; /* a NUL-terminated string: compared up to its NUL */
+} settings[] = {
+#define SETTING(n, f, l, t)                                                                        \
+    {                                                                                              \
+        n, offsetof(struct node_config, f), sizeof(((struct node_config *)0)->f), l, t             \
+    }
+        SETTING("node.name", name, 0, 1),
+        SETTING("node.default_marking", default_tlp, 0, 0),
+        SETTING("node.signing_key", signing_key, 0, 1),
+        SETTING("store.backend", store_backend, 0, 1),
+        SETTING("store.path", store_path, 0, 1),
+        SETTING("store.audit_path", audit_path, 0, 1),
+        SETTING("server.listen", listen, 0, 1),
+        SETTING("server.public_url", public_url, 1, 1),
+        SETTING("server.threads", threads, 0, 0),
+        SETTING("server.tls", tls, 0, 0),
+        SETTING("server.cache", cache, 1, 0),
+        SETTING("server.tls_cert", tls_cert, 0, 1),
+        SETTING("server.tls_key", tls_key, 0, 1),
+        SETTING("server.log", log_path, 0, 1),
+        SETTING("server.max_content_length", max_content_length, 1, 0),
+        SETTING("server.upload_budget", upload_budget, 1, 0),
+        SETTING("server.body_timeout", body_timeout, 1, 0),
+        SETTING("sync.interval", sync_interval, 0, 0),
+        SETTING("audit.syslog", audit_syslog, 0, 0),
+#undef SETTING
+};
+
+static void add_name(char *out, size_t cap, const char *name)
+{
+    size_t n = strlen(out);
+
+    if (n < cap)
+        snprintf(out + n, cap - n, "%s%s", n ? ", " : "", name);
+}
+
+void node_config_diff(const struct node_config *a, const struct node_config *b, char *live,
+                      size_t live_cap, char *restart, size_t restart_cap)
+{
+    live[0] = restart[0] = '\0';
+    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+        const struct setting *st = &settings[i];
+        const char *x = (const char *)a + st->off, *y = (const char *)b + st->off;
+        if (st->text ? strncmp(x, y, st->size) == 0 : memcmp(x, y, st->size) == 0)
+            continue;
+        if (st->live)
+            add_name(live, live_cap, st->name);
+        else
+            add_name(restart, restart_cap, st->name);
+    }
 }

@@ -283,3 +283,11 @@ const char *node_home(const struct node *n)
 {
     return n->home;
 }
+
+int node_config_reread(const struct node *n, struct node_config *out, struct kz_error *err)
+{
+    char conf[NODE_PATH_MAX + 16];
+
+    snprintf(conf, sizeof(conf), "%s/" CONF_NAME, n->home);
+    return node_config_load(conf, n->home, out, err);
+}

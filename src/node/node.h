@@ -72,6 +72,18 @@ int node_config_load(const char *path, const char *home, struct node_config *cfg
 int node_config_parse(const char *text, const char *home, struct node_config *cfg,
                       struct kz_error *err);
 
+/* Reads the home's kizuna.conf again into out, as node_open did (a
+ * reload: the node's own configuration is not touched). */
+int node_config_reread(const struct node *n, struct node_config *out, struct kz_error *err);
+
+/* Names the settings whose values differ between a and b, comma-separated
+ * ("server.cache, server.listen"), in two lists: those a running server
+ * applies live (server.max_content_length, upload_budget, body_timeout,
+ * cache, public_url) and those that take a restart (everything else).
+ * Either list is "" when none differ. */
+void node_config_diff(const struct node_config *a, const struct node_config *b, char *live,
+                      size_t live_cap, char *restart, size_t restart_cap);
+
 /* The defaults node_config_load starts from. */
 void node_config_defaults(struct node_config *cfg, const char *home);
 

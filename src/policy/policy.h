@@ -168,4 +168,14 @@ int policy_may_manage_account(const struct auth_user *caller, const struct store
 /* Whether caller may give or take away grants on collections. */
 int policy_may_manage_grants(const struct auth_user *caller);
 
+/* Whether caller may move account target to role r: it manages the account
+ * as it is and as it would be, and may give r (so an org admin never raises
+ * anyone above its own role, nor takes an account out of its reach). */
+int policy_may_change_role(const struct auth_user *caller, const struct store_user *target,
+                           enum auth_role r);
+
+/* Whether caller may make, change or remove organisations, communities
+ * (and their members) and collections: node admins only. */
+int policy_may_manage_node(const struct auth_user *caller);
+
 #endif

@@ -69,3 +69,20 @@ int policy_may_manage_grants(const struct auth_user *caller)
 {
     return caller && caller->role == AUTH_ROLE_NODE_ADMIN;
 }
+
+int policy_may_change_role(const struct auth_user *caller, const struct store_user *target,
+                           enum auth_role r)
+{
+    struct store_user after;
+
+    if (!target || !policy_may_manage_account(caller, target) || !policy_may_grant_role(caller, r))
+        return 0;
+    after = *target;
+    snprintf(after.role, sizeof(after.role), "%s", auth_role_name(r));
+    return policy_may_manage_account(caller, &after);
+}
+
+int policy_may_manage_node(const struct auth_user *caller)
+{
+    return caller && caller->role == AUTH_ROLE_NODE_ADMIN;
+}

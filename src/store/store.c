@@ -528,3 +528,36 @@ int store_count(struct store *s, int64_t collection, uint64_t *count, struct kz_
 {
     return s->be->count(s->b, collection, count, err);
 }
+
+int store_user_update(struct store *s, int64_t key, const char *role, int disabled,
+                      struct kz_error *err)
+{
+    return s->be->user_update(s->b, key, role, disabled, err);
+}
+
+int store_community_leave(struct store *s, int64_t community, int64_t org, struct kz_error *err)
+{
+    return s->be->community_leave(s->b, community, org, err);
+}
+
+int store_org_update(struct store *s, const struct store_org *o, struct kz_error *err)
+{
+    return s->be->org_update(s->b, o, err);
+}
+
+int store_collection_update(struct store *s, const struct store_collection *c, struct kz_error *err)
+{
+    return s->be->collection_update(s->b, c, err);
+}
+
+int store_refs_count(struct store *s, enum store_entity kind, int64_t key, struct store_refs *out,
+                     struct kz_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    return s->be->refs_count(s->b, kind, key, out, err);
+}
+
+int store_remove(struct store *s, enum store_entity kind, int64_t key, struct kz_error *err)
+{
+    return s->be->remove(s->b, kind, key, err);
+}

@@ -161,6 +161,7 @@ struct store_user {
     char org_name[KZ_MAX_NAME + 1];
     char role[32]; /* reader, contributor, org-admin, node-admin */
     int64_t created_us;
+    int disabled; /* 1: its tokens are refused until it is enabled again */
 };
 
 int store_user_add(struct store *s, struct store_user *u, struct kz_error *err);
@@ -169,6 +170,11 @@ int store_user_find(struct store *s, const char *name, struct store_user *out,
 int store_user_get(struct store *s, int64_t key, struct store_user *out, struct kz_error *err);
 typedef int (*store_user_fn)(void *ctx, const struct store_user *u);
 int store_user_each(struct store *s, store_user_fn fn, void *ctx, struct kz_error *err);
+
+/* Changes a user's role (NULL: kept) and disabled flag (-1: kept).
+ * KZ_ENOTFOUND when there is no such user. */
+int store_user_update(struct store *s, int64_t key, const char *role, int disabled,
+                      struct kz_error *err);
 
 #define STORE_TOKEN_ID_LEN   16 /* hex characters of a token's public id */
 #define STORE_TOKEN_HASH_LEN 32 /* BLAKE2b-256 of the whole token */
@@ -248,6 +254,52 @@ int store_community_each(struct store *s, store_community_fn fn, void *ctx, stru
 
 /* Adds org to community; adding twice is not an error. */
 int store_community_join(struct store *s, int64_t community, int64_t org, struct kz_error *err);
+
+/* --- changing and removing what the operator made ------------------------- */
+
+/* Takes org out of community; KZ_ENOTFOUND when it was not a member. */
+int store_community_leave(struct store *s, int64_t community, int64_t org, struct kz_error *err);
+
+/* Changes an organisation's country, sector and kind (o->key names it; its
+ * name and identity never change). */
+int store_org_update(struct store *s, const struct store_org *o, struct kz_error *err);
+
+/* Changes a collection's title and description (c->key names it). */
+int store_collection_update(struct store *s, const struct store_collection *c,
+                            struct kz_error *err);
+
+enum store_entity {
+    STORE_ENTITY_ORG = 1,
+    STORE_ENTITY_USER,
+    STORE_ENTITY_COMMUNITY,
+    STORE_ENTITY_COLLECTION,
+};
+
+/* What refers to an organisation, user, community or collection: what a
+ * removal would take with it, or leave behind. */
+struct store_refs {
+    uint64_t users;   /* org: its accounts */
+    uint64_t peers;   /* org: peers standing for it; community: peers listing it */
+    uint64_t objects; /* org: versions it produced, submitted or is a recipient of;
+                         collection: the versions it holds */
+    uint64_t grants;  /* grants to it; collection: grants on it */
+    uint64_t members; /* org: communities it is in; community: its members */
+    uint64_t tokens;  /* user: its tokens, revoked or not */
+    uint64_t links;   /* collection: peer links to it */
+};
+int store_refs_count(struct store *s, enum store_entity kind, int64_t key, struct store_refs *out,
+                     struct kz_error *err);
+
+/* Removes an entity inside an open transaction, with what exists only
+ * for it: a user's tokens and the grants to it; an organisation's grants
+ * and community memberships (KZ_ECONFLICT while users or peers still name
+ * it: remove those first); a community's grants and memberships, its
+ * members' and peers'; a collection's objects (with their id index,
+ * recipient and reference rows), grants and peer links. The key is never
+ * given to anything made later, so rows that keep it (an object's
+ * producer, a recipient, a status resource's submitter) can never come to
+ * name someone else. KZ_ENOTFOUND when there is no such key. */
+int store_remove(struct store *s, enum store_entity kind, int64_t key, struct kz_error *err);
 
 /* --- objects ------------------------------------------------------------ */
 

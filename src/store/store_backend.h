@@ -95,6 +95,13 @@ struct store_backend {
     int (*blob_put)(void *b, const char *name, const void *data, size_t len, struct kz_error *err);
     int (*blob_get)(void *b, const char *name, char **data, size_t *len, struct kz_error *err);
     int (*count)(void *b, int64_t collection, uint64_t *count, struct kz_error *err);
+    int (*user_update)(void *b, int64_t key, const char *role, int disabled, struct kz_error *err);
+    int (*community_leave)(void *b, int64_t community, int64_t org, struct kz_error *err);
+    int (*org_update)(void *b, const struct store_org *o, struct kz_error *err);
+    int (*collection_update)(void *b, const struct store_collection *c, struct kz_error *err);
+    int (*refs_count)(void *b, enum store_entity kind, int64_t key, struct store_refs *out,
+                      struct kz_error *err);
+    int (*remove)(void *b, enum store_entity kind, int64_t key, struct kz_error *err);
 };
 
 extern const struct store_backend store_sqlite_backend;

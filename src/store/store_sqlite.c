@@ -29,6 +29,7 @@
 #include "store/store_backend.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -205,8 +206,22 @@ static const char *const migrations[] = {
         /* 6: how a peer is authenticated: HTTP Basic with this user name and
          * the sealed token as password, or Bearer when '' */
         "ALTER TABLE peers ADD COLUMN auth_user TEXT NOT NULL DEFAULT '';",
+        /* 7: disabling users; and keys of organisations, users,
+         * communities and collections never given twice once one is removed
+         * (the highest removed is kept here: NEXT_KEY) */
+        "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;"
+        "INSERT OR IGNORE INTO counters VALUES ('key_orgs', 0), ('key_users', 0),"
+        " ('key_communities', 0), ('key_collections', 0);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The key a new row of table gets: past every key it holds and every key
+ * it ever held (store_remove records the highest removed), so a grant,
+ * recipient or producer left naming a removed key never names a newcomer.
+ * SQLite alone would hand out max(key) + 1 again. */
+#define NEXT_KEY(table)                                                                            \
+    "(SELECT max(coalesce((SELECT max(key) FROM " table "), 0),"                                   \
+    " coalesce((SELECT value FROM counters WHERE name = 'key_" table "'), 0)) + 1)"
 
 enum stmt_id {
     ST_FIND_VERSION,
@@ -875,10 +890,11 @@ static int sqlite_collection_add(void *b, struct store_collection *c, struct kz_
     int rc;
 
     c->created_us = kz_now_micros();
-    rc = sqlite3_prepare_v2(s->db,
-                            "INSERT INTO collections (id, api_root, alias, title, description,"
-                            " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                            -1, &q, NULL);
+    rc = sqlite3_prepare_v2(
+            s->db,
+            "INSERT INTO collections (key, id, api_root, alias, title, description,"
+            " created) VALUES (" NEXT_KEY("collections") ", ?1, ?2, ?3, ?4, ?5, ?6)",
+            -1, &q, NULL);
     if (rc != SQLITE_OK)
         return db_fail(s, rc, err, "store: adding a collection");
     sqlite3_bind_text(q, 1, c->id, -1, SQLITE_STATIC);
@@ -1090,10 +1106,11 @@ static int sqlite_api_root_each(void *b, store_api_root_fn fn, void *ctx, struct
 static int sqlite_org_add(void *b, struct store_org *o, struct kz_error *err)
 {
     struct sqlite_store *s = b;
-    sqlite3_stmt *q = prepare(s,
-                              "INSERT INTO orgs (name, country, sector, kind, identity, created)"
-                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                              err, "store: adding an organisation");
+    sqlite3_stmt *q =
+            prepare(s,
+                    "INSERT INTO orgs (key, name, country, sector, kind, identity, created)"
+                    " VALUES (" NEXT_KEY("orgs") ", ?1, ?2, ?3, ?4, ?5, ?6)",
+                    err, "store: adding an organisation");
     char msg[KZ_MAX_NAME + KZ_MAX_STIX_ID + 64];
 
     if (!q)
@@ -1182,8 +1199,8 @@ static int sqlite_user_add(void *b, struct store_user *u, struct kz_error *err)
 {
     struct sqlite_store *s = b;
     sqlite3_stmt *q = prepare(s,
-                              "INSERT INTO users (name, org, role, created)"
-                              " VALUES (?1, ?2, ?3, ?4)",
+                              "INSERT INTO users (key, name, org, role, created)"
+                              " VALUES (" NEXT_KEY("users") ", ?1, ?2, ?3, ?4)",
                               err, "store: adding a user");
     char msg[KZ_MAX_NAME + 64];
 
@@ -1201,7 +1218,7 @@ static int sqlite_user_add(void *b, struct store_user *u, struct kz_error *err)
 }
 
 #define USER_SELECT                                                                                \
-    "SELECT u.key, u.name, u.org, o.name, u.role, u.created FROM users u"                          \
+    "SELECT u.key, u.name, u.org, o.name, u.role, u.created, u.disabled FROM users u"              \
     " JOIN orgs o ON o.key = u.org"
 
 static void read_user(sqlite3_stmt *q, struct store_user *u)
@@ -1213,6 +1230,7 @@ static void read_user(sqlite3_stmt *q, struct store_user *u)
     col_text(q, 3, u->org_name, sizeof(u->org_name));
     col_text(q, 4, u->role, sizeof(u->role));
     u->created_us = sqlite3_column_int64(q, 5);
+    u->disabled = sqlite3_column_int(q, 6) != 0;
 }
 
 static int sqlite_user_find(void *b, const char *name, int64_t key, struct store_user *out,
@@ -1492,8 +1510,10 @@ static int sqlite_grant_each(void *b, int64_t collection, store_grant_fn fn, voi
 static int sqlite_community_add(void *b, struct store_community *c, struct kz_error *err)
 {
     struct sqlite_store *s = b;
-    sqlite3_stmt *q = prepare(s, "INSERT INTO communities (name, created) VALUES (?1, ?2)", err,
-                              "store: adding a community");
+    sqlite3_stmt *q = prepare(s,
+                              "INSERT INTO communities (key, name, created)"
+                              " VALUES (" NEXT_KEY("communities") ", ?1, ?2)",
+                              err, "store: adding a community");
     char msg[KZ_MAX_NAME + 64];
 
     if (!q)
@@ -2837,6 +2857,223 @@ static int sqlite_count(void *b, int64_t collection, uint64_t *count, struct kz_
     return 0;
 }
 
+/* --- changing and removing ----------------------------------------------- */
+
+/* Runs sql with ?1 = key (and ?2 = key2 when set); *changes gets the rows
+ * it changed (NULL: not wanted). */
+static int run_keyed(struct sqlite_store *s, const char *sql, int64_t key, int64_t key2,
+                     uint64_t *changes, struct kz_error *err, const char *what)
+{
+    sqlite3_stmt *q = prepare(s, sql, err, what);
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, key);
+    if (key2)
+        sqlite3_bind_int64(q, 2, key2);
+    if (finish_change(s, q, NULL, err, what) < 0)
+        return -1;
+    if (changes)
+        *changes = (uint64_t)sqlite3_changes(s->db);
+    return 0;
+}
+
+static int sqlite_user_update(void *b, int64_t key, const char *role, int disabled,
+                              struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "UPDATE users SET role = coalesce(?2, role),"
+                              " disabled = CASE WHEN ?3 < 0 THEN disabled ELSE ?3 END"
+                              " WHERE key = ?1",
+                              err, "store: changing a user");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, key);
+    if (role)
+        sqlite3_bind_text(q, 2, role, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 3, disabled < 0 ? -1 : disabled != 0);
+    if (finish_change(s, q, NULL, err, "store: changing a user") < 0)
+        return -1;
+    if (sqlite3_changes(s->db) == 0)
+        return kz_error_set(err, KZ_ENOTFOUND, "no user with key %lld", (long long)key);
+    return 0;
+}
+
+static int sqlite_community_leave(void *b, int64_t community, int64_t org, struct kz_error *err)
+{
+    uint64_t n = 0;
+
+    if (run_keyed(b, "DELETE FROM community_members WHERE community = ?1 AND org = ?2", community,
+                  org, &n, err, "store: leaving a community") < 0)
+        return -1;
+    return n ? 0 : kz_error_set(err, KZ_ENOTFOUND, "the organisation is not a member");
+}
+
+static int sqlite_org_update(void *b, const struct store_org *o, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q =
+            prepare(s, "UPDATE orgs SET country = ?2, sector = ?3, kind = ?4 WHERE key = ?1", err,
+                    "store: changing an organisation");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, o->key);
+    sqlite3_bind_text(q, 2, o->country, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, o->sector, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, o->kind, -1, SQLITE_STATIC);
+    return finish_change(s, q, NULL, err, "store: changing an organisation");
+}
+
+static int sqlite_collection_update(void *b, const struct store_collection *c, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q =
+            prepare(s, "UPDATE collections SET title = ?2, description = ?3 WHERE key = ?1", err,
+                    "store: changing a collection");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, c->key);
+    sqlite3_bind_text(q, 2, c->title, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, c->description, -1, SQLITE_STATIC);
+    return finish_change(s, q, NULL, err, "store: changing a collection");
+}
+
+/* One count of store_refs: the SQL (?1 the key) and where it goes. */
+struct refs_query {
+    enum store_entity kind;
+    size_t field; /* offsetof(struct store_refs, ...) */
+    const char *sql;
+};
+
+static const struct refs_query refs_queries[] = {
+        {STORE_ENTITY_ORG, offsetof(struct store_refs, users),
+         "SELECT count(*) FROM users WHERE org = ?1"},
+        {STORE_ENTITY_ORG, offsetof(struct store_refs, peers),
+         "SELECT count(*) FROM peers WHERE org = ?1"},
+        {STORE_ENTITY_ORG, offsetof(struct store_refs, objects),
+         "SELECT (SELECT count(*) FROM objects WHERE producer = ?1)"
+         " + (SELECT count(*) FROM recipients WHERE kind IN (2, 4) AND subject = ?1)"},
+        {STORE_ENTITY_ORG, offsetof(struct store_refs, grants),
+         "SELECT count(*) FROM grants WHERE kind = 2 AND subject = ?1"},
+        {STORE_ENTITY_ORG, offsetof(struct store_refs, members),
+         "SELECT count(*) FROM community_members WHERE org = ?1"},
+        {STORE_ENTITY_USER, offsetof(struct store_refs, tokens),
+         "SELECT count(*) FROM tokens WHERE user = ?1"},
+        {STORE_ENTITY_USER, offsetof(struct store_refs, grants),
+         "SELECT count(*) FROM grants WHERE kind = 1 AND subject = ?1"},
+        {STORE_ENTITY_USER, offsetof(struct store_refs, objects),
+         "SELECT count(*) FROM recipients WHERE kind = 1 AND subject = ?1"},
+        {STORE_ENTITY_COMMUNITY, offsetof(struct store_refs, grants),
+         "SELECT count(*) FROM grants WHERE kind = 3 AND subject = ?1"},
+        {STORE_ENTITY_COMMUNITY, offsetof(struct store_refs, members),
+         "SELECT count(*) FROM community_members WHERE community = ?1"},
+        {STORE_ENTITY_COMMUNITY, offsetof(struct store_refs, peers),
+         "SELECT count(*) FROM peer_communities WHERE community = ?1"},
+        {STORE_ENTITY_COLLECTION, offsetof(struct store_refs, objects),
+         "SELECT count(*) FROM objects WHERE collection = ?1"},
+        {STORE_ENTITY_COLLECTION, offsetof(struct store_refs, grants),
+         "SELECT count(*) FROM grants WHERE collection = ?1"},
+        {STORE_ENTITY_COLLECTION, offsetof(struct store_refs, links),
+         "SELECT count(*) FROM peer_links WHERE local = ?1"},
+};
+
+static int sqlite_refs_count(void *b, enum store_entity kind, int64_t key, struct store_refs *out,
+                             struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+
+    for (size_t i = 0; i < sizeof(refs_queries) / sizeof(refs_queries[0]); i++) {
+        const struct refs_query *r = &refs_queries[i];
+        sqlite3_stmt *q;
+        int rc;
+
+        if (r->kind != kind)
+            continue;
+        q = prepare(s, r->sql, err, "store: counting references");
+        if (!q)
+            return -1;
+        sqlite3_bind_int64(q, 1, key);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW)
+            *(uint64_t *)((char *)out + r->field) = (uint64_t)sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_ROW)
+            return db_fail(s, rc, err, "store: counting references");
+    }
+    return 0;
+}
+
+/* What store_remove runs for each kind, in order, ?1 the key; the last
+ * statement removes the row itself and must change one. */
+static const char *const remove_user[] = {
+        "DELETE FROM tokens WHERE user = ?1",
+        "DELETE FROM grants WHERE kind = 1 AND subject = ?1",
+        "UPDATE counters SET value = max(value, ?1) WHERE name = 'key_users'",
+        "DELETE FROM users WHERE key = ?1",
+        NULL,
+};
+static const char *const remove_org[] = {
+        "DELETE FROM grants WHERE kind = 2 AND subject = ?1",
+        "DELETE FROM community_members WHERE org = ?1",
+        "UPDATE counters SET value = max(value, ?1) WHERE name = 'key_orgs'",
+        "DELETE FROM orgs WHERE key = ?1",
+        NULL,
+};
+static const char *const remove_community[] = {
+        "DELETE FROM grants WHERE kind = 3 AND subject = ?1",
+        "DELETE FROM community_members WHERE community = ?1",
+        "DELETE FROM peer_communities WHERE community = ?1",
+        "UPDATE counters SET value = max(value, ?1) WHERE name = 'key_communities'",
+        "DELETE FROM communities WHERE key = ?1",
+        NULL,
+};
+static const char *const remove_collection[] = {
+        "DELETE FROM recipients WHERE added IN (SELECT added FROM objects WHERE collection = ?1)",
+        "DELETE FROM refs WHERE added IN (SELECT added FROM objects WHERE collection = ?1)",
+        "DELETE FROM ix.ids WHERE collection = ?1",
+        "DELETE FROM objects WHERE collection = ?1",
+        "DELETE FROM grants WHERE collection = ?1",
+        "DELETE FROM peer_links WHERE local = ?1",
+        "UPDATE counters SET value = max(value, ?1) WHERE name = 'key_collections'",
+        "DELETE FROM collections WHERE key = ?1",
+        NULL,
+};
+
+static int sqlite_remove(void *b, enum store_entity kind, int64_t key, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    const char *const *sql = kind == STORE_ENTITY_USER        ? remove_user
+                             : kind == STORE_ENTITY_ORG       ? remove_org
+                             : kind == STORE_ENTITY_COMMUNITY ? remove_community
+                                                              : remove_collection;
+    uint64_t n = 0;
+
+    if (!s->in_tx)
+        return kz_error_set(err, KZ_EINTERNAL, "store: a removal outside a transaction");
+    if (kind == STORE_ENTITY_ORG) {
+        struct store_refs r;
+        memset(&r, 0, sizeof(r));
+        if (sqlite_refs_count(b, kind, key, &r, err) < 0)
+            return -1;
+        if (r.users || r.peers)
+            return kz_error_set(err, KZ_ECONFLICT,
+                                "the organisation still has %llu user(s) and %llu peer(s)",
+                                (unsigned long long)r.users, (unsigned long long)r.peers);
+    }
+    /* the id index follows the objects' deletions (ids_level) */
+    if (kind == STORE_ENTITY_COLLECTION)
+        s->deleted_in_tx = 1;
+    for (; *sql; sql++)
+        if (run_keyed(s, *sql, key, 0, &n, err, "store: removing") < 0)
+            return -1;
+    return n ? 0
+             : kz_error_set(err, KZ_ENOTFOUND, "nothing with key %lld to remove", (long long)key);
+}
+
 const struct store_backend store_sqlite_backend = {
         .name = "sqlite",
         .open = sqlite_open,
@@ -2898,4 +3135,10 @@ const struct store_backend store_sqlite_backend = {
         .blob_put = sqlite_blob_put,
         .blob_get = sqlite_blob_get,
         .count = sqlite_count,
+        .user_update = sqlite_user_update,
+        .community_leave = sqlite_community_leave,
+        .org_update = sqlite_org_update,
+        .collection_update = sqlite_collection_update,
+        .refs_count = sqlite_refs_count,
+        .remove = sqlite_remove,
 };

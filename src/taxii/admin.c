@@ -13,6 +13,10 @@
  *   GET    /kizuna/admin/users/{name}/tokens/     a user's token ids
  *   POST   /kizuna/admin/users/{name}/tokens/     a new token, shown once
  *   DELETE /kizuna/admin/tokens/{id}/             revoke a token
+ *   PATCH  /kizuna/admin/users/{name}/            {"role"?, "disabled"?}
+ *   DELETE /kizuna/admin/users/{name}/            remove a user, its tokens, its grants
+ *
+ * What a change does is admin/'s (admin_user_update, admin_user_remove).
  */
 #include "taxii/taxii_int.h"
 
@@ -20,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin/admin.h"
 #include "auth/token.h"
 #include "json/json.h"
 #include "util/kztime.h"
@@ -186,7 +191,7 @@ static int add_user(void *ctx, const struct store_user *u)
     add_member(c->b, "name", u->name, 1);
     add_member(c->b, "org", u->org_name, 0);
     add_member(c->b, "role", u->role, 0);
-    kz_buf_addc(c->b, '}');
+    kz_buf_printf(c->b, ",\"disabled\":%s}", u->disabled ? "true" : "false");
     return 0;
 }
 
@@ -423,4 +428,155 @@ void taxii_admin_revoke(void *app, struct http_request *req, struct http_respons
 int taxii_admin_allowed(const struct auth_user *u)
 {
     return policy_is_account_admin(u);
+}
+
+/* PATCH /kizuna/admin/users/{name}/, decoded. */
+struct user_change {
+    char role[32];
+    int has_role;
+    int disabled; /* -1: not given */
+};
+
+/* Reads {"role"?: S, "disabled"?: true|false} from an untrusted body, at
+ * least one of them, keys and values decoded before use. -1 with *why. */
+static int read_user_change(const char *body, size_t len, struct user_change *out, const char **why)
+{
+    struct kzj_doc d;
+    struct kz_error err;
+    char key[16];
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    out->disabled = -1;
+    kzj_doc_init(&d);
+    d.max_nodes = KZ_MAX_ADMIN_JSON_NODES;
+    d.depth_limit = 1;
+    *why = "send one JSON object {\"role\": ..., \"disabled\": true|false}";
+    if (!body || kzj_parse(&d, body, len, &err) < 0 || kzj_type(&d, 0) != KZJ_OBJECT)
+        goto out;
+    KZJ_FOREACH_MEMBER(&d, 0, k)
+    {
+        int vt = kzj_type(&d, k + 1);
+        if (kzj_strcpy(&d, k, key, sizeof(key)) < 0) {
+            *why = "the body takes only \"role\" and \"disabled\"";
+            goto out;
+        }
+        if (strcmp(key, "role") == 0) {
+            if (vt != KZJ_STRING || kzj_strcpy(&d, k + 1, out->role, sizeof(out->role)) < 0) {
+                *why = "\"role\" is a string";
+                goto out;
+            }
+            out->has_role = 1;
+        } else if (strcmp(key, "disabled") == 0) {
+            if (vt != KZJ_TRUE && vt != KZJ_FALSE) {
+                *why = "\"disabled\" is true or false";
+                goto out;
+            }
+            out->disabled = vt == KZJ_TRUE;
+        } else {
+            *why = "the body takes only \"role\" and \"disabled\"";
+            goto out;
+        }
+    }
+    if (!out->has_role && out->disabled < 0)
+        goto out;
+    rc = 0;
+out:
+    kzj_doc_free(&d);
+    return rc;
+}
+
+/* The answer for an admin/ failure: 404 for what one may not manage (as
+ * admin/ reports it), 403 for a role one may not give. */
+static void admin_error(struct http_response *res, const struct kz_error *err)
+{
+    switch (err->code) {
+    case KZ_ENOTFOUND: json_error(res, 404, "no such user"); return;
+    case KZ_EDENIED: json_error(res, 403, "you may not give that role"); return;
+    case KZ_EUSAGE:
+        json_error(res, 400, "role is reader, contributor, org-admin, node-admin or peer");
+        return;
+    default: json_error(res, 503, "the store is not available"); return;
+    }
+}
+
+void taxii_admin_change_user(void *app, struct http_request *req, struct http_response *res)
+{
+    struct taxii_server *t = app;
+    struct taxii_req *q = http_request_data(req);
+    struct user_change in;
+    struct store_user u;
+    struct kz_error err;
+    const char *body, *why;
+    struct kz_buf *b;
+    char what[512];
+    size_t len;
+    int changed;
+    struct store *s = taxii_store(t, &err);
+
+    if (!s) {
+        json_error(res, 503, "the store is not available");
+        return;
+    }
+    body = http_request_body(req, &len);
+    if (read_user_change(body, len, &in, &why) < 0) {
+        json_error(res, 400, why);
+        return;
+    }
+    kz_error_clear(&err);
+    if (admin_user_update(s, &q->user, http_request_capture(req, 0), in.has_role ? in.role : NULL,
+                          in.disabled, &u, &changed, &err) < 0) {
+        admin_error(res, &err);
+        return;
+    }
+    /* from the next request on, not after the cache's second */
+    auth_cache_flush(t->auth);
+    taxii_epoch_bump(t);
+    snprintf(what, sizeof(what), "user=%s role=%s disabled=%d", u.name, u.role, u.disabled);
+    if (taxii_audit_change(t, req, "user-change", what) < 0) {
+        json_error(res, 503, "the user was changed but could not be recorded in the audit log");
+        return;
+    }
+    b = json_start(res, 200);
+    kz_buf_addc(b, '{');
+    add_member(b, "name", u.name, 1);
+    add_member(b, "org", u.org_name, 0);
+    add_member(b, "role", u.role, 0);
+    kz_buf_printf(b, ",\"disabled\":%s}", u.disabled ? "true" : "false");
+    json_end(res);
+}
+
+void taxii_admin_remove_user(void *app, struct http_request *req, struct http_response *res)
+{
+    struct taxii_server *t = app;
+    struct taxii_req *q = http_request_data(req);
+    struct store_refs refs;
+    struct store_user u;
+    struct kz_error err;
+    struct kz_buf *b;
+    char what[512];
+    struct store *s = taxii_store(t, &err);
+
+    if (!s) {
+        json_error(res, 503, "the store is not available");
+        return;
+    }
+    kz_error_clear(&err);
+    if (admin_user_remove(s, &q->user, http_request_capture(req, 0), &u, &refs, &err) < 0) {
+        admin_error(res, &err);
+        return;
+    }
+    auth_cache_flush(t->auth);
+    taxii_epoch_bump(t);
+    snprintf(what, sizeof(what), "user=%s org=%s tokens=%llu", u.name, u.org_name,
+             (unsigned long long)refs.tokens);
+    if (taxii_audit_change(t, req, "user-remove", what) < 0) {
+        json_error(res, 503, "the user was removed but could not be recorded in the audit log");
+        return;
+    }
+    b = json_start(res, 200);
+    kz_buf_addc(b, '{');
+    add_member(b, "name", u.name, 1);
+    kz_buf_addstr(b, ",\"removed\":true}");
+    json_end(res);
 }

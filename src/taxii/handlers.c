@@ -356,7 +356,7 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
     want_sig = sig_v == 1; /* v1, made once and cached with the page */
     /* a polling client asks the same again and again: answer from the
      * cache while nothing was written since */
-    kz_buf_init(&key, t->cfg->cache ? 4 * HTTP_MAX_TARGET : 0);
+    kz_buf_init(&key, atomic_load(&t->cache) ? 4 * HTTP_MAX_TARGET : 0);
     taxii_rcache_key(&key, http_request_target(req), &q->view);
     kz_buf_addstr(&key, want_sig ? "|signed" : "|");
     if (!key.failed && taxii_rcache_get(t->rcache, &key, taxii_thread_epoch(q->thread), res, &count,

@@ -55,6 +55,10 @@ static const struct http_route routes[] = {
          "admin-add-token"},
         {"DELETE", "/kizuna/admin/tokens/{token}/", taxii_admin_revoke, ROUTE_ADMIN,
          "admin-revoke"},
+        {"PATCH", "/kizuna/admin/users/{user}/", taxii_admin_change_user,
+         ROUTE_ADMIN | HTTP_ROUTE_BODY, "admin-change-user"},
+        {"DELETE", "/kizuna/admin/users/{user}/", taxii_admin_remove_user, ROUTE_ADMIN,
+         "admin-remove-user"},
         {NULL, NULL, NULL, 0, NULL},
 };
 
@@ -244,8 +248,8 @@ static int prepare(void *ctx, struct http_request *req, const struct http_route 
             return 1;
         }
         *max_body = q->root.max_content_length;
-        if (t->cfg->max_content_length < *max_body)
-            *max_body = t->cfg->max_content_length;
+        if (atomic_load(&t->max_content_length) < *max_body)
+            *max_body = atomic_load(&t->max_content_length);
     }
     return 0;
 }
@@ -332,6 +336,8 @@ struct taxii_server *taxii_server_new(struct node *node, struct sign_signer *sig
     t->node = node;
     t->cfg = node_config(node);
     t->signer = signer;
+    atomic_init(&t->max_content_length, t->cfg->max_content_length);
+    atomic_init(&t->cache, t->cfg->cache);
     atomic_init(&t->epoch, 1);
     pthread_mutex_init(&t->write_lock, NULL);
     pthread_mutex_init(&t->url_lock, NULL);
@@ -393,6 +399,12 @@ void taxii_server_free(struct taxii_server *t)
 const struct http_app *taxii_http_app(struct taxii_server *t)
 {
     return &t->app;
+}
+
+void taxii_set_limits(struct taxii_server *t, uint64_t max_content_length, int cache)
+{
+    atomic_store(&t->max_content_length, max_content_length);
+    atomic_store(&t->cache, cache);
 }
 
 void taxii_set_public_url(struct taxii_server *t, const char *url)

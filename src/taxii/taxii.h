@@ -102,6 +102,10 @@ const struct http_app *taxii_http_app(struct taxii_server *t);
  * set, discovery answers 503. Never taken from a request's Host header. */
 void taxii_set_public_url(struct taxii_server *t, const char *url);
 
+/* What a configuration reload changes live ([server] max_content_length
+ * and cache): safe while requests run. */
+void taxii_set_limits(struct taxii_server *t, uint64_t max_content_length, int cache);
+
 /* Housekeeping run by `kizuna serve` now and then: drops expired status
  * resources. */
 void taxii_housekeeping(struct taxii_server *t);

@@ -40,6 +40,10 @@ struct taxii_server {
     _Atomic int64_t last_write_us; /* when the writer was last released */
     pthread_mutex_t url_lock;      /* guards public_url */
     char public_url[NODE_URL_MAX]; /* what discovery advertises; "" until set */
+    /* [server] settings a reload changes while requests run (taxii_set_limits);
+     * the rest of cfg never changes in a running server */
+    _Atomic uint64_t max_content_length;
+    atomic_int cache;
 };
 
 /* The main thread checkpoints once no write has come for this long. */
@@ -132,6 +136,8 @@ void taxii_admin_add_user(void *app, struct http_request *req, struct http_respo
 void taxii_admin_tokens(void *app, struct http_request *req, struct http_response *res);
 void taxii_admin_add_token(void *app, struct http_request *req, struct http_response *res);
 void taxii_admin_revoke(void *app, struct http_request *req, struct http_response *res);
+void taxii_admin_change_user(void *app, struct http_request *req, struct http_response *res);
+void taxii_admin_remove_user(void *app, struct http_request *req, struct http_response *res);
 
 /* Handlers (handlers.c). */
 void taxii_get_discovery(void *app, struct http_request *req, struct http_response *res);

@@ -65,6 +65,11 @@
  * seven; a little room so that an unknown member is named, not just refused. */
 #define KZ_MAX_ADMIN_JSON_NODES 16
 
+/* `kizuna apply`: the declarative file's size and its entries in all (a
+ * node's set-up, written and reviewed by people: thousands at most). */
+#define KZ_MAX_APPLY_FILE    (4u * 1024 * 1024)
+#define KZ_MAX_APPLY_ENTRIES 10000
+
 /* --- STIX patterns (pattern/): from indicators anyone may post --- */
 
 /* The longest pattern accepted, in bytes. Real indicators are well under

@@ -150,6 +150,35 @@ static void test_configured_wins(void **state)
     assert_string_equal(out, "https://kizuna.example.org:8470");
 }
 
+/* A reload tells live settings from those that need a restart, and an
+ * unchanged file from a changed one (strings compared up to their NUL). */
+static void test_diff(void **state)
+{
+    struct node_config a, b;
+    struct kz_error err;
+    char live[512], restart[512];
+
+    (void)state;
+    assert_int_equal(node_config_parse("[server]\nlisten = 127.0.0.1:9000\n", "/h", &a, &err), 0);
+    assert_int_equal(node_config_parse("[server]\nlisten = 127.0.0.1:9000\n", "/h", &b, &err), 0);
+    node_config_diff(&a, &b, live, sizeof(live), restart, sizeof(restart));
+    assert_string_equal(live, "");
+    assert_string_equal(restart, "");
+    assert_int_equal(node_config_parse("[server]\nlisten = 127.0.0.1:9\nmax_content_length = "
+                                       "2048\ncache = off\n[sync]\ninterval = 60\n",
+                                       "/h", &b, &err),
+                     0);
+    node_config_diff(&a, &b, live, sizeof(live), restart, sizeof(restart));
+    assert_string_equal(live, "server.cache, server.max_content_length");
+    assert_string_equal(restart, "server.listen, sync.interval");
+    /* a shorter string written over a longer one is still equal to itself */
+    snprintf(b.listen, sizeof(b.listen), "%s", "127.0.0.1:9000-and-more");
+    snprintf(b.listen, sizeof(b.listen), "%s", "127.0.0.1:9000");
+    b.sync_interval = a.sync_interval;
+    node_config_diff(&a, &b, live, sizeof(live), restart, sizeof(restart));
+    assert_string_equal(restart, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +187,7 @@ int main(void)
             cmocka_unit_test(test_derived),
             cmocka_unit_test(test_wildcard_is_the_host_name),
             cmocka_unit_test(test_configured_wins),
+            cmocka_unit_test(test_diff),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

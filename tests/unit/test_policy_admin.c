@@ -183,12 +183,58 @@ static void test_operator(void **state)
     assert_int_equal(op.key, 0);
 }
 
+/* Changing a role: the caller must manage the account as it is and as it
+ * would be, and may give the new role; an org admin never raises anyone
+ * above org-admin nor reaches another organisation's account. */
+static void test_change_role(void **state)
+{
+    static const struct {
+        enum auth_role caller;
+        const char *from;
+        int64_t org;
+        enum auth_role to;
+        int ok;
+    } cases[] = {
+            {AUTH_ROLE_ORG_ADMIN, "contributor", ORG_MINE, AUTH_ROLE_READER, 1},
+            {AUTH_ROLE_ORG_ADMIN, "reader", ORG_MINE, AUTH_ROLE_ORG_ADMIN, 1},
+            {AUTH_ROLE_ORG_ADMIN, "reader", ORG_MINE, AUTH_ROLE_NODE_ADMIN, 0},
+            {AUTH_ROLE_ORG_ADMIN, "reader", ORG_MINE, AUTH_ROLE_PEER, 0},
+            {AUTH_ROLE_ORG_ADMIN, "node-admin", ORG_MINE, AUTH_ROLE_READER, 0},
+            {AUTH_ROLE_ORG_ADMIN, "peer", ORG_MINE, AUTH_ROLE_READER, 0},
+            {AUTH_ROLE_ORG_ADMIN, "reader", ORG_OTHER, AUTH_ROLE_CONTRIBUTOR, 0},
+            {AUTH_ROLE_ORG_ADMIN, "reader", ORG_MINE, AUTH_ROLE_NONE, 0},
+            {AUTH_ROLE_NODE_ADMIN, "reader", ORG_OTHER, AUTH_ROLE_NODE_ADMIN, 1},
+            {AUTH_ROLE_NODE_ADMIN, "peer", ORG_OTHER, AUTH_ROLE_READER, 1},
+            {AUTH_ROLE_CONTRIBUTOR, "reader", ORG_MINE, AUTH_ROLE_READER, 0},
+            {AUTH_ROLE_READER, "reader", ORG_MINE, AUTH_ROLE_READER, 0},
+            {AUTH_ROLE_PEER, "reader", ORG_MINE, AUTH_ROLE_READER, 0},
+    };
+    struct store_user t;
+    struct auth_user c;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        c = caller(cases[i].caller, ORG_MINE);
+        t = target(cases[i].from, cases[i].org);
+        if (policy_may_change_role(&c, &t, cases[i].to) != cases[i].ok)
+            fail_msg("case %zu: %s -> %s", i, cases[i].from, auth_role_name(cases[i].to));
+    }
+    c = caller(AUTH_ROLE_NODE_ADMIN, ORG_MINE);
+    assert_false(policy_may_change_role(&c, NULL, AUTH_ROLE_READER));
+    assert_false(policy_may_change_role(NULL, &t, AUTH_ROLE_READER));
+    assert_true(policy_may_manage_node(&c));
+    c = caller(AUTH_ROLE_ORG_ADMIN, ORG_MINE);
+    assert_false(policy_may_manage_node(&c));
+    assert_false(policy_may_manage_node(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_manage_account),    cmocka_unit_test(test_org_admin_without_org),
             cmocka_unit_test(test_grant_role),        cmocka_unit_test(test_admins_and_grants),
             cmocka_unit_test(test_null_fails_closed), cmocka_unit_test(test_operator),
+            cmocka_unit_test(test_change_role),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

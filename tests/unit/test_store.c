@@ -220,6 +220,63 @@ static void test_accounts(void **state)
     assert_int_equal(err.code, KZ_ENOTFOUND);
 }
 
+/* Removing: what depends on the removed thing goes with it, an
+ * organisation with users is refused, removals need a transaction, and the
+ * key of the newest removed row is never given again (SQLite would hand out
+ * max(key) + 1 once more, so an old grant or recipient row would name the
+ * newcomer). */
+static void test_remove_and_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    struct store_org a = {.name = "a"}, b = {.name = "b"}, c = {.name = "c"};
+    struct store_user u = {.name = "u", .role = "reader"}, v = {.name = "v", .role = "reader"}, got;
+    struct store_token t = {.token_id = "00112233445566aa"};
+    struct store_grant g = {.collection = f->coll, .kind = STORE_GRANT_USER, .can_read = 1};
+    struct store_refs refs;
+
+    assert_int_equal(store_org_add(f->s, &a, &err), 0);
+    assert_int_equal(store_org_add(f->s, &b, &err), 0);
+    u.org = b.key;
+    assert_int_equal(store_user_add(f->s, &u, &err), 0);
+    t.user = u.key;
+    assert_int_equal(store_token_add(f->s, &t, &err), 0);
+    g.subject = u.key;
+    assert_int_equal(store_grant_set(f->s, &g, &err), 0);
+    assert_int_equal(store_refs_count(f->s, STORE_ENTITY_USER, u.key, &refs, &err), 0);
+    assert_int_equal(refs.tokens, 1);
+    assert_int_equal(refs.grants, 1);
+    /* disabled, and back */
+    assert_int_equal(store_user_update(f->s, u.key, NULL, 1, &err), 0);
+    assert_int_equal(store_user_get(f->s, u.key, &got, &err), 0);
+    assert_true(got.disabled);
+    assert_int_equal(store_user_update(f->s, u.key, "contributor", 0, &err), 0);
+    assert_int_equal(store_user_get(f->s, u.key, &got, &err), 0);
+    assert_false(got.disabled);
+    assert_string_equal(got.role, "contributor");
+    assert_int_equal(store_user_update(f->s, 999, NULL, 1, &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+    /* outside a transaction: refused */
+    assert_int_equal(store_remove(f->s, STORE_ENTITY_USER, u.key, &err), -1);
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_remove(f->s, STORE_ENTITY_ORG, b.key, &err), -1);
+    assert_int_equal(err.code, KZ_ECONFLICT);
+    assert_int_equal(store_remove(f->s, STORE_ENTITY_USER, u.key, &err), 0);
+    assert_int_equal(store_remove(f->s, STORE_ENTITY_ORG, b.key, &err), 0);
+    assert_int_equal(store_remove(f->s, STORE_ENTITY_ORG, b.key, &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(store_token_find(f->s, "00112233445566aa", &t, &err), -1);
+    assert_int_equal(store_refs_count(f->s, STORE_ENTITY_USER, u.key, &refs, &err), 0);
+    assert_int_equal(refs.grants, 0);
+    /* the newest keys removed are not handed out again */
+    assert_int_equal(store_org_add(f->s, &c, &err), 0);
+    assert_true(c.key > b.key);
+    v.org = c.key;
+    assert_int_equal(store_user_add(f->s, &v, &err), 0);
+    assert_true(v.key > u.key);
+}
+
 static void test_collections(void **state)
 {
     struct fixture *f = *state;
@@ -648,6 +705,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_list_needs_visibility, setup, teardown),
             cmocka_unit_test_setup_teardown(test_listing_callbacks, setup, teardown),
             cmocka_unit_test_setup_teardown(test_collections, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_remove_and_keys, setup, teardown),
             cmocka_unit_test_setup_teardown(test_duplicates_and_conflicts, setup, teardown),
             cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
             cmocka_unit_test_setup_teardown(test_filters_and_pages, setup, teardown),
