@@ -57,7 +57,9 @@ The convention (docs/CONTRIBUTING.md says the same for writers):
   in.example are localhost (the certificate kizuna init makes names it). Each
   session runs in a network namespace of its own when the system allows one
   (unshare), so the docs' port 8470 never meets another test or a running
-  node; otherwise sessions take a lock and run one at a time.
+  node; otherwise (or with KZ_DOC_NO_NETNS=1) doc tests take a lock and run
+  one at a time. Within a file, sessions run one after the other, each to its
+  end, in the order they first appear.
 
 The harness never runs a block marked builds: a doc test that ran
 scripts/test.sh would run the doc tests again.
@@ -565,49 +567,50 @@ def run_doc(path, repo, build, netns, env):
     if not blocks:
         print("%s: no examples" % rel)
         return 0
-    sessions = {}
-    failures = 0
-    dead = set()
-    order = []
+    # One session at a time, each to its end, in the order they first appear:
+    # sessions share nothing, and two never hold the docs' port 8470 at once
+    # (which matters where there is no network namespace).
+    groups = {}
     for n, b in enumerate(blocks):
-        d = b.directives
-        tag = "%s (%s)" % (b.where, ", ".join(k + (" " + v if v else "") for k, v in d.items()) or "plain")
-        if "skip" in d:
-            print("skip  %s: %s" % (tag, d["skip"]))
-            continue
-        if "builds" in d:
-            notes, problems = check_builds(b, repo)
-            if problems:
+        groups.setdefault(b.directives.get("session") or "#%d" % n, []).append((n, b))
+    failures = 0
+    for name, members in groups.items():
+        sess = None
+        dead = False
+        for n, b in members:
+            d = b.directives
+            tag = "%s (%s)" % (b.where, ", ".join(k + (" " + v if v else "") for k, v in d.items()) or "plain")
+            if "skip" in d:
+                print("skip  %s: %s" % (tag, d["skip"]))
+                continue
+            if "builds" in d:
+                notes, problems = check_builds(b, repo)
+                if problems:
+                    failures += 1
+                    print("FAIL %s: a builds block, checked without running it:\n  %s"
+                          % (b.where, "\n  ".join(problems)))
+                else:
+                    print("check %s: not run (it builds the project%s); %s" % (
+                        tag, ": " + d["builds"] if d["builds"] else "", "; ".join(notes) or "nothing to check"))
+                continue
+            if dead:
+                print("skip  %s: an earlier block of session %s failed" % (tag, name))
+                continue
+            if sess is None:
+                sess = Session(d.get("session", ""), netns, env, repo, build)
+            if "requires" in d and not os.path.exists(os.path.join(sess.cwd, d["requires"])):
+                print("skip  %s: requires %s, which is not here" % (tag, d["requires"]))
+                continue
+            t0 = time.monotonic()
+            msg = run_block(b, sess, n)
+            if msg:
                 failures += 1
-                print("FAIL %s: a builds block, checked without running it:\n  %s" % (b.where, "\n  ".join(problems)))
+                dead = True
+                print(msg)
             else:
-                print("check %s: not run (it builds the project%s); %s" % (
-                    tag, ": " + d["builds"] if d["builds"] else "", "; ".join(notes) or "nothing to check"))
-            continue
-        name = d.get("session") or "#%d" % n
-        if name in dead:
-            print("skip  %s: an earlier block of session %s failed" % (tag, name))
-            continue
-        if name not in sessions:
-            sessions[name] = Session(d.get("session", ""), netns, env, repo, build)
-            order.append(name)
-        sess = sessions[name]
-        if "requires" in d and not os.path.exists(os.path.join(sess.cwd, d["requires"])):
-            print("skip  %s: requires %s, which is not here" % (tag, d["requires"]))
-            continue
-        t0 = time.monotonic()
-        msg = run_block(b, sess, n)
-        if msg:
-            failures += 1
-            dead.add(name)
-            print(msg)
-            sessions.pop(name).close()
-        else:
-            print("ok    %s in %.1f s" % (tag, time.monotonic() - t0))
-        if "session" not in d and name in sessions:
-            sessions.pop(name).close()
-    for name in list(sessions):
-        sessions.pop(name).close()
+                print("ok    %s in %.1f s" % (tag, time.monotonic() - t0))
+        if sess is not None:
+            sess.close()
     print("%s: %d example block(s), %d failed" % (rel, len(blocks), failures))
     return failures
 
@@ -636,7 +639,7 @@ def main(argv):
     build = os.environ.get("KZ_BUILD_DIR") or os.path.dirname(os.path.abspath(kizuna))
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(os.path.abspath(kizuna)) + os.pathsep + env.get("PATH", "")
-    netns = netns_prefix()
+    netns = None if os.environ.get("KZ_DOC_NO_NETNS") else netns_prefix()
     lock = None
     if netns is None:
         print("note: no network namespace here (unshare); sessions run one at a time on this host's loopback")

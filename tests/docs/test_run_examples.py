@@ -34,6 +34,9 @@ expect("scripts/test.sh parses" in out, "the builds block's script is parsed", o
 expect("skip  tests/docs/fixtures/pass.md:46" in out and "shows a placeholder only" in out,
        "a skip is reported with its reason", out)
 
+rc, out = run("pass.md", {"KZ_DOC_NO_NETNS": "1"})
+expect(rc == 0 and "no network namespace here" in out, "pass.md passes without a network namespace", out)
+
 rc, out = run("fail.md")
 expect(rc == 1, "fail.md fails", out)
 expect("FAIL tests/docs/fixtures/fail.md:3 (sh): exit status 2" in out, "the failing block and status", out)
