@@ -5,13 +5,19 @@
 # the MITRE ATT&CK bundles from ../shared/data/attack/ when present. It ends
 # serving TAXII 2.1 on 127.0.0.1:8470 (KIZUNA_LISTEN to change) until ^C.
 # Running it again reuses the node and its admin token (kizuna-home.token).
+# KIZUNA=PATH runs that kizuna binary instead, without installing or building
+# (the docs' example test runs the demo this way).
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
-sh scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
-KZ="$root/build/kizuna"
+if [ -n "${KIZUNA:-}" ]; then
+    KZ=$KIZUNA
+else
+    sh scripts/install-deps.sh
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+    KZ="$root/build/kizuna"
+fi
 HOME_DIR=${KIZUNA_HOME:-$root/kizuna-home}
 export KIZUNA_HOME="$HOME_DIR"
 
@@ -42,7 +48,9 @@ fi
 listen=${KIZUNA_LISTEN:-127.0.0.1:8470}
 cat >&2 <<MSG
 
-demo: node in $HOME_DIR, admin token in $HOME_DIR.token. Try, in another terminal:
+demo: node in $HOME_DIR, admin token in $HOME_DIR.token. The program is
+$KZ (not installed); for the README's examples, in another terminal:
+  export PATH="$(dirname "$KZ"):\$PATH"
   TOKEN=\$(cat $HOME_DIR.token)
   curl -H "Authorization: Bearer \$TOKEN" http://$listen/taxii2/
   curl -H "Authorization: Bearer \$TOKEN" "http://$listen/default/collections/intel/objects/?limit=5"
