@@ -8,6 +8,7 @@ set -eu
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev llvm
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
 libsodium-dev libpcre2-dev libinih-dev libcmocka-dev libgnutls28-dev zlib1g-dev
+libidn2-dev libpsl-dev libunistring-dev unicode-data bzip2
 publicsuffix python3 curl ca-certificates sqlite3 clang-format"
 BENCH="nginx-light wrk ripgrep hyperfine time"
 

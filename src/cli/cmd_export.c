@@ -53,8 +53,10 @@ static const char help[] =
         "T limits the values: ip (addresses and CIDR blocks), domain, url, email,\n"
         "hash, or one of md5, sha1, sha256, sha512. --sid-base N puts the rules' sids\n"
         "in [N, N+999999] (default 1000000). --psl FILE is the public suffix list\n"
-        "(default /usr/share/publicsuffix/public_suffix_list.dat): a domain that is\n"
-        "a public suffix never matches its subdomains. A summary goes to stderr.\n"
+        "(default: the newer of Debian's publicsuffix package and libpsl's built-in\n"
+        "copy): a domain that is a public suffix never matches its subdomains.\n"
+        "Internationalised names are written as IDNA A-labels. A summary goes to\n"
+        "stderr.\n"
         "Setting up Zeek and Suricata: docs/EXPORTS.md.\n";
 
 /* Objects are written in batches: large enough to amortise write(2), small
@@ -202,18 +204,23 @@ static void sensor_audit(struct node *n, const char *as, const struct sensor_arg
     }
 }
 
-/* The public suffix list: --psl FILE must load; the default may be missing
- * (then only single labels are public suffixes, with a warning). */
+/* The public suffix list: --psl FILE must load; the default is libpsl's
+ * newest (Debian's list or its built-in copy), missing only when memory
+ * runs out (then only single labels are public suffixes, with a warning). */
 static int sensor_psl(const char *path, struct match_psl **psl, struct kz_error *err)
 {
-    *psl = match_psl_load(path ? path : MATCH_PSL_DEFAULT_PATH, err);
-    if (*psl || path)
+    if (path) {
+        *psl = match_psl_load(path, err);
         return *psl ? 0 : -1;
-    fprintf(stderr,
-            "kizuna: warning: no public suffix list (%s): only single labels are treated as "
-            "public suffixes\n",
-            MATCH_PSL_DEFAULT_PATH);
-    kz_error_clear(err);
+    }
+    *psl = match_psl_default(err);
+    if (!*psl) {
+        fprintf(stderr,
+                "kizuna: warning: no public suffix list (%s): only single labels are treated "
+                "as public suffixes\n",
+                err->text);
+        kz_error_clear(err);
+    }
     return 0;
 }
 

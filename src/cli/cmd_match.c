@@ -634,12 +634,13 @@ int cmd_match(struct cli *cli, int argc, char **argv)
     r.idx = match_index_new(&err);
     if (!r.idx)
         goto out;
-    psl = match_psl_load(MATCH_PSL_DEFAULT_PATH, &err);
+    psl = match_psl_default(&err);
     if (!psl)
         fprintf(stderr,
                 "kizuna: warning: no public suffix list (%s): only single labels are "
                 "treated as public suffixes\n",
-                MATCH_PSL_DEFAULT_PATH);
+                err.text);
+    kz_error_clear(&err);
     match_index_set_psl(r.idx, psl);
     io.collections = ncolls ? colls : NULL;
     io.ncollections = ncolls;

@@ -102,8 +102,9 @@ int ex_url_split(const char *u, size_t n, struct ex_url *out)
 }
 
 /* The host of a normalised URL as sensors see it in DNS, SNI and Host
- * headers: a percent-encoded UTF-8 name (how the normaliser keeps one)
- * becomes its A-label form; ASCII names, IPv4 and [IPv6] stay. */
+ * headers: the normaliser writes Unicode names as A-labels already; a
+ * percent-encoded one it kept (libidn2 refused it) is decoded and refused
+ * here; ASCII names, IPv4 and [IPv6] stay. */
 static int url_host(const char *h, size_t n, char *out, size_t cap, size_t *len)
 {
     char dec[MATCH_MAX_DOMAIN * 4 + 1], norm[MATCH_MAX_DOMAIN * 4 + 1];
@@ -132,9 +133,11 @@ static int url_host(const char *h, size_t n, char *out, size_t cap, size_t *len)
         dec[dn++] = (char)c;
     }
     kz_error_clear(&e);
-    if (match_domain_normalise(dec, dn, norm, sizeof(norm), &nn, &e) < 0)
-        return -1;
-    return match_domain_alabel(norm, nn, out, cap, len);
+    if (match_domain_normalise(dec, dn, norm, sizeof(norm), &nn, &e) < 0 || nn >= cap)
+        return -1; /* normalised names are in A-label form */
+    memcpy(out, norm, nn + 1);
+    *len = nn;
+    return 0;
 }
 
 static int printable_ascii(const char *s, size_t n)
@@ -203,7 +206,7 @@ static int atext(unsigned char c)
 static enum ex_verdict email_value(const struct kzp_cond *c, char *out, size_t cap, size_t *len)
 {
     char norm[EX_MAX_VALUE + 1];
-    size_t nn, at, dl;
+    size_t nn, at;
     struct kz_error e;
 
     kz_error_clear(&e);
@@ -216,12 +219,10 @@ static enum ex_verdict email_value(const struct kzp_cond *c, char *out, size_t c
     for (size_t i = 0; i + 1 < at; i++)
         if (!atext((unsigned char)norm[i]))
             return EX_INVALID;
-    if (at >= cap)
+    if (nn >= cap)
         return EX_INVALID;
-    memcpy(out, norm, at);
-    if (match_domain_alabel(norm + at, nn - at, out + at, cap - at, &dl) < 0)
-        return EX_INVALID;
-    *len = at + dl;
+    memcpy(out, norm, nn + 1); /* the domain is in A-label form already */
+    *len = nn;
     return EX_OK;
 }
 
@@ -289,9 +290,10 @@ enum ex_verdict ex_value(const struct export_opts *o, const struct kzp_cond *c,
     case MATCH_CIDR6: return addr_value(c, kind, out, cap, len);
     case MATCH_DOMAIN:
         kz_error_clear(&e);
-        if (match_domain_normalise(c->value, c->len, norm, sizeof(norm), &nn, &e) < 0 ||
-            match_domain_alabel(norm, nn, out, cap, len) < 0)
+        if (match_domain_normalise(c->value, c->len, norm, sizeof(norm), &nn, &e) < 0 || nn >= cap)
             return EX_INVALID;
+        memcpy(out, norm, nn + 1); /* in A-label form */
+        *len = nn;
         if (match_psl_is_public_suffix(o->psl, out, *len))
             *flags |= EX_PUBLIC_SUFFIX;
         /* a public suffix in a subdomain-matching set would match every

@@ -38,7 +38,9 @@ static const char *const fz_values[][2] = {
         {"domain", "a.bc"},
         {"domain", "example.com"},
         {"domain", "co.jp"},
+        {"domain", "ü.bc"}, /* xn--tda.bc: Unicode names in logs reach libidn2 */
         {"url", "http://a.bc/"},
+        {"url", "http://ü.bc/"},
         {"url", "https://example.com/x?y=1"},
         {"email", "a@b.cd"},
         {"md5", "d41d8cd98f00b204e9800998ecf8427e"},

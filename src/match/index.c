@@ -292,6 +292,8 @@ int mx_url_host_maybe(const struct match_index *idx, const char *h, size_t n)
             return 1; /* escapes and IPv6 literals change in normalisation */
         low[i] = (char)mx_lower[(unsigned char)h[i]];
     }
+    if (mx_has_u8(h, n))
+        return 1; /* so do Unicode names (A-labels) */
     b = mx_filter_bits(mx_hash(low, n, idx->seed), idx->uh_shift, &w);
     return (idx->urlhosts[w] & b) == b;
 }

@@ -69,9 +69,10 @@ int match_cidr_parse(const char *s, size_t n, int *family, uint8_t addr[16], uns
  * length written (at most 45) or 0 when cap is too small. */
 size_t match_ip_format(int family, const uint8_t *addr, char *out, size_t cap);
 
-/* Domain: ASCII lowercase, one trailing dot removed, labels of 1..63 bytes
- * from [a-z0-9_-] or UTF-8, at least two labels, total <= 253, the last
- * label not all digits. */
+/* Domain: one trailing dot removed, labels with non-ASCII bytes in A-label
+ * form (match_domain_alabel), ASCII lowercase, labels of 1..63 bytes from
+ * [a-z0-9_-], at least two labels, total <= 253, the last label not all
+ * digits. */
 int match_domain_normalise(const char *in, size_t n, char *out, size_t cap, size_t *outlen,
                            struct kz_error *err);
 
@@ -98,45 +99,48 @@ int match_hash_parse(const char *hex, size_t n, enum match_kind *kind, uint8_t o
 int match_normalise(enum match_kind kind, const char *in, size_t n, char *out, size_t cap,
                     size_t *outlen, struct kz_error *err);
 
-/* --- IDNA A-labels (psl.c) ------------------------------------------------
+/* --- IDNA A-labels (idn.c) ------------------------------------------------
  * The form DNS queries, TLS SNI and HTTP Host headers carry a Unicode name
- * in. No error text: 0 or -1 says valid or not. */
+ * in, by libidn2: IDNA2008 with the UTS #46 nontransitional mapping. */
 
-/* Punycode (RFC 3492) of one label of UTF-8 text in[0..n), its letters of
- * Latin, Greek, Cyrillic and fullwidth Latin lowercased first (IDNA's
- * mapping step for them): writes "xn--..." with a NUL into out[0..cap) and
- * returns its length; a label of ASCII alone is copied as it is. Returns 0
- * when the label is empty, is not valid UTF-8 (overlong forms and
- * surrogates included), holds an ASCII byte other than [a-z0-9_-] (so
- * capitals are refused: normalise first) or a code point no host name may
- * hold (controls, spaces, dot variants, private use, noncharacters), or
- * when the result would pass 63 bytes (MATCH_MAX_LABEL) or not fit in cap
- * with its NUL. */
-size_t match_punycode_label(const char *in, size_t n, char *out, size_t cap);
+/* The A-label form of the domain in[0..n) (UTF-8) into out[0..cap) with a
+ * NUL, *outlen set: each label holding a non-ASCII byte goes through
+ * libidn2 (case and width folded, "İstanbul" -> "xn--istanbul-o0e",
+ * "ＥＸＡＭＰＬＥ" -> "example", "straße" -> "xn--strae-oqa"; an ideographic
+ * full stop inside it separates labels); a label of ASCII alone is only
+ * lowercased. Returns 0, or -1 with err (KZ_EINVALID) naming the value and
+ * libidn2's reason, an empty label, a result over 253 bytes or cap, or
+ * input over MATCH_MAX_IDN_BYTES. */
+int match_domain_alabel(const char *in, size_t n, char *out, size_t cap, size_t *outlen,
+                        struct kz_error *err);
 
-/* A domain as match_domain_normalise writes it, in A-label form: every
- * label through match_punycode_label, into out[0..cap) with a NUL. Returns
- * 0 with *outlen set, or -1 on an empty label, a label punycode refuses, or
- * a result longer than 253 bytes (MATCH_MAX_DOMAIN) or than cap allows. */
-int match_domain_alabel(const char *in, size_t n, char *out, size_t cap, size_t *outlen);
+/* --- public suffix list (psl.c, libpsl) --------------------------------- */
 
-/* --- public suffix list ------------------------------------------------- */
-
-/* Debian's `publicsuffix` package installs the list here. */
+/* Debian's `publicsuffix` package installs the list's text here. */
 #define MATCH_PSL_DEFAULT_PATH "/usr/share/publicsuffix/public_suffix_list.dat"
 
 struct match_psl;
 
-/* Loads a public suffix list (publicsuffix.org format, ICANN and private
- * sections both). Unicode rules are also stored in their punycode form.
- * Returns NULL with err set on failure; the caller frees. */
+/* The default list: libpsl's psl_latest(), the newer of Debian's
+ * `publicsuffix` package (its compiled list under /usr/share/publicsuffix)
+ * and the copy built into libpsl, so there always is one. NULL with err
+ * set only when memory runs out. The caller frees. */
+struct match_psl *match_psl_default(struct kz_error *err);
+
+/* Loads a public suffix list file (publicsuffix.org text format, ICANN and
+ * private sections both, or libpsl's DAFSA form) of at most
+ * MATCH_MAX_PSL_BYTES. Unicode rules apply to names in either form.
+ * Returns NULL with err set (the file named) on failure, including a list
+ * without rules; the caller frees. */
 struct match_psl *match_psl_load(const char *path, struct kz_error *err);
+/* The same from text[0..n) in memory. */
 struct match_psl *match_psl_parse(const char *text, size_t n, struct kz_error *err);
 void match_psl_free(struct match_psl *psl);
 
-/* Whether the normalised domain d[0..n) is a public suffix ("com", "co.jp",
- * "github.io", anything under a wildcard rule unless excepted). With psl ==
- * NULL only single-label names are public suffixes (the PSL's default "*"). */
+/* Whether the normalised domain d[0..n) (lowercase, A-labels or UTF-8) is a
+ * public suffix ("com", "co.jp", "github.io", anything under a wildcard
+ * rule unless excepted, any single label). With psl == NULL only single
+ * labels are public suffixes (the PSL's default rule "*"). */
 int match_psl_is_public_suffix(const struct match_psl *psl, const char *d, size_t n);
 
 /* --- the index ---------------------------------------------------------- */

@@ -313,13 +313,6 @@ static inline struct mx_u128 mx_u128_from16(const uint8_t a[16])
     return r;
 }
 
-/* --- public suffix list internals ---------------------------------------- */
-
-/* A domain's flags in the PSL table. */
-#define MX_PSL_EXACT  1u
-#define MX_PSL_WILD   2u /* "*.name": every child of name is a suffix */
-#define MX_PSL_EXCEPT 4u
-
 /* --- small helpers ------------------------------------------------------ */
 
 /* Hex digits: kz_is_hex and kz_hexval (util/text.h). */
@@ -333,6 +326,30 @@ int mx_tokenize(const char *s, size_t n, match_token_fn fn, void *ctx);
 /* Domain syntax check on an already lowercased name without a trailing dot
  * (the rules of match_domain_normalise). Returns 0 or -1, *why set. */
 int mx_domain_check(const char *d, size_t n, const char **why);
+
+/* Whether s[0..n) holds a byte above 0x7f (a Unicode name to convert).
+ * Runs on every domain the scanner looks up: eight bytes at a time. */
+static inline int mx_has_u8(const char *s, size_t n)
+{
+    uint64_t acc = 0, w;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= (unsigned char)s[i];
+    return (acc & 0x8080808080808080ull) != 0;
+}
+
+/* match_domain_alabel without an error message (hot path): 0; -1 with *why
+ * a static reason (empty label, a limit); -2 with *why libidn2's reason. */
+int mx_idn_alabel(const char *in, size_t n, char *out, size_t cap, size_t *outlen,
+                  const char **why);
+
+/* Sets err for mx_idn_alabel's failure rc on the name in[0..n); returns -1. */
+int mx_idn_error(struct kz_error *err, const char *in, size_t n, int rc, const char *why);
 
 /* Lowercases and normalises the URL like match_url_normalise, without an
  * error message (hot path); 0 or -1. */

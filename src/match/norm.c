@@ -245,11 +245,21 @@ int match_domain_normalise(const char *in, size_t n, char *out, size_t cap, size
     }
     if (n && in[n - 1] == '.')
         n--;
-    if (n + 1 > cap)
-        return kz_error_set(err, KZ_ELIMIT, "domain is longer than %zu bytes", cap - 1);
-    for (size_t i = 0; i < n; i++)
-        out[i] = (char)mx_lower[(unsigned char)in[i]];
-    out[n] = '\0';
+    if (mx_has_u8(in, n)) {
+        /* a Unicode name: its A-label form (idn.c), the form logs and
+         * sensors see; a trailing ideographic full stop became a dot */
+        int rc = mx_idn_alabel(in, n, out, cap, &n, &why);
+        if (rc < 0)
+            return mx_idn_error(err, in, n, rc, why);
+        if (n && out[n - 1] == '.')
+            out[--n] = '\0';
+    } else {
+        if (n + 1 > cap)
+            return kz_error_set(err, KZ_ELIMIT, "domain is longer than %zu bytes", cap - 1);
+        for (size_t i = 0; i < n; i++)
+            out[i] = (char)mx_lower[(unsigned char)in[i]];
+        out[n] = '\0';
+    }
     if (mx_domain_check(out, n, &why) < 0)
         return kz_error_set(err, KZ_EINVALID, "domain '%.*s' %s", (int)(n > 80 ? 80 : n), out, why);
     *outlen = n;

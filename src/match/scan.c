@@ -93,6 +93,7 @@ struct worker {
     size_t dd_cap, dd_n;
     struct match_refs refs;
     char norm[MATCH_MAX_VALUE_BYTES * 3 + 16];
+    char idn[MATCH_MAX_DOMAIN + 2]; /* a Unicode name's A-label form */
     /* threads */
     struct pool *pool;
     pthread_t tid;
@@ -397,16 +398,30 @@ static void look_ipv6(struct worker *w, const char *v, size_t vn, const uint8_t 
  * "a..evil.com" never hit as children of evil.com. */
 static void look_domain(struct worker *w, const char *v, size_t vn, int check)
 {
+    const char *d = v;
+    size_t dn = vn;
+
     if (!w->sh->want[MATCH_DOMAIN])
         return;
-    w->res->st.candidates++;
-    if (mx_lookup_domain(w->sh->idx, v, vn, w->sh->opts->subdomains, &w->refs)) {
+    if (mx_has_u8(v, vn)) {
+        /* a Unicode name is looked up in its A-label form, as indicators
+         * are stored; one libidn2 refuses is no name anyone can query */
         const char *why;
-        for (size_t i = 0; i < vn; i++)
-            w->norm[i] = (char)mx_lower[(unsigned char)v[i]];
-        if (check && mx_domain_check(w->norm, vn, &why) < 0)
+        if (mx_idn_alabel(v, vn, w->idn, sizeof(w->idn), &dn, &why) < 0)
             return;
-        hit(w, MATCH_DOMAIN, v, vn, w->norm, vn, &w->refs);
+        if (dn && w->idn[dn - 1] == '.')
+            dn--;
+        d = w->idn;
+        check = 1;
+    }
+    w->res->st.candidates++;
+    if (mx_lookup_domain(w->sh->idx, d, dn, w->sh->opts->subdomains, &w->refs)) {
+        const char *why;
+        for (size_t i = 0; i < dn; i++)
+            w->norm[i] = (char)mx_lower[(unsigned char)d[i]];
+        if (check && mx_domain_check(w->norm, dn, &why) < 0)
+            return;
+        hit(w, MATCH_DOMAIN, v, vn, w->norm, dn, &w->refs);
     }
 }
 
@@ -450,13 +465,21 @@ static void look_email(struct worker *w, const char *v, size_t vn)
         return;
     dl = vn - (size_t)(at + 1 - v);
     if (w->sh->want[MATCH_EMAIL]) {
-        size_t ll = (size_t)(at - v);
-        memcpy(w->norm, v, ll + 1);
-        for (size_t i = 0; i < dl; i++)
-            w->norm[ll + 1 + i] = (char)mx_lower[(unsigned char)at[1 + i]];
-        w->res->st.candidates++;
-        if (match_index_lookup_email(w->sh->idx, w->norm, vn, &w->refs))
-            hit(w, MATCH_EMAIL, v, vn, w->norm, vn, &w->refs);
+        size_t ll = (size_t)(at - v), an = dl;
+        const char *dom = at + 1, *why;
+        if (mx_has_u8(dom, dl)) { /* indicators hold the domain as A-labels */
+            if (mx_idn_alabel(dom, dl, w->idn, sizeof(w->idn), &an, &why) < 0)
+                an = 0;
+            dom = w->idn;
+        }
+        if (an) {
+            memcpy(w->norm, v, ll + 1);
+            for (size_t i = 0; i < an; i++)
+                w->norm[ll + 1 + i] = (char)mx_lower[(unsigned char)dom[i]];
+            w->res->st.candidates++;
+            if (match_index_lookup_email(w->sh->idx, w->norm, ll + 1 + an, &w->refs))
+                hit(w, MATCH_EMAIL, v, vn, w->norm, ll + 1 + an, &w->refs);
+        }
     }
     look_domain(w, at + 1, dl, 0);
 }

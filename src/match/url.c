@@ -2,7 +2,8 @@
  * URL normalisation for matching (RFC 3986 section 6.2.2, syntax-based, and
  * 6.2.3, scheme-based), so that "HTTP://Evil.COM:80/a/./b/%7euser" in a log
  * and "http://evil.com/a/b/~user" in an indicator compare equal:
- *   - scheme and host lowercased; a trailing dot of the host removed;
+ *   - scheme and host lowercased; a trailing dot of the host removed; a
+ *     Unicode host name (UTF-8 or percent-encoded UTF-8) in A-label form;
  *   - percent-encodings of unreserved characters (ALPHA DIGIT - . _ ~)
  *     decoded, other percent-encodings' hex digits uppercased, a '%' not
  *     followed by two hex digits encoded as %25;
@@ -99,6 +100,41 @@ static void pct_norm(struct out *o, const char *s, size_t n, int lower)
             puthex(o, c);
         }
     }
+}
+
+/* A registered name h[0..n): a Unicode name, written as UTF-8 or
+ * percent-encoded UTF-8 (RFC 3986 section 3.2.2), becomes its A-label
+ * form (idn.c), as browsers send it; other hosts, and a Unicode name
+ * libidn2 refuses, are percent-normalised and lowercased. */
+static void host_norm(struct out *o, const char *h, size_t n)
+{
+    char dec[MATCH_MAX_IDN_BYTES], al[MATCH_MAX_DOMAIN + 2];
+    size_t dn = 0, an, i;
+    const char *why;
+    int u8 = 0;
+
+    if (!memchr(h, '%', n) && !mx_has_u8(h, n)) {
+        pct_norm(o, h, n, 1);
+        return;
+    }
+    for (i = 0; i < n && dn < sizeof(dec); i++) {
+        unsigned char c = (unsigned char)h[i];
+        if (c == '%' && i + 2 < n && kz_is_hex((unsigned char)h[i + 1]) &&
+            kz_is_hex((unsigned char)h[i + 2])) {
+            c = (unsigned char)((kz_hexval((unsigned char)h[i + 1]) << 4) |
+                                kz_hexval((unsigned char)h[i + 2]));
+            i += 2;
+        }
+        u8 |= c >= 0x80;
+        dec[dn++] = (char)c;
+    }
+    if (i == n && u8 && mx_idn_alabel(dec, dn, al, sizeof(al), &an, &why) == 0) {
+        while (an > 0 && al[an - 1] == '.')
+            an--;
+        pct_norm(o, al, an, 1);
+        return;
+    }
+    pct_norm(o, h, n, 1);
 }
 
 /* RFC 3986 section 5.2.4 on an absolute path p[0..n) (p[0] == '/'), in
@@ -278,7 +314,7 @@ int mx_url_norm(const char *in, size_t n, char *outp, size_t cap, size_t *outlen
                 size_t hn = hend - h;
                 while (hn > 0 && in[h + hn - 1] == '.')
                     hn--;
-                pct_norm(&o, in + h, hn, 1);
+                host_norm(&o, in + h, hn);
             }
         }
         if (hend < e) { /* ":port" */

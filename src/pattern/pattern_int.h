@@ -191,8 +191,9 @@ void kzp_ip_format(const struct kzp_ip *ip, char *out, size_t size);
 
 /* --- nfc.c -------------------------------------------------------------- */
 
-/* Appends the NFC normalisation of the UTF-8 text s[0..n) to out. Invalid
- * UTF-8 is copied through unchanged. Returns -1 only when out is full. */
+/* Appends the NFC normalisation (libunistring) of the UTF-8 text s[0..n) to
+ * out. Ill-formed UTF-8 bytes are copied through unchanged. Returns -1 only
+ * when out is full or memory runs out. */
 struct kz_buf;
 int kzp_nfc(const char *s, size_t n, struct kz_buf *out);
 

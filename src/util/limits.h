@@ -199,6 +199,11 @@
 #define MATCH_MAX_DOMAIN 253
 #define MATCH_MAX_LABEL  63
 
+/* A Unicode domain name as UTF-8 before IDNA conversion: four bytes for each
+ * character of the longest name (fullwidth letters take three, and the
+ * mapping may drop characters such as soft hyphens). Longer is invalid. */
+#define MATCH_MAX_IDN_BYTES (MATCH_MAX_DOMAIN * 4)
+
 /* The local part of an e-mail address (RFC 5321 section 4.5.3.1.1). */
 #define MATCH_MAX_EMAIL_LOCAL 64
 

@@ -1,6 +1,8 @@
 /*
- * Domains: normalisation (case, trailing dot, label rules), the public
- * suffix list (exact, wildcard and exception rules, punycode forms), and
+ * Domains: normalisation (case, trailing dot, label rules, Unicode names as
+ * A-labels: the cases are in test_match_idn.c), the public suffix list
+ * through libpsl (exact, wildcard and exception rules, Unicode rules for
+ * either form of a name, the default list, bad files), and
  * the label-wise subdomain walk bounded by it: "co.jp" is never a parent,
  * "notevil.com" is no child of "evil.com".
  */
@@ -28,7 +30,11 @@ static void test_domain_normalise(void **state)
             {" evil.com ", "evil.com"},
             {"_dmarc.evil.com", "_dmarc.evil.com"},
             {"xn--80ak6aa92e.com", "xn--80ak6aa92e.com"},
-            {"bücher.de", "bücher.de"},
+            {"bücher.de", "xn--bcher-kva.de"}, /* Unicode names as A-labels */
+            {"ＥＸＡＭＰＬＥ.jp.", "example.jp"},
+            {"ＥＸＡＭＰＬＥ。jp。", "example.jp"}, /* ideographic full stops */
+            {"ab--ü.com", NULL},                    /* libidn2 refuses it */
+            {"ü.123", NULL},
             {"a-b.c-d.co.jp", "a-b.c-d.co.jp"},
             {"localhost", NULL},
             {"evil..com", NULL},
@@ -60,25 +66,6 @@ static void test_domain_normalise(void **state)
     }
 }
 
-static void test_punycode(void **state)
-{
-    static const struct {
-        const char *in, *out;
-    } cases[] = {
-            {"bücher", "xn--bcher-kva"}, {"公司", "xn--55qx5d"},    {"example", "example"},
-            {"рф", "xn--p1ai"},          {"みんな", "xn--q9jyb4c"},
-    };
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char out[128];
-        size_t n = match_punycode_label(cases[i].in, strlen(cases[i].in), out, sizeof(out));
-        assert_true(n > 0);
-        out[n] = '\0';
-        assert_string_equal(out, cases[i].out);
-    }
-}
-
 static const char mini_psl[] = "// a small list in the real format\n"
                                "com\n"
                                "jp\n"
@@ -106,7 +93,7 @@ static void test_psl_rules(void **state)
             {"foo.kawasaki.jp", 1},
             {"a.foo.kawasaki.jp", 0},
             {"city.kawasaki.jp", 0},
-            {"kawasaki.jp", 0},
+            {"kawasaki.jp", 1}, /* libpsl: a wildcard rule makes its base a suffix too */
             {"github.io", 1},
             {"evil.github.io", 0},
             {"公司.cn", 1},
@@ -123,8 +110,75 @@ static void test_psl_rules(void **state)
             fail_msg("%s: expected %s public suffix", cases[i].d, cases[i].ps ? "a" : "not a");
     match_psl_free(psl);
     assert_null(match_psl_parse("// only comments\n\n", 18, &e));
+    assert_int_equal(e.code, KZ_EINVALID);
+    assert_null(match_psl_parse("", 0, &e));
+    assert_int_equal(e.code, KZ_EINVALID);
+    assert_null(match_psl_parse(mini_psl, MATCH_MAX_PSL_BYTES + 1, &e)); /* before reading */
+    assert_int_equal(e.code, KZ_ELIMIT);
     assert_null(match_psl_load("/nonexistent/psl.dat", &e));
     assert_int_equal(e.code, KZ_EIO);
+    assert_string_equal(e.file, "/nonexistent/psl.dat");
+    assert_null(match_psl_load("/", &e)); /* a folder */
+    assert_int_equal(e.code, KZ_EIO);
+}
+
+/* The same list from a file, then the public suffix rules for names in
+ * Japanese, Turkish, German and Greek in both forms. */
+static void test_psl_file(void **state)
+{
+    char path[] = "/tmp/kz-psl-XXXXXX";
+    static const char list[] = "jp\n東京.jp\n*.kawasaki.jp\ntr\ncom.tr\nde\ngr\n"
+                               "ελ\nέδρα.gr\n";
+    struct kz_error e = {0};
+    struct match_psl *psl;
+    int fd = mkstemp(path);
+    static const struct {
+        const char *d;
+        int ps;
+    } cases[] = {
+            {"東京.jp", 1},
+            {"xn--1lqs71d.jp", 1},
+            {"例え.東京.jp", 0},
+            {"com.tr", 1},
+            {"xn--istanbul-o0e.com.tr", 0},
+            {"έδρα.gr", 1},
+            {"xn--ixaii6c.gr", 1},
+            {"ελ", 1},
+            {"xn--qxam", 1},
+            {"xn--strae-oqa.de", 0},
+            {"x.y.kawasaki.jp", 0},
+            {"y.kawasaki.jp", 1},
+    };
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, list, sizeof(list) - 1), (ssize_t)(sizeof(list) - 1));
+    close(fd);
+    psl = match_psl_load(path, &e);
+    unlink(path);
+    assert_non_null(psl);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (match_psl_is_public_suffix(psl, cases[i].d, strlen(cases[i].d)) != cases[i].ps)
+            fail_msg("%s: expected %s public suffix", cases[i].d, cases[i].ps ? "a" : "not a");
+    match_psl_free(psl);
+}
+
+/* The default list (psl_latest: Debian's or libpsl's own) is always there. */
+static void test_psl_default(void **state)
+{
+    struct kz_error e = {0};
+    struct match_psl *psl = match_psl_default(&e);
+
+    (void)state;
+    assert_non_null(psl);
+    assert_true(match_psl_is_public_suffix(psl, "co.jp", 5));
+    assert_true(match_psl_is_public_suffix(psl, "com.tr", 6));
+    assert_true(match_psl_is_public_suffix(psl, "github.io", 9));
+    assert_false(match_psl_is_public_suffix(psl, "example.co.jp", 13));
+    assert_false(match_psl_is_public_suffix(psl, "xn--istanbul-o0e.tr", 19));
+    assert_true(match_psl_is_public_suffix(psl, "xn--55qx5d.cn", 13)); /* 公司.cn */
+    assert_true(match_psl_is_public_suffix(psl, "公司.cn", strlen("公司.cn")));
+    match_psl_free(psl);
 }
 
 static void test_psl_real(void **state)
@@ -238,9 +292,10 @@ static void test_no_psl(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_domain_normalise), cmocka_unit_test(test_punycode),
-            cmocka_unit_test(test_psl_rules),        cmocka_unit_test(test_psl_real),
-            cmocka_unit_test(test_subdomain_walk),   cmocka_unit_test(test_no_psl),
+            cmocka_unit_test(test_domain_normalise), cmocka_unit_test(test_psl_file),
+            cmocka_unit_test(test_psl_default),      cmocka_unit_test(test_psl_rules),
+            cmocka_unit_test(test_psl_real),         cmocka_unit_test(test_subdomain_walk),
+            cmocka_unit_test(test_no_psl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
