@@ -523,15 +523,18 @@ def run_block(b, sess, idx):
     with open(base + ".sh", "w") as f:
         f.write("\n".join(rewrite(ln, b, sess.root) for ln in b.script) + "\n")
     offset = sess.log_offset()
-    run = ["__kz_block=%d; __kz_phase=setup; __kz_ok=0" % idx, '. "%s-setup.sh"' % base,
+    run = ["__kz_block=%d; __kz_phase=setup; __kz_ok=0" % idx, '. "%s-setup.sh" < /dev/null' % base,
            "__kz_phase=example; __kz_ok=%s" % ok]
     if "background" in d:
-        run += ['( trap \'__kz_err $? $LINENO "$BASH_COMMAND"\' ERR; . "%s.sh" ) &' % base,
+        run += ['( trap \'__kz_err $? $LINENO "$BASH_COMMAND"\' ERR; . "%s.sh" < /dev/null ) &' % base,
                 "__kz_bg=$!",
                 'kz_wait_http %s "$__kz_bg" || __kz_err 97 0 "waiting for %s"' % (shlex.quote(d["background"]),
                                                                                    d["background"])]
     else:
-        run.append('. "%s.sh"' % base)
+        # the shell reads the session's commands from its standard input: an
+        # example that reads its own (cat > FILE) gets end of file, not the
+        # rest of the session, and fails at once instead of hanging
+        run.append('. "%s.sh" < /dev/null' % base)
     run.append("__kz_ok=0; printf 'done\\t%d\\n' >&$KZ_CTL_FD" % idx)
     with open(base + "-run.sh", "w") as f:
         f.write("\n".join(run) + "\n")
