@@ -22,8 +22,9 @@
 
 #include "util/kztime.h"
 
-#define CURSOR_VERSION 2  /* 2: the shape covers added_after too */
-#define CURSOR_RAW     33 /* version, date added (8), shape (8), MAC (16) */
+#define CURSOR_VERSION 3  /* 3: the query's added_after is in the cursor */
+#define CURSOR_RAW     41 /* version, date added (8), shape (8), added_after (8), MAC (16) */
+#define CURSOR_SIGNED  25 /* the bytes the MAC covers */
 
 void taxii_query_free(struct taxii_query *q)
 {
@@ -197,9 +198,6 @@ static uint64_t shape_of(const struct store_filter *f)
     crypto_generichash_update(&st, (const unsigned char *)&f->versions, sizeof(f->versions));
     crypto_generichash_update(&st, (const unsigned char *)f->version_times,
                               f->nversion_times * sizeof(f->version_times[0]));
-    /* TAXII 2.1 section 3.4: next goes with the same query, added_after
-     * included; a client that moves added_after beside next is told so */
-    crypto_generichash_update(&st, (const unsigned char *)&f->added_after, sizeof(f->added_after));
     crypto_generichash_final(&st, h, sizeof(h));
     for (int i = 0; i < 8; i++)
         v = v << 8 | h[i];
@@ -231,12 +229,13 @@ void taxii_cursor_make(const struct taxii_query *q, int64_t last,
     raw[0] = CURSOR_VERSION;
     put64(raw + 1, (uint64_t)last);
     put64(raw + 9, q->shape);
-    crypto_generichash(raw + 17, 16, raw, 17, key, TAXII_CURSOR_KEY_BYTES);
+    put64(raw + 17, (uint64_t)q->added_after);
+    crypto_generichash(raw + CURSOR_SIGNED, 16, raw, CURSOR_SIGNED, key, TAXII_CURSOR_KEY_BYTES);
     sodium_bin2base64(out, TAXII_CURSOR_MAX, raw, sizeof(raw),
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-static int cursor_check(const struct taxii_query *q, const char *v,
+static int cursor_check(struct taxii_query *q, const char *v,
                         const unsigned char key[TAXII_CURSOR_KEY_BYTES], int64_t *last,
                         struct kz_error *err)
 {
@@ -247,14 +246,24 @@ static int cursor_check(const struct taxii_query *q, const char *v,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         n != sizeof(raw) || raw[0] != CURSOR_VERSION)
         return bad(err, "next", "next \"%.64s\" is not a cursor this server made", v);
-    crypto_generichash(mac, sizeof(mac), raw, 17, key, TAXII_CURSOR_KEY_BYTES);
-    if (sodium_memcmp(mac, raw + 17, sizeof(mac)) != 0)
+    crypto_generichash(mac, sizeof(mac), raw, CURSOR_SIGNED, key, TAXII_CURSOR_KEY_BYTES);
+    if (sodium_memcmp(mac, raw + CURSOR_SIGNED, sizeof(mac)) != 0)
         return bad(err, "next", "next \"%.64s\" is not a cursor this server made", v);
     if (get64(raw + 9) != q->shape)
         return bad(err, "next",
-                   "next \"%.64s\" belongs to a query with other filters or another "
-                   "added_after: send next with the query it came from, unchanged",
+                   "next \"%.64s\" belongs to a query with other filters: send next with "
+                   "the query it came from, unchanged",
                    v);
+    /* TAXII 2.1 section 3.4: next goes with the same query. A client that
+     * moves added_after beside next is told so; one that leaves it out
+     * (OpenCTI's TAXII connector does) loses nothing, as the cursor says
+     * where the walk stands, and is served. */
+    if (q->has_added_after && (int64_t)get64(raw + 17) != q->added_after)
+        return bad(err, "added_after",
+                   "next \"%.64s\" belongs to a query with another added_after: send next "
+                   "with the query it came from, unchanged",
+                   v);
+    q->added_after = (int64_t)get64(raw + 17); /* and the next cursor keeps it */
     *last = (int64_t)get64(raw + 1);
     return 0;
 }
@@ -300,6 +309,7 @@ static int parse_params(const struct http_param *params, int n, unsigned allowed
             if (kz_ts_parse(v, strlen(v), &t, &why) < 0)
                 return bad(err, "added_after", "added_after \"%.64s\" is not a timestamp", v);
             q->filter.added_after = kz_ts_micros(&t);
+            q->has_added_after = 1;
         } else if (strcmp(k, "limit") == 0 && (allowed & TAXII_P_LIMIT)) {
             if (parse_limit(v, &q->filter.limit, err) < 0)
                 return -1;
@@ -312,6 +322,7 @@ static int parse_params(const struct http_param *params, int n, unsigned allowed
     if (!q->filter.versions && !q->filter.nversion_times)
         q->filter.versions = default_versions;
     q->shape = shape_of(&q->filter);
+    q->added_after = q->filter.added_after;
     if (next) {
         if (cursor_check(q, next, key, &last, err) < 0)
             return -1;

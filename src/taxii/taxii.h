@@ -57,7 +57,9 @@ struct taxii_query {
     struct store_filter filter;
     char *strings[3 * STORE_MAX_FILTER_VALUES];
     unsigned nstrings;
-    uint64_t shape; /* a hash of the filters, bound into cursors */
+    uint64_t shape;      /* a hash of the filters, bound into cursors */
+    int64_t added_after; /* the query's own added_after (before a cursor moves it) */
+    int has_added_after; /* the query named one */
     int has_next;
 };
 
