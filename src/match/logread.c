@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "match/logread_int.h"
+#include "util/uuid.h"
 
 /* Raw input read per read(2) on streams. */
 #define LR_INBUF_BYTES ((size_t)256 * 1024)
@@ -45,6 +46,9 @@ struct logread {
     int deferred;   /* an error met after some data: reported after that data */
     struct kz_error derr;
     struct lr_state init;
+    int regular;      /* a regular file: raw bytes can be read by offset */
+    int64_t mtime_us; /* its modification time at open */
+    int64_t raw_size; /* its size at open */
 };
 
 static const char *const format_names[LOGREAD_FORMAT_COUNT] = {
@@ -98,7 +102,7 @@ void lr_state_init(struct lr_state *st, enum logread_format fmt)
     st->fmt = fmt;
     st->zeek.sep = '\t';
     st->zeek.setsep = ',';
-    st->zeek.host_col = st->zeek.uri_col = -1;
+    st->zeek.host_col = st->zeek.uri_col = st->zeek.ts_col = -1;
     memcpy(st->zeek.empty, "(empty)", 7);
     st->zeek.empty_len = 7;
     st->zeek.unset[0] = '-';
@@ -343,7 +347,7 @@ static int finish_open(struct logread *r, enum logread_format fmt, struct kz_err
     if (fmt == LOGREAD_ZEEK) {
         /* The header at the top is the state every block starts from. */
         struct lr_scratch sc = {0};
-        struct lr_sink none = {NULL, NULL};
+        struct lr_sink none = {NULL, NULL, NULL};
         size_t i = 0;
         if (slen > MATCH_DETECT_BYTES)
             slen = MATCH_DETECT_BYTES;
@@ -391,6 +395,11 @@ struct logread *logread_open(const char *path, enum logread_format fmt, struct k
         kz_error_file(err, path);
         kz_error_set(err, KZ_EIO, "is a directory");
         goto fail;
+    }
+    if (S_ISREG(st.st_mode)) {
+        r->regular = 1;
+        r->mtime_us = (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000;
+        r->raw_size = (int64_t)st.st_size;
     }
     if (S_ISREG(st.st_mode) && (st.st_size < 2 || (pread(r->fd, magic, 2, 0) == 2 &&
                                                    !(magic[0] == 0x1f && magic[1] == 0x8b)))) {
@@ -478,6 +487,42 @@ enum logread_format logread_format(const struct logread *r)
 int logread_compressed(const struct logread *r)
 {
     return r->gz;
+}
+
+int64_t logread_mtime(const struct logread *r)
+{
+    return r->regular ? r->mtime_us : 0;
+}
+
+int64_t logread_raw_size(const struct logread *r)
+{
+    return r->regular ? r->raw_size : -1;
+}
+
+int logread_raw_sha1(const struct logread *r, uint64_t off, uint64_t len, uint8_t out[20])
+{
+    char *buf;
+    size_t got = 0;
+    int rc = -1;
+
+    if (!r->regular || len > ((uint64_t)1 << 20) || off > (uint64_t)INT64_MAX - len)
+        return -1;
+    buf = malloc(len ? (size_t)len : 1);
+    if (!buf)
+        return -1;
+    while (got < len) {
+        ssize_t k = pread(r->fd, buf + got, (size_t)len - got, (off_t)(off + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            goto out;
+        got += (size_t)k;
+    }
+    kz_sha1(buf, (size_t)len, out);
+    rc = 0;
+out:
+    free(buf);
+    return rc;
 }
 
 const struct lr_state *lr_initial_state(const struct logread *r)
@@ -622,7 +667,7 @@ static void fe_field(void *c, const char *name, size_t nlen, const char *v, size
 int logread_foreach_field(struct logread *r, logread_field_fn fn, void *ctx, struct kz_error *err)
 {
     struct fe_ctx fc = {fn, ctx, 1};
-    struct lr_sink sink = {fe_field, &fc};
+    struct lr_sink sink = {fe_field, &fc, NULL};
     struct lr_scratch sc = {0};
     struct lr_state st;
     const struct lr_format *fmt = lr_format_of(r->fmt);

@@ -70,6 +70,20 @@ enum logread_format logread_format(const struct logread *r);
 /* Whether the input is gzip-compressed. */
 int logread_compressed(const struct logread *r);
 
+/* The modification time of a regular file (µs since the epoch) as it was
+ * at open; 0 for pipes, terminals and memory. */
+int64_t logread_mtime(const struct logread *r);
+
+/* The size of a regular file's raw (possibly compressed) bytes at open;
+ * -1 for pipes, terminals and memory. */
+int64_t logread_raw_size(const struct logread *r);
+
+/* SHA-1 of the raw bytes [off, off + len) of a regular file, read with
+ * pread (so the scan's position is untouched): a fingerprint that tells
+ * whether a file is the one seen before, grown. Returns 0, or -1 when r is
+ * no regular file or the range cannot be read. */
+int logread_raw_sha1(const struct logread *r, uint64_t off, uint64_t len, uint8_t out[20]);
+
 /* One field of one line, as a reader yields it. name and value are valid
  * during the callback only; value is decoded (JSON escapes, Zeek \x escapes,
  * CLF quotes) and not NUL-terminated. */

@@ -12,7 +12,10 @@
  * the strict parser rejects and logs do contain (duplicate keys, invalid
  * UTF-8, raw control bytes). It validates structure only as far as
  * finding values needs; where it gives up, the rest of the line is scanned
- * as text, so malformed input can hide no hit. lr_json_line_ref is the
+ * as text, so malformed input can hide no hit. The line's time is the
+ * first top-level "timestamp" (Suricata's eve.json), "@timestamp"
+ * (Elastic), "ts" (Zeek) or "time": a string (ISO 8601 or epoch) or a
+ * number (epoch). lr_json_line_ref is the
  * same extraction over the tape parser, kept to cross-check the scanner in
  * tests and fuzzing.
  */
@@ -218,6 +221,18 @@ static const char *decode(struct lr_scratch *sc, const char *s, size_t i, size_t
 
 enum { S_VALUE, S_KEY_OR_END, S_ELEM_OR_END, S_AFTER, S_KEY };
 
+/* Whether a top-level key names the line's time. */
+static int time_key(const char *k, size_t n)
+{
+    switch (n) {
+    case 2: return memcmp(k, "ts", 2) == 0;
+    case 4: return memcmp(k, "time", 4) == 0;
+    case 9: return memcmp(k, "timestamp", 9) == 0;
+    case 10: return memcmp(k, "@timestamp", 10) == 0;
+    default: return 0;
+    }
+}
+
 int lr_json_line(struct lr_state *st, struct lr_scratch *sc, const char *s, size_t n,
                  const struct lr_sink *sink, size_t *resume, int zeek)
 {
@@ -225,7 +240,7 @@ int lr_json_line(struct lr_state *st, struct lr_scratch *sc, const char *s, size
     uint16_t cpath[LR_JSON_MAX_NESTING + 1];
     char ctype[LR_JSON_MAX_NESTING + 1];
     size_t cur = 0, i;
-    int d = 0, state = S_VALUE;
+    int d = 0, state = S_VALUE, tkey = 0;
     const char *host = NULL, *uri = NULL;
     size_t hn = 0, un = 0;
 
@@ -264,6 +279,8 @@ int lr_json_line(struct lr_state *st, struct lr_scratch *sc, const char *s, size
                 v = decode(sc, s, i + 1, e, esc, &vlen);
                 if (!v)
                     goto bad;
+                if (tkey)
+                    lr_mark_time(sink, LR_T_ISO_OR_EPOCH, v, vlen);
                 if (vlen)
                     lr_emit(sink, path, cur, v, vlen, LOGREAD_HINT_TEXT);
                 if (zeek && d == 1) {
@@ -277,7 +294,9 @@ int lr_json_line(struct lr_state *st, struct lr_scratch *sc, const char *s, size
                 }
                 i = e + 1;
                 state = S_AFTER;
+                tkey = 0;
             } else if (c == '{' || c == '[') {
+                tkey = 0;
                 if (d >= LR_JSON_MAX_NESTING)
                     goto bad;
                 d++;
@@ -291,8 +310,11 @@ int lr_json_line(struct lr_state *st, struct lr_scratch *sc, const char *s, size
                 if (l == 0 || !(next == ' ' || next == '\t' || next == '\r' || next == '\n' ||
                                 next == ',' || next == '}' || next == ']'))
                     goto bad; /* resumes at the literal: "1.2.3.4" is scanned */
+                if (tkey)
+                    lr_mark_time(sink, LR_T_EPOCH, s + i, l);
                 i += l;
                 state = S_AFTER;
+                tkey = 0;
             }
             break;
         case S_KEY_OR_END:
@@ -316,6 +338,7 @@ int lr_json_line(struct lr_state *st, struct lr_scratch *sc, const char *s, size
             if (!k)
                 goto bad;
             cur = d <= MATCH_MAX_JSON_PATH_DEPTH ? path_append(path, cpath[d], k, klen) : cpath[d];
+            tkey = d == 1 && time_key(k, klen);
             path[cur] = '\0';
             i = skip_ws(s, n, e + 1);
             if (i >= n || s[i] != ':')

@@ -5,7 +5,8 @@
  *   file form 2024-01-01T00:00:00.000000+00:00 HOST TAG[pid]: MSG   (rsyslog)
  * Fields: host (parsed as an address, else tokenized), app, msgid, each
  * structured-data parameter as "sd.<id>.<name>" (\" \\ \] decoded), and
- * msg. A line in none of these shapes is scanned as text.
+ * msg; the timestamp is the line's time. A line in none of these shapes is
+ * scanned as text.
  */
 #include <string.h>
 
@@ -23,6 +24,7 @@ struct sl_field {
 struct sl {
     struct sl_field f[SYSLOG_MAX_FIELDS];
     size_t n;
+    struct lr_time time;
 };
 
 static void add(struct sl *c, const char *name, size_t nlen, const char *v, size_t vn,
@@ -188,6 +190,7 @@ static int syslog_parse(const char *s, size_t n, struct lr_scratch *sc, struct s
     size_t i = 0, e;
 
     c->n = 0;
+    c->time.kind = LR_T_NONE;
     if (n > 0 && s[0] == '<') {
         size_t p = 1;
         while (p < n && p < 5 && is_digit(s[p]))
@@ -209,7 +212,11 @@ static int syslog_parse(const char *s, size_t n, struct lr_scratch *sc, struct s
                 e = token_end(s, n, i);
                 if (e == st)
                     return -1;
-                if (k == 1) {
+                if (k == 0) {
+                    c->time.p = s + st;
+                    c->time.n = e - st;
+                    c->time.kind = LR_T_ISO;
+                } else if (k == 1) {
                     host = s + st;
                     hn = e - st;
                 } else if (k == 2) {
@@ -246,10 +253,15 @@ static int syslog_parse(const char *s, size_t n, struct lr_scratch *sc, struct s
         }
     }
     e = bsd_time(s + i, n - i);
-    if (e == 0)
+    c->time.kind = LR_T_BSD;
+    if (e == 0) {
         e = iso_time(s + i, n - i);
+        c->time.kind = LR_T_ISO;
+    }
     if (e == 0)
         return -1;
+    c->time.p = s + i;
+    c->time.n = e;
     return parse_bsd_rest(s, n, i + e, c);
 }
 
@@ -263,6 +275,8 @@ static int syslog_line(struct lr_state *st, struct lr_scratch *sc, const char *l
         *resume = 0;
         return -1;
     }
+    if (c.time.kind != LR_T_NONE)
+        lr_mark_time(sink, c.time.kind, c.time.p, c.time.n);
     for (size_t i = 0; i < c.n; i++)
         lr_emit(sink, c.f[i].name, c.f[i].nlen, c.f[i].v, c.f[i].vn, c.f[i].hint);
     return 0;

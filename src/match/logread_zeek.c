@@ -11,8 +11,8 @@
  * string-like columns tokenized (after decoding Zeek's \xHH escapes), and
  * numbers, times, ports, enums and subnets skipped. The empty and unset
  * markers are skipped. An http.log line also yields the URL "http://" host
- * uri. Header lines may reappear mid-file (concatenated logs): the state
- * changes there, and its fingerprint lets the scanner notice.
+ * uri. The "ts" column is the line's time. Header lines may reappear mid-file (concatenated logs):
+ * the state changes there, and its fingerprint lets the scanner notice.
  */
 #include <stdio.h>
 #include <string.h>
@@ -118,7 +118,7 @@ static void header_fields(struct lr_zeek *z, const char *p, size_t n, int types)
     if (!types) {
         z->nfields = 0;
         z->names_len = 0;
-        z->host_col = z->uri_col = -1;
+        z->host_col = z->uri_col = z->ts_col = -1;
     }
     for (size_t i = 0; i <= n; i++) {
         if (i < n && p[i] != z->sep)
@@ -138,6 +138,8 @@ static void header_fields(struct lr_zeek *z, const char *p, size_t n, int types)
                 z->host_col = (int32_t)z->nfields;
             else if (eq(p + st, i - st, "uri"))
                 z->uri_col = (int32_t)z->nfields;
+            else if (eq(p + st, i - st, "ts"))
+                z->ts_col = (int32_t)z->nfields;
             z->nfields++;
         }
         col++;
@@ -221,6 +223,8 @@ static int zeek_line(struct lr_state *st, struct lr_scratch *sc, const char *lin
         int last = q >= end;
         col++;
         p = last ? end : q + 1;
+        if ((int32_t)(col - 1) == z->ts_col)
+            lr_mark_time(sink, LR_T_ISO_OR_EPOCH, v, vn);
         if (vn == 0 || t == LR_Z_SKIP || (vn == z->unset_len && memcmp(v, z->unset, vn) == 0) ||
             (vn == z->empty_len && memcmp(v, z->empty, vn) == 0)) {
             if (last)

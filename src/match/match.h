@@ -267,6 +267,9 @@ struct match_key {
     size_t nrefs;
 };
 
+/* A hit's time when its line carries none (or one that is no valid time). */
+#define MATCH_NO_TIME INT64_MIN
+
 /* A hit. Every pointer is valid only during the callback. */
 struct match_hit {
     const char *file;  /* the reader's name ("-" for stdin) */
@@ -283,6 +286,7 @@ struct match_hit {
     size_t nrefs;
     size_t refs_dropped;       /* refs past MATCH_MAX_HIT_REFS, not listed */
     const char *suppressed_by; /* warninglist name when suppressed, else NULL */
+    int64_t time_us;           /* the line's own time (µs since the epoch), or MATCH_NO_TIME */
 };
 
 /* Called for each hit in input order (line, then position in the line), in

@@ -19,6 +19,10 @@
  *
  * A block whose hits overflow MATCH_MAX_BLOCK_HIT_BYTES is also rescanned
  * by the emitter, emitting line by line.
+ *
+ * Time. A format's parser only notes where a line's time is; the text is
+ * parsed (logtime.c) at the end of a line that has hits, and stamped on
+ * them, so lines without hits cost one store.
  */
 #include "match/match.h"
 
@@ -31,6 +35,7 @@
 #include "match/match_int.h"
 #include "match/warninglist.h"
 #include "util/buf.h"
+#include "util/kztime.h"
 
 /* Flush a direct-mode hit buffer past this size even inside a line. */
 #define SCAN_DIRECT_FLUSH ((size_t)4 * 1024 * 1024)
@@ -41,6 +46,7 @@ struct shared {
     const struct lr_format *fmt;
     const char *file;
     int want[MATCH_KIND_COUNT]; /* whether the index holds values to look up */
+    int64_t ref_us;             /* the reference for line times (lr_time_parse) */
 };
 
 struct emitter {
@@ -71,6 +77,7 @@ struct hrec {
     uint32_t field_len, value_len, norm_len;
     uint32_t nrefs, refs_dropped;
     const struct warninglist_info *wl;
+    int64_t time; /* the line's, or MATCH_NO_TIME */
     /* struct match_span keys[nkeys]; uint32_t refs[nrefs]; field, value,
      * norm, each NUL-terminated */
 };
@@ -91,6 +98,8 @@ struct worker {
     size_t field_len;
     struct dd_slot *dd;
     size_t dd_cap, dd_n;
+    struct lr_time tm; /* where the current line's time is */
+    size_t line_off;   /* where the current line's hit records start */
     struct match_refs refs;
     char norm[MATCH_MAX_VALUE_BYTES * 3 + 16];
     /* threads */
@@ -184,6 +193,7 @@ static int emit_records(struct emitter *em, const char *buf, size_t len)
         }
         h.refs_dropped = r->refs_dropped;
         h.suppressed_by = r->wl ? r->wl->name : NULL;
+        h.time_us = r->time;
         if (em->cb(em->ctx, &h, em->err) < 0) {
             if (em->err && em->err->code == KZ_EOK)
                 kz_error_set(em->err, KZ_EINTERNAL, "the hit callback failed");
@@ -262,8 +272,28 @@ static int dd_seen(struct worker *w, uint64_t h, enum match_kind kind, const cha
     return 0;
 }
 
+/* Gives the current line's hit records the line's time. */
+static void stamp_line(struct worker *w)
+{
+    char *buf = w->res->hits.data;
+    size_t off = w->line_off, len = w->res->hits.len;
+    int64_t t = MATCH_NO_TIME;
+
+    if (off >= len)
+        return;
+    if (w->tm.kind != LR_T_NONE)
+        lr_time_parse(w->tm.kind, w->tm.p, w->tm.n, w->sh->ref_us, &t);
+    while (off < len) {
+        struct hrec *r = (struct hrec *)(void *)(buf + off);
+        r->time = t;
+        off += r->size;
+    }
+}
+
 static void flush_direct(struct worker *w)
 {
+    stamp_line(w);
+    w->line_off = 0;
     if (w->em && !w->em->failed && w->res->hits.len)
         emit_records(w->em, w->res->hits.data, w->res->hits.len);
     kz_buf_reset(&w->res->hits);
@@ -345,6 +375,7 @@ static void hit(struct worker *w, enum match_kind kind, const char *v, size_t vn
     r.nrefs = (uint32_t)nu;
     r.refs_dropped = (uint32_t)dropped;
     r.wl = wl;
+    r.time = MATCH_NO_TIME;
     memset(p, 0, size);
     memcpy(p, &r, sizeof(r));
     p += sizeof(r);
@@ -631,7 +662,7 @@ static size_t piece_len(const char *p, size_t left)
 static void process_block(struct worker *w, const struct lr_block *b)
 {
     const char *p = b->data, *end = b->data + b->len;
-    struct lr_sink sink = {on_field, w};
+    struct lr_sink sink = {on_field, w, &w->tm};
 
     w->line = 0;
     w->res->nl = 0;
@@ -645,6 +676,8 @@ static void process_block(struct worker *w, const struct lr_block *b)
         if (len && p[len - 1] == '\r')
             len--;
         w->sc.used = 0;
+        w->tm.kind = LR_T_NONE;
+        w->line_off = w->res->hits.len;
         if (len > MATCH_MAX_LINE || (first && b->cont_start) || (!nl && b->cont_end)) {
             /* count a long line once, in the block where it starts */
             if (!(first && b->cont_start))
@@ -660,6 +693,8 @@ static void process_block(struct worker *w, const struct lr_block *b)
             if (resume < len)
                 on_field(w, "text", 4, p + resume, len - resume, LOGREAD_HINT_TEXT);
         }
+        stamp_line(w);
+        w->line_off = w->res->hits.len;
         if (w->em) {
             flush_direct(w);
             if (w->em->failed)
@@ -987,6 +1022,12 @@ int match_scan(const struct match_index *idx, struct logread *r, const struct ma
     sh.opts = opts;
     sh.fmt = lr_format_of(logread_format(r));
     sh.file = logread_name(r);
+    {
+        /* a file's lines were written before its last change; a stream's
+         * before now */
+        int64_t now = kz_now_micros(), mt = logread_mtime(r);
+        sh.ref_us = mt > 0 && mt < now ? mt : now;
+    }
     for (int k = 0; k < MATCH_KIND_COUNT; k++)
         sh.want[k] = idx->count[k] > 0;
     sh.want[MATCH_IPV4] = idx->v4.nnodes > 0;
