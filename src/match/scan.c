@@ -841,7 +841,7 @@ static int scan_threads(struct logread *r, struct shared *sh, struct emitter *em
     struct lr_state *cur = NULL;
     unsigned started = 0;
     uint64_t emitted = 0;
-    int eof = 0, rc = -1, mapped = lr_is_mapped(r);
+    int eof = 0, rc = -1, mapped = lr_is_mapped(r), read_failed = 0;
 
     memset(&p, 0, sizeof(p));
     pthread_mutex_init(&p.mu, NULL);
@@ -884,8 +884,12 @@ static int scan_threads(struct logread *r, struct shared *sh, struct emitter *em
             int got;
             s = &p.slots[p.submitted % p.nslots];
             got = lr_next_block(r, s->buf, &s->blk, err);
-            if (got < 0)
-                goto out;
+            if (got < 0) {
+                /* a damaged stream: the blocks read before it still count */
+                read_failed = 1;
+                eof = 1;
+                break;
+            }
             if (got == 0) {
                 eof = 1;
                 break;
@@ -923,7 +927,7 @@ static int scan_threads(struct logread *r, struct shared *sh, struct emitter *em
         s->status = SLOT_FREE;
         emitted++;
     }
-    rc = 0;
+    rc = read_failed ? -1 : 0;
 out:
     pthread_mutex_lock(&p.mu);
     p.stop = 1;
