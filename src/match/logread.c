@@ -46,9 +46,11 @@ struct logread {
     int deferred;   /* an error met after some data: reported after that data */
     struct kz_error derr;
     struct lr_state init;
-    int regular;      /* a regular file: raw bytes can be read by offset */
-    int64_t mtime_us; /* its modification time at open */
-    int64_t raw_size; /* its size at open */
+    int64_t mtime_us; /* a regular file's modification time at open */
+    /* streams: what logread_print needs of the content handed out */
+    uint64_t p_len;
+    size_t p_head_n, p_tail_n;
+    char p_head[LOGREAD_PRINT_SAMPLE], p_tail[LOGREAD_PRINT_SAMPLE];
 };
 
 static const char *const format_names[LOGREAD_FORMAT_COUNT] = {
@@ -396,11 +398,8 @@ struct logread *logread_open(const char *path, enum logread_format fmt, struct k
         kz_error_set(err, KZ_EIO, "is a directory");
         goto fail;
     }
-    if (S_ISREG(st.st_mode)) {
-        r->regular = 1;
+    if (S_ISREG(st.st_mode))
         r->mtime_us = (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000;
-        r->raw_size = (int64_t)st.st_size;
-    }
     if (S_ISREG(st.st_mode) && (st.st_size < 2 || (pread(r->fd, magic, 2, 0) == 2 &&
                                                    !(magic[0] == 0x1f && magic[1] == 0x8b)))) {
         r->mapped = 1;
@@ -491,38 +490,64 @@ int logread_compressed(const struct logread *r)
 
 int64_t logread_mtime(const struct logread *r)
 {
-    return r->regular ? r->mtime_us : 0;
+    return r->mtime_us;
 }
 
-int64_t logread_raw_size(const struct logread *r)
+int logread_seekable(const struct logread *r)
 {
-    return r->regular ? r->raw_size : -1;
+    return r->mapped;
 }
 
-int logread_raw_sha1(const struct logread *r, uint64_t off, uint64_t len, uint8_t out[20])
+static void sample_print(const char *head, size_t hn, const char *tail, size_t tn, uint64_t len,
+                         struct logread_print *out)
 {
-    char *buf;
-    size_t got = 0;
-    int rc = -1;
+    out->len = len;
+    kz_sha1(hn ? head : "", hn, out->head);
+    kz_sha1(tn ? tail : "", tn, out->tail);
+}
 
-    if (!r->regular || len > ((uint64_t)1 << 20) || off > (uint64_t)INT64_MAX - len)
+int logread_print_prefix(const struct logread *r, uint64_t len, struct logread_print *out)
+{
+    size_t k;
+
+    if (!r->mapped || len > r->map_len)
         return -1;
-    buf = malloc(len ? (size_t)len : 1);
-    if (!buf)
+    k = len < LOGREAD_PRINT_SAMPLE ? (size_t)len : LOGREAD_PRINT_SAMPLE;
+    sample_print(r->map, k, r->map + len - k, k, len, out);
+    return 0;
+}
+
+int logread_print(const struct logread *r, struct logread_print *out)
+{
+    if (r->mapped)
+        return logread_print_prefix(r, r->map_len, out);
+    if (!r->eof || r->carry_len || r->deferred)
         return -1;
-    while (got < len) {
-        ssize_t k = pread(r->fd, buf + got, (size_t)len - got, (off_t)(off + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            goto out;
-        got += (size_t)k;
+    sample_print(r->p_head, r->p_head_n, r->p_tail, r->p_tail_n, r->p_len, out);
+    return 0;
+}
+
+/* Follows the content a stream hands out in blocks, for logread_print. */
+static void print_follow(struct logread *r, const char *p, size_t n)
+{
+    if (r->p_head_n < LOGREAD_PRINT_SAMPLE) {
+        size_t k = LOGREAD_PRINT_SAMPLE - r->p_head_n;
+        if (k > n)
+            k = n;
+        memcpy(r->p_head + r->p_head_n, p, k);
+        r->p_head_n += k;
     }
-    kz_sha1(buf, (size_t)len, out);
-    rc = 0;
-out:
-    free(buf);
-    return rc;
+    if (n >= LOGREAD_PRINT_SAMPLE) {
+        memcpy(r->p_tail, p + n - LOGREAD_PRINT_SAMPLE, LOGREAD_PRINT_SAMPLE);
+        r->p_tail_n = LOGREAD_PRINT_SAMPLE;
+    } else {
+        size_t keep =
+                r->p_tail_n + n > LOGREAD_PRINT_SAMPLE ? LOGREAD_PRINT_SAMPLE - n : r->p_tail_n;
+        memmove(r->p_tail, r->p_tail + r->p_tail_n - keep, keep);
+        memcpy(r->p_tail + keep, p, n);
+        r->p_tail_n = keep + n;
+    }
+    r->p_len += n;
 }
 
 const struct lr_state *lr_initial_state(const struct logread *r)
@@ -641,6 +666,7 @@ int lr_next_block(struct logread *r, char *buf, struct lr_block *b, struct kz_er
         b->cont_end = 1;
     }
     b->len = cut;
+    print_follow(r, buf, cut);
     memcpy(r->carry, buf + cut, len - cut);
     r->carry_len = len - cut;
     r->carry_cont = b->cont_end;
