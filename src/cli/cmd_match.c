@@ -32,12 +32,13 @@
 #include "util/kztime.h"
 #include "util/uuid.h"
 #include "util/limits.h"
+#include "util/progress.h"
 
 static const char help[] =
         "usage: kizuna [--home DIR] match [--collection C]... [--format F] [--subdomains] "
         "[--json]\n"
         "                    [--report COLLECTION] [--threads N] [--show-suppressed] [--as USER]\n"
-        "                    FILE...|-\n\n"
+        "                    [--no-progress] FILE...|-\n\n"
         "Scans logs for the active indicators (not revoked, within valid_from/valid_until,\n"
         "pattern_type stix) of the collections given (default: all) that the node operator\n"
         "(or USER) may see, and prints one line per hit: file, line, field, the value, the\n"
@@ -51,6 +52,8 @@ static const char help[] =
         "lines' own times) growing as new lines are seen; lines reported before are not\n"
         "counted again, in the same file, renamed, compressed or grown.\n"
         "A FILE that cannot be read is skipped with a warning; the others are scanned.\n"
+        "On a terminal, standard error shows the progress (lines, bytes) unless\n"
+        "--no-progress.\n"
         "Exit status: 0 no hit, 1 hits, 2 error (or no hit and a FILE skipped).\n";
 
 /* What is known of an indicator beyond its place in the store: loaded on
@@ -100,7 +103,16 @@ struct run {
     struct intel_sighting_acc *acc;
     uint64_t skip_lines;
     int64_t skip_read_us;
+    struct kz_progress progress;
+    uint64_t done_bytes, done_lines; /* of the files before the current one */
 };
+
+static void on_progress(void *ctx, uint64_t bytes, uint64_t lines)
+{
+    struct run *r = ctx;
+
+    kz_progress_set(&r->progress, r->done_lines + lines, r->done_bytes + bytes, 0);
+}
 
 static void free_refs(struct run *r)
 {
@@ -466,8 +478,10 @@ static int on_hit(void *ctx, const struct match_hit *h, struct kz_error *err)
         }
         kz_buf_addc(b, '\n');
     }
-    if (!b->failed)
+    if (!b->failed) {
+        kz_progress_clear(&r->progress); /* stdout may be the same terminal */
         fwrite(b->data, 1, b->len, stdout);
+    }
     return 0;
 }
 
@@ -877,6 +891,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
             {"threads", required_argument, NULL, 't'},
             {"show-suppressed", no_argument, NULL, 'S'},
             {"as", required_argument, NULL, 'u'},
+            {"no-progress", no_argument, NULL, 'P'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
@@ -894,7 +909,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
     struct kz_error err;
     struct node *n;
     int64_t t0 = kz_now_micros();
-    int c, rc = 2;
+    int c, rc = 2, progress = 1;
     unsigned skipped = 0;
     struct report_target target;
     struct intel_ledger *ledger = NULL;
@@ -925,6 +940,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
             break;
         case 'S': so.show_suppressed = 1; break;
         case 'u': as = optarg; break;
+        case 'P': progress = 0; break;
         case 'h': fputs(help, stdout); return 0;
         default: return cli_option_error("match", argv);
         }
@@ -986,6 +1002,9 @@ int cmd_match(struct cli *cli, int argc, char **argv)
         match_index_finish(r.idx, &err) < 0 || cli_load_warninglists(n, &wl, &err) < 0)
         goto out;
     so.warninglists = wl;
+    so.progress = on_progress;
+    so.progress_ctx = &r;
+    kz_progress_start(&r.progress, "match", "lines", progress);
     fprintf(stderr,
             "kizuna: %llu active indicators (%llu not findable by value, %llu inactive, %llu with "
             "broken patterns)\n",
@@ -1011,6 +1030,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
                 goto out; /* not the file's fault: stop */
             /* an unreadable or broken file: say so and go on with the
              * others, whose hits count as much */
+            kz_progress_clear(&r.progress);
             warn_skipped(argv[i], &err);
             skipped++;
             continue;
@@ -1022,9 +1042,13 @@ int cmd_match(struct cli *cli, int argc, char **argv)
         logread_close(lr);
         total.bytes += st.bytes;
         total.lines += st.lines;
+        r.done_bytes = total.bytes;
+        r.done_lines = total.lines;
         total.suppressed += st.suppressed;
     }
     fflush(stdout);
+    kz_progress_set(&r.progress, total.lines, total.bytes, 0);
+    kz_progress_done(&r.progress);
     fprintf(stderr, "kizuna: %llu hits in %llu lines (%llu suppressed by warninglists)\n",
             (unsigned long long)r.hits, (unsigned long long)total.lines,
             (unsigned long long)(so.show_suppressed ? r.suppressed : total.suppressed));
@@ -1036,6 +1060,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
     if (skipped && !r.hits)
         rc = 3; /* exit 2 below, the skipped files already said why */
 out:
+    kz_progress_clear(&r.progress);
     if (rc == 2)
         cli_fail(&err);
     if (rc == 3)

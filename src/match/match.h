@@ -256,6 +256,10 @@ struct match_scan_opts {
     int subdomains;                             /* --subdomains */
     const struct warninglist_set *warninglists; /* NULL: no suppression */
     int show_suppressed;                        /* report suppressed hits too */
+    /* called in the scanning thread after each block is reported, with the
+     * input bytes and lines done so far (NULL: none) */
+    void (*progress)(void *ctx, uint64_t bytes, uint64_t lines);
+    void *progress_ctx;
 };
 
 /* One indicator value a hit matched, as text ("10.0.0.0/8", "evil.com"). */

@@ -926,6 +926,8 @@ static int scan_threads(struct logread *r, struct shared *sh, struct emitter *em
         add_stats(tot, &s->res.st);
         s->status = SLOT_FREE;
         emitted++;
+        if (sh->opts->progress)
+            sh->opts->progress(sh->opts->progress_ctx, tot->bytes, *nl);
     }
     rc = read_failed ? -1 : 0;
 out:
@@ -987,6 +989,8 @@ static int scan_inline(struct logread *r, struct shared *sh, struct emitter *em,
         if (res->st.bytes)
             *ends_nl = res->ends_nl;
         add_stats(tot, &res->st);
+        if (sh->opts->progress)
+            sh->opts->progress(sh->opts->progress_ctx, tot->bytes, *nl);
     }
     if (got < 0)
         goto out;
