@@ -184,6 +184,12 @@ static void json_crosscheck(const char *data, size_t n)
             fz_sc.used = 0;
             ra = lr_json_line(&st, &fz_sc, data + i, e - i, &sa, &resume, 0);
             fz_sc.used = 0;
+            {
+                struct lr_time t;
+                if (lr_json_time(&st, data + i, e - i, &fz_sc, &t) == 0)
+                    must(t.n <= e - i && t.kind != LR_T_NONE, "a JSON time inside its line");
+            }
+            fz_sc.used = 0;
             rb = lr_json_line_ref(&fz_sc, data + i, e - i, &sb);
             if (ra == 0 && rb == 0 && !memchr(data + i, '\0', e - i))
                 must(a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0),

@@ -228,4 +228,4 @@ static int clf_detect(const char *line, size_t n)
     return clf_parse(line, n, NULL, &c) == 0;
 }
 
-const struct lr_format lr_clf_format = {"clf", clf_line, clf_detect};
+const struct lr_format lr_clf_format = {"clf", clf_line, clf_detect, NULL};

@@ -125,12 +125,16 @@ void lr_state_init(struct lr_state *st, enum logread_format fmt);
  * sends its fields to sink. It returns 0 when parsed, 1 for a header or
  * comment line, and -1 when the line is malformed: fields may already have
  * been sent for line[0..*resume), and the caller scans the rest as text.
- * detect() says whether a sample line looks like this format. */
+ * detect() says whether a sample line looks like this format. time(), when
+ * the format has one, finds the line's time on its own (line() then never
+ * looks for it); otherwise line() notes it in a sink that asks. */
 struct lr_format {
     const char *name;
     int (*line)(struct lr_state *st, struct lr_scratch *sc, const char *line, size_t n,
                 const struct lr_sink *sink, size_t *resume);
     int (*detect)(const char *line, size_t n);
+    int (*time)(const struct lr_state *st, const char *line, size_t n, struct lr_scratch *sc,
+                struct lr_time *t);
 };
 
 extern const struct lr_format lr_zeek_format;
@@ -164,6 +168,10 @@ const char *lr_http_url(struct lr_scratch *sc, const char *host, size_t hn, cons
 int lr_json_line(struct lr_state *st, struct lr_scratch *sc, const char *line, size_t n,
                  const struct lr_sink *sink, size_t *resume, int zeek);
 int lr_json_line_ref(struct lr_scratch *sc, const char *line, size_t n, const struct lr_sink *sink);
+/* Where a JSON line's time is: the first top-level "timestamp", "@timestamp",
+ * "ts" or "time" holding a string or a literal. 0 when found, else -1. */
+int lr_json_time(const struct lr_state *st, const char *line, size_t n, struct lr_scratch *sc,
+                 struct lr_time *t);
 
 /* --- the block source --------------------------------------------------- */
 

@@ -28,4 +28,4 @@ static int text_detect(const char *line, size_t n)
     return 1;
 }
 
-const struct lr_format lr_text_format = {"text", text_line, text_detect};
+const struct lr_format lr_text_format = {"text", text_line, text_detect, NULL};

@@ -11,7 +11,8 @@
  * string-like columns tokenized (after decoding Zeek's \xHH escapes), and
  * numbers, times, ports, enums and subnets skipped. The empty and unset
  * markers are skipped. An http.log line also yields the URL "http://" host
- * uri. The "ts" column is the line's time. Header lines may reappear mid-file (concatenated logs):
+ * uri. The "ts" column is the line's time (zeek_time, asked for lines with
+ * hits only). Header lines may reappear mid-file (concatenated logs):
  * the state changes there, and its fingerprint lets the scanner notice.
  */
 #include <stdio.h>
@@ -223,8 +224,6 @@ static int zeek_line(struct lr_state *st, struct lr_scratch *sc, const char *lin
         int last = q >= end;
         col++;
         p = last ? end : q + 1;
-        if ((int32_t)(col - 1) == z->ts_col)
-            lr_mark_time(sink, LR_T_ISO_OR_EPOCH, v, vn);
         if (vn == 0 || t == LR_Z_SKIP || (vn == z->unset_len && memcmp(v, z->unset, vn) == 0) ||
             (vn == z->empty_len && memcmp(v, z->empty, vn) == 0)) {
             if (last)
@@ -266,12 +265,36 @@ static int zeek_line(struct lr_state *st, struct lr_scratch *sc, const char *lin
     return 0;
 }
 
+/* The "ts" column of a data line, found for lines with hits only. */
+static int zeek_time(const struct lr_state *st, const char *line, size_t n, struct lr_scratch *sc,
+                     struct lr_time *t)
+{
+    const struct lr_zeek *z = &st->zeek;
+    const char *p = line, *end = line + n;
+
+    (void)sc;
+    if (z->ts_col < 0 || (n > 0 && line[0] == '#'))
+        return -1;
+    /* memchr, not find_sep: that one stays inlined in zeek_line */
+    for (int32_t col = 0; col < z->ts_col; col++) {
+        const char *q = memchr(p, z->sep, (size_t)(end - p));
+        if (!q)
+            return -1;
+        p = q + 1;
+    }
+    {
+        const char *q = memchr(p, z->sep, (size_t)(end - p));
+        *t = (struct lr_time){p, (size_t)((q ? q : end) - p), LR_T_ISO_OR_EPOCH};
+    }
+    return 0;
+}
+
 static int zeek_detect(const char *line, size_t n)
 {
     return n >= 11 && memcmp(line, "#separator ", 11) == 0;
 }
 
-const struct lr_format lr_zeek_format = {"zeek", zeek_line, zeek_detect};
+const struct lr_format lr_zeek_format = {"zeek", zeek_line, zeek_detect, zeek_time};
 
 const char *lr_http_url(struct lr_scratch *sc, const char *host, size_t hn, const char *uri,
                         size_t un, size_t *len)

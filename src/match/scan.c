@@ -20,9 +20,11 @@
  * A block whose hits overflow MATCH_MAX_BLOCK_HIT_BYTES is also rescanned
  * by the emitter, emitting line by line.
  *
- * Time. A format's parser only notes where a line's time is; the text is
- * parsed (logtime.c) at the end of a line that has hits, and stamped on
- * them, so lines without hits cost one store.
+ * Time. Lines are parsed without looking for their time; a line that has
+ * hits (rare) is parsed again by its format with a sink that only notes
+ * where the time is, and the time (logtime.c) is stamped on its hits, so
+ * lines without hits pay nothing for it. Hits flushed in the middle of a
+ * line (past SCAN_DIRECT_FLUSH of them) go without.
  */
 #include "match/match.h"
 
@@ -98,8 +100,7 @@ struct worker {
     size_t field_len;
     struct dd_slot *dd;
     size_t dd_cap, dd_n;
-    struct lr_time tm; /* where the current line's time is */
-    size_t line_off;   /* where the current line's hit records start */
+    size_t line_off; /* where the current line's hit records start */
     struct match_refs refs;
     char norm[MATCH_MAX_VALUE_BYTES * 3 + 16];
     /* threads */
@@ -272,17 +273,35 @@ static int dd_seen(struct worker *w, uint64_t h, enum match_kind kind, const cha
     return 0;
 }
 
-/* Gives the current line's hit records the line's time. */
-static void stamp_line(struct worker *w)
+static void no_field(void *ctx, const char *name, size_t nlen, const char *v, size_t vn,
+                     enum logread_hint hint)
 {
+    (void)ctx;
+    (void)name;
+    (void)nlen;
+    (void)v;
+    (void)vn;
+    (void)hint;
+}
+
+/* Gives the hit records of line[0..n), just scanned, the line's time: the
+ * format parses it again, for its time only. The first parse's scratch is
+ * no longer needed (the records hold copies). */
+static void stamp_line(struct worker *w, const char *line, size_t n)
+{
+    struct lr_time tm = {NULL, 0, LR_T_NONE};
+    struct lr_sink sink = {no_field, NULL, &tm};
     char *buf = w->res->hits.data;
-    size_t off = w->line_off, len = w->res->hits.len;
+    size_t off = w->line_off, len = w->res->hits.len, resume = 0;
     int64_t t = MATCH_NO_TIME;
 
-    if (off >= len)
-        return;
-    if (w->tm.kind != LR_T_NONE)
-        lr_time_parse(w->tm.kind, w->tm.p, w->tm.n, w->sh->ref_us, &t);
+    w->sc.used = 0;
+    if (w->sh->fmt->time)
+        w->sh->fmt->time(&w->st, line, n, &w->sc, &tm);
+    else
+        w->sh->fmt->line(&w->st, &w->sc, line, n, &sink, &resume);
+    if (tm.kind != LR_T_NONE)
+        lr_time_parse(tm.kind, tm.p, tm.n, w->sh->ref_us, &t);
     while (off < len) {
         struct hrec *r = (struct hrec *)(void *)(buf + off);
         r->time = t;
@@ -292,7 +311,6 @@ static void stamp_line(struct worker *w)
 
 static void flush_direct(struct worker *w)
 {
-    stamp_line(w);
     w->line_off = 0;
     if (w->em && !w->em->failed && w->res->hits.len)
         emit_records(w->em, w->res->hits.data, w->res->hits.len);
@@ -662,7 +680,7 @@ static size_t piece_len(const char *p, size_t left)
 static void process_block(struct worker *w, const struct lr_block *b)
 {
     const char *p = b->data, *end = b->data + b->len;
-    struct lr_sink sink = {on_field, w, &w->tm};
+    struct lr_sink sink = {on_field, w, NULL};
 
     w->line = 0;
     w->res->nl = 0;
@@ -676,7 +694,6 @@ static void process_block(struct worker *w, const struct lr_block *b)
         if (len && p[len - 1] == '\r')
             len--;
         w->sc.used = 0;
-        w->tm.kind = LR_T_NONE;
         w->line_off = w->res->hits.len;
         if (len > MATCH_MAX_LINE || (first && b->cont_start) || (!nl && b->cont_end)) {
             /* count a long line once, in the block where it starts */
@@ -688,12 +705,15 @@ static void process_block(struct worker *w, const struct lr_block *b)
                 on_field(w, "text", 4, p + off, pl, LOGREAD_HINT_TEXT);
                 off += pl;
             }
-        } else if (w->sh->fmt->line(&w->st, &w->sc, p, len, &sink, &resume) < 0) {
-            w->res->st.malformed_lines++;
-            if (resume < len)
-                on_field(w, "text", 4, p + resume, len - resume, LOGREAD_HINT_TEXT);
+        } else {
+            if (w->sh->fmt->line(&w->st, &w->sc, p, len, &sink, &resume) < 0) {
+                w->res->st.malformed_lines++;
+                if (resume < len)
+                    on_field(w, "text", 4, p + resume, len - resume, LOGREAD_HINT_TEXT);
+            }
+            if (w->res->hits.len > w->line_off) /* rare: a line with hits */
+                stamp_line(w, p, len);
         }
-        stamp_line(w);
         w->line_off = w->res->hits.len;
         if (w->em) {
             flush_direct(w);
