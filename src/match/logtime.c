@@ -197,10 +197,11 @@ static int parse_iso(const char *s, size_t n, int64_t *us)
 static int parse_epoch(const char *s, size_t n, int64_t *us)
 {
     size_t i = 0, id;
-    int64_t v = 0, frac = 0, scale = 100000;
+    uint64_t v = 0; /* 19 digits fit in 64 bits unsigned, not signed */
+    int64_t frac = 0, scale = 100000;
 
     while (i < n && digit(s[i]) && i < 19) {
-        v = v * 10 + (s[i] - '0');
+        v = v * 10 + (uint64_t)(s[i] - '0');
         i++;
     }
     id = i;
@@ -221,13 +222,13 @@ static int parse_epoch(const char *s, size_t n, int64_t *us)
     if (i != n)
         return -1;
     if (id <= 11)
-        *us = v * US_PER_S + frac;
-    else if (id >= 12 && id <= 14)
-        *us = v * 1000;
-    else if (id >= 15 && id <= 17)
-        *us = v;
+        *us = (int64_t)v * US_PER_S + frac;
+    else if (id <= 14)
+        *us = (int64_t)v * 1000;
+    else if (id <= 17)
+        *us = (int64_t)v;
     else
-        *us = v / 1000;
+        *us = (int64_t)(v / 1000);
     return 0;
 }
 

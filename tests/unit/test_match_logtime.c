@@ -178,6 +178,8 @@ static const struct tcase cases[] = {
          "2023-11-14T22:13:20.123456Z"},
         {LR_T_EPOCH, "1700000000.", "UTC", "2026-12-08T00:00:00Z", NULL},
         {LR_T_EPOCH, "99999999999", "UTC", "2026-12-08T00:00:00Z", NULL},
+        {LR_T_EPOCH, "9999999999999999999", "UTC", "2026-12-08T00:00:00Z", NULL}, /* no overflow */
+        {LR_T_EPOCH, "99999999999999999999", "UTC", "2026-12-08T00:00:00Z", NULL},
         {LR_T_EPOCH, "-1", "UTC", "2026-12-08T00:00:00Z", NULL},
         {LR_T_EPOCH, "", "UTC", "2026-12-08T00:00:00Z", NULL},
         /* CLF */
