@@ -116,7 +116,7 @@ static void test_readers(void **state)
         if (!h.seen)
             fail_msg("no hit in: %s", text);
         if (h.time == MATCH_NO_TIME)
-            strcpy(got, "-");
+            snprintf(got, sizeof(got), "-");
         else
             kz_ts_format_micros(h.time, got);
         if (strcmp(got, want) != 0)
