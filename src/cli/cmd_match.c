@@ -64,7 +64,7 @@ struct detail {
     char *id;
     char *name;
     enum stix_tlp tlp;
-    char *markings; /* the indicator's object_marking_refs JSON, or NULL */
+    char *markings; /* the indicator's object_marking_refs, unescaped (dup_ids), or NULL */
     char *created_by;
     char *pattern; /* candidates: the source */
     struct kzp_pattern *parsed;
@@ -185,18 +185,33 @@ static int no_cond(void *ctx, const struct kzp_cond *c)
     return 0;
 }
 
-static char *dup_raw(const struct kzj_doc *d, uint32_t v)
+/* The marking ids of array v as a JSON array of plain strings (escapes
+ * decoded: "marking\u002ddefinition--..." is the id it spells), so that
+ * they can be searched and copied as they are; NULL when there are none. */
+static char *dup_ids(const struct kzj_doc *d, uint32_t v)
 {
-    char *s;
+    struct kz_buf b;
+    char id[256];
+    size_t n = 0;
 
-    if (!v)
+    if (!v || kzj_type(d, v) != KZJ_ARRAY)
         return NULL;
-    s = malloc(kzj_at(d, v)->len + 1);
-    if (s) {
-        memcpy(s, kzj_raw(d, v), kzj_at(d, v)->len);
-        s[kzj_at(d, v)->len] = '\0';
+    kz_buf_init(&b, 1 << 20);
+    kz_buf_addc(&b, '[');
+    KZJ_FOREACH_ELEM(d, v, e)
+    {
+        if (kzj_type(d, e) != KZJ_STRING || kzj_strcpy(d, e, id, sizeof(id)) < 0)
+            continue;
+        kz_buf_addstr(&b, n++ ? ",\"" : "\"");
+        kz_buf_add_json_escaped(&b, id, strlen(id));
+        kz_buf_addc(&b, '"');
     }
-    return s;
+    kz_buf_addc(&b, ']');
+    if (!n || b.failed) {
+        kz_buf_free(&b);
+        return NULL;
+    }
+    return kz_buf_steal(&b, NULL);
 }
 
 static char *dup_str(const struct kzj_doc *d, uint32_t v)
@@ -276,7 +291,7 @@ static int on_stored(void *ctx, const struct store_row *row, struct kz_error *er
     d->id = strdup(row->id);
     d->name = dup_str(doc, KZJ_GET(doc, 0, "name"));
     d->created_by = dup_str(doc, KZJ_GET(doc, 0, "created_by_ref"));
-    d->markings = dup_raw(doc, KZJ_GET(doc, 0, "object_marking_refs"));
+    d->markings = dup_ids(doc, KZJ_GET(doc, 0, "object_marking_refs"));
     d->tlp = row->tlp ? (enum stix_tlp)row->tlp : r->default_tlp;
     return d->id ? 0 : kz_error_set(err, KZ_ENOMEM, "out of memory");
 }
@@ -599,8 +614,11 @@ static void add_markings(struct kz_buf *b, const struct detail *f)
 {
     const char *tlp = f->tlp ? stix_tlp_marking_id(f->tlp) : NULL;
     size_t n = f->markings ? strlen(f->markings) : 0;
+    char quoted[128];
 
-    if (tlp && f->markings && strstr(f->markings, tlp))
+    /* the ids are plain strings (dup_ids): an exact, quoted match */
+    snprintf(quoted, sizeof(quoted), "\"%s\"", tlp ? tlp : "");
+    if (tlp && f->markings && strstr(f->markings, quoted))
         tlp = NULL;
     if (n) {
         if (!tlp) {

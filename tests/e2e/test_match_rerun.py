@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kzlib  # noqa: E402
 
-AMBER = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"
+AMBER = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"  # TLP 1.0
+AMBER2 = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"  # TLP 2.0
 
 
 def indicator(pattern, created_by):
@@ -56,10 +57,11 @@ class MatchRerun(unittest.TestCase):
     def tearDown(self):
         self.node.cleanup()
 
-    def add_indicators(self, *objs):
+    def add_indicators(self, *objs, escaped=False):
         path = os.path.join(self.node.scratch, "ind-%s.json" % uuid.uuid4())
         with open(path, "w") as f:
-            json.dump(kzlib.bundle(list(objs)), f)
+            b = kzlib.bundle(list(objs))
+            f.write(kzlib.escaped_dumps(b) if escaped else json.dumps(b))
         self.node.import_file("intel", path)
 
     def log(self, name, text, mode="w"):
@@ -158,6 +160,22 @@ class MatchRerun(unittest.TestCase):
         got = self.by_value()
         self.assertEqual(got[(late["id"], "observed as 10.0.0.6")]["count"], 1)
         self.assertEqual(got[(self.ip["id"], "observed as 198.51.100.7")]["count"], 3)
+        self.node.run("validate", "-", input=self.node.out("export", "--collection",
+                                                           "sightings").encode())
+
+    def test_escaped_indicator(self):
+        """The same with the indicator stored as JSON-escaped text
+        ("indicator\\u002d\\u002d..."): one sighting, the same id, marked once."""
+        esc = indicator("[domain-name:value = 'escaped.example']", self.producer)
+        esc["object_marking_refs"] = [AMBER2]
+        self.add_indicators(esc, escaped=True)
+        log = self.log("esc.log", "2026-11-26T10:00:00Z lookup escaped.example\n")
+        self.match(log, expect=1)
+        self.match(log, expect=1)
+        s = self.by_value()[(esc["id"], "observed as escaped.example")]
+        self.assertEqual(s["count"], 1)
+        self.assertEqual(s["object_marking_refs"], [AMBER2])
+        self.assertEqual(len(self.sightings(all_versions=True)), 1)
         self.node.run("validate", "-", input=self.node.out("export", "--collection",
                                                            "sightings").encode())
 
