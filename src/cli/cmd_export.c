@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "cli/cli.h"
@@ -384,7 +385,9 @@ int cmd_export(struct cli *cli, int argc, char **argv)
     policy_filter(&view, &f);
     if (!tombstones) /* kizuna's own type: strict STIX tools refuse the bundle */
         f.exclude_type = TOMBSTONE_TYPE;
-    kz_progress_start(&x.progress, "export", "objects", show);
+    /* not over a bundle being written to the same terminal */
+    kz_progress_start(&x.progress, "export", "objects",
+                      show && !(strcmp(outpath, "-") == 0 && isatty(STDOUT_FILENO)));
     if (store_list(node_store(n), &f, 1, on_row, &x, &page, &err) < 0)
         goto fail;
     kz_progress_done(&x.progress);
