@@ -743,11 +743,30 @@ static void ledger_name(const struct report_target *t, const char *const *colls,
         snprintf(out + o, cap - o, "%02x", h[i]);
 }
 
-/* Writes the sightings of this run and the ledger, in one transaction:
- * either both land or neither. */
-static int report(struct node *n, struct run *r, const struct report_target *t,
-                  const char *ledger_blob, const struct intel_ledger *ledger, struct kz_error *err)
+/* The ledger as stored (SHA-1 of its text; of "" when there is none): a
+ * report checks it did not change while the logs were read. */
+static int ledger_stamp(struct store *s, const char *blob, uint8_t out[20], struct kz_error *err)
 {
+    char *text = NULL;
+    size_t len = 0;
+
+    if (store_blob_get(s, blob, &text, &len, err) < 0 && err->code != KZ_ENOTFOUND)
+        return -1;
+    kz_error_clear(err);
+    kz_sha1(text ? text : "", len, out);
+    free(text);
+    return 0;
+}
+
+/* Writes the sightings of this run and the ledger, in one transaction:
+ * either both land or neither. Refused when another report changed the
+ * ledger since `stamp` (two runs over the same logs at once would both
+ * count them). */
+static int report(struct node *n, struct run *r, const struct report_target *t,
+                  const char *ledger_blob, const struct intel_ledger *ledger,
+                  const uint8_t stamp[20], struct kz_error *err)
+{
+    uint8_t now_stamp[20];
     struct report_ctx rc = {.n = n};
     struct ingest_opts opts = {
             .name = "sightings", .meta = report_meta, .meta_ctx = &rc, .step = 1};
@@ -765,6 +784,14 @@ static int report(struct node *n, struct run *r, const struct report_target *t,
     if (store_begin(s, err) < 0)
         goto out;
     tx = 1;
+    if (ledger_stamp(s, ledger_blob, now_stamp, err) < 0)
+        goto out;
+    if (memcmp(stamp, now_stamp, 20) != 0) {
+        kz_error_set(err, KZ_ECONFLICT,
+                     "another match --report to %s ran meanwhile: nothing reported, run again",
+                     t->c.alias);
+        goto out;
+    }
     if (intel_sighting_acc_each(r->acc, add_sighting, &sc, err) < 0)
         goto out;
     kz_buf_addstr(&sc.b, "]}");
@@ -932,6 +959,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
     struct report_target target;
     struct intel_ledger *ledger = NULL;
     char ledger_blob[KZ_UUID_LEN + 128];
+    uint8_t ledger_stamp0[20];
     long v;
 
     optind = 0;
@@ -988,6 +1016,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
             err.code != KZ_ENOTFOUND)
             goto out;
         kz_error_clear(&err);
+        kz_sha1(text ? text : "", len, ledger_stamp0);
         ledger = intel_ledger_parse(text, len, &err);
         free(text);
         if (!ledger || !(r.acc = intel_sighting_acc_new())) {
@@ -1070,7 +1099,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
     fprintf(stderr, "kizuna: %llu hits in %llu lines (%llu suppressed by warninglists)\n",
             (unsigned long long)r.hits, (unsigned long long)total.lines,
             (unsigned long long)(so.show_suppressed ? r.suppressed : total.suppressed));
-    if (report_to && report(n, &r, &target, ledger_blob, ledger, &err) < 0)
+    if (report_to && report(n, &r, &target, ledger_blob, ledger, ledger_stamp0, &err) < 0)
         goto out;
     rc = r.hits ? 1 : 0;
     if (skipped)

@@ -179,6 +179,31 @@ class MatchRerun(unittest.TestCase):
         self.node.run("validate", "-", input=self.node.out("export", "--collection",
                                                            "sightings").encode())
 
+    def test_concurrent_reports_never_double_count(self):
+        """Two runs over the same log at once: the one that finishes second
+        reports nothing and says to run again (it would count the lines the
+        first one counted)."""
+        log = self.log("both.log", "2026-11-26T10:00:00Z accept 198.51.100.7\n")
+        first = subprocess.Popen([kzlib.KIZUNA, "--home", self.node.home, "match", "--report",
+                                  "sightings", "-"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        # it has read the ledger once it says how many indicators it holds
+        line = first.stderr.readline().decode()
+        self.assertIn("active indicators", line)
+        self.match(log, expect=1)
+        with open(log, "rb") as f:
+            first.stdin.write(f.read())
+        first.stdin.close()
+        first.wait(timeout=60)
+        err = first.stderr.read().decode()
+        first.stdout.close()
+        first.stderr.close()
+        self.assertEqual(first.returncode, 2, err)
+        self.assertIn("ran meanwhile: nothing reported, run again", err)
+        self.assertEqual(self.by_value()[(self.ip["id"], "observed as 198.51.100.7")]["count"], 1)
+        p = self.match(log, expect=1)  # run again: the same content, nothing new
+        self.assertIn("0 sightings reported", p.stderr)
+
     def test_one_sighting_per_value(self):
         log = self.log("net.log", "2026-11-26T10:00:00Z from 203.0.113.5\n"
                                   "2026-11-26T10:00:01Z from 203.0.113.9\n"
