@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "cli/cli.h"
@@ -19,11 +20,12 @@
 #include "util/buf.h"
 #include "util/file.h"
 #include "util/kztime.h"
+#include "util/progress.h"
 #include "util/uuid.h"
 
 static const char help[] =
         "usage: kizuna [--home DIR] export --collection NAME|ID [--out FILE] [--all-versions]\n"
-        "                                  [--as USER] [--tombstones]\n"
+        "                                  [--as USER] [--tombstones] [--no-progress]\n"
         "       kizuna [--home DIR] export --collection NAME|ID... --format F [--type T]\n"
         "                                  [--out FILE] [--as USER] [--sid-base N]\n"
         "                                  [--psl FILE]\n\n"
@@ -33,7 +35,8 @@ static const char help[] =
         "strict STIX tools refuse) are left out unless --tombstones.\n"
         "An export is a bulk path: objects marked\n"
         "TLP:RED never leave in one (docs/SHARING.md). --as USER exports what USER\n"
-        "may see; without it, the node operator's view (everything else).\n\n"
+        "may see; without it, the node operator's view (everything else). On a terminal,\n"
+        "standard error shows the progress unless --no-progress.\n\n"
         "--format writes the active indicators (not revoked, inside valid_from/\n"
         "valid_until, pattern_type stix) of one or more collections (--collection\n"
         "again, up to 16) for sensors instead: the values of their equality\n"
@@ -68,6 +71,8 @@ struct export_ctx {
     struct kz_buf buf;
     size_t n;
     uint64_t markings[STIX_TLP_RED + 1];
+    struct kz_progress progress;
+    uint64_t bytes;
 };
 
 static int flush(struct export_ctx *x, struct kz_error *err)
@@ -88,6 +93,8 @@ static int on_row(void *ctx, const struct store_row *r, struct kz_error *err)
     if (r->tlp >= 0 && r->tlp <= STIX_TLP_RED)
         x->markings[r->tlp]++;
     kz_buf_add(&x->buf, r->raw, r->rawlen);
+    x->bytes += r->rawlen;
+    kz_progress_set(&x->progress, x->n, x->bytes, 0);
     if (x->buf.len >= EXPORT_FLUSH_BYTES || x->buf.failed)
         return flush(x, err);
     return 0;
@@ -289,6 +296,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
             {"sid-base", required_argument, NULL, 's'},
             {"psl", required_argument, NULL, 'p'},
             {"tombstones", no_argument, NULL, 'T'},
+            {"no-progress", no_argument, NULL, 'P'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
@@ -305,7 +313,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
     struct kz_error err;
     char uuid[KZ_UUID_LEN];
     struct node *n;
-    int c, all = 0, tombstones = 0;
+    int c, all = 0, tombstones = 0, show = 1;
 
     optind = 0;
     while ((c = getopt_long(argc, argv, "hc:o:au:f:t:s:p:T", opts, NULL)) != -1) {
@@ -319,6 +327,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
         case 'o': outpath = optarg; break;
         case 'a': all = 1; break;
         case 'T': tombstones = 1; break;
+        case 'P': show = 0; break;
         case 'f':
             sensor = strcmp(optarg, "stix") != 0;
             if (sensor && export_format_parse(optarg, &sa.format) < 0)
@@ -383,8 +392,12 @@ int cmd_export(struct cli *cli, int argc, char **argv)
     policy_filter(&view, &f);
     if (!tombstones) /* kizuna's own type: strict STIX tools refuse the bundle */
         f.exclude_type = TOMBSTONE_TYPE;
+    /* not over a bundle being written to the same terminal */
+    kz_progress_start(&x.progress, "export", "objects",
+                      show && !(strcmp(outpath, "-") == 0 && isatty(STDOUT_FILENO)));
     if (store_list(node_store(n), &f, 1, on_row, &x, &page, &err) < 0)
         goto fail;
+    kz_progress_done(&x.progress);
     kz_buf_addstr(&x.buf, x.n ? "\n]}\n" : "]}\n");
     if (flush(&x, &err) < 0)
         goto fail;
@@ -404,6 +417,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
     kz_buf_free(&x.buf);
     return 0;
 fail:
+    kz_progress_clear(&x.progress);
     kz_out_abort(x.out);
     kz_buf_free(&x.buf);
     return cli_fail(&err);

@@ -18,12 +18,13 @@
 #include "node/node.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "util/progress.h"
 #include "util/buf.h"
 #include "util/file.h"
 
 static const char help[] =
         "usage: kizuna [--home DIR] import --collection NAME|ID [--strict] [--quiet] [--json]\n"
-        "                                  FILE...|-\n\n"
+        "                                  [--no-progress] FILE...|-\n\n"
         "Validates each FILE (a STIX 2.1 bundle, a TAXII envelope or one object; '-'\n"
         "for standard input) and stores its valid objects in the collection, all of a\n"
         "file's objects in one transaction. Prints the counts of added, duplicate\n"
@@ -34,7 +35,8 @@ static const char help[] =
         "  --strict         store nothing from a file that has any invalid object\n"
         "  --quiet          do not print the per-file counts\n"
         "  --json           print each file's counts as one JSON object per line:\n"
-        "                   {\"file\", \"added\", \"duplicate\", \"rejected\", \"stored\"}\n";
+        "                   {\"file\", \"added\", \"duplicate\", \"rejected\", \"stored\"}\n"
+        "  --no-progress    no progress line (shown on standard error when it is a terminal)\n";
 
 struct import_ctx {
     size_t shown;
@@ -43,6 +45,8 @@ struct import_ctx {
     struct node *node;
     struct policy_resolved resolved;
     uint64_t markings[STIX_TLP_RED + 1];
+    struct kz_progress *progress;
+    uint64_t *objects; /* read so far, every file */
 };
 
 #define MAX_SHOWN_REJECTIONS 1000
@@ -70,8 +74,10 @@ static void on_report(void *ctx, const struct ingest_report *r)
     struct import_ctx *ic = ctx;
     char msg[1400];
 
+    kz_progress_set(ic->progress, ++*ic->objects, 0, 0);
     if (r->outcome != INGEST_REJECTED)
         return;
+    kz_progress_clear(ic->progress);
     if (ic->shown++ < MAX_SHOWN_REJECTIONS) {
         fprintf(stderr, "rejected: %s\n", kz_error_format(r->why, msg, sizeof(msg)));
         print_more_errors(r);
@@ -98,6 +104,8 @@ static int check_listed(void *ctx, const struct kzp_cond *c)
         match_normalise(kind, c->value, c->len, norm, sizeof(norm), &nlen, &err) < 0)
         return 0;
     w = warninglist_check(l->ic->wl, kind, c->value, c->len, norm, nlen);
+    if (w)
+        kz_progress_clear(l->ic->progress);
     if (w)
         fprintf(stderr,
                 "warning: %s: %s: pattern: %.*s is on the warninglist \"%s\" (probably a false "
@@ -160,9 +168,10 @@ static void print_counts_json(const char *file, const struct ingest_counts *c)
 }
 
 static int import_file(struct node *n, const struct store_collection *col, const char *path,
-                       int strict, int quiet, int json, const struct warninglist_set *wl)
+                       int strict, int quiet, int json, const struct warninglist_set *wl,
+                       struct kz_progress *progress, uint64_t *objects)
 {
-    struct import_ctx ic = {.node = n, .wl = wl};
+    struct import_ctx ic = {.node = n, .wl = wl, .progress = progress, .objects = objects};
     struct ingest_opts opts = {.strict = strict,
                                .report = on_report,
                                .report_ctx = &ic,
@@ -183,6 +192,7 @@ static int import_file(struct node *n, const struct store_collection *col, const
         return cli_fail(&err);
     rc = ingest_buffer(node_store(n), col->key, data, len, &opts, &counts, &err);
     free(data);
+    kz_progress_clear(progress);
     if (rc < 0) {
         cli_fail(&err);
         fprintf(stderr, "kizuna: %s: nothing was stored\n", opts.name);
@@ -215,15 +225,18 @@ int cmd_import(struct cli *cli, int argc, char **argv)
             {"strict", no_argument, NULL, 's'},
             {"quiet", no_argument, NULL, 'q'},
             {"json", no_argument, NULL, 'j'},
+            {"no-progress", no_argument, NULL, 'P'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
     const char *collection = NULL;
+    struct kz_progress progress;
+    uint64_t objects = 0;
     struct store_collection col;
     struct warninglist_set *wl = NULL;
     struct kz_error err;
     struct node *n;
-    int c, strict = 0, quiet = 0, json = 0, worst = 0;
+    int c, strict = 0, quiet = 0, json = 0, worst = 0, show = 1;
 
     optind = 0;
     while ((c = getopt_long(argc, argv, "hc:sqj", opts, NULL)) != -1) {
@@ -232,6 +245,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
         case 's': strict = 1; break;
         case 'q': quiet = 1; break;
         case 'j': json = 1; break;
+        case 'P': show = 0; break;
         case 'h': fputs(help, stdout); return 0;
         default: return cli_option_error("import", argv);
         }
@@ -248,11 +262,13 @@ int cmd_import(struct cli *cli, int argc, char **argv)
     if (store_collection_find(node_store(n), NULL, collection, &col, &err) < 0 ||
         cli_load_warninglists(n, &wl, &err) < 0)
         return cli_fail(&err);
+    kz_progress_start(&progress, "import", "objects", show);
     for (int i = optind; i < argc; i++) {
-        int rc = import_file(n, &col, argv[i], strict, quiet, json, wl);
+        int rc = import_file(n, &col, argv[i], strict, quiet, json, wl, &progress, &objects);
         if (rc > worst)
             worst = rc;
     }
+    kz_progress_done(&progress);
     warninglist_set_free(wl);
     /* once, now, rather than every few thousand pages during the import;
      * and the log, as large as what was imported, is emptied */

@@ -6,7 +6,9 @@
  * the pattern against the value as an observation. Hits on warninglisted
  * values are suppressed. With --report, the hits become STIX sightings in a
  * collection, addressed to the indicators' producers, so they flow back
- * through federation.
+ * through federation: one per indicator, observed value and reporting
+ * organisation, with a deterministic id, counted once however often the
+ * same logs are scanned (intel/sighting.h; docs/internals/match.md).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include "cli/cli.h"
 #include "ingest/ingest.h"
 #include "intel/intel.h"
+#include "intel/sighting.h"
 #include "json/json.h"
 #include "match/logread.h"
 #include "match/match.h"
@@ -29,12 +32,13 @@
 #include "util/kztime.h"
 #include "util/uuid.h"
 #include "util/limits.h"
+#include "util/progress.h"
 
 static const char help[] =
         "usage: kizuna [--home DIR] match [--collection C]... [--format F] [--subdomains] "
         "[--json]\n"
         "                    [--report COLLECTION] [--threads N] [--show-suppressed] [--as USER]\n"
-        "                    FILE...|-\n\n"
+        "                    [--no-progress] FILE...|-\n\n"
         "Scans logs for the active indicators (not revoked, within valid_from/valid_until,\n"
         "pattern_type stix) of the collections given (default: all) that the node operator\n"
         "(or USER) may see, and prints one line per hit: file, line, field, the value, the\n"
@@ -43,8 +47,13 @@ static const char help[] =
         "input. IPs match exactly and by CIDR; --subdomains also matches subdomains of\n"
         "indicator domains (never above a public suffix). Hits on warninglisted values are\n"
         "suppressed unless --show-suppressed. --report COLLECTION stores the hits as STIX\n"
-        "sightings there, marked as the indicators and addressed to their producers.\n"
+        "sightings there, marked as the indicators and addressed to their producers: one\n"
+        "per indicator and observed value, its count, first_seen and last_seen (the log\n"
+        "lines' own times) growing as new lines are seen; lines reported before are not\n"
+        "counted again, in the same file, renamed, compressed or grown.\n"
         "A FILE that cannot be read is skipped with a warning; the others are scanned.\n"
+        "On a terminal, standard error shows the progress (lines, bytes) unless\n"
+        "--no-progress.\n"
         "Exit status: 0 no hit, 1 hits, 2 error (or no hit and a FILE skipped).\n";
 
 /* What is known of an indicator beyond its place in the store: loaded on
@@ -55,11 +64,12 @@ struct detail {
     char *id;
     char *name;
     enum stix_tlp tlp;
-    char *markings; /* the indicator's object_marking_refs JSON, or NULL */
+    char *markings; /* the indicator's object_marking_refs, unescaped (dup_ids), or NULL */
     char *created_by;
     char *pattern; /* candidates: the source */
     struct kzp_pattern *parsed;
     uint64_t hits;
+    int64_t first_added; /* --report: when its first version was stored */
 };
 
 /* One indicator in the index: only where it is in the store, since a
@@ -87,7 +97,22 @@ struct run {
     struct kz_buf line;
     struct kzj_doc doc;
     int failed;
+    /* --report: occurrences to report, and what of the current file was
+     * reported before (its first skip_lines lines, for the indicators
+     * stored by skip_read_us) */
+    struct intel_sighting_acc *acc;
+    uint64_t skip_lines;
+    int64_t skip_read_us;
+    struct kz_progress progress;
+    uint64_t done_bytes, done_lines; /* of the files before the current one */
 };
+
+static void on_progress(void *ctx, uint64_t bytes, uint64_t lines)
+{
+    struct run *r = ctx;
+
+    kz_progress_set(&r->progress, r->done_lines + lines, r->done_bytes + bytes, 0);
+}
 
 static void free_refs(struct run *r)
 {
@@ -160,18 +185,33 @@ static int no_cond(void *ctx, const struct kzp_cond *c)
     return 0;
 }
 
-static char *dup_raw(const struct kzj_doc *d, uint32_t v)
+/* The marking ids of array v as a JSON array of plain strings (escapes
+ * decoded: "marking\u002ddefinition--..." is the id it spells), so that
+ * they can be searched and copied as they are; NULL when there are none. */
+static char *dup_ids(const struct kzj_doc *d, uint32_t v)
 {
-    char *s;
+    struct kz_buf b;
+    char id[256];
+    size_t n = 0;
 
-    if (!v)
+    if (!v || kzj_type(d, v) != KZJ_ARRAY)
         return NULL;
-    s = malloc(kzj_at(d, v)->len + 1);
-    if (s) {
-        memcpy(s, kzj_raw(d, v), kzj_at(d, v)->len);
-        s[kzj_at(d, v)->len] = '\0';
+    kz_buf_init(&b, 1 << 20);
+    kz_buf_addc(&b, '[');
+    KZJ_FOREACH_ELEM(d, v, e)
+    {
+        if (kzj_type(d, e) != KZJ_STRING || kzj_strcpy(d, e, id, sizeof(id)) < 0)
+            continue;
+        kz_buf_addstr(&b, n++ ? ",\"" : "\"");
+        kz_buf_add_json_escaped(&b, id, strlen(id));
+        kz_buf_addc(&b, '"');
     }
-    return s;
+    kz_buf_addc(&b, ']');
+    if (!n || b.failed) {
+        kz_buf_free(&b);
+        return NULL;
+    }
+    return kz_buf_steal(&b, NULL);
 }
 
 static char *dup_str(const struct kzj_doc *d, uint32_t v)
@@ -251,9 +291,34 @@ static int on_stored(void *ctx, const struct store_row *row, struct kz_error *er
     d->id = strdup(row->id);
     d->name = dup_str(doc, KZJ_GET(doc, 0, "name"));
     d->created_by = dup_str(doc, KZJ_GET(doc, 0, "created_by_ref"));
-    d->markings = dup_raw(doc, KZJ_GET(doc, 0, "object_marking_refs"));
+    d->markings = dup_ids(doc, KZJ_GET(doc, 0, "object_marking_refs"));
     d->tlp = row->tlp ? (enum stix_tlp)row->tlp : r->default_tlp;
     return d->id ? 0 : kz_error_set(err, KZ_ENOMEM, "out of memory");
+}
+
+static int on_first(void *ctx, const struct store_row *row, struct kz_error *err)
+{
+    (void)err;
+    *(int64_t *)ctx = row->added;
+    return 0;
+}
+
+/* When d's indicator was first stored in its collection: a file read
+ * before then was not searched for it. */
+static int first_added(struct run *r, const struct ref *f, struct detail *d)
+{
+    struct store_filter flt;
+    struct store_page page;
+    struct kz_error err;
+
+    store_filter_init(&flt, r->colls[f->coll]);
+    store_filter_everything(&flt);
+    flt.ids[0] = d->id;
+    flt.nids = 1;
+    flt.versions = STORE_V_FIRST;
+    flt.limit = 1;
+    d->first_added = f->added;
+    return store_list(r->s, &flt, 0, on_first, &d->first_added, &page, &err);
 }
 
 /* The detail of ref f with what its hits print: loaded from the store on
@@ -276,6 +341,8 @@ static struct detail *detail_of(struct run *r, struct ref *f)
     ctx[0] = r;
     ctx[1] = d;
     if (store_list(r->s, &flt, 1, on_stored, ctx, &page, &err) < 0 || !d->id)
+        return NULL;
+    if (r->acc && first_added(r, f, d) < 0)
         return NULL;
     d->loaded = 1;
     return d;
@@ -352,7 +419,6 @@ static int on_hit(void *ctx, const struct match_hit *h, struct kz_error *err)
     struct kz_buf *b = &r->line;
     size_t shown = 0;
 
-    (void)err;
     kz_buf_reset(b);
     if (r->json) {
         kz_buf_addstr(b, "{\"file\":\"");
@@ -361,7 +427,13 @@ static int on_hit(void *ctx, const struct match_hit *h, struct kz_error *err)
         kz_buf_add_json_escaped(b, h->field ? h->field : "", h->field ? strlen(h->field) : 0);
         kz_buf_addstr(b, "\",\"value\":\"");
         kz_buf_add_json_escaped_lossy(b, h->value, h->value_len);
-        kz_buf_printf(b, "\",\"kind\":\"%s\",\"indicators\":[", match_kind_name(h->kind));
+        kz_buf_printf(b, "\",\"kind\":\"%s\",", match_kind_name(h->kind));
+        if (h->time_us != MATCH_NO_TIME) {
+            char t[KZ_TS_MICROS_LEN];
+            kz_ts_format_micros(h->time_us, t);
+            kz_buf_printf(b, "\"time\":\"%s\",", t);
+        }
+        kz_buf_addstr(b, "\"indicators\":[");
     } else {
         add_printable(b, h->file, strlen(h->file));
         kz_buf_printf(b, ":%llu: ", (unsigned long long)h->line);
@@ -378,6 +450,16 @@ static int on_hit(void *ctx, const struct match_hit *h, struct kz_error *err)
             continue;
         if (!h->suppressed_by)
             d->hits++;
+        /* a hit reported before (same file, line read then, indicator
+         * searched for then) is not counted again */
+        if (r->acc && !h->suppressed_by &&
+            (h->line > r->skip_lines || d->first_added > r->skip_read_us) &&
+            intel_sighting_acc_add(r->acc, (uint32_t)(d - r->details), h->norm, h->norm_len,
+                                   h->time_us == MATCH_NO_TIME ? INTEL_NO_TIME : h->time_us,
+                                   err) < 0) {
+            r->failed = 1;
+            return -1;
+        }
         if (r->json) {
             kz_buf_printf(b, "%s{\"id\":\"%s\",\"name\":\"", shown ? "," : "", d->id);
             kz_buf_add_json_escaped(b, d->name ? d->name : "", d->name ? strlen(d->name) : 0);
@@ -411,48 +493,14 @@ static int on_hit(void *ctx, const struct match_hit *h, struct kz_error *err)
         }
         kz_buf_addc(b, '\n');
     }
-    if (!b->failed)
+    if (!b->failed) {
+        kz_progress_clear(&r->progress); /* stdout may be the same terminal */
         fwrite(b->data, 1, b->len, stdout);
+    }
     return 0;
 }
 
 /* --- sightings back to the producers -------------------------------------- */
-
-static int sighting(struct kz_buf *b, const struct detail *f, const char *reporter, int64_t t0,
-                    int64_t t1, enum stix_tlp default_tlp)
-{
-    char id[KZ_UUID_LEN], now[KZ_TS_MILLIS_LEN], first[KZ_TS_MILLIS_LEN], last[KZ_TS_MILLIS_LEN];
-
-    kz_uuid_v4(id);
-    kz_ts_format_millis(kz_now_micros(), now);
-    kz_ts_format_millis(t0, first);
-    kz_ts_format_millis(t1, last);
-    kz_buf_printf(b,
-                  "{\"type\":\"sighting\",\"spec_version\":\"2.1\",\"id\":\"sighting--%s\","
-                  "\"created\":\"%s\",\"modified\":\"%s\",\"sighting_of_ref\":\"%s\","
-                  "\"count\":%llu,\"first_seen\":\"%s\",\"last_seen\":\"%s\"",
-                  id, now, now, f->id,
-                  (unsigned long long)(f->hits > 999999999 ? 999999999 : f->hits), first, last);
-    if (reporter[0])
-        kz_buf_printf(b, ",\"created_by_ref\":\"%s\",\"where_sighted_refs\":[\"%s\"]", reporter,
-                      reporter);
-    /* marked as the indicator, or by the level it was read at when it
-     * carries no TLP marking: never less strict */
-    if (f->markings)
-        kz_buf_printf(b, ",\"object_marking_refs\":%s", f->markings);
-    if (f->tlp && (!f->markings || !strstr(f->markings, stix_tlp_marking_id(f->tlp))))
-        kz_buf_printf(b, "%s\"%s\"]", f->markings ? "" : ",\"object_marking_refs\":[",
-                      stix_tlp_marking_id(f->tlp));
-    (void)default_tlp;
-    /* addressed to the indicator's producer, so it reaches them */
-    if (f->created_by && f->created_by[0] && strcmp(f->created_by, reporter) != 0)
-        kz_buf_printf(b,
-                      ",\"extensions\":{\"%s\":{\"extension_type\":\"property-extension\","
-                      "\"recipients\":{\"organizations\":[\"%s\"]}}}",
-                      POLICY_EXTENSION_ID, f->created_by);
-    kz_buf_addc(b, '}');
-    return b->failed ? -1 : 0;
-}
 
 struct report_ctx {
     struct node *n;
@@ -490,57 +538,381 @@ static int report_target_find(struct node *n, const char *collection, const stru
     return store_org_find(node_store(n), as ? as->org_name : "local", &t->org, err);
 }
 
-static int report(struct node *n, struct run *r, const struct report_target *t, int64_t t0,
-                  int64_t t1, struct kz_error *err)
-{
-    struct report_ctx rc = {.n = n};
-    struct ingest_opts opts = {.name = "sightings", .meta = report_meta, .meta_ctx = &rc};
-    struct ingest_counts counts;
-    const struct store_collection *c = &t->c;
-    const struct store_org *org = &t->org;
-    const struct auth_user *as = t->as;
-    struct kz_buf b;
-    size_t nsight = 0;
-    int ret = -1;
+/* What the stored version of a sighting says, when there is one. */
+struct prior {
+    int found;
+    char created[64];
+    int64_t modified_us;
+    int64_t count;
+    int64_t first_us, last_us; /* INTEL_NO_TIME when absent */
+};
 
-    kz_buf_init(&b, (size_t)1 << 30);
-    rc.producer = org->key;
-    kz_buf_addstr(&b, "{\"objects\":[");
-    for (size_t i = 0; i < r->ndetails; i++) {
-        if (!r->details[i].hits)
-            continue;
-        if (nsight++)
-            kz_buf_addc(&b, ',');
-        if (sighting(&b, &r->details[i], org->identity, t0, t1, node_config(n)->default_tlp) < 0)
-            break;
+static int64_t json_time(const struct kzj_doc *d, uint32_t v)
+{
+    char buf[64];
+    struct kz_ts t;
+    const char *why;
+
+    if (!v || kzj_strcpy(d, v, buf, sizeof(buf)) < 0 || kz_ts_parse(buf, strlen(buf), &t, &why) < 0)
+        return INTEL_NO_TIME;
+    return kz_ts_micros(&t);
+}
+
+static int on_prior(void *ctx, const struct store_row *row, struct kz_error *err)
+{
+    struct prior *p = ((void **)ctx)[0];
+    struct kzj_doc *d = ((void **)ctx)[1];
+
+    if (kzj_parse(d, row->raw, row->rawlen, err) < 0)
+        return -1;
+    p->found = 1;
+    if (kzj_strcpy(d, KZJ_GET(d, 0, "created"), p->created, sizeof(p->created)) < 0)
+        p->created[0] = '\0';
+    p->modified_us = json_time(d, KZJ_GET(d, 0, "modified"));
+    if (kzj_int64(d, KZJ_GET(d, 0, "count"), &p->count) < 0 || p->count < 0)
+        p->count = 0;
+    p->first_us = json_time(d, KZJ_GET(d, 0, "first_seen"));
+    p->last_us = json_time(d, KZJ_GET(d, 0, "last_seen"));
+    return 0;
+}
+
+/* The latest stored version of sighting id in the collection, if any. */
+static int prior_find(struct store *s, int64_t coll, const char *id, struct prior *p,
+                      struct kzj_doc *doc, struct kz_error *err)
+{
+    struct store_filter flt;
+    struct store_page page;
+    void *ctx[2] = {p, doc};
+
+    memset(p, 0, sizeof(*p));
+    p->first_us = p->last_us = INTEL_NO_TIME;
+    store_filter_init(&flt, coll);
+    store_filter_everything(&flt);
+    flt.ids[0] = id;
+    flt.nids = 1;
+    flt.versions = STORE_V_LAST;
+    flt.limit = 1;
+    return store_list(s, &flt, 1, on_prior, ctx, &page, err);
+}
+
+#define STIX_MAX_COUNT 999999999 /* the largest count STIX allows */
+
+struct sight_ctx {
+    struct node *n;
+    struct run *r;
+    const struct report_target *t;
+    struct kz_buf b;
+    struct kzj_doc doc;
+    int64_t now;
+    size_t nsight, nnew, nupdated;
+    uint64_t markings[STIX_TLP_RED + 1];
+};
+
+/* The indicator's markings, and the TLP it was read at when they hold no
+ * TLP marking of that level (TLP 1.0 ids, say): never less strict. */
+static void add_markings(struct kz_buf *b, const struct detail *f)
+{
+    const char *tlp = f->tlp ? stix_tlp_marking_id(f->tlp) : NULL;
+    size_t n = f->markings ? strlen(f->markings) : 0;
+    char quoted[128];
+
+    /* the ids are plain strings (dup_ids): an exact, quoted match */
+    snprintf(quoted, sizeof(quoted), "\"%s\"", tlp ? tlp : "");
+    if (tlp && f->markings && strstr(f->markings, quoted))
+        tlp = NULL;
+    if (n) {
+        if (!tlp) {
+            kz_buf_printf(b, ",\"object_marking_refs\":%s", f->markings);
+            return;
+        }
+        /* the stored array without its closing bracket, then the TLP */
+        while (n > 0 && f->markings[n - 1] != ']')
+            n--;
+        if (n > 0)
+            n--;
+        while (n > 0 && (f->markings[n - 1] == ' ' || f->markings[n - 1] == '\n' ||
+                         f->markings[n - 1] == '\t' || f->markings[n - 1] == '\r'))
+            n--;
+        if (n > 0 && f->markings[0] == '[') {
+            kz_buf_printf(b, ",\"object_marking_refs\":%.*s%s\"%s\"]", (int)n, f->markings,
+                          n > 1 ? "," : "", tlp);
+            return;
+        }
     }
-    kz_buf_addstr(&b, "]}");
-    if (b.failed) {
+    if (tlp)
+        kz_buf_printf(b, ",\"object_marking_refs\":[\"%s\"]", tlp);
+}
+
+/* One sighting: its stored version's count and times merged with this
+ * run's occurrences, as a new version (same id, created kept). */
+static int add_sighting(void *ctx, const struct intel_sighting_obs *o, struct kz_error *err)
+{
+    struct sight_ctx *sc = ctx;
+    const struct detail *f = &sc->r->details[o->owner];
+    const char *reporter = sc->t->org.identity;
+    struct kz_buf *b = &sc->b;
+    char id[INTEL_SIGHTING_ID_LEN], now[KZ_TS_MILLIS_LEN], ts[KZ_TS_MILLIS_LEN];
+    struct prior p;
+    int64_t count, first, last, mod = sc->now;
+
+    if (intel_sighting_id(f->id, o->value, o->value_len, reporter, id) < 0)
+        return kz_error_set(err, KZ_EINTERNAL, "cannot derive a sighting id");
+    if (prior_find(node_store(sc->n), sc->t->c.key, id, &p, &sc->doc, err) < 0)
+        return -1;
+    count = (int64_t)(o->count > STIX_MAX_COUNT ? STIX_MAX_COUNT : o->count) + p.count;
+    if (count > STIX_MAX_COUNT)
+        count = STIX_MAX_COUNT;
+    first = o->first_us;
+    last = o->last_us;
+    if (p.first_us != INTEL_NO_TIME && (first == INTEL_NO_TIME || p.first_us < first))
+        first = p.first_us;
+    if (p.last_us != INTEL_NO_TIME && (last == INTEL_NO_TIME || p.last_us > last))
+        last = p.last_us;
+    /* a new version is newer than the last, whatever the clock says */
+    if (p.found && p.modified_us != INTEL_NO_TIME && mod / 1000 <= p.modified_us / 1000)
+        mod = (p.modified_us / 1000 + 1) * 1000;
+    kz_ts_format_millis(mod, now);
+    if (sc->nsight++)
+        kz_buf_addc(b, ',');
+    kz_buf_printf(b,
+                  "{\"type\":\"sighting\",\"spec_version\":\"2.1\",\"id\":\"%s\","
+                  "\"created\":\"%s\",\"modified\":\"%s\",\"sighting_of_ref\":\"%s\","
+                  "\"count\":%lld",
+                  id, p.found && p.created[0] ? p.created : now, now, f->id, (long long)count);
+    /* the lines' own times; none when no line had one */
+    if (first != INTEL_NO_TIME) {
+        kz_ts_format_millis(first, ts);
+        kz_buf_printf(b, ",\"first_seen\":\"%s\"", ts);
+    }
+    if (last != INTEL_NO_TIME) {
+        kz_ts_format_millis(last, ts);
+        kz_buf_printf(b, ",\"last_seen\":\"%s\"", ts);
+    }
+    kz_buf_addstr(b, ",\"description\":\"observed as ");
+    kz_buf_add_json_escaped_lossy(b, o->value, o->value_len);
+    kz_buf_addc(b, '"');
+    if (reporter[0])
+        kz_buf_printf(b, ",\"created_by_ref\":\"%s\",\"where_sighted_refs\":[\"%s\"]", reporter,
+                      reporter);
+    /* marked as the indicator, or by the level it was read at when it
+     * carries no TLP marking: never less strict */
+    add_markings(b, f);
+    /* addressed to the indicator's producer, so it reaches them */
+    if (f->created_by && f->created_by[0] && strcmp(f->created_by, reporter) != 0)
+        kz_buf_printf(b,
+                      ",\"extensions\":{\"%s\":{\"extension_type\":\"property-extension\","
+                      "\"recipients\":{\"organizations\":[\"%s\"]}}}",
+                      POLICY_EXTENSION_ID, f->created_by);
+    kz_buf_addc(b, '}');
+    if (p.found)
+        sc->nupdated++;
+    else
+        sc->nnew++;
+    if (f->tlp <= STIX_TLP_RED)
+        sc->markings[f->tlp]++;
+    return b->failed ? kz_error_set(err, KZ_ELIMIT, "too many sightings") : 0;
+}
+
+/* The ledger of files a report target has read, kept in the store beside
+ * the collection, one per reporting organisation and scan settings (the
+ * collections, --as, --subdomains: another selection searched for other
+ * indicators). */
+static void ledger_name(const struct report_target *t, const char *const *colls, size_t ncolls,
+                        int subdomains, char *out, size_t cap)
+{
+    struct kz_buf b;
+    const char *sorted[CLI_MAX_MATCH_COLLECTIONS];
+    uint8_t h[20];
+    size_t o;
+
+    memcpy(sorted, colls, ncolls * sizeof(*colls));
+    for (size_t i = 1; i < ncolls; i++)
+        for (size_t j = i; j > 0 && strcmp(sorted[j - 1], sorted[j]) > 0; j--) {
+            const char *x = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = x;
+        }
+    kz_buf_init(&b, 1 << 20);
+    kz_buf_printf(&b, "%s\n%s\n%d", t->org.identity, t->as ? t->as->name : "", subdomains);
+    for (size_t i = 0; i < ncolls; i++)
+        kz_buf_printf(&b, "\n%s", sorted[i]);
+    kz_sha1(b.data ? b.data : "", b.len, h);
+    kz_buf_free(&b);
+    o = (size_t)snprintf(out, cap, "match-ledger/%s/", t->c.id);
+    for (int i = 0; i < 20 && o + 3 <= cap; i++, o += 2)
+        snprintf(out + o, cap - o, "%02x", h[i]);
+}
+
+/* The ledger as stored (SHA-1 of its text; of "" when there is none): a
+ * report checks it did not change while the logs were read. */
+static int ledger_stamp(struct store *s, const char *blob, uint8_t out[20], struct kz_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    if (store_blob_get(s, blob, &text, &len, err) < 0 && err->code != KZ_ENOTFOUND)
+        return -1;
+    kz_error_clear(err);
+    kz_sha1(text ? text : "", len, out);
+    free(text);
+    return 0;
+}
+
+/* Writes the sightings of this run and the ledger, in one transaction:
+ * either both land or neither. Refused when another report changed the
+ * ledger since `stamp` (two runs over the same logs at once would both
+ * count them). */
+static int report(struct node *n, struct run *r, const struct report_target *t,
+                  const char *ledger_blob, const struct intel_ledger *ledger,
+                  const uint8_t stamp[20], struct kz_error *err)
+{
+    uint8_t now_stamp[20];
+    struct report_ctx rc = {.n = n};
+    struct ingest_opts opts = {
+            .name = "sightings", .meta = report_meta, .meta_ctx = &rc, .step = 1};
+    struct ingest_counts counts = {0};
+    struct sight_ctx sc = {.n = n, .r = r, .t = t, .now = kz_now_micros()};
+    struct store *s = node_store(n);
+    char *ltext = NULL;
+    size_t llen = 0;
+    int ret = -1, tx = 0;
+
+    kz_buf_init(&sc.b, (size_t)1 << 30);
+    kzj_doc_init(&sc.doc);
+    rc.producer = t->org.key;
+    kz_buf_addstr(&sc.b, "{\"objects\":[");
+    if (store_begin(s, err) < 0)
+        goto out;
+    tx = 1;
+    if (ledger_stamp(s, ledger_blob, now_stamp, err) < 0)
+        goto out;
+    if (memcmp(stamp, now_stamp, 20) != 0) {
+        kz_error_set(err, KZ_ECONFLICT,
+                     "another match --report to %s ran meanwhile: nothing reported, run again",
+                     t->c.alias);
+        goto out;
+    }
+    if (intel_sighting_acc_each(r->acc, add_sighting, &sc, err) < 0)
+        goto out;
+    kz_buf_addstr(&sc.b, "]}");
+    if (sc.b.failed) {
         kz_error_set(err, KZ_ELIMIT, "too many sightings");
         goto out;
     }
-    if (nsight && ingest_buffer(node_store(n), c->key, b.data, b.len, &opts, &counts, err) < 0)
+    if (sc.nsight && ingest_buffer(s, t->c.key, sc.b.data, sc.b.len, &opts, &counts, err) < 0)
         goto out;
-    if (nsight) {
-        struct audit_event e = {.user = as ? as->name : NULL,
+    if (!(ltext = intel_ledger_text(ledger, &llen, err)) ||
+        store_blob_put(s, ledger_blob, ltext, llen, err) < 0 || store_commit(s, err) < 0)
+        goto out;
+    tx = 0;
+    if (sc.nsight) {
+        struct audit_event e = {.user = t->as ? t->as->name : NULL,
                                 .action = "write",
-                                .collection = c->id,
+                                .collection = t->c.id,
                                 .count = counts.added,
                                 .detail = "match --report"};
         /* each sighting carries its indicator's marking */
-        for (size_t i = 0; i < r->ndetails; i++)
-            if (r->details[i].hits && r->details[i].tlp <= STIX_TLP_RED)
-                e.markings[r->details[i].tlp]++;
+        for (int i = 0; i <= STIX_TLP_RED; i++)
+            e.markings[i] = sc.markings[i];
         if (cli_audit(n, &e) < 0) {
             kz_error_set(err, KZ_EIO, "the sightings were stored but not audited");
             goto out;
         }
     }
-    fprintf(stderr, "kizuna: %zu sightings reported to collection %s\n", nsight, c->alias);
+    fprintf(stderr, "kizuna: %zu sightings reported to collection %s (%zu new, %zu updated)\n",
+            sc.nsight, t->c.alias, sc.nnew, sc.nupdated);
     ret = 0;
 out:
-    kz_buf_free(&b);
+    if (tx)
+        store_rollback(s);
+    free(ltext);
+    kz_buf_free(&sc.b);
+    kzj_doc_free(&sc.doc);
     return ret;
+}
+
+static int same_print(const struct intel_ledger_entry *e, const struct logread_print *p)
+{
+    return e->len == p->len && memcmp(e->head, p->head, 20) == 0 &&
+           memcmp(e->tail, p->tail, 20) == 0;
+}
+
+/* The ledger's entry for the content of lr as it was read before, grown
+ * since or not: the longest prefix that prints the same; -1 for none.
+ * Only a seekable input has prefixes to print before the read. */
+static long ledger_find(const struct intel_ledger *l, struct logread *lr)
+{
+    struct logread_print whole, full_head, p;
+    long best = -1;
+
+    if (!logread_seekable(lr) || logread_print(lr, &whole) < 0 ||
+        logread_print_prefix(lr,
+                             whole.len < LOGREAD_PRINT_SAMPLE ? whole.len : LOGREAD_PRINT_SAMPLE,
+                             &full_head) < 0)
+        return -1;
+    for (size_t i = 0; i < intel_ledger_count(l); i++) {
+        const struct intel_ledger_entry *e = intel_ledger_at(l, i);
+        if (e->len > whole.len || (best >= 0 && intel_ledger_at(l, (size_t)best)->len >= e->len))
+            continue;
+        /* most entries are other files: their first bytes differ */
+        if (e->len >= LOGREAD_PRINT_SAMPLE && memcmp(e->head, full_head.head, 20) != 0)
+            continue;
+        if (logread_print_prefix(lr, e->len, &p) == 0 && same_print(e, &p))
+            best = (long)i;
+    }
+    return best;
+}
+
+/* The entry of a stream's whole content read before, found once it is
+ * read (no prefix of a stream can be printed beforehand); -1 for none. */
+static long ledger_find_whole(const struct intel_ledger *l, const struct logread_print *p)
+{
+    for (size_t i = 0; i < intel_ledger_count(l); i++)
+        if (same_print(intel_ledger_at(l, i), p))
+            return (long)i;
+    return -1;
+}
+
+struct newer_ctx {
+    const struct run *r;
+    int64_t read_us;
+};
+
+/* Whether an indicator was stored after the content was read before (it
+ * was not looked for then). */
+static int stored_after(void *ctx, uint32_t owner)
+{
+    const struct newer_ctx *nc = ctx;
+
+    return nc->r->details[owner].first_added > nc->read_us;
+}
+
+/* Counts the occurrences of a file read whole and records it in the
+ * ledger: a seekable file's earlier lines were left out during the scan
+ * (run.skip_lines); a stream's are left out now, when it turns out to be
+ * content read before, unchanged. */
+static int ledger_record(struct run *r, struct intel_ledger *l, struct logread *lr, long seen,
+                         uint64_t lines, int64_t read_us, struct kz_error *err)
+{
+    struct logread_print p;
+    struct intel_ledger_entry e;
+
+    if (logread_print(lr, &p) < 0) {
+        intel_sighting_acc_commit(r->acc); /* cannot be recognised: counted */
+        return 0;
+    }
+    if (!logread_seekable(lr) && (seen = ledger_find_whole(l, &p)) >= 0) {
+        struct newer_ctx nc = {r, intel_ledger_at(l, (size_t)seen)->read_us};
+        intel_sighting_acc_commit_if(r->acc, stored_after, &nc);
+    } else {
+        intel_sighting_acc_commit(r->acc);
+    }
+    memcpy(e.head, p.head, 20);
+    memcpy(e.tail, p.tail, 20);
+    e.len = p.len;
+    e.lines = lines;
+    e.read_us = read_us;
+    return intel_ledger_put(l, &e, seen, err);
 }
 
 /* --- the command --------------------------------------------------------------- */
@@ -564,6 +936,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
             {"threads", required_argument, NULL, 't'},
             {"show-suppressed", no_argument, NULL, 'S'},
             {"as", required_argument, NULL, 'u'},
+            {"no-progress", no_argument, NULL, 'P'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
@@ -581,9 +954,12 @@ int cmd_match(struct cli *cli, int argc, char **argv)
     struct kz_error err;
     struct node *n;
     int64_t t0 = kz_now_micros();
-    int c, rc = 2;
+    int c, rc = 2, progress = 1;
     unsigned skipped = 0;
     struct report_target target;
+    struct intel_ledger *ledger = NULL;
+    char ledger_blob[KZ_UUID_LEN + 128];
+    uint8_t ledger_stamp0[20];
     long v;
 
     optind = 0;
@@ -610,6 +986,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
             break;
         case 'S': so.show_suppressed = 1; break;
         case 'u': as = optarg; break;
+        case 'P': progress = 0; break;
         case 'h': fputs(help, stdout); return 0;
         default: return cli_option_error("match", argv);
         }
@@ -631,6 +1008,23 @@ int cmd_match(struct cli *cli, int argc, char **argv)
         goto out;
     if (report_to && report_target_find(n, report_to, as ? &user : NULL, &target, &err) < 0)
         goto out;
+    if (report_to) {
+        char *text = NULL;
+        size_t len = 0;
+        ledger_name(&target, colls, ncolls, so.subdomains, ledger_blob, sizeof(ledger_blob));
+        if (store_blob_get(node_store(n), ledger_blob, &text, &len, &err) < 0 &&
+            err.code != KZ_ENOTFOUND)
+            goto out;
+        kz_error_clear(&err);
+        kz_sha1(text ? text : "", len, ledger_stamp0);
+        ledger = intel_ledger_parse(text, len, &err);
+        free(text);
+        if (!ledger || !(r.acc = intel_sighting_acc_new())) {
+            if (ledger)
+                kz_error_set(&err, KZ_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
     r.idx = match_index_new(&err);
     if (!r.idx)
         goto out;
@@ -656,6 +1050,9 @@ int cmd_match(struct cli *cli, int argc, char **argv)
         match_index_finish(r.idx, &err) < 0 || cli_load_warninglists(n, &wl, &err) < 0)
         goto out;
     so.warninglists = wl;
+    so.progress = on_progress;
+    so.progress_ctx = &r;
+    kz_progress_start(&r.progress, "match", "lines", progress);
     fprintf(stderr,
             "kizuna: %llu active indicators (%llu not findable by value, %llu inactive, %llu with "
             "broken patterns)\n",
@@ -664,26 +1061,46 @@ int cmd_match(struct cli *cli, int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         struct logread *lr = logread_open(argv[i], fmt, &err);
         int opened = lr != NULL;
+        long seen = -1;
+        memset(&st, 0, sizeof(st));
+        r.skip_lines = 0;
+        r.skip_read_us = 0;
+        if (lr && ledger && (seen = ledger_find(ledger, lr)) >= 0) {
+            r.skip_lines = intel_ledger_at(ledger, (size_t)seen)->lines;
+            r.skip_read_us = intel_ledger_at(ledger, (size_t)seen)->read_us;
+        }
         if (!lr || match_scan(r.idx, lr, &so, on_hit, &r, &st, &err) < 0) {
             logread_close(lr);
-            if (opened && err.code != KZ_EIO && err.code != KZ_EINVALID && err.code != KZ_ELIMIT)
+            if (r.acc)
+                intel_sighting_acc_discard(r.acc); /* reported when read whole */
+            if (r.failed ||
+                (opened && err.code != KZ_EIO && err.code != KZ_EINVALID && err.code != KZ_ELIMIT))
                 goto out; /* not the file's fault: stop */
             /* an unreadable or broken file: say so and go on with the
              * others, whose hits count as much */
+            kz_progress_clear(&r.progress);
             warn_skipped(argv[i], &err);
             skipped++;
             continue;
         }
+        if (r.acc && ledger_record(&r, ledger, lr, seen, st.lines, t0, &err) < 0) {
+            logread_close(lr);
+            goto out;
+        }
         logread_close(lr);
         total.bytes += st.bytes;
         total.lines += st.lines;
+        r.done_bytes = total.bytes;
+        r.done_lines = total.lines;
         total.suppressed += st.suppressed;
     }
     fflush(stdout);
+    kz_progress_set(&r.progress, total.lines, total.bytes, 0);
+    kz_progress_done(&r.progress);
     fprintf(stderr, "kizuna: %llu hits in %llu lines (%llu suppressed by warninglists)\n",
             (unsigned long long)r.hits, (unsigned long long)total.lines,
             (unsigned long long)(so.show_suppressed ? r.suppressed : total.suppressed));
-    if (report_to && r.hits && report(n, &r, &target, t0, kz_now_micros(), &err) < 0)
+    if (report_to && report(n, &r, &target, ledger_blob, ledger, ledger_stamp0, &err) < 0)
         goto out;
     rc = r.hits ? 1 : 0;
     if (skipped)
@@ -691,6 +1108,7 @@ int cmd_match(struct cli *cli, int argc, char **argv)
     if (skipped && !r.hits)
         rc = 3; /* exit 2 below, the skipped files already said why */
 out:
+    kz_progress_clear(&r.progress);
     if (rc == 2)
         cli_fail(&err);
     if (rc == 3)
@@ -699,6 +1117,8 @@ out:
     match_psl_free(psl);
     warninglist_set_free(wl);
     free_refs(&r);
+    intel_sighting_acc_free(r.acc);
+    intel_ledger_free(ledger);
     kz_buf_free(&r.line);
     kzj_doc_free(&r.doc);
     return rc;

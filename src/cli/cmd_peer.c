@@ -17,6 +17,7 @@
 #include "util/buf.h"
 #include "util/kztime.h"
 #include "util/limits.h"
+#include "util/progress.h"
 
 static const char peer_help[] =
         "usage: kizuna [--home DIR] peer add NAME --url URL --token-file FILE|- [--user USER]\n"
@@ -429,18 +430,25 @@ int cmd_peer(struct cli *cli, int argc, char **argv)
 }
 
 static const char sync_help[] =
-        "usage: kizuna [--home DIR] sync [PEER] [--json]\n\n"
+        "usage: kizuna [--home DIR] sync [PEER] [--json] [--no-progress]\n\n"
         "Runs one sync round with every peer (or the one named): pulls, then pushes\n"
         "(docs/FEDERATION.md). Exit status 0 when every link completed, 1 when a peer\n"
         "failed (the reason is printed and kept for `kizuna peer list`). --json prints\n"
         "one object per peer: {\"peer\", \"pulled\", \"pushed\", \"rejected\", \"error\"}\n"
-        "(error null when the round completed).\n";
+        "(error null when the round completed). On a terminal, standard error shows\n"
+        "the progress unless --no-progress.\n";
 
 struct sync_all {
     const struct node_config *cfg;
     int failures;
     int json;
+    int progress; /* 0: --no-progress */
 };
+
+static void sync_progress(void *ctx, const struct sync_report *rep)
+{
+    kz_progress_set(ctx, rep->pulled + rep->pushed, 0, 0);
+}
 
 static void print_sync_json(const struct store_peer *p, const struct sync_report *rep)
 {
@@ -469,9 +477,14 @@ static int sync_one(void *ctx, const struct store_peer *p)
     struct sync_all *sa = ctx;
     struct sync_report rep;
     struct kz_error err;
+    struct kz_progress pr;
+    int rc;
 
     kz_error_clear(&err);
-    if (sync_peer(sa->cfg, p->name, &rep, &err) < 0) {
+    kz_progress_start(&pr, p->name, "objects pulled and pushed", sa->progress);
+    rc = sync_peer_progress(sa->cfg, p->name, &rep, sync_progress, &pr, &err);
+    kz_progress_done(&pr);
+    if (rc < 0) {
         fprintf(stderr, "kizuna: sync %s: %s\n", p->name, rep.error[0] ? rep.error : err.text);
         sa->failures++;
     }
@@ -487,7 +500,7 @@ static int sync_one(void *ctx, const struct store_peer *p)
 
 int cmd_sync(struct cli *cli, int argc, char **argv)
 {
-    struct sync_all sa = {0};
+    struct sync_all sa = {.progress = 1};
     struct store_peer p;
     struct kz_error err;
     struct node *n;
@@ -500,6 +513,8 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             sa.json = 1;
+        else if (strcmp(argv[i], "--no-progress") == 0)
+            sa.progress = 0;
         else if (!name && argv[i][0] != '-')
             name = argv[i];
         else

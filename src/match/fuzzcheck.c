@@ -4,9 +4,10 @@
  * the same code over the committed corpus in every test run. One input is
  * scanned as a whole log in the given format against a small index whose
  * values hit often (/0 blocks, short domains) and a warninglist set of every
- * type, and the invariants of every hit are checked; a broken invariant
- * aborts (the fuzzer's crash). The JSON formats are also cross-checked line
- * by line against the tape parser.
+ * type, and the invariants of every hit are checked (its line's time
+ * included); a broken invariant aborts (the fuzzer's crash). The time
+ * parsers also see the input's first line as every kind of time. The JSON formats are also
+ * cross-checked line by line against the tape parser.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "match/logread_int.h"
 #include "match/match_int.h"
 #include "match/warninglist.h"
+#include "util/kztime.h"
 
 static struct match_index *fz_idx;
 static struct warninglist_set *fz_wl;
@@ -109,6 +111,9 @@ static int on_hit(void *ctx, const struct match_hit *h, struct kz_error *err)
     must(h->field != NULL && strlen(h->field) <= MATCH_MAX_FIELD_NAME, "field name");
     must(h->norm_len > 0 && h->norm[h->norm_len] == '\0', "norm terminated");
     must(h->value[h->value_len] == '\0', "value terminated");
+    must(h->time_us == MATCH_NO_TIME ||
+                 (h->time_us >= 0 && h->time_us <= kz_now_micros() + 86400LL * 1000000),
+         "a line's time is after 1970 and not in the future");
     switch (h->kind) {
     case MATCH_URL:
         must(match_url_normalise(h->norm, h->norm_len, buf, sizeof(buf), &n, NULL) == 0 &&
@@ -173,13 +178,19 @@ static void json_crosscheck(const char *data, size_t n)
         const char *nl = memchr(data + i, '\n', n - i);
         size_t e = nl ? (size_t)(nl - data) : n, resume = 0;
         struct fz_seq a = {0}, b = {0};
-        struct lr_sink sa = {seq_field, &a}, sb = {seq_field, &b};
+        struct lr_sink sa = {seq_field, &a, NULL}, sb = {seq_field, &b, NULL};
         struct lr_state st;
         int ra, rb;
         if (e - i <= MATCH_MAX_LINE) {
             lr_state_init(&st, LOGREAD_JSONL);
             fz_sc.used = 0;
             ra = lr_json_line(&st, &fz_sc, data + i, e - i, &sa, &resume, 0);
+            fz_sc.used = 0;
+            {
+                struct lr_time t;
+                if (lr_json_time(&st, data + i, e - i, &fz_sc, &t) == 0)
+                    must(t.n <= e - i && t.kind != LR_T_NONE, "a JSON time inside its line");
+            }
             fz_sc.used = 0;
             rb = lr_json_line_ref(&fz_sc, data + i, e - i, &sb);
             if (ra == 0 && rb == 0 && !memchr(data + i, '\0', e - i))
@@ -220,5 +231,15 @@ int mx_fuzz_one(enum logread_format fmt, const uint8_t *data, size_t n)
     logread_close(r);
     if (fmt == LOGREAD_JSONL || fmt == LOGREAD_ZEEK_JSON)
         json_crosscheck((const char *)data, n);
+    {
+        /* every time parser over the first line, against two references */
+        const char *nl = memchr(data, '\n', n);
+        size_t ln = nl ? (size_t)(nl - (const char *)data) : n;
+        int64_t refs[2] = {kz_now_micros(), 0}, t;
+        for (int k = LR_T_ISO; k <= LR_T_BSD; k++)
+            for (int j = 0; j < 2; j++)
+                if (lr_time_parse((enum lr_tkind)k, (const char *)data, ln, refs[j], &t) == 0)
+                    must(t >= 0 && t <= refs[j] + 86400LL * 1000000, "time within bounds");
+    }
     return 0;
 }

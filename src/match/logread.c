@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "match/logread_int.h"
+#include "util/uuid.h"
 
 /* Raw input read per read(2) on streams. */
 #define LR_INBUF_BYTES ((size_t)256 * 1024)
@@ -45,6 +46,11 @@ struct logread {
     int deferred;   /* an error met after some data: reported after that data */
     struct kz_error derr;
     struct lr_state init;
+    int64_t mtime_us; /* a regular file's modification time at open */
+    /* streams: what logread_print needs of the content handed out */
+    uint64_t p_len;
+    size_t p_head_n, p_tail_n;
+    char p_head[LOGREAD_PRINT_SAMPLE], p_tail[LOGREAD_PRINT_SAMPLE];
 };
 
 static const char *const format_names[LOGREAD_FORMAT_COUNT] = {
@@ -98,7 +104,7 @@ void lr_state_init(struct lr_state *st, enum logread_format fmt)
     st->fmt = fmt;
     st->zeek.sep = '\t';
     st->zeek.setsep = ',';
-    st->zeek.host_col = st->zeek.uri_col = -1;
+    st->zeek.host_col = st->zeek.uri_col = st->zeek.ts_col = -1;
     memcpy(st->zeek.empty, "(empty)", 7);
     st->zeek.empty_len = 7;
     st->zeek.unset[0] = '-';
@@ -343,7 +349,7 @@ static int finish_open(struct logread *r, enum logread_format fmt, struct kz_err
     if (fmt == LOGREAD_ZEEK) {
         /* The header at the top is the state every block starts from. */
         struct lr_scratch sc = {0};
-        struct lr_sink none = {NULL, NULL};
+        struct lr_sink none = {NULL, NULL, NULL};
         size_t i = 0;
         if (slen > MATCH_DETECT_BYTES)
             slen = MATCH_DETECT_BYTES;
@@ -392,6 +398,8 @@ struct logread *logread_open(const char *path, enum logread_format fmt, struct k
         kz_error_set(err, KZ_EIO, "is a directory");
         goto fail;
     }
+    if (S_ISREG(st.st_mode))
+        r->mtime_us = (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000;
     if (S_ISREG(st.st_mode) && (st.st_size < 2 || (pread(r->fd, magic, 2, 0) == 2 &&
                                                    !(magic[0] == 0x1f && magic[1] == 0x8b)))) {
         r->mapped = 1;
@@ -478,6 +486,68 @@ enum logread_format logread_format(const struct logread *r)
 int logread_compressed(const struct logread *r)
 {
     return r->gz;
+}
+
+int64_t logread_mtime(const struct logread *r)
+{
+    return r->mtime_us;
+}
+
+int logread_seekable(const struct logread *r)
+{
+    return r->mapped;
+}
+
+static void sample_print(const char *head, size_t hn, const char *tail, size_t tn, uint64_t len,
+                         struct logread_print *out)
+{
+    out->len = len;
+    kz_sha1(hn ? head : "", hn, out->head);
+    kz_sha1(tn ? tail : "", tn, out->tail);
+}
+
+int logread_print_prefix(const struct logread *r, uint64_t len, struct logread_print *out)
+{
+    size_t k;
+
+    if (!r->mapped || len > r->map_len)
+        return -1;
+    k = len < LOGREAD_PRINT_SAMPLE ? (size_t)len : LOGREAD_PRINT_SAMPLE;
+    sample_print(r->map, k, r->map + len - k, k, len, out);
+    return 0;
+}
+
+int logread_print(const struct logread *r, struct logread_print *out)
+{
+    if (r->mapped)
+        return logread_print_prefix(r, r->map_len, out);
+    if (!r->eof || r->carry_len || r->deferred)
+        return -1;
+    sample_print(r->p_head, r->p_head_n, r->p_tail, r->p_tail_n, r->p_len, out);
+    return 0;
+}
+
+/* Follows the content a stream hands out in blocks, for logread_print. */
+static void print_follow(struct logread *r, const char *p, size_t n)
+{
+    if (r->p_head_n < LOGREAD_PRINT_SAMPLE) {
+        size_t k = LOGREAD_PRINT_SAMPLE - r->p_head_n;
+        if (k > n)
+            k = n;
+        memcpy(r->p_head + r->p_head_n, p, k);
+        r->p_head_n += k;
+    }
+    if (n >= LOGREAD_PRINT_SAMPLE) {
+        memcpy(r->p_tail, p + n - LOGREAD_PRINT_SAMPLE, LOGREAD_PRINT_SAMPLE);
+        r->p_tail_n = LOGREAD_PRINT_SAMPLE;
+    } else {
+        size_t keep =
+                r->p_tail_n + n > LOGREAD_PRINT_SAMPLE ? LOGREAD_PRINT_SAMPLE - n : r->p_tail_n;
+        memmove(r->p_tail, r->p_tail + r->p_tail_n - keep, keep);
+        memcpy(r->p_tail + keep, p, n);
+        r->p_tail_n = keep + n;
+    }
+    r->p_len += n;
 }
 
 const struct lr_state *lr_initial_state(const struct logread *r)
@@ -596,6 +666,7 @@ int lr_next_block(struct logread *r, char *buf, struct lr_block *b, struct kz_er
         b->cont_end = 1;
     }
     b->len = cut;
+    print_follow(r, buf, cut);
     memcpy(r->carry, buf + cut, len - cut);
     r->carry_len = len - cut;
     r->carry_cont = b->cont_end;
@@ -622,7 +693,7 @@ static void fe_field(void *c, const char *name, size_t nlen, const char *v, size
 int logread_foreach_field(struct logread *r, logread_field_fn fn, void *ctx, struct kz_error *err)
 {
     struct fe_ctx fc = {fn, ctx, 1};
-    struct lr_sink sink = {fe_field, &fc};
+    struct lr_sink sink = {fe_field, &fc, NULL};
     struct lr_scratch sc = {0};
     struct lr_state st;
     const struct lr_format *fmt = lr_format_of(r->fmt);

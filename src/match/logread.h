@@ -70,6 +70,34 @@ enum logread_format logread_format(const struct logread *r);
 /* Whether the input is gzip-compressed. */
 int logread_compressed(const struct logread *r);
 
+/* The modification time of a regular file (µs since the epoch) as it was
+ * at open; 0 for pipes, terminals and memory. */
+int64_t logread_mtime(const struct logread *r);
+
+/* What tells a log's content (decompressed) from another's: its length and
+ * the SHA-1 of its first and of its last LOGREAD_PRINT_SAMPLE bytes (all of
+ * them when shorter). Logs only grow at the end, so a content whose prefix
+ * of len bytes prints the same as an earlier read of len bytes is that log,
+ * grown (or renamed, or compressed). */
+#define LOGREAD_PRINT_SAMPLE 4096
+struct logread_print {
+    uint64_t len;
+    uint8_t head[20];
+    uint8_t tail[20];
+};
+
+/* Whether any prefix of the content can be printed before it is read (an
+ * uncompressed regular file or memory: mapped). */
+int logread_seekable(const struct logread *r);
+
+/* The print of the first len bytes of a seekable input; -1 when r is not
+ * seekable or holds fewer bytes. */
+int logread_print_prefix(const struct logread *r, uint64_t len, struct logread_print *out);
+
+/* The print of the whole content: any time for a seekable input, after the
+ * read reached the end for the others; -1 before that. */
+int logread_print(const struct logread *r, struct logread_print *out);
+
 /* One field of one line, as a reader yields it. name and value are valid
  * during the callback only; value is decoded (JSON escapes, Zeek \x escapes,
  * CLF quotes) and not NUL-terminated. */

@@ -6,8 +6,8 @@
  * not), named extra1, extra2, ... Quoted fields are decoded (\" \\ and
  * \xHH, the escapes Apache and nginx write). The client is parsed as an
  * address; request, referer, user agent, user and extras are tokenized;
- * time, status and size are skipped. A line that does not parse is scanned
- * as text.
+ * status and size are skipped, and the time is the line's time. A line that does not parse is
+ * scanned as text.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +27,8 @@ struct clf_field {
 struct clf {
     struct clf_field f[CLF_MAX_FIELDS];
     size_t n;
+    const char *time; /* inside the brackets */
+    size_t time_len;
     char names[CLF_MAX_FIELDS][12];
 };
 
@@ -141,6 +143,8 @@ static int clf_parse(const char *s, size_t n, struct lr_scratch *sc, struct clf 
         const char *rb = memchr(s + i, ']', n - i);
         if (!rb)
             return -1;
+        c->time = s + i + 1;
+        c->time_len = (size_t)(rb - s) - i - 1;
         i = skip_sp(s, n, (size_t)(rb - s) + 1);
     }
     if (i >= n || s[i] != '"')
@@ -211,6 +215,7 @@ static int clf_line(struct lr_state *st, struct lr_scratch *sc, const char *line
         *resume = 0;
         return -1;
     }
+    lr_mark_time(sink, LR_T_CLF, c.time, c.time_len);
     for (size_t i = 0; i < c.n; i++)
         lr_emit(sink, c.f[i].name, c.f[i].nlen, c.f[i].v, c.f[i].vn, c.f[i].hint);
     return 0;
@@ -223,4 +228,4 @@ static int clf_detect(const char *line, size_t n)
     return clf_parse(line, n, NULL, &c) == 0;
 }
 
-const struct lr_format lr_clf_format = {"clf", clf_line, clf_detect};
+const struct lr_format lr_clf_format = {"clf", clf_line, clf_detect, NULL};

@@ -17,17 +17,56 @@
 #include "util/limits.h"
 #include "util/error.h"
 
-/* Where a format's parser sends fields. */
+/* The kinds of time text a line may carry (logtime.c). */
+enum lr_tkind {
+    LR_T_NONE = 0,
+    LR_T_ISO,          /* ISO 8601 / RFC 3339, with or without a zone */
+    LR_T_EPOCH,        /* Unix seconds with a fraction (or ms/us/ns by digits) */
+    LR_T_ISO_OR_EPOCH, /* either, as JSON logs and Zeek write them */
+    LR_T_CLF,          /* "10/Oct/2000:13:55:36 -0700" */
+    LR_T_BSD,          /* RFC 3164 "Dec  7 19:58:32": no year, no zone */
+};
+
+/* Where a line's time is, as its parser saw it: the text is only parsed
+ * (lr_time_parse) when the line has a hit. p stays valid until the next
+ * line (it points into the line or the scratch). */
+struct lr_time {
+    const char *p;
+    size_t n;
+    enum lr_tkind kind;
+};
+
+/* The instant of the time text p[0..n) of the given kind, in microseconds
+ * since the epoch. ref_us is the reference: the year of an RFC 3164 time is
+ * the one that puts it not after ref_us, and a time more than a day after
+ * ref_us, or before 1970, is refused. Returns 0, or -1 for text that is no
+ * valid time (never an error: log lines are untrusted). */
+int lr_time_parse(enum lr_tkind kind, const char *p, size_t n, int64_t ref_us, int64_t *us);
+
+/* Where a format's parser sends fields, and where the line's time is
+ * (time may be NULL: nobody wants it). */
 struct lr_sink {
     void (*field)(void *ctx, const char *name, size_t name_len, const char *value, size_t value_len,
                   enum logread_hint hint);
     void *ctx;
+    struct lr_time *time;
 };
 
 static inline void lr_emit(const struct lr_sink *s, const char *name, size_t nlen, const char *v,
                            size_t vn, enum logread_hint hint)
 {
     s->field(s->ctx, name, nlen, v, vn, hint);
+}
+
+/* Notes where the line's time is; the first one a line gives counts. */
+static inline void lr_mark_time(const struct lr_sink *s, enum lr_tkind kind, const char *p,
+                                size_t n)
+{
+    if (s->time && s->time->kind == LR_T_NONE) {
+        s->time->p = p;
+        s->time->n = n;
+        s->time->kind = kind;
+    }
 }
 
 /* Scratch for decoded values of one line. Decoding never grows a value: a
@@ -66,6 +105,7 @@ struct lr_zeek {
     uint16_t name_len[MATCH_MAX_ZEEK_FIELDS];
     uint8_t type[MATCH_MAX_ZEEK_FIELDS];
     int32_t host_col, uri_col; /* -1 when absent */
+    int32_t ts_col;            /* the "ts" column, -1 when absent */
     uint32_t names_len;
     char names[MATCH_MAX_ZEEK_HEADER];
 };
@@ -85,12 +125,16 @@ void lr_state_init(struct lr_state *st, enum logread_format fmt);
  * sends its fields to sink. It returns 0 when parsed, 1 for a header or
  * comment line, and -1 when the line is malformed: fields may already have
  * been sent for line[0..*resume), and the caller scans the rest as text.
- * detect() says whether a sample line looks like this format. */
+ * detect() says whether a sample line looks like this format. time(), when
+ * the format has one, finds the line's time on its own (line() then never
+ * looks for it); otherwise line() notes it in a sink that asks. */
 struct lr_format {
     const char *name;
     int (*line)(struct lr_state *st, struct lr_scratch *sc, const char *line, size_t n,
                 const struct lr_sink *sink, size_t *resume);
     int (*detect)(const char *line, size_t n);
+    int (*time)(const struct lr_state *st, const char *line, size_t n, struct lr_scratch *sc,
+                struct lr_time *t);
 };
 
 extern const struct lr_format lr_zeek_format;
@@ -124,6 +168,10 @@ const char *lr_http_url(struct lr_scratch *sc, const char *host, size_t hn, cons
 int lr_json_line(struct lr_state *st, struct lr_scratch *sc, const char *line, size_t n,
                  const struct lr_sink *sink, size_t *resume, int zeek);
 int lr_json_line_ref(struct lr_scratch *sc, const char *line, size_t n, const struct lr_sink *sink);
+/* Where a JSON line's time is: the first top-level "timestamp", "@timestamp",
+ * "ts" or "time" holding a string or a literal. 0 when found, else -1. */
+int lr_json_time(const struct lr_state *st, const char *line, size_t n, struct lr_scratch *sc,
+                 struct lr_time *t);
 
 /* --- the block source --------------------------------------------------- */
 

@@ -12,7 +12,11 @@
  * the strict parser rejects and logs do contain (duplicate keys, invalid
  * UTF-8, raw control bytes). It validates structure only as far as
  * finding values needs; where it gives up, the rest of the line is scanned
- * as text, so malformed input can hide no hit. lr_json_line_ref is the
+ * as text, so malformed input can hide no hit. The line's time is the
+ * first top-level "timestamp" (Suricata's eve.json), "@timestamp"
+ * (Elastic), "ts" (Zeek) or "time": a string (ISO 8601 or epoch) or a
+ * number (epoch); lr_json_time finds it, apart from the scanner, since it
+ * is wanted only for lines with hits. lr_json_line_ref is the
  * same extraction over the tape parser, kept to cross-check the scanner in
  * tests and fuzzing.
  */
@@ -357,6 +361,113 @@ bad:
     return -1;
 }
 
+/* --- the line's time ------------------------------------------------------ */
+
+/* Whether a top-level key names the line's time. */
+static int time_key(const char *k, size_t n)
+{
+    switch (n) {
+    case 2: return memcmp(k, "ts", 2) == 0;
+    case 4: return memcmp(k, "time", 4) == 0;
+    case 9: return memcmp(k, "timestamp", 9) == 0;
+    case 10: return memcmp(k, "@timestamp", 10) == 0;
+    default: return 0;
+    }
+}
+
+/* The index after the value at s[i] (a string, a literal, or an object or
+ * array with all it nests); n when it does not end on the line. */
+static size_t value_end(const char *s, size_t n, size_t i)
+{
+    size_t depth = 0;
+    int esc;
+
+    if (s[i] == '"') {
+        i = str_end(s, n, i + 1, &esc);
+        return i < n ? i + 1 : n;
+    }
+    if (s[i] != '{' && s[i] != '[') {
+        while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' &&
+               s[i] != '\r')
+            i++;
+        return i;
+    }
+    for (; i < n; i++) {
+        if (s[i] == '"') {
+            i = str_end(s, n, i + 1, &esc);
+            if (i >= n)
+                return n;
+        } else if (s[i] == '{' || s[i] == '[') {
+            depth++;
+        } else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+            return i + 1;
+        }
+    }
+    return n;
+}
+
+/* A string body s[i..e) decoded into the scratch when it holds escapes
+ * (kept apart from the scanner's decode(), which stays inlined there). */
+static const char *time_str(struct lr_scratch *sc, const char *s, size_t i, size_t e, int esc,
+                            size_t *len)
+{
+    char *d;
+    long k;
+
+    *len = e - i;
+    if (!esc)
+        return s + i;
+    if (!(d = lr_scratch_get(sc, e - i)) || (k = lr_json_unescape(s + i, e - i, d)) < 0)
+        return NULL;
+    *len = (size_t)k;
+    return d;
+}
+
+int lr_json_time(const struct lr_state *st, const char *s, size_t n, struct lr_scratch *sc,
+                 struct lr_time *t)
+{
+    size_t i = skip_ws(s, n, 0);
+
+    (void)st;
+    if (i >= n || s[i] != '{')
+        return -1;
+    i++;
+    for (;;) {
+        size_t e, klen, vlen;
+        const char *k, *v;
+        int esc, hit;
+        i = skip_ws(s, n, i);
+        if (i >= n || s[i] != '"')
+            return -1;
+        e = str_end(s, n, i + 1, &esc);
+        if (e >= n || !(k = time_str(sc, s, i + 1, e, esc, &klen)))
+            return -1;
+        hit = time_key(k, klen);
+        i = skip_ws(s, n, e + 1);
+        if (i >= n || s[i] != ':')
+            return -1;
+        i = skip_ws(s, n, i + 1);
+        if (i >= n)
+            return -1;
+        if (hit && s[i] == '"') {
+            e = str_end(s, n, i + 1, &esc);
+            if (e >= n || !(v = time_str(sc, s, i + 1, e, esc, &vlen)))
+                return -1;
+            *t = (struct lr_time){v, vlen, LR_T_ISO_OR_EPOCH};
+            return 0;
+        }
+        e = value_end(s, n, i);
+        if (hit && s[i] != '{' && s[i] != '[') {
+            *t = (struct lr_time){s + i, e - i, LR_T_EPOCH}; /* a number, or no time */
+            return 0;
+        }
+        i = skip_ws(s, n, e);
+        if (i >= n || s[i] != ',')
+            return -1;
+        i++;
+    }
+}
+
 /* --- the reference extraction over the tape parser ---------------------- */
 
 static int ref_walk(const struct kzj_doc *d, uint32_t node, char *path, size_t cur, int depth,
@@ -434,4 +545,4 @@ static int jsonl_detect(const char *line, size_t n)
     return e - i >= 2 && line[i] == '{' && line[e - 1] == '}';
 }
 
-const struct lr_format lr_jsonl_format = {"jsonl", jsonl_line, jsonl_detect};
+const struct lr_format lr_jsonl_format = {"jsonl", jsonl_line, jsonl_detect, lr_json_time};

@@ -5,7 +5,8 @@
  *   file form 2024-01-01T00:00:00.000000+00:00 HOST TAG[pid]: MSG   (rsyslog)
  * Fields: host (parsed as an address, else tokenized), app, msgid, each
  * structured-data parameter as "sd.<id>.<name>" (\" \\ \] decoded), and
- * msg. A line in none of these shapes is scanned as text.
+ * msg. A line in none of these shapes is scanned as text. The timestamp is
+ * the line's time (syslog_time, asked for lines with hits only).
  */
 #include <string.h>
 
@@ -268,6 +269,43 @@ static int syslog_line(struct lr_state *st, struct lr_scratch *sc, const char *l
     return 0;
 }
 
+/* Where the timestamp is: RFC 5424's second token, else the BSD or ISO
+ * time the line opens with (after a PRI). */
+static int syslog_time(const struct lr_state *st, const char *s, size_t n, struct lr_scratch *sc,
+                       struct lr_time *t)
+{
+    size_t i = 0, e;
+
+    (void)st;
+    (void)sc;
+    if (n > 0 && s[0] == '<') {
+        size_t p = 1;
+        while (p < n && p < 5 && is_digit(s[p]))
+            p++;
+        if (p == 1 || p >= n || s[p] != '>')
+            return -1;
+        i = p + 1;
+        if (i + 1 < n && is_digit(s[i]) &&
+            (s[i + 1] == ' ' || (is_digit(s[i + 1]) && i + 2 < n && s[i + 2] == ' '))) {
+            i = token_end(s, n, i) + 1; /* past VERSION */
+            if (i >= n)
+                return -1;
+            e = token_end(s, n, i);
+            *t = (struct lr_time){s + i, e - i, LR_T_ISO};
+            return 0;
+        }
+    }
+    if ((e = bsd_time(s + i, n - i)) != 0) {
+        *t = (struct lr_time){s + i, e, LR_T_BSD};
+        return 0;
+    }
+    if ((e = iso_time(s + i, n - i)) != 0) {
+        *t = (struct lr_time){s + i, e, LR_T_ISO};
+        return 0;
+    }
+    return -1;
+}
+
 static int syslog_detect(const char *line, size_t n)
 {
     struct sl c;
@@ -275,4 +313,4 @@ static int syslog_detect(const char *line, size_t n)
     return syslog_parse(line, n, NULL, &c) == 0;
 }
 
-const struct lr_format lr_syslog_format = {"syslog", syslog_line, syslog_detect};
+const struct lr_format lr_syslog_format = {"syslog", syslog_line, syslog_detect, syslog_time};

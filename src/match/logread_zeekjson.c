@@ -24,4 +24,5 @@ static int zeek_json_detect(const char *line, size_t n)
     return kz_memmem(line, n, "\"ts\":", 5) && kz_memmem(line, n, "\"uid\":", 6);
 }
 
-const struct lr_format lr_zeek_json_format = {"zeek-json", zeek_json_line, zeek_json_detect};
+const struct lr_format lr_zeek_json_format = {"zeek-json", zeek_json_line, zeek_json_detect,
+                                              lr_json_time};

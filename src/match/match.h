@@ -260,6 +260,10 @@ struct match_scan_opts {
     int subdomains;                             /* --subdomains */
     const struct warninglist_set *warninglists; /* NULL: no suppression */
     int show_suppressed;                        /* report suppressed hits too */
+    /* called in the scanning thread after each block is reported, with the
+     * input bytes and lines done so far (NULL: none) */
+    void (*progress)(void *ctx, uint64_t bytes, uint64_t lines);
+    void *progress_ctx;
 };
 
 /* One indicator value a hit matched, as text ("10.0.0.0/8", "evil.com"). */
@@ -270,6 +274,9 @@ struct match_key {
     const uint32_t *refs;
     size_t nrefs;
 };
+
+/* A hit's time when its line carries none (or one that is no valid time). */
+#define MATCH_NO_TIME INT64_MIN
 
 /* A hit. Every pointer is valid only during the callback. */
 struct match_hit {
@@ -287,6 +294,7 @@ struct match_hit {
     size_t nrefs;
     size_t refs_dropped;       /* refs past MATCH_MAX_HIT_REFS, not listed */
     const char *suppressed_by; /* warninglist name when suppressed, else NULL */
+    int64_t time_us;           /* the line's own time (µs since the epoch), or MATCH_NO_TIME */
 };
 
 /* Called for each hit in input order (line, then position in the line), in

@@ -19,6 +19,12 @@
  *
  * A block whose hits overflow MATCH_MAX_BLOCK_HIT_BYTES is also rescanned
  * by the emitter, emitting line by line.
+ *
+ * Time. Lines are parsed without looking for their time; a line that has
+ * hits (rare) is parsed again by its format with a sink that only notes
+ * where the time is, and the time (logtime.c) is stamped on its hits, so
+ * lines without hits pay nothing for it. Hits flushed in the middle of a
+ * line (past SCAN_DIRECT_FLUSH of them) go without.
  */
 #include "match/match.h"
 
@@ -31,6 +37,7 @@
 #include "match/match_int.h"
 #include "match/warninglist.h"
 #include "util/buf.h"
+#include "util/kztime.h"
 
 /* Flush a direct-mode hit buffer past this size even inside a line. */
 #define SCAN_DIRECT_FLUSH ((size_t)4 * 1024 * 1024)
@@ -41,6 +48,7 @@ struct shared {
     const struct lr_format *fmt;
     const char *file;
     int want[MATCH_KIND_COUNT]; /* whether the index holds values to look up */
+    int64_t ref_us;             /* the reference for line times (lr_time_parse) */
 };
 
 struct emitter {
@@ -71,6 +79,7 @@ struct hrec {
     uint32_t field_len, value_len, norm_len;
     uint32_t nrefs, refs_dropped;
     const struct warninglist_info *wl;
+    int64_t time; /* the line's, or MATCH_NO_TIME */
     /* struct match_span keys[nkeys]; uint32_t refs[nrefs]; field, value,
      * norm, each NUL-terminated */
 };
@@ -91,6 +100,7 @@ struct worker {
     size_t field_len;
     struct dd_slot *dd;
     size_t dd_cap, dd_n;
+    size_t line_off; /* where the current line's hit records start */
     struct match_refs refs;
     char norm[MATCH_MAX_VALUE_BYTES * 3 + 16];
     char idn[MATCH_MAX_DOMAIN + 2]; /* a Unicode name's A-label form */
@@ -185,6 +195,7 @@ static int emit_records(struct emitter *em, const char *buf, size_t len)
         }
         h.refs_dropped = r->refs_dropped;
         h.suppressed_by = r->wl ? r->wl->name : NULL;
+        h.time_us = r->time;
         if (em->cb(em->ctx, &h, em->err) < 0) {
             if (em->err && em->err->code == KZ_EOK)
                 kz_error_set(em->err, KZ_EINTERNAL, "the hit callback failed");
@@ -263,8 +274,45 @@ static int dd_seen(struct worker *w, uint64_t h, enum match_kind kind, const cha
     return 0;
 }
 
+static void no_field(void *ctx, const char *name, size_t nlen, const char *v, size_t vn,
+                     enum logread_hint hint)
+{
+    (void)ctx;
+    (void)name;
+    (void)nlen;
+    (void)v;
+    (void)vn;
+    (void)hint;
+}
+
+/* Gives the hit records of line[0..n), just scanned, the line's time: the
+ * format parses it again, for its time only. The first parse's scratch is
+ * no longer needed (the records hold copies). */
+static void stamp_line(struct worker *w, const char *line, size_t n)
+{
+    struct lr_time tm = {NULL, 0, LR_T_NONE};
+    struct lr_sink sink = {no_field, NULL, &tm};
+    char *buf = w->res->hits.data;
+    size_t off = w->line_off, len = w->res->hits.len, resume = 0;
+    int64_t t = MATCH_NO_TIME;
+
+    w->sc.used = 0;
+    if (w->sh->fmt->time)
+        w->sh->fmt->time(&w->st, line, n, &w->sc, &tm);
+    else
+        w->sh->fmt->line(&w->st, &w->sc, line, n, &sink, &resume);
+    if (tm.kind != LR_T_NONE)
+        lr_time_parse(tm.kind, tm.p, tm.n, w->sh->ref_us, &t);
+    while (off < len) {
+        struct hrec *r = (struct hrec *)(void *)(buf + off);
+        r->time = t;
+        off += r->size;
+    }
+}
+
 static void flush_direct(struct worker *w)
 {
+    w->line_off = 0;
     if (w->em && !w->em->failed && w->res->hits.len)
         emit_records(w->em, w->res->hits.data, w->res->hits.len);
     kz_buf_reset(&w->res->hits);
@@ -346,6 +394,7 @@ static void hit(struct worker *w, enum match_kind kind, const char *v, size_t vn
     r.nrefs = (uint32_t)nu;
     r.refs_dropped = (uint32_t)dropped;
     r.wl = wl;
+    r.time = MATCH_NO_TIME;
     memset(p, 0, size);
     memcpy(p, &r, sizeof(r));
     p += sizeof(r);
@@ -654,7 +703,7 @@ static size_t piece_len(const char *p, size_t left)
 static void process_block(struct worker *w, const struct lr_block *b)
 {
     const char *p = b->data, *end = b->data + b->len;
-    struct lr_sink sink = {on_field, w};
+    struct lr_sink sink = {on_field, w, NULL};
 
     w->line = 0;
     w->res->nl = 0;
@@ -668,6 +717,7 @@ static void process_block(struct worker *w, const struct lr_block *b)
         if (len && p[len - 1] == '\r')
             len--;
         w->sc.used = 0;
+        w->line_off = w->res->hits.len;
         if (len > MATCH_MAX_LINE || (first && b->cont_start) || (!nl && b->cont_end)) {
             /* count a long line once, in the block where it starts */
             if (!(first && b->cont_start))
@@ -678,11 +728,16 @@ static void process_block(struct worker *w, const struct lr_block *b)
                 on_field(w, "text", 4, p + off, pl, LOGREAD_HINT_TEXT);
                 off += pl;
             }
-        } else if (w->sh->fmt->line(&w->st, &w->sc, p, len, &sink, &resume) < 0) {
-            w->res->st.malformed_lines++;
-            if (resume < len)
-                on_field(w, "text", 4, p + resume, len - resume, LOGREAD_HINT_TEXT);
+        } else {
+            if (w->sh->fmt->line(&w->st, &w->sc, p, len, &sink, &resume) < 0) {
+                w->res->st.malformed_lines++;
+                if (resume < len)
+                    on_field(w, "text", 4, p + resume, len - resume, LOGREAD_HINT_TEXT);
+            }
+            if (w->res->hits.len > w->line_off) /* rare: a line with hits */
+                stamp_line(w, p, len);
         }
+        w->line_off = w->res->hits.len;
         if (w->em) {
             flush_direct(w);
             if (w->em->failed)
@@ -829,7 +884,7 @@ static int scan_threads(struct logread *r, struct shared *sh, struct emitter *em
     struct lr_state *cur = NULL;
     unsigned started = 0;
     uint64_t emitted = 0;
-    int eof = 0, rc = -1, mapped = lr_is_mapped(r);
+    int eof = 0, rc = -1, mapped = lr_is_mapped(r), read_failed = 0;
 
     memset(&p, 0, sizeof(p));
     pthread_mutex_init(&p.mu, NULL);
@@ -872,8 +927,12 @@ static int scan_threads(struct logread *r, struct shared *sh, struct emitter *em
             int got;
             s = &p.slots[p.submitted % p.nslots];
             got = lr_next_block(r, s->buf, &s->blk, err);
-            if (got < 0)
-                goto out;
+            if (got < 0) {
+                /* a damaged stream: the blocks read before it still count */
+                read_failed = 1;
+                eof = 1;
+                break;
+            }
             if (got == 0) {
                 eof = 1;
                 break;
@@ -910,8 +969,10 @@ static int scan_threads(struct logread *r, struct shared *sh, struct emitter *em
         add_stats(tot, &s->res.st);
         s->status = SLOT_FREE;
         emitted++;
+        if (sh->opts->progress)
+            sh->opts->progress(sh->opts->progress_ctx, tot->bytes, *nl);
     }
-    rc = 0;
+    rc = read_failed ? -1 : 0;
 out:
     pthread_mutex_lock(&p.mu);
     p.stop = 1;
@@ -971,6 +1032,8 @@ static int scan_inline(struct logread *r, struct shared *sh, struct emitter *em,
         if (res->st.bytes)
             *ends_nl = res->ends_nl;
         add_stats(tot, &res->st);
+        if (sh->opts->progress)
+            sh->opts->progress(sh->opts->progress_ctx, tot->bytes, *nl);
     }
     if (got < 0)
         goto out;
@@ -1010,6 +1073,12 @@ int match_scan(const struct match_index *idx, struct logread *r, const struct ma
     sh.opts = opts;
     sh.fmt = lr_format_of(logread_format(r));
     sh.file = logread_name(r);
+    {
+        /* a file's lines were written before its last change; a stream's
+         * before now */
+        int64_t now = kz_now_micros(), mt = logread_mtime(r);
+        sh.ref_us = mt > 0 && mt < now ? mt : now;
+    }
     for (int k = 0; k < MATCH_KIND_COUNT; k++)
         sh.want[k] = idx->count[k] > 0;
     sh.want[MATCH_IPV4] = idx->v4.nnodes > 0;

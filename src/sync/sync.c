@@ -102,6 +102,8 @@ struct round {
     unsigned char pk[SIGN_PUBLIC_BYTES];
     int check_sig;
     struct sync_report *rep;
+    sync_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
     struct policy_resolved resolved;
     /* the page being stored */
     const struct policy_view *pull_view; /* the peer's view of the local collection */
@@ -215,6 +217,8 @@ static void pulled_report(void *ctx, const struct ingest_report *rep)
         r->rep->pulled++;
     else if (rep->outcome == INGEST_REJECTED)
         r->rep->rejected++;
+    if (r->progress)
+        r->progress(r->progress_ctx, r->rep);
 }
 
 /* Moves the link's checkpoint to a page's X-TAXII-Date-Added-Last, only when
@@ -628,6 +632,8 @@ static int push_link(struct round *r, const struct store_peer_link *l, struct kz
         }
         r->rep->pushed += b.n;
         r->rep->rejected += status_failures(p.body.data, p.body.len);
+        if (r->progress)
+            r->progress(r->progress_ctx, r->rep);
         cur.checkpoint = b.last;
         if (store_link_checkpoint(r->s, &cur, cur.checkpoint, "", err) < 0)
             goto out;
@@ -806,7 +812,8 @@ static int run_round(struct round *r, struct kz_error *err)
 /* A round; token_key opens the peer's token, or NULL: derive it from the
  * key file (the CLI, which runs as the operator). */
 static int peer_round(const struct node_config *cfg, const unsigned char *token_key,
-                      const char *name, struct sync_report *rep, struct kz_error *err)
+                      const char *name, struct sync_report *rep, sync_progress_fn fn, void *fctx,
+                      struct kz_error *err)
 {
     struct round *r = calloc(1, sizeof(*r));
     struct store_checkpointer *ckpt = NULL;
@@ -820,6 +827,8 @@ static int peer_round(const struct node_config *cfg, const unsigned char *token_
         return kz_error_set(err, KZ_ENOMEM, "out of memory");
     r->cfg = cfg;
     r->rep = rep;
+    r->progress = fn;
+    r->progress_ctx = fctx;
     r->s = store_open(cfg->store_backend, cfg->store_path, 0, err);
     if (!r->s)
         goto out;
@@ -881,7 +890,13 @@ out:
 int sync_peer(const struct node_config *cfg, const char *name, struct sync_report *rep,
               struct kz_error *err)
 {
-    return peer_round(cfg, NULL, name, rep, err);
+    return peer_round(cfg, NULL, name, rep, NULL, NULL, err);
+}
+
+int sync_peer_progress(const struct node_config *cfg, const char *name, struct sync_report *rep,
+                       sync_progress_fn fn, void *ctx, struct kz_error *err)
+{
+    return peer_round(cfg, NULL, name, rep, fn, ctx, err);
 }
 
 /* One peer's round in its own thread; `busy` until the thread has ended
@@ -912,7 +927,7 @@ static void *peer_thread(void *arg)
     struct kz_error err;
 
     kz_error_clear(&err);
-    peer_round(j->cfg, j->token_key, j->name, &rep, &err);
+    peer_round(j->cfg, j->token_key, j->name, &rep, NULL, NULL, &err);
     atomic_store(&j->busy, 0);
     return NULL;
 }

@@ -44,6 +44,12 @@ struct sync_report {
 int sync_peer(const struct node_config *cfg, const char *name, struct sync_report *rep,
               struct kz_error *err);
 
+/* sync_peer, calling fn(ctx, rep) in the calling thread as objects are
+ * pulled and pushed (the CLI's progress line). */
+typedef void (*sync_progress_fn)(void *ctx, const struct sync_report *rep);
+int sync_peer_progress(const struct node_config *cfg, const char *name, struct sync_report *rep,
+                       sync_progress_fn fn, void *ctx, struct kz_error *err);
+
 /* Seals a peer's token for storage with a key derived from the node's
  * signing key (XSalsa20-Poly1305), and opens it again. */
 int sync_token_seal(const char *signing_key_path, const char *token, unsigned char *out, size_t cap,

@@ -258,6 +258,12 @@
 /* The public suffix list file (about 250 KB today). */
 #define MATCH_MAX_PSL_BYTES ((size_t)16 * 1024 * 1024)
 
+/* `match --report`: distinct sightings (indicator x observed value) of one
+ * run, and the log files one ledger remembers (the least recently read go
+ * first; a forgotten file is reported again as new). */
+#define MATCH_MAX_SIGHTINGS      (1u << 20)
+#define MATCH_MAX_LEDGER_ENTRIES 20000
+
 /* --- TAXII and the account API (taxii/) --- */
 
 /* A client's nonce for a signed page (X-Kizuna-Nonce, [A-Za-z0-9_-]). */

@@ -165,7 +165,7 @@ static void test_json_fast_vs_tape(void **state)
     assert_int_equal(lr_scratch_init(&sc), 0);
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
         struct seq a, b;
-        struct lr_sink sa = {seq_field, &a}, sb = {seq_field, &b};
+        struct lr_sink sa = {seq_field, &a, NULL}, sb = {seq_field, &b, NULL};
         struct lr_state st;
         size_t resume = 0;
         kz_buf_init(&a.b, 1 << 20);

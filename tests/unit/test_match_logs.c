@@ -693,6 +693,46 @@ static void test_stdin_and_bad_gzip(void **state)
     match_index_free(idx);
 }
 
+/* A damaged gzip: the hits in the data before the damage are reported,
+ * whatever the thread count (the threaded scan once dropped the blocks it
+ * had read when the next read failed). */
+static void test_hits_before_damage(void **state)
+{
+    struct match_index *idx = small_index();
+    struct kz_buf b;
+    char path[] = "/tmp/kz-damage-XXXXXX";
+    int fd = mkstemp(path), counts[2];
+    struct stat sb;
+
+    (void)state;
+    assert_true(fd >= 0);
+    close(fd);
+    kz_buf_init(&b, 1 << 24);
+    srand(7);
+    for (int i = 0; i < 40000; i++)
+        kz_buf_printf(&b, "seen 192.0.2.7 %08x%08x%08x\n", (unsigned)rand(), (unsigned)rand(),
+                      (unsigned)rand());
+    gzip_file(path, b.data, b.len, 1);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(truncate(path, sb.st_size / 2), 0);
+    for (unsigned t = 1; t <= 2; t++) {
+        struct match_scan_opts o = {.threads = t};
+        struct kz_error e = {0};
+        struct logread *r = logread_open(path, LOGREAD_TEXT, &e);
+        int hits = 0;
+        assert_non_null(r);
+        assert_int_equal(match_scan(idx, r, &o, count_hit, &hits, NULL, &e), -1);
+        assert_int_equal(e.code, KZ_EINVALID);
+        logread_close(r);
+        counts[t - 1] = hits;
+    }
+    assert_true(counts[0] > 1000);
+    assert_int_equal(counts[0], counts[1]);
+    unlink(path);
+    kz_buf_free(&b);
+    match_index_free(idx);
+}
+
 static int stop_after_one(void *ctx, const struct match_hit *h, struct kz_error *err)
 {
     (void)h;
@@ -741,6 +781,7 @@ int main(void)
             cmocka_unit_test(test_long_line),
             cmocka_unit_test(test_huge_line_across_blocks),
             cmocka_unit_test(test_stdin_and_bad_gzip),
+            cmocka_unit_test(test_hits_before_damage),
             cmocka_unit_test(test_callback_stops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
