@@ -128,7 +128,13 @@ struct sensor_args {
     enum export_type type;
     uint32_t sid_base;
     const char *psl;
+    int progress; /* 0 for --no-progress */
 };
+
+static void sensor_progress(void *ctx, uint64_t indicators)
+{
+    kz_progress_set(ctx, indicators, 0, 0);
+}
 
 /* The summary line (always) and what the operator must do next. */
 static void summary(const struct sensor_args *a, const struct export_stats *st)
@@ -252,9 +258,15 @@ static int export_sensor(struct node *n, const char *const *names, size_t nnames
     struct auth_user u;
     struct kz_out *out = NULL;
     struct kz_error err;
+    struct kz_progress progress;
     int rc = 2;
 
     kz_error_clear(&err);
+    /* not over the export itself written to the same terminal */
+    kz_progress_start(&progress, "export", "indicators",
+                      a->progress && !(strcmp(outpath, "-") == 0 && isatty(STDOUT_FILENO)));
+    o.progress = sensor_progress;
+    o.progress_ctx = &progress;
     if (sensor_collections(n, names, nnames, as, ids, &o.ncollections, &err) < 0)
         goto out;
     for (size_t i = 0; i < o.ncollections; i++)
@@ -268,6 +280,7 @@ static int export_sensor(struct node *n, const char *const *names, size_t nnames
     out = kz_out_open(outpath, &err);
     if (!out || export_write(node_store(n), &o, out, &st, &err) < 0)
         goto out;
+    kz_progress_done(&progress);
     if (kz_out_commit(out, &err) < 0) {
         out = NULL; /* commit freed it */
         goto out;
@@ -277,6 +290,7 @@ static int export_sensor(struct node *n, const char *const *names, size_t nnames
     sensor_audit(n, as, a, outpath, &o);
     rc = 0;
 out:
+    kz_progress_clear(&progress);
     kz_out_abort(out);
     match_psl_free(psl);
     if (rc)
@@ -374,6 +388,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
     n = cli_node(cli);
     if (!n)
         return 2;
+    sa.progress = show;
     if (sensor)
         return export_sensor(n, names, nnames, as, outpath, &sa);
     kz_error_clear(&err);

@@ -129,6 +129,7 @@ struct gather {
     int64_t ind_index; /* -1 until the indicator gives a value */
     struct kz_error *err;
     int failed;
+    uint64_t read; /* indicators seen, for o->progress */
 };
 
 static int pool_add(struct ex_set *x, const char *s, size_t n, size_t *off, struct kz_error *err)
@@ -249,6 +250,8 @@ static int on_indicator(void *ctx, const struct intel_indicator *ind, struct kz_
     g->err = err;
     if (kzp_extract(ind->pattern, on_cond, g, &complete) < 0 || g->failed)
         return -1;
+    if (g->x->o->progress)
+        g->x->o->progress(g->x->o->progress_ctx, ++g->read);
     return 0;
 }
 

@@ -106,6 +106,10 @@ struct export_opts {
     int64_t now_us;              /* the instant "active" is judged at */
     const struct match_psl *psl; /* borrowed; NULL: only single labels are public suffixes */
     uint32_t sid_base;           /* suricata-rules; 0: EXPORT_SID_BASE_DEFAULT */
+    /* NULL, or told the number of indicators read so far, after each one
+     * (the CLI's progress line; it must be cheap) */
+    void (*progress)(void *ctx, uint64_t indicators_read);
+    void *progress_ctx;
 };
 
 /* What an export did, for the summary line and the audit log. Counts of

@@ -105,6 +105,17 @@ class Progress(unittest.TestCase):
         self.check(["export", "--collection", "intel", "--out",
                     os.path.join(self.node.scratch, "out.json")], "export")
 
+    def test_sensor_exports(self):
+        self.node.run("import", "--collection", "intel", self.bundle)
+        for fmt in ("zeek-intel", "suricata-dataset", "csv"):
+            with self.subTest(format=fmt):
+                args = ["export", "--collection", "intel", "--format", fmt, "--out",
+                        os.path.join(self.node.scratch, "out." + fmt)]
+                if fmt == "suricata-dataset":
+                    args += ["--type", "ip"]
+                tty = self.check(args, "export")
+                self.assertIn("kizuna: export: 300 indicators", tty)
+
 
 class SyncProgress(unittest.TestCase):
 
