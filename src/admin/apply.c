@@ -591,6 +591,11 @@ static int check_peer(const struct entry *e, struct kz_error *err)
         kz_error_set(err, KZ_EINVALID, "an organisation's name, or \"\" for none");
         return at(err, "peers", e, "org");
     }
+    /* the syncer opens it, from whatever folder it runs in */
+    if (e->s[PEER_CA] && e->s[PEER_CA][0] && e->s[PEER_CA][0] != '/') {
+        kz_error_set(err, KZ_EINVALID, "an absolute path, or \"\" for the system's CAs");
+        return at(err, "peers", e, "ca");
+    }
     if (key && key[0] && sign_public_parse(key, pk) < 0) {
         kz_error_set(err, KZ_EINVALID, "ed25519:BASE64 (`kizuna node key` on the peer), or \"\"");
         return at(err, "peers", e, "key");

@@ -100,6 +100,21 @@ expect_out "change peer node-b: auth bearer -> basic user=kz"
 run 0 K apply conf/changed.json
 expect_out "change peer node-b: auth basic user=kz -> bearer"
 
+# ca set, then org and ca taken away with ""
+cat >conf/ca.json <<EOF
+{"peers": [{"name": "node-b", "url": "https://b2.example/api/", "token_file": "../secrets/peer-b.token", "ca": "/etc/kizuna/ca.pem"}]}
+EOF
+run 0 K apply conf/ca.json
+expect_out 'change peer node-b: ca "" -> /etc/kizuna/ca.pem'
+cat >conf/noorg.json <<EOF
+{"peers": [{"name": "node-b", "url": "https://b2.example/api/", "token_file": "../secrets/peer-b.token", "ca": "", "org": ""}]}
+EOF
+run 0 K apply conf/noorg.json
+expect_out 'change peer node-b: org removed, ca /etc/kizuna/ca.pem -> ""'
+[ "$(sqlite3 "$H/kizuna.db" "SELECT org || ca FROM peers WHERE name = 'node-b'")" = 0 ] || fail "org and ca not taken away"
+run 0 K apply conf/changed.json
+expect_out "change peer node-b: org -> partner"
+
 # JSON-escaped strings are the same names
 printf '{"peers": [{"name": "node\\u002db", "url": "https:\\/\\/b2.example\\/api\\/", "token_file": "..\\/secrets\\/peer-b.token", "pull": ["intel\\u003dincoming", "intel=renamed"]}]}' >conf/escaped.json
 run 0 K apply conf/escaped.json
@@ -127,6 +142,8 @@ printf '{"orgs": [{"name": "new-org"}], "peers": [{"name": "node-new", "url": "h
 bad conf/bad7.json 1 "peers[0].push: a link is \"LOCAL=REMOTE\""
 printf '{"orgs": [{"name": "new-org"}], "peers": [{"name": "node-new", "url": "https://x.example/", "token_file": "t", "key": "ed25519:nope"}]}' >conf/bad8.json
 bad conf/bad8.json 1 "peers[0].key"
+printf '{"orgs": [{"name": "new-org"}], "peers": [{"name": "node-b", "url": "https://b2.example/api/", "token_file": "../secrets/peer-b.token", "ca": "ca.pem"}]}' >conf/bad10.json
+bad conf/bad10.json 1 "peers[0].ca: an absolute path"
 # a token file of two lines
 printf 'a\nb\n' >conf/two.token
 printf '{"orgs": [{"name": "new-org"}], "peers": [{"name": "node-b", "url": "https://b2.example/api/", "token_file": "two.token"}]}' >conf/bad9.json
