@@ -1,6 +1,6 @@
 /*
  * `kizuna apply FILE`: a node's organisations, communities, users,
- * collections and grants, declared in one JSON file that people review,
+ * collections, grants and peers, declared in one JSON file people review,
  * made real idempotently. The file is read in two passes: the first checks
  * its whole shape against the section table below (an unknown key or a
  * bad value fails naming its property path, e.g. users[2].role) before the
@@ -1085,6 +1085,7 @@ static int read_entry(const struct kzj_doc *d, uint32_t obj, const struct sectio
         }
         switch (sec->fields[fi].type) {
         case F_STR:
+            free(e->s[fi]); /* a key given twice: the last one counts */
             e->s[fi] = read_string(d, k + 1, sec->fields[fi].max, err);
             if (!e->s[fi])
                 return at(err, sec->key, e, key);
