@@ -591,6 +591,12 @@ static int check_peer(const struct entry *e, struct kz_error *err)
         kz_error_set(err, KZ_EINVALID, "an organisation's name, or \"\" for none");
         return at(err, "peers", e, "org");
     }
+    for (const char *u = e->s[PEER_USER]; u && *u; u++)
+        if (*u < 0x20 || *u >= 0x7f || *u == ':') {
+            kz_error_set(err, KZ_EINVALID,
+                         "an HTTP Basic user name: printable ASCII without a colon");
+            return at(err, "peers", e, "user");
+        }
     /* the syncer opens it, from whatever folder it runs in */
     if (e->s[PEER_CA] && e->s[PEER_CA][0] && e->s[PEER_CA][0] != '/') {
         kz_error_set(err, KZ_EINVALID, "an absolute path, or \"\" for the system's CAs");

@@ -144,6 +144,8 @@ printf '{"orgs": [{"name": "new-org"}], "peers": [{"name": "node-new", "url": "h
 bad conf/bad8.json 1 "peers[0].key"
 printf '{"orgs": [{"name": "new-org"}], "peers": [{"name": "node-b", "url": "https://b2.example/api/", "token_file": "../secrets/peer-b.token", "ca": "ca.pem"}]}' >conf/bad10.json
 bad conf/bad10.json 1 "peers[0].ca: an absolute path"
+printf '{"orgs": [{"name": "new-org"}], "peers": [{"name": "node-b", "url": "https://b2.example/api/", "token_file": "../secrets/peer-b.token", "user": "a:b"}]}' >conf/bad11.json
+bad conf/bad11.json 1 "peers[0].user: an HTTP Basic user name"
 # a token file of two lines
 printf 'a\nb\n' >conf/two.token
 printf '{"orgs": [{"name": "new-org"}], "peers": [{"name": "node-b", "url": "https://b2.example/api/", "token_file": "two.token"}]}' >conf/bad9.json
