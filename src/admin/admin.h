@@ -69,7 +69,7 @@ int admin_community_remove(struct store *s, const struct auth_user *caller, cons
 /* One thing apply did (or, in a dry run, would do). */
 struct admin_change {
     char action[12]; /* "create", "change", "unchanged" */
-    char kind[16];   /* "org", "community", "member", "user", "collection", "grant" */
+    char kind[16];   /* "org", "community", "user", "collection", "grant", "peer" */
     char name[2 * KZ_MAX_NAME + 16];
     char detail[256]; /* what changed, "" for create and unchanged */
 };
@@ -80,6 +80,14 @@ struct admin_apply_result {
     size_t created, changed, unchanged;
 };
 
+/* Where apply runs: dir is the file's folder (a peer's token_file is
+ * relative to it; NULL: the working directory), signing_key the node's
+ * key file, from which the key sealing peers' tokens is derived. */
+struct admin_apply_env {
+    const char *dir;
+    const char *signing_key;
+};
+
 /* Validates the whole declarative file text[0..len) (docs/OPERATIONS.md;
  * an unknown key, a bad value or a dangling name is an error naming the
  * file's property path) and then, in one store transaction, creates what
@@ -88,7 +96,8 @@ struct admin_apply_result {
  * change. On failure nothing is changed. Acts as caller, asking policy/ as
  * each command would. */
 int admin_apply(struct store *s, const struct auth_user *caller, const char *text, size_t len,
-                int dry_run, struct admin_apply_result *res, struct kz_error *err);
+                const struct admin_apply_env *env, int dry_run, struct admin_apply_result *res,
+                struct kz_error *err);
 void admin_apply_free(struct admin_apply_result *res);
 
 #endif

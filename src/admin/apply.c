@@ -1,6 +1,6 @@
 /*
  * `kizuna apply FILE`: a node's organisations, communities, users,
- * collections and grants, declared in one JSON file that people review,
+ * collections, grants and peers, declared in one JSON file people review,
  * made real idempotently. The file is read in two passes: the first checks
  * its whole shape against the section table below (an unknown key or a
  * bad value fails naming its property path, e.g. users[2].role) before the
@@ -8,9 +8,11 @@
  * entry, creates it or changes what differs, and records what it did. Any
  * failure (a name the store does not know, a policy refusal) rolls the
  * whole transaction back. Things the file does not list are left alone:
- * apply never removes. It never makes tokens, so the file holds no secret.
+ * apply never removes (but a peer's communities and links, when given, are
+ * its whole list). It never makes tokens, so the file holds no secret.
  * A section is a row of `sections`: its fields and one function that
- * applies an entry (peers will be one more row).
+ * applies an entry. Peers are one: their tokens stay in files of their own
+ * that the file names (token_file), so it still holds no secret.
  */
 #include "admin/admin.h"
 
@@ -18,13 +20,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "json/json.h"
 #include "policy/policy.h"
+#include "sign/sign.h"
+#include "sync/sync.h"
 #include "util/uuid.h"
 
-enum ftype { F_STR = 1, F_BOOL, F_LIST };
+/* F_LIST: names; F_LINKS: "LOCAL=REMOTE" strings */
+enum ftype { F_STR = 1, F_BOOL, F_LIST, F_LINKS };
 
-#define MAX_FIELDS 8
+#define MAX_FIELDS 12
 
 struct field {
     const char *name;
@@ -35,17 +42,19 @@ struct field {
 
 /* One entry of a section, as read from the file. */
 struct entry {
-    unsigned index;      /* its place in the section's array */
-    char *s[MAX_FIELDS]; /* F_STR values, decoded; NULL when absent */
-    int b[MAX_FIELDS];   /* F_BOOL values; -1 when absent */
-    char **list;         /* the F_LIST field's strings */
-    size_t nlist;
-    int has_list;
+    unsigned index;          /* its place in the section's array */
+    char *s[MAX_FIELDS];     /* F_STR values, decoded; NULL when absent */
+    int b[MAX_FIELDS];       /* F_BOOL values; -1 when absent */
+    char **list[MAX_FIELDS]; /* F_LIST and F_LINKS values' strings */
+    size_t nlist[MAX_FIELDS];
+    int has_list[MAX_FIELDS]; /* whether the file gave that list */
 };
 
 struct run {
     struct store *s;
     const struct auth_user *caller;
+    const char *dir;         /* the file's folder: peers' token_file is relative to it */
+    const char *signing_key; /* peers' tokens are sealed with a key derived from it */
     struct admin_apply_result *res;
 };
 
@@ -258,12 +267,12 @@ static int apply_community(struct run *r, const struct entry *e, struct kz_error
     }
     if (store_community_each(r->s, find_members, &m, err) < 0)
         goto out;
-    for (size_t i = 0; i < e->nlist; i++) {
+    for (size_t i = 0; i < e->nlist[COMM_MEMBERS]; i++) {
         struct store_org o;
         size_t n;
-        if (is_member(m.members, e->list[i]))
+        if (is_member(m.members, e->list[COMM_MEMBERS][i]))
             continue;
-        if (store_org_find(r->s, e->list[i], &o, err) < 0) {
+        if (store_org_find(r->s, e->list[COMM_MEMBERS][i], &o, err) < 0) {
             kz_error_property(err, "communities[%u].members[%zu]", e->index, i);
             goto out;
         }
@@ -546,13 +555,360 @@ static int apply_grant(struct run *r, const struct entry *e, struct kz_error *er
 
 /* --- peers ------------------------------------------------------------------------ */
 
-/* Reserved: peers hold a secret (their token) that the file must not, and
- * `kizuna peer add` is where they are made for now. */
+enum {
+    PEER_NAME,
+    PEER_URL,
+    PEER_TOKEN_FILE,
+    PEER_USER,
+    PEER_ORG,
+    PEER_KEY,
+    PEER_CA,
+    PEER_COMMUNITIES,
+    PEER_PULL,
+    PEER_PUSH
+};
+
+/* The file names where the token is, never the token: a reviewed file
+ * holds no secret, and the token file keeps its own permissions. */
 static int check_peer(const struct entry *e, struct kz_error *err)
 {
-    kz_error_set(err, KZ_EINVALID,
-                 "peers in apply: not supported yet; add peers with `kizuna peer add`");
-    return at(err, "peers", e, NULL);
+    unsigned char pk[SIGN_PUBLIC_BYTES];
+    const char *org = e->s[PEER_ORG], *key = e->s[PEER_KEY];
+
+    if (!name_ok(e->s[PEER_NAME])) {
+        kz_error_set(err, KZ_EINVALID, "a name is letters, digits, '-', '_' or '.'");
+        return at(err, "peers", e, "name");
+    }
+    if (sync_url_ok(e->s[PEER_URL], err) < 0)
+        return at(err, "peers", e, "url");
+    if (!e->s[PEER_TOKEN_FILE][0] || strcmp(e->s[PEER_TOKEN_FILE], "-") == 0) {
+        kz_error_set(err, KZ_EINVALID,
+                     "the path of a file holding the peer's token (relative to this file's "
+                     "folder); not \"-\"");
+        return at(err, "peers", e, "token_file");
+    }
+    if (org && org[0] && !name_ok(org)) {
+        kz_error_set(err, KZ_EINVALID, "an organisation's name, or \"\" for none");
+        return at(err, "peers", e, "org");
+    }
+    for (const char *u = e->s[PEER_USER]; u && *u; u++)
+        if (*u < 0x20 || *u >= 0x7f || *u == ':') {
+            kz_error_set(err, KZ_EINVALID,
+                         "an HTTP Basic user name: printable ASCII without a colon");
+            return at(err, "peers", e, "user");
+        }
+    /* the syncer opens it, from whatever folder it runs in */
+    if (e->s[PEER_CA] && e->s[PEER_CA][0] && e->s[PEER_CA][0] != '/') {
+        kz_error_set(err, KZ_EINVALID, "an absolute path, or \"\" for the system's CAs");
+        return at(err, "peers", e, "ca");
+    }
+    if (key && key[0] && sign_public_parse(key, pk) < 0) {
+        kz_error_set(err, KZ_EINVALID, "ed25519:BASE64 (`kizuna node key` on the peer), or \"\"");
+        return at(err, "peers", e, "key");
+    }
+    if (e->nlist[PEER_COMMUNITIES] > SYNC_MAX_PEER_COMMUNITIES) {
+        kz_error_set(err, KZ_EINVALID, "at most %d communities", SYNC_MAX_PEER_COMMUNITIES);
+        return at(err, "peers", e, "communities");
+    }
+    if (e->nlist[PEER_PULL] + e->nlist[PEER_PUSH] > SYNC_MAX_LINKS) {
+        kz_error_set(err, KZ_EINVALID, "at most %d links, pulls and pushes together",
+                     SYNC_MAX_LINKS);
+        return at(err, "peers", e, e->nlist[PEER_PUSH] ? "push" : "pull");
+    }
+    return 0;
+}
+
+/* What apply_peer works with, on the heap: the resolved peer is large and
+ * the token is wiped when done. */
+struct peer_work {
+    char token[STORE_PEER_TOKEN_MAX];
+    char stored[STORE_PEER_TOKEN_MAX];
+    char path[8192];
+    char link_text[SYNC_MAX_LINKS][2 * KZ_MAX_NAME + 66];
+    struct sync_link_spec links[SYNC_MAX_LINKS];
+    const char *comms[SYNC_MAX_PEER_COMMUNITIES];
+    struct sync_peer_resolved want;
+    struct store_peer have;
+    int64_t have_comms[SYNC_MAX_PEER_COMMUNITIES * 2];
+    size_t nhave_comms;
+    struct store_peer_link have_links[SYNC_MAX_LINKS * 2];
+    size_t nhave_links;
+    char detail[256];
+};
+
+static int collect_links(void *ctx, const struct store_peer_link *l)
+{
+    struct peer_work *w = ctx;
+
+    if (w->nhave_links >= sizeof(w->have_links) / sizeof(w->have_links[0]))
+        return STORE_STOP;
+    w->have_links[w->nhave_links++] = *l;
+    return 0;
+}
+
+/* Whether the peer's links of direction dir are those the file wants. */
+static int links_same(const struct peer_work *w, int dir)
+{
+    size_t have = 0, want = 0;
+
+    for (size_t i = 0; i < w->nhave_links; i++) {
+        const struct store_peer_link *h = &w->have_links[i];
+        int found = 0;
+        if (h->direction != dir)
+            continue;
+        have++;
+        for (size_t j = 0; j < w->want.nlinks && !found; j++)
+            found = w->want.links[j].direction == dir && w->want.links[j].local == h->local &&
+                    strcmp(w->want.links[j].remote, h->remote) == 0;
+        if (!found)
+            return 0;
+    }
+    /* the file may list a link twice: count the distinct ones */
+    for (size_t j = 0; j < w->want.nlinks; j++) {
+        int dup = 0;
+        if (w->want.links[j].direction != dir)
+            continue;
+        for (size_t k = 0; k < j && !dup; k++)
+            dup = w->want.links[k].direction == dir &&
+                  w->want.links[k].local == w->want.links[j].local &&
+                  strcmp(w->want.links[k].remote, w->want.links[j].remote) == 0;
+        want += !dup;
+    }
+    return have == want;
+}
+
+static int comms_same(const struct peer_work *w)
+{
+    size_t want = 0;
+
+    for (size_t i = 0; i < w->nhave_comms; i++) {
+        int found = 0;
+        for (size_t j = 0; j < w->want.ncommunities && !found; j++)
+            found = w->want.communities[j] == w->have_comms[i];
+        if (!found)
+            return 0;
+    }
+    for (size_t j = 0; j < w->want.ncommunities; j++) {
+        int dup = 0;
+        for (size_t k = 0; k < j && !dup; k++)
+            dup = w->want.communities[k] == w->want.communities[j];
+        want += !dup;
+    }
+    return w->nhave_comms == want;
+}
+
+static void add_words(char *out, size_t cap, const char *words)
+{
+    size_t n = strlen(out);
+
+    if (n < cap)
+        snprintf(out + n, cap - n, "%s%s", n ? ", " : "", words);
+}
+
+static void list_words(char *out, size_t cap, const char *what, char *const *list, size_t n)
+{
+    char words[192];
+    size_t w = 0;
+
+    w += (size_t)snprintf(words, sizeof(words), "%s [", what);
+    for (size_t i = 0; i < n && w < sizeof(words); i++)
+        w += (size_t)snprintf(words + w, sizeof(words) - w, "%s%s", i ? " " : "", list[i]);
+    if (w < sizeof(words))
+        snprintf(words + w, sizeof(words) - w, "]");
+    add_words(out, cap, words);
+}
+
+/* The file's names, found here so that a name the store lacks fails
+ * naming its place in the file (peers[0].pull[1]). */
+static int peer_names(struct run *r, const struct entry *e, struct kz_error *err)
+{
+    const char *org = e->s[PEER_ORG];
+
+    if (org && org[0]) {
+        struct store_org o;
+        if (store_org_find(r->s, org, &o, err) < 0)
+            return at(err, "peers", e, "org");
+    }
+    for (size_t i = 0; i < e->nlist[PEER_COMMUNITIES]; i++) {
+        struct store_community c;
+        if (store_community_find(r->s, e->list[PEER_COMMUNITIES][i], &c, err) < 0) {
+            kz_error_property(err, "peers[%u].communities[%zu]", e->index, i);
+            return -1;
+        }
+    }
+    for (int f = PEER_PULL; f <= PEER_PUSH; f++)
+        for (size_t i = 0; i < e->nlist[f]; i++) {
+            struct store_collection c;
+            char local[KZ_MAX_NAME + 1];
+            const char *l = e->list[f][i];
+            snprintf(local, sizeof(local), "%.*s", (int)(strchr(l, '=') - l), l);
+            if (store_collection_find(r->s, NULL, local, &c, err) < 0) {
+                kz_error_property(err, "peers[%u].%s[%zu]", e->index,
+                                  f == PEER_PULL ? "pull" : "push", i);
+                return -1;
+            }
+        }
+    return 0;
+}
+
+/* Creates the peer, or changes what differs from the file: url, org, key,
+ * ca, communities and links with store_peer_update (links kept keep their
+ * checkpoints), the token and how it is sent with store_peer_credentials.
+ * The stored token is opened and compared in constant time; neither it nor
+ * the file's is ever written anywhere but sealed. */
+static int apply_peer(struct run *r, const struct entry *e, struct kz_error *err)
+{
+    struct peer_work *w = calloc(1, sizeof(*w));
+    struct sync_peer_spec sp;
+    const char *tf = e->s[PEER_TOKEN_FILE], *user = e->s[PEER_USER] ? e->s[PEER_USER] : "";
+    int rc = -1, same_token, set_links = 0, update = 0, creds;
+
+    if (!w)
+        return kz_error_set(err, KZ_ENOMEM, "out of memory");
+    if (!policy_may_manage_node(r->caller)) {
+        kz_error_set(err, KZ_EDENIED, "only node admins add peers");
+        at(err, "peers", e, NULL);
+        goto out;
+    }
+    if (!r->signing_key) {
+        kz_error_set(err, KZ_EINTERNAL, "apply: no signing key to seal peers' tokens with");
+        goto out;
+    }
+    snprintf(w->path, sizeof(w->path), "%s%s%s", tf[0] == '/' ? "" : r->dir,
+             tf[0] == '/' ? "" : "/", tf);
+    if (sync_token_read(w->path, w->token, sizeof(w->token), err) < 0) {
+        at(err, "peers", e, "token_file");
+        goto out;
+    }
+    if (peer_names(r, e, err) < 0)
+        goto out;
+    memset(&sp, 0, sizeof(sp));
+    sp.name = e->s[PEER_NAME];
+    sp.url = e->s[PEER_URL];
+    sp.token = w->token;
+    sp.user = user;
+    sp.org = e->s[PEER_ORG] && e->s[PEER_ORG][0] ? e->s[PEER_ORG] : NULL;
+    sp.key = e->s[PEER_KEY] && e->s[PEER_KEY][0] ? e->s[PEER_KEY] : NULL;
+    sp.ca = e->s[PEER_CA];
+    for (size_t i = 0; i < e->nlist[PEER_COMMUNITIES]; i++)
+        w->comms[sp.ncommunities++] = e->list[PEER_COMMUNITIES][i];
+    sp.communities = w->comms;
+    for (int f = PEER_PULL; f <= PEER_PUSH; f++)
+        for (size_t i = 0; i < e->nlist[f]; i++) {
+            struct sync_link_spec *l = &w->links[sp.nlinks];
+            char *t = w->link_text[sp.nlinks++], *eq;
+            snprintf(t, sizeof(w->link_text[0]), "%s", e->list[f][i]);
+            eq = strchr(t, '=');
+            *eq = '\0';
+            l->direction = f == PEER_PULL ? STORE_LINK_PULL : STORE_LINK_PUSH;
+            l->local = t;
+            l->remote = eq + 1;
+        }
+    sp.links = w->links;
+    if (sync_peer_resolve(r->s, r->signing_key, &sp, &w->want, err) < 0) {
+        at(err, "peers", e, NULL);
+        goto out;
+    }
+    if (store_peer_find(r->s, sp.name, &w->have, err) < 0) {
+        if (err->code != KZ_ENOTFOUND)
+            goto out;
+        if (store_peer_add(r->s, &w->want.peer, w->want.communities, w->want.ncommunities,
+                           w->want.links, w->want.nlinks, err) < 0) {
+            at(err, "peers", e, NULL);
+            goto out;
+        }
+        snprintf(w->detail, sizeof(w->detail), "url=%s auth=%s%s%s key=%s, %zu link%s", sp.url,
+                 user[0] ? "basic" : "bearer", user[0] ? " user=" : "", user,
+                 sp.key ? sp.key : "none", sp.nlinks, sp.nlinks == 1 ? "" : "s");
+        rc = note(r, "create", "peer", sp.name, w->detail, err);
+        goto out;
+    }
+
+    /* there: compare each property the file gives */
+    w->want.peer.key = w->have.key;
+    if (strcmp(w->have.url, w->want.peer.url) != 0) {
+        describe(w->detail, sizeof(w->detail), "url", w->have.url, w->want.peer.url);
+        update = 1;
+    }
+    if (e->s[PEER_ORG] && w->have.org != w->want.peer.org) {
+        add_words(w->detail, sizeof(w->detail), sp.org ? "org" : "org removed");
+        if (sp.org) {
+            size_t n = strlen(w->detail);
+            snprintf(w->detail + n, sizeof(w->detail) - n, " -> %s", sp.org);
+        }
+        update = 1;
+    } else {
+        w->want.peer.org = w->have.org;
+    }
+    if (e->s[PEER_KEY] && strcmp(w->have.public_key, w->want.peer.public_key) != 0) {
+        describe(w->detail, sizeof(w->detail), "key", w->have.public_key, w->want.peer.public_key);
+        update = 1;
+    } else {
+        snprintf(w->want.peer.public_key, sizeof(w->want.peer.public_key), "%s",
+                 w->have.public_key);
+    }
+    if (e->s[PEER_CA] && strcmp(w->have.ca, w->want.peer.ca) != 0) {
+        describe(w->detail, sizeof(w->detail), "ca", w->have.ca, w->want.peer.ca);
+        update = 1;
+    } else {
+        snprintf(w->want.peer.ca, sizeof(w->want.peer.ca), "%s", w->have.ca);
+    }
+    if (e->has_list[PEER_COMMUNITIES]) {
+        if (store_peer_own_communities(r->s, w->have.key, w->have_comms,
+                                       sizeof(w->have_comms) / sizeof(w->have_comms[0]),
+                                       &w->nhave_comms, err) < 0)
+            goto out;
+        if (!comms_same(w)) {
+            list_words(w->detail, sizeof(w->detail), "communities", e->list[PEER_COMMUNITIES],
+                       e->nlist[PEER_COMMUNITIES]);
+            update = 1;
+        }
+    }
+    if (store_peer_links(r->s, w->have.key, collect_links, w, err) < 0)
+        goto out;
+    for (int f = PEER_PULL; f <= PEER_PUSH; f++) {
+        int dir = f == PEER_PULL ? STORE_LINK_PULL : STORE_LINK_PUSH;
+        if (e->has_list[f] && !links_same(w, dir)) {
+            list_words(w->detail, sizeof(w->detail), f == PEER_PULL ? "pull" : "push", e->list[f],
+                       e->nlist[f]);
+            set_links |= dir;
+            update = 1;
+        }
+    }
+    /* the token: a stored one that no longer opens (the signing key was
+     * replaced) is replaced too */
+    same_token = sync_token_open(r->signing_key, w->have.token, w->have.token_len, w->stored,
+                                 sizeof(w->stored), err) == 0 &&
+                 strlen(w->stored) == strlen(w->token) &&
+                 sodium_memcmp(w->stored, w->token, strlen(w->token)) == 0;
+    kz_error_clear(err);
+    creds = !same_token || strcmp(w->have.user, user) != 0;
+    if (!same_token)
+        add_words(w->detail, sizeof(w->detail), "token replaced");
+    if (strcmp(w->have.user, user) != 0) {
+        char from[STORE_PEER_USER_MAX + 16], to[STORE_PEER_USER_MAX + 16];
+        snprintf(from, sizeof(from), "%s%s", w->have.user[0] ? "basic user=" : "bearer",
+                 w->have.user);
+        snprintf(to, sizeof(to), "%s%s", user[0] ? "basic user=" : "bearer", user);
+        describe(w->detail, sizeof(w->detail), "auth", from, to);
+    }
+    if (!update && !creds) {
+        rc = note(r, "unchanged", "peer", sp.name, NULL, err);
+        goto out;
+    }
+    if ((update && store_peer_update(r->s, &w->want.peer, w->want.communities, w->want.ncommunities,
+                                     e->has_list[PEER_COMMUNITIES], w->want.links, w->want.nlinks,
+                                     set_links, err) < 0) ||
+        (creds && store_peer_credentials(r->s, sp.name, w->want.peer.token, w->want.peer.token_len,
+                                         user, err) < 0)) {
+        at(err, "peers", e, NULL);
+        goto out;
+    }
+    rc = note(r, "change", "peer", sp.name, w->detail, err);
+out:
+    sodium_memzero(w, sizeof(*w));
+    free(w);
+    return rc;
 }
 
 /* --- the file ------------------------------------------------------------------ */
@@ -595,7 +951,19 @@ static const struct section sections[] = {
           {"write", F_BOOL, 0, 0}},
          check_grant,
          apply_grant},
-        {"peers", {{NULL, 0, 0, 0}}, check_peer, NULL},
+        {"peers",
+         {{"name", F_STR, 1, KZ_MAX_NAME},
+          {"url", F_STR, 1, 1023},
+          {"token_file", F_STR, 1, 4095},
+          {"user", F_STR, 0, STORE_PEER_USER_MAX - 1},
+          {"org", F_STR, 0, KZ_MAX_NAME},
+          {"key", F_STR, 0, 79},
+          {"ca", F_STR, 0, 1023},
+          {"communities", F_LIST, 0, KZ_MAX_NAME},
+          {"pull", F_LINKS, 0, 2 * KZ_MAX_NAME + 65},
+          {"push", F_LINKS, 0, 2 * KZ_MAX_NAME + 65}},
+         check_peer,
+         apply_peer},
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -608,9 +976,11 @@ static void entry_free(struct entry *e)
 {
     for (int i = 0; i < MAX_FIELDS; i++)
         free(e->s[i]);
-    for (size_t i = 0; i < e->nlist; i++)
-        free(e->list[i]);
-    free(e->list);
+    for (int f = 0; f < MAX_FIELDS; f++) {
+        for (size_t i = 0; i < e->nlist[f]; i++)
+            free(e->list[f][i]);
+        free(e->list[f]);
+    }
 }
 
 static void parsed_free(struct parsed *p)
@@ -646,26 +1016,52 @@ static char *read_string(const struct kzj_doc *d, uint32_t i, size_t max, struct
     return out;
 }
 
-static int read_list(const struct kzj_doc *d, uint32_t v, const struct field *f, struct entry *e,
-                     struct kz_error *err)
+/* A link "LOCAL=REMOTE": a local collection's alias or id, and the peer's
+ * collection as it serves it (printable ASCII, it goes into a URL). */
+static int link_ok(const char *s, struct kz_error *err)
+{
+    const char *eq = strchr(s, '=');
+    char local[KZ_MAX_NAME + 1];
+
+    if (!eq || eq == s || !eq[1] || (size_t)(eq - s) > KZ_MAX_NAME)
+        return kz_error_set(err, KZ_EINVALID, "a link is \"LOCAL=REMOTE\", got \"%s\"", s);
+    snprintf(local, sizeof(local), "%.*s", (int)(eq - s), s);
+    if (!name_ok(local))
+        return kz_error_set(err, KZ_EINVALID, "\"%s\" is not a local collection's alias or id",
+                            local);
+    if (strlen(eq + 1) >= KZ_MAX_NAME + 64)
+        return kz_error_set(err, KZ_EINVALID, "the remote collection's name is too long");
+    for (const char *p = eq + 1; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f)
+            return kz_error_set(err, KZ_EINVALID,
+                                "the remote collection \"%s\" holds a space, a control character "
+                                "or a character outside ASCII",
+                                eq + 1);
+    return 0;
+}
+
+static int read_list(const struct kzj_doc *d, uint32_t v, int fi, const struct field *f,
+                     struct entry *e, struct kz_error *err)
 {
     uint32_t n;
 
     if (kzj_type(d, v) != KZJ_ARRAY)
-        return kz_error_set(err, KZ_EINVALID, "must be an array of names");
+        return kz_error_set(err, KZ_EINVALID, "must be an array of %s",
+                            f->type == F_LINKS ? "\"LOCAL=REMOTE\" links" : "names");
     n = kzj_count(d, v);
-    e->has_list = 1;
-    e->list = calloc(n ? n : 1, sizeof(*e->list));
-    if (!e->list)
+    e->has_list[fi] = 1;
+    e->list[fi] = calloc(n ? n : 1, sizeof(*e->list[fi]));
+    if (!e->list[fi])
         return kz_error_set(err, KZ_ENOMEM, "out of memory");
     KZJ_FOREACH_ELEM(d, v, x)
     {
         char *s = read_string(d, x, f->max, err);
         if (!s)
             return -1;
-        e->list[e->nlist++] = s;
-        if (!name_ok(s))
-            return kz_error_set(err, KZ_EINVALID, "\"%s\" is not a name", s);
+        e->list[fi][e->nlist[fi]++] = s;
+        if (f->type == F_LINKS ? link_ok(s, err) < 0 : !name_ok(s))
+            return f->type == F_LINKS ? -1
+                                      : kz_error_set(err, KZ_EINVALID, "\"%s\" is not a name", s);
     }
     return 0;
 }
@@ -678,8 +1074,6 @@ static int read_entry(const struct kzj_doc *d, uint32_t obj, const struct sectio
 
     for (int i = 0; i < MAX_FIELDS; i++)
         e->b[i] = -1;
-    if (!sec->apply) /* a reserved section: its check says why */
-        return sec->check(e, err);
     if (kzj_type(d, obj) != KZJ_OBJECT) {
         kz_error_set(err, KZ_EINVALID, "must be an object");
         return at(err, sec->key, e, NULL);
@@ -697,6 +1091,7 @@ static int read_entry(const struct kzj_doc *d, uint32_t obj, const struct sectio
         }
         switch (sec->fields[fi].type) {
         case F_STR:
+            free(e->s[fi]); /* a key given twice: the last one counts */
             e->s[fi] = read_string(d, k + 1, sec->fields[fi].max, err);
             if (!e->s[fi])
                 return at(err, sec->key, e, key);
@@ -709,7 +1104,12 @@ static int read_entry(const struct kzj_doc *d, uint32_t obj, const struct sectio
             e->b[fi] = kzj_type(d, k + 1) == KZJ_TRUE;
             break;
         case F_LIST:
-            if (read_list(d, k + 1, &sec->fields[fi], e, err) < 0)
+        case F_LINKS:
+            if (e->has_list[fi]) {
+                kz_error_set(err, KZ_EINVALID, "given twice");
+                return at(err, sec->key, e, key);
+            }
+            if (read_list(d, k + 1, fi, &sec->fields[fi], e, err) < 0)
                 return at(err, sec->key, e, key);
             break;
         }
@@ -731,7 +1131,7 @@ static int parse_file(const struct kzj_doc *d, struct parsed *p, struct kz_error
     if (kzj_type(d, 0) != KZJ_OBJECT)
         return kz_error_set(err, KZ_EINVALID,
                             "the file is one JSON object with the sections orgs, communities, "
-                            "users, collections, grants");
+                            "users, collections, grants, peers");
     KZJ_FOREACH_MEMBER(d, 0, k)
     {
         size_t si = NSECTIONS;
@@ -742,7 +1142,8 @@ static int parse_file(const struct kzj_doc *d, struct parsed *p, struct kz_error
                     si = i;
         if (si == NSECTIONS) {
             kz_error_set(err, KZ_EINVALID,
-                         "unknown section (orgs, communities, users, collections, grants)");
+                         "unknown section (orgs, communities, users, collections, grants, "
+                         "peers)");
             kz_error_property(err, "%s", kzj_strcpy(d, k, key, sizeof(key)) == 0 ? key : "?");
             return -1;
         }
@@ -773,11 +1174,16 @@ static int parse_file(const struct kzj_doc *d, struct parsed *p, struct kz_error
 }
 
 int admin_apply(struct store *s, const struct auth_user *caller, const char *text, size_t len,
-                int dry_run, struct admin_apply_result *res, struct kz_error *err)
+                const struct admin_apply_env *env, int dry_run, struct admin_apply_result *res,
+                struct kz_error *err)
 {
     struct parsed p;
     struct kzj_doc d;
-    struct run r = {.s = s, .caller = caller, .res = res};
+    struct run r = {.s = s,
+                    .caller = caller,
+                    .dir = env && env->dir ? env->dir : ".",
+                    .signing_key = env ? env->signing_key : NULL,
+                    .res = res};
     int rc = -1, in_tx = 0;
 
     memset(res, 0, sizeof(*res));

@@ -1,10 +1,11 @@
 /*
  * `kizuna apply FILE`: makes the node's organisations, communities, users,
- * collections and grants match a declarative JSON file (admin/apply.c; the
+ * collections, grants and peers match a declarative JSON file (admin/apply.c; the
  * schema is in docs/OPERATIONS.md). It prints what it created and changed,
  * or "unchanged", and records each change in the audit log; --dry-run only
  * says what it would do, --json prints the summary as one JSON object.
  */
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,9 @@
 static const char help[] =
         "usage: kizuna [--home DIR] apply FILE [--dry-run] [--json]\n\n"
         "Makes the node match FILE, a JSON object whose sections orgs, communities,\n"
-        "users, collections and grants list what should exist (docs/OPERATIONS.md).\n"
+        "users, collections, grants and peers list what should exist\n"
+        "(docs/OPERATIONS.md). A peer's token stays in a file of its own, named by\n"
+        "its token_file (relative to FILE's folder), so FILE holds no secret.\n"
         "What is missing is created and what differs is changed; what the file does\n"
         "not list is left alone. The whole file is checked first and applied in one\n"
         "transaction: a bad file changes nothing. Running it again changes nothing\n"
@@ -82,10 +85,11 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
     const char *file = NULL;
     int dry_run = 0, json = 0, rc = 0;
     struct admin_apply_result res;
+    struct admin_apply_env env;
     struct auth_user op;
     struct kz_error err;
     struct node *n;
-    char *text = NULL;
+    char *text = NULL, *dir = NULL;
     size_t len = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -112,12 +116,23 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
         return 2;
     }
     policy_operator_caller(&op);
-    if (admin_apply(node_store(n), &op, text, len, dry_run, &res, &err) < 0) {
+    /* peers' token_file paths are relative to the file's folder (standard
+     * input's: the working directory) */
+    if (!(dir = strdup(file))) {
         free(text);
+        kz_error_set(&err, KZ_ENOMEM, "out of memory");
+        return cli_fail(&err);
+    }
+    env.dir = strcmp(file, "-") == 0 ? "." : dirname(dir);
+    env.signing_key = node_config(n)->signing_key;
+    if (admin_apply(node_store(n), &op, text, len, &env, dry_run, &res, &err) < 0) {
+        free(text);
+        free(dir);
         kz_error_file(&err, file);
         return cli_fail(&err);
     }
     free(text);
+    free(dir);
     if (json)
         print_json(&res, dry_run);
     else

@@ -476,6 +476,21 @@ int store_peer_credentials(struct store *s, const char *name, const unsigned cha
     return s->be->peer_credentials(s->b, name, token, token_len, user, err);
 }
 
+int store_peer_update(struct store *s, const struct store_peer *p, const int64_t *communities,
+                      size_t ncommunities, int set_communities, const struct store_peer_link *links,
+                      size_t nlinks, int set_links, struct kz_error *err)
+{
+    return s->be->peer_update(s->b, p, communities, ncommunities, set_communities, links, nlinks,
+                              set_links, err);
+}
+
+int store_peer_own_communities(struct store *s, int64_t peer, int64_t *out, size_t cap, size_t *n,
+                               struct kz_error *err)
+{
+    *n = 0;
+    return s->be->peer_own_communities(s->b, peer, out, cap, n, err);
+}
+
 int store_peer_each(struct store *s, store_peer_fn fn, void *ctx, struct kz_error *err)
 {
     return s->be->peer_each(s->b, fn, ctx, err);

@@ -478,7 +478,10 @@ struct store_peer_link {
     char checkpoint_text[64];      /* pulls: that date as the peer wrote it */
 };
 
-/* Adds a peer with its communities and links, in one transaction. */
+/* Adds a peer with its communities and links, in one transaction; inside
+ * the caller's open transaction (store_begin) it is a savepoint of it, so
+ * a failure undoes the peer alone and the caller's commit or rollback
+ * decides about it. */
 int store_peer_add(struct store *s, struct store_peer *p, const int64_t *communities,
                    size_t ncommunities, const struct store_peer_link *links, size_t nlinks,
                    struct kz_error *err);
@@ -488,6 +491,19 @@ int store_peer_find(struct store *s, const char *name, struct store_peer *out,
  * name ("" for Bearer). KZ_ENOTFOUND when there is no such peer. */
 int store_peer_credentials(struct store *s, const char *name, const unsigned char *token,
                            size_t token_len, const char *user, struct kz_error *err);
+/* Changes peer p->key's url, org, public_key and ca to p's; with
+ * set_communities its own communities become communities[0..ncommunities),
+ * and with set_links (STORE_LINK_PULL, STORE_LINK_PUSH or both, OR'd) its
+ * links of that direction become those of links[0..nlinks): links kept keep
+ * their checkpoints, links not listed are removed. Token and user stay
+ * (store_peer_credentials). Atomic like store_peer_add, also inside an open
+ * transaction. KZ_ENOTFOUND when there is no such peer. */
+int store_peer_update(struct store *s, const struct store_peer *p, const int64_t *communities,
+                      size_t ncommunities, int set_communities, const struct store_peer_link *links,
+                      size_t nlinks, int set_links, struct kz_error *err);
+/* The communities the peer itself lists (not its organisation's), by key. */
+int store_peer_own_communities(struct store *s, int64_t peer, int64_t *out, size_t cap, size_t *n,
+                               struct kz_error *err);
 typedef int (*store_peer_fn)(void *ctx, const struct store_peer *p);
 int store_peer_each(struct store *s, store_peer_fn fn, void *ctx, struct kz_error *err);
 int store_peer_remove(struct store *s, const char *name, struct kz_error *err);

@@ -84,6 +84,11 @@ struct store_backend {
     int (*peer_find)(void *b, const char *name, struct store_peer *out, struct kz_error *err);
     int (*peer_credentials)(void *b, const char *name, const unsigned char *token, size_t token_len,
                             const char *user, struct kz_error *err);
+    int (*peer_update)(void *b, const struct store_peer *p, const int64_t *communities, size_t nc,
+                       int set_communities, const struct store_peer_link *links, size_t nl,
+                       int set_links, struct kz_error *err);
+    int (*peer_own_communities)(void *b, int64_t peer, int64_t *out, size_t cap, size_t *n,
+                                struct kz_error *err);
     int (*peer_each)(void *b, store_peer_fn fn, void *ctx, struct kz_error *err);
     int (*peer_remove)(void *b, const char *name, struct kz_error *err);
     int (*peer_links)(void *b, int64_t peer, store_link_fn fn, void *ctx, struct kz_error *err);

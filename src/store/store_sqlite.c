@@ -2503,6 +2503,48 @@ static void read_peer(sqlite3_stmt *q, struct store_peer *p)
     col_text(q, 11, p->user, sizeof(p->user));
 }
 
+/* A peer's rows change together: in a transaction of their own, or, when
+ * the caller has one open (`kizuna apply`), in a savepoint inside it, so a
+ * failure undoes this peer's change and leaves the caller's transaction to
+ * decide about the rest. */
+static int peer_tx_begin(struct sqlite_store *s, struct kz_error *err)
+{
+    return exec(s, s->in_tx ? "SAVEPOINT kz_peer" : "BEGIN IMMEDIATE", err);
+}
+
+static int peer_tx_end(struct sqlite_store *s, struct kz_error *err)
+{
+    return exec(s, s->in_tx ? "RELEASE kz_peer" : "COMMIT", err);
+}
+
+static void peer_tx_abort(struct sqlite_store *s)
+{
+    sqlite3_exec(s->db, s->in_tx ? "ROLLBACK TO kz_peer; RELEASE kz_peer" : "ROLLBACK", NULL, NULL,
+                 NULL);
+}
+
+static int sqlite_peer_own_communities(void *b, int64_t peer, int64_t *out, size_t cap, size_t *n,
+                                       struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT community FROM peer_communities WHERE peer = ?1"
+                              " ORDER BY community",
+                              err, "store: reading a peer's communities");
+    int rc;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, peer);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        if (*n < cap)
+            out[(*n)++] = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, err, "store: reading a peer's communities");
+    return 0;
+}
+
 static int insert_link(struct sqlite_store *s, const struct store_peer_link *l, int64_t peer,
                        struct kz_error *err)
 {
@@ -2527,7 +2569,7 @@ static int sqlite_peer_add(void *b, struct store_peer *p, const int64_t *communi
     sqlite3_stmt *q;
     char msg[KZ_MAX_NAME + 64];
 
-    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+    if (peer_tx_begin(s, err) < 0)
         return -1;
     q = prepare(s,
                 "INSERT INTO peers (name, url, token, org, public_key, ca, created, auth_user)"
@@ -2560,11 +2602,167 @@ static int sqlite_peer_add(void *b, struct store_peer *p, const int64_t *communi
     for (size_t i = 0; i < nl; i++)
         if (insert_link(s, &links[i], p->key, err) < 0)
             goto fail;
-    if (exec(s, "COMMIT", err) < 0)
+    if (peer_tx_end(s, err) < 0)
         goto fail;
     return 0;
 fail:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    peer_tx_abort(s);
+    return -1;
+}
+
+/* Makes the peer's own communities exactly communities[0..nc) (a
+ * membership has no state of its own to keep). */
+static int set_peer_communities(struct sqlite_store *s, int64_t peer, const int64_t *communities,
+                                size_t nc, struct kz_error *err)
+{
+    sqlite3_stmt *q = prepare(s, "DELETE FROM peer_communities WHERE peer = ?1", err,
+                              "store: changing a peer");
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, peer);
+    if (finish_change(s, q, NULL, err, "store: changing a peer") < 0)
+        return -1;
+    for (size_t i = 0; i < nc; i++) {
+        q = prepare(s, "INSERT OR IGNORE INTO peer_communities (peer, community) VALUES (?1, ?2)",
+                    err, "store: changing a peer");
+        if (!q)
+            return -1;
+        sqlite3_bind_int64(q, 1, peer);
+        sqlite3_bind_int64(q, 2, communities[i]);
+        if (finish_change(s, q, NULL, err, "store: changing a peer") < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int link_wanted(const struct store_peer_link *links, size_t nl, int dir, int64_t local,
+                       const char *remote)
+{
+    for (size_t i = 0; i < nl; i++)
+        if (links[i].direction == dir && links[i].local == local &&
+            strcmp(links[i].remote, remote) == 0)
+            return 1;
+    return 0;
+}
+
+/* Makes the peer's links of direction dir exactly those of links[0..nl)
+ * with that direction: the links kept keep their checkpoints, so a pull
+ * goes on where it stopped. */
+static int set_peer_links(struct sqlite_store *s, int64_t peer, int dir,
+                          const struct store_peer_link *links, size_t nl, struct kz_error *err)
+{
+    sqlite3_stmt *q = prepare(s,
+                              "SELECT local, remote FROM peer_links WHERE peer = ?1 AND"
+                              " direction = ?2",
+                              err, "store: changing a peer");
+    struct store_peer_link *gone = NULL;
+    size_t ngone = 0, cap = 0;
+    int rc = -1, step;
+
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, peer);
+    sqlite3_bind_int(q, 2, dir);
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t local = sqlite3_column_int64(q, 0);
+        const char *remote = (const char *)sqlite3_column_text(q, 1);
+        if (link_wanted(links, nl, dir, local, remote ? remote : ""))
+            continue;
+        if (ngone == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            struct store_peer_link *ng = realloc(gone, ncap * sizeof(*ng));
+            if (!ng) {
+                sqlite3_finalize(q);
+                kz_error_set(err, KZ_ENOMEM, "out of memory");
+                goto out;
+            }
+            gone = ng;
+            cap = ncap;
+        }
+        memset(&gone[ngone], 0, sizeof(gone[0]));
+        gone[ngone].local = local;
+        col_text(q, 1, gone[ngone].remote, sizeof(gone[0].remote));
+        ngone++;
+    }
+    sqlite3_finalize(q);
+    if (step != SQLITE_DONE) {
+        db_fail(s, step, err, "store: changing a peer");
+        goto out;
+    }
+    for (size_t i = 0; i < ngone; i++) {
+        q = prepare(s,
+                    "DELETE FROM peer_links WHERE peer = ?1 AND direction = ?2 AND local = ?3"
+                    " AND remote = ?4",
+                    err, "store: changing a peer");
+        if (!q)
+            goto out;
+        sqlite3_bind_int64(q, 1, peer);
+        sqlite3_bind_int(q, 2, dir);
+        sqlite3_bind_int64(q, 3, gone[i].local);
+        sqlite3_bind_text(q, 4, gone[i].remote, -1, SQLITE_STATIC);
+        if (finish_change(s, q, NULL, err, "store: changing a peer") < 0)
+            goto out;
+    }
+    for (size_t i = 0; i < nl; i++) {
+        if (links[i].direction != dir)
+            continue;
+        q = prepare(s,
+                    "INSERT OR IGNORE INTO peer_links (peer, direction, local, remote,"
+                    " checkpoint, checkpoint_text) VALUES (?1, ?2, ?3, ?4, 0, '')",
+                    err, "store: changing a peer");
+        if (!q)
+            goto out;
+        sqlite3_bind_int64(q, 1, peer);
+        sqlite3_bind_int(q, 2, dir);
+        sqlite3_bind_int64(q, 3, links[i].local);
+        sqlite3_bind_text(q, 4, links[i].remote, -1, SQLITE_STATIC);
+        if (finish_change(s, q, NULL, err, "store: changing a peer") < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(gone);
+    return rc;
+}
+
+static int sqlite_peer_update(void *b, const struct store_peer *p, const int64_t *communities,
+                              size_t nc, int set_communities, const struct store_peer_link *links,
+                              size_t nl, int set_links, struct kz_error *err)
+{
+    struct sqlite_store *s = b;
+    sqlite3_stmt *q;
+
+    if (peer_tx_begin(s, err) < 0)
+        return -1;
+    q = prepare(s, "UPDATE peers SET url = ?2, org = ?3, public_key = ?4, ca = ?5 WHERE key = ?1",
+                err, "store: changing a peer");
+    if (!q)
+        goto fail;
+    sqlite3_bind_int64(q, 1, p->key);
+    sqlite3_bind_text(q, 2, p->url, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, p->org);
+    sqlite3_bind_text(q, 4, p->public_key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, p->ca, -1, SQLITE_STATIC);
+    if (finish_change(s, q, NULL, err, "store: changing a peer") < 0)
+        goto fail;
+    if (sqlite3_changes(s->db) == 0) {
+        kz_error_set(err, KZ_ENOTFOUND, "no peer \"%s\"", p->name);
+        goto fail;
+    }
+    if (set_communities && set_peer_communities(s, p->key, communities, nc, err) < 0)
+        goto fail;
+    if ((set_links & STORE_LINK_PULL) &&
+        set_peer_links(s, p->key, STORE_LINK_PULL, links, nl, err) < 0)
+        goto fail;
+    if ((set_links & STORE_LINK_PUSH) &&
+        set_peer_links(s, p->key, STORE_LINK_PUSH, links, nl, err) < 0)
+        goto fail;
+    if (peer_tx_end(s, err) < 0)
+        goto fail;
+    return 0;
+fail:
+    peer_tx_abort(s);
     return -1;
 }
 
@@ -3126,6 +3324,8 @@ const struct store_backend store_sqlite_backend = {
         .peer_add = sqlite_peer_add,
         .peer_find = sqlite_peer_find,
         .peer_credentials = sqlite_peer_credentials,
+        .peer_update = sqlite_peer_update,
+        .peer_own_communities = sqlite_peer_own_communities,
         .peer_each = sqlite_peer_each,
         .peer_remove = sqlite_peer_remove,
         .peer_links = sqlite_peer_links,

@@ -353,53 +353,65 @@ static void checker_init(struct checker *k, const struct store_peer *p, const ch
     k->ctx = ctx;
 }
 
-int sync_peer_add(struct node *n, const struct sync_peer_spec *sp, struct kz_error *err)
+int sync_peer_resolve(struct store *s, const char *signing_key, const struct sync_peer_spec *sp,
+                      struct sync_peer_resolved *out, struct kz_error *err)
 {
-    struct store *s = node_store(n);
-    struct store_peer *p = calloc(1, sizeof(*p));
-    struct store_peer_link links[SYNC_MAX_LINKS];
-    struct check_link clinks[SYNC_MAX_LINKS];
-    int64_t communities[SYNC_MAX_PEER_COMMUNITIES];
-    struct checker *k = NULL;
-    int rc = -1;
-
-    if (!p)
-        return kz_error_set(err, KZ_ENOMEM, "out of memory");
-    if (spec_ok(sp, p, err) < 0)
-        goto out;
+    memset(out, 0, sizeof(*out));
+    if (spec_ok(sp, &out->peer, err) < 0)
+        goto fail;
     if (sp->org) {
         struct store_org o;
         if (store_org_find(s, sp->org, &o, err) < 0)
-            goto out;
-        p->org = o.key;
+            goto fail;
+        out->peer.org = o.key;
     }
     for (size_t i = 0; i < sp->ncommunities; i++) {
         struct store_community cm;
         if (store_community_find(s, sp->communities[i], &cm, err) < 0)
-            goto out;
-        communities[i] = cm.key;
+            goto fail;
+        out->communities[out->ncommunities++] = cm.key;
     }
-    for (size_t i = 0; i < sp->nlinks; i++) {
-        if (resolve_link(s, &sp->links[i], &links[i], err) < 0)
-            goto out;
-        clinks[i].direction = links[i].direction;
-        snprintf(clinks[i].remote, sizeof(clinks[i].remote), "%s", links[i].remote);
+    for (size_t i = 0; i < sp->nlinks; i++)
+        if (resolve_link(s, &sp->links[i], &out->links[out->nlinks++], err) < 0)
+            goto fail;
+    if (sync_token_seal(signing_key, sp->token, out->peer.token, sizeof(out->peer.token),
+                        &out->peer.token_len, err) < 0)
+        goto fail;
+    return 0;
+fail:
+    sodium_memzero(out, sizeof(*out));
+    return -1;
+}
+
+int sync_peer_add(struct node *n, const struct sync_peer_spec *sp, struct kz_error *err)
+{
+    struct sync_peer_resolved *r = malloc(sizeof(*r));
+    struct check_link clinks[SYNC_MAX_LINKS];
+    struct checker *k = NULL;
+    int rc = -1;
+
+    if (!r)
+        return kz_error_set(err, KZ_ENOMEM, "out of memory");
+    if (sync_peer_resolve(node_store(n), node_config(n)->signing_key, sp, r, err) < 0)
+        goto out;
+    for (size_t i = 0; i < r->nlinks; i++) {
+        clinks[i].direction = r->links[i].direction;
+        snprintf(clinks[i].remote, sizeof(clinks[i].remote), "%s", r->links[i].remote);
     }
     if (sp->check) {
         if (!(k = malloc(sizeof(*k)))) {
             kz_error_set(err, KZ_ENOMEM, "out of memory");
             goto out;
         }
-        checker_init(k, p, sp->token, sp->check, sp->check_ctx);
-        if (check_peer(k, clinks, sp->nlinks, err) < 0) {
-            kz_error_set(err, KZ_EINVALID, "peer %s failed %d check%s: it was not added", p->name,
-                         k->failed, k->failed == 1 ? "" : "s");
+        checker_init(k, &r->peer, sp->token, sp->check, sp->check_ctx);
+        if (check_peer(k, clinks, r->nlinks, err) < 0) {
+            kz_error_set(err, KZ_EINVALID, "peer %s failed %d check%s: it was not added",
+                         r->peer.name, k->failed, k->failed == 1 ? "" : "s");
             goto out;
         }
     }
-    if (sync_token_seal(node_config(n)->signing_key, sp->token, p->token, sizeof(p->token),
-                        &p->token_len, err) < 0 ||
-        store_peer_add(s, p, communities, sp->ncommunities, links, sp->nlinks, err) < 0)
+    if (store_peer_add(node_store(n), &r->peer, r->communities, r->ncommunities, r->links,
+                       r->nlinks, err) < 0)
         goto out;
     rc = 0;
 out:
@@ -407,7 +419,8 @@ out:
         sodium_memzero(k, sizeof(*k));
         free(k);
     }
-    free(p);
+    sodium_memzero(r, sizeof(*r));
+    free(r);
     return rc;
 }
 

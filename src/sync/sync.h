@@ -108,6 +108,25 @@ struct sync_peer_spec {
  * error. The caller audits the change. */
 int sync_peer_add(struct node *n, const struct sync_peer_spec *spec, struct kz_error *err);
 
+/* A spec resolved against the store: the peer row with its token sealed,
+ * and its communities and links by key, ready for store_peer_add or
+ * store_peer_update. */
+struct sync_peer_resolved {
+    struct store_peer peer;
+    int64_t communities[SYNC_MAX_PEER_COMMUNITIES];
+    size_t ncommunities;
+    struct store_peer_link links[SYNC_MAX_LINKS];
+    size_t nlinks;
+};
+
+/* What sync_peer_add does short of checking and storing: validates spec
+ * (KZ_EUSAGE), finds its organisation, communities and collections (the
+ * store's KZ_ENOTFOUND) and seals its token with a key derived from the
+ * signing key at signing_key. Only reads the store, so it may run inside
+ * the caller's transaction (`kizuna apply`). out is wiped on failure. */
+int sync_peer_resolve(struct store *s, const char *signing_key, const struct sync_peer_spec *sp,
+                      struct sync_peer_resolved *out, struct kz_error *err);
+
 /* Replaces the token of peer `name` (sealed as by sync_peer_add) and, when
  * user is not NULL, how it is sent: HTTP Basic as `user`, or Bearer for "".
  * KZ_ENOTFOUND when there is no such peer. The caller audits the change. */

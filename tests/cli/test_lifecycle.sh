@@ -198,7 +198,7 @@ run 1 K apply bad3.json
 expect_err "users[0].role"
 printf '{"orgs": [{"name": "new-org"}], "peers": [{"name": "p"}]}' >bad4.json
 run 1 K apply bad4.json
-expect_err "peers in apply: not supported yet"
+expect_err "bad4.json: peers[0].url: missing"
 printf '{"orgs": [{"name": "new-org"}], "grants": [{"collection": "shared", "user": "ghost"}]}' >bad5.json
 run 2 K apply bad5.json
 expect_err "grants[0].user"

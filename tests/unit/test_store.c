@@ -698,6 +698,128 @@ static void test_id_index_levelled(void **state)
     assert_int_equal(ids_count(f), 1);
 }
 
+struct link_rows {
+    struct store_peer_link l[8];
+    size_t n;
+};
+
+static int collect_link(void *ctx, const struct store_peer_link *l)
+{
+    struct link_rows *r = ctx;
+
+    if (r->n < 8)
+        r->l[r->n++] = *l;
+    return 0;
+}
+
+static struct store_peer_link link_to(int dir, int64_t local, const char *remote)
+{
+    struct store_peer_link l;
+
+    memset(&l, 0, sizeof(l));
+    l.direction = dir;
+    l.local = local;
+    snprintf(l.remote, sizeof(l.remote), "%s", remote);
+    return l;
+}
+
+/* Peers are added and changed inside an open transaction too (kizuna
+ * apply): each change is a savepoint, a failed one undoes that peer alone
+ * and the outer rollback undoes everything; an update keeps the checkpoint
+ * of each link it keeps and removes the links it does not list. */
+static void test_peers_in_transaction(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    struct store_peer p, got;
+    struct store_community c1 = {.name = "c1"}, c2 = {.name = "c2"};
+    struct store_peer_link links[3];
+    struct link_rows rows = {.n = 0};
+    int64_t comms[2], have[4];
+    size_t n = 0;
+
+    assert_int_equal(store_community_add(f->s, &c1, &err), 0);
+    assert_int_equal(store_community_add(f->s, &c2, &err), 0);
+    memset(&p, 0, sizeof(p));
+    snprintf(p.name, sizeof(p.name), "alpha");
+    snprintf(p.url, sizeof(p.url), "https://alpha.example/api/");
+    p.token_len = 4;
+    memcpy(p.token, "seal", 4);
+    links[0] = link_to(STORE_LINK_PULL, f->coll, "keep");
+    links[1] = link_to(STORE_LINK_PULL, f->coll, "drop");
+    links[2] = link_to(STORE_LINK_PUSH, f->coll, "out");
+    comms[0] = c1.key;
+    /* outside a transaction: its own */
+    assert_int_equal(store_peer_add(f->s, &p, comms, 1, links, 3, &err), 0);
+
+    /* inside one, rolled back: gone */
+    assert_int_equal(store_begin(f->s, &err), 0);
+    snprintf(p.name, sizeof(p.name), "beta");
+    assert_int_equal(store_peer_add(f->s, &p, NULL, 0, NULL, 0, &err), 0);
+    assert_int_equal(store_peer_find(f->s, "beta", &got, &err), 0);
+    store_rollback(f->s);
+    assert_int_equal(store_peer_find(f->s, "beta", &got, &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+
+    /* a failed add inside leaves the transaction usable */
+    assert_int_equal(store_begin(f->s, &err), 0);
+    snprintf(p.name, sizeof(p.name), "alpha");
+    assert_int_equal(store_peer_add(f->s, &p, NULL, 0, NULL, 0, &err), -1);
+    assert_int_equal(err.code, KZ_EEXISTS);
+    snprintf(p.name, sizeof(p.name), "gamma");
+    assert_int_equal(store_peer_add(f->s, &p, NULL, 0, NULL, 0, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(store_peer_find(f->s, "gamma", &got, &err), 0);
+
+    /* update: the kept link keeps its checkpoint */
+    assert_int_equal(store_peer_find(f->s, "alpha", &p, &err), 0);
+    links[0].peer = p.key;
+    assert_int_equal(store_link_checkpoint(f->s, &links[0], 42, "then", &err), 0);
+    assert_int_equal(store_begin(f->s, &err), 0);
+    snprintf(p.url, sizeof(p.url), "https://alpha.example/other/");
+    snprintf(p.ca, sizeof(p.ca), "/etc/ca.pem");
+    links[1] = link_to(STORE_LINK_PULL, f->coll, "new");
+    comms[0] = c2.key;
+    assert_int_equal(store_peer_update(f->s, &p, comms, 1, 1, links, 2, STORE_LINK_PULL, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(store_peer_find(f->s, "alpha", &got, &err), 0);
+    assert_string_equal(got.url, "https://alpha.example/other/");
+    assert_string_equal(got.ca, "/etc/ca.pem");
+    assert_int_equal(got.token_len, 4);
+    assert_int_equal(store_peer_links(f->s, p.key, collect_link, &rows, &err), 0);
+    assert_int_equal(rows.n, 3); /* pull keep, pull new, push out (pushes not set) */
+    for (size_t i = 0; i < rows.n; i++) {
+        if (strcmp(rows.l[i].remote, "keep") == 0)
+            assert_int_equal(rows.l[i].checkpoint, 42);
+        else if (strcmp(rows.l[i].remote, "new") == 0)
+            assert_int_equal(rows.l[i].checkpoint, 0);
+        else
+            assert_string_equal(rows.l[i].remote, "out");
+        assert_string_not_equal(rows.l[i].remote, "drop");
+    }
+    assert_int_equal(store_peer_own_communities(f->s, p.key, have, 4, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(have[0], c2.key);
+
+    /* an update rolled back with its transaction */
+    assert_int_equal(store_begin(f->s, &err), 0);
+    snprintf(p.url, sizeof(p.url), "https://elsewhere.example/");
+    assert_int_equal(store_peer_update(f->s, &p, NULL, 0, 1, NULL, 0,
+                                       STORE_LINK_PULL | STORE_LINK_PUSH, &err),
+                     0);
+    store_rollback(f->s);
+    assert_int_equal(store_peer_find(f->s, "alpha", &got, &err), 0);
+    assert_string_equal(got.url, "https://alpha.example/other/");
+    rows.n = 0;
+    assert_int_equal(store_peer_links(f->s, p.key, collect_link, &rows, &err), 0);
+    assert_int_equal(rows.n, 3);
+
+    /* a peer that is not there */
+    p.key = 999999;
+    assert_int_equal(store_peer_update(f->s, &p, NULL, 0, 0, NULL, 0, 0, &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -714,6 +836,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_owner_and_scoped_delete, setup, teardown),
             cmocka_unit_test_setup_teardown(test_reopen_and_missing, setup, teardown),
             cmocka_unit_test_setup_teardown(test_id_index_levelled, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_peers_in_transaction, setup, teardown),
     };
     if (sodium_init() < 0)
         return 1;
