@@ -226,13 +226,11 @@ class Ops(unittest.TestCase):
         self.node.signal(signal.SIGHUP)
         # the signal is handled while requests go on: ask for mark-c only
         # once the new file is there
-        deadline = time.time() + 3
-        while time.time() < deadline and not os.path.exists(log):
-            time.sleep(0.05)
-        self.assertTrue(os.path.exists(log), "SIGHUP did not reopen %s" % log)
+        kzlib.wait_until(lambda: os.path.exists(log), timeout=30,
+                         what="SIGHUP to reopen %s" % log)
         admin.get("/default/collections/mark-c/")
-        while time.time() < deadline and "mark-c" not in "".join(read_log_lines(log)):
-            time.sleep(0.1)
+        kzlib.wait_until(lambda: "mark-c" in "".join(read_log_lines(log)), timeout=30,
+                         what="mark-c logged in the new file")
         new = "\n".join(read_log_lines(log))
         old = "\n".join(read_log_lines(moved))
         self.assertIn("mark-c", new)
