@@ -24,6 +24,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "store/store_audit.h"
 #include "util/buf.h"
 #include "util/kztime.h"
 

@@ -10,6 +10,8 @@
 #include "cli/cli.h"
 #include "node/node.h"
 #include "sign/sign.h"
+#include "store/store_audit.h"
+#include "store/store_peers.h"
 #include "util/buf.h"
 #include "util/kztime.h"
 

@@ -7,6 +7,14 @@
 #define KZ_STORE_BACKEND_H
 
 #include "store/store.h"
+#include "store/store_accounts.h"
+#include "store/store_audit.h"
+#include "store/store_blobs.h"
+#include "store/store_grants.h"
+#include "store/store_objects.h"
+#include "store/store_peers.h"
+#include "store/store_remove.h"
+#include "store/store_status.h"
 
 enum store_step { STORE_STEP_BEGIN, STORE_STEP_RELEASE, STORE_STEP_ROLLBACK };
 

@@ -19,6 +19,11 @@
 #include "json/json.h"
 #include "stix/stix.h"
 #include "store/store.h"
+#include "store/store_accounts.h"
+#include "store/store_grants.h"
+#include "store/store_objects.h"
+#include "store/store_peers.h"
+#include "store/store_remove.h"
 #include "store_files.h"
 
 struct fixture {
