@@ -2,7 +2,8 @@
  * The store's side of the audit log (audit/ chains and verifies it): rows
  * appended in one transaction under the write lock, read back by seq or
  * time, and the MACed head, which the main store also keeps as the witness
- * of a log kept in a database of its own.
+ * of a log kept in a database of its own. The audit log opens only this
+ * concern of a store (store_open_audit), not a whole one.
  */
 #ifndef KZ_STORE_AUDIT_H
 #define KZ_STORE_AUDIT_H
@@ -14,6 +15,17 @@
 #include "util/limits.h"
 #include "util/uuid.h"
 
+/* Opens the store at location for its audit concern only (audit.db, or the
+ * main store as the witness of audit.db's head): the file format is
+ * store_open's (either opens what the other made), but no index or cache
+ * that objects need is opened or created. On such a store only the
+ * functions of this header, store_close, store_data_version and the
+ * checkpoints may be called; any other call aborts. Returns NULL with err
+ * set on failure. */
+struct store *store_open_audit(const char *backend, const char *location, int create,
+                               struct kz_error *err);
+
+/* One row of the append-only audit log; audit/ fills prev and hash. */
 struct store_audit {
     int64_t seq; /* 1, 2, 3, ... with no gaps */
     int64_t ts_us;

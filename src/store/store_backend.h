@@ -148,6 +148,9 @@ struct store_audit_ops {
 struct store_backend {
     const char *name;
     void *(*open)(const char *location, int create, struct kz_error *err);
+    /* the same store, for its audit concern only: the connection and the
+     * schema, nothing the other concerns need (store_open_audit) */
+    void *(*open_audit)(const char *location, int create, struct kz_error *err);
     void (*close)(void *b);
     int (*data_version)(void *b, uint64_t *v, struct kz_error *err);
     void (*defer_checkpoints)(void *b, int on);

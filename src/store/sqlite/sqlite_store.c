@@ -435,6 +435,11 @@ static void *sqlite_open(const char *location, int create, struct kz_error *err)
     return open_conn(location, create, 1, err);
 }
 
+static void *sqlite_open_audit(const char *location, int create, struct kz_error *err)
+{
+    return open_conn(location, create, 0, err);
+}
+
 static int sqlite_data_version(void *b, uint64_t *v, struct kz_error *err)
 {
     struct sqlite_store *s = b;
@@ -618,6 +623,7 @@ int sq_run_keyed(struct sqlite_store *s, const char *sql, int64_t key, int64_t k
 const struct store_backend store_sqlite_backend = {
         .name = "sqlite",
         .open = sqlite_open,
+        .open_audit = sqlite_open_audit,
         .close = sqlite_close,
         .data_version = sqlite_data_version,
         .defer_checkpoints = sqlite_defer_checkpoints,
