@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_objects.h"
 #include "taxii/taxii.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

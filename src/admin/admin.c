@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include "policy/policy.h"
+#include "store/store_accounts.h"
+#include "store/store_objects.h"
+#include "store/store_remove.h"
 
 /* The account name, if caller may manage it; else KZ_ENOTFOUND. */
 static int managed(struct store *s, const struct auth_user *caller, const char *name,

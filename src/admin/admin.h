@@ -14,7 +14,9 @@
 #include <stdint.h>
 
 #include "auth/auth.h"
-#include "store/store.h"
+#include "store/store_accounts.h"
+#include "store/store_objects.h"
+#include "store/store_remove.h"
 #include "util/buf.h"
 #include "util/error.h"
 

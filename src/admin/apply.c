@@ -25,6 +25,10 @@
 #include "json/json.h"
 #include "policy/policy.h"
 #include "sign/sign.h"
+#include "store/store_accounts.h"
+#include "store/store_grants.h"
+#include "store/store_objects.h"
+#include "store/store_peers.h"
 #include "sync/sync.h"
 #include "util/uuid.h"
 

@@ -24,6 +24,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "store/store_audit.h"
 #include "util/buf.h"
 #include "util/kztime.h"
 
@@ -190,7 +191,7 @@ static void witness_move(struct audit_log *l)
     if (!l->witness_path[0] || l->witness_broken || l->head_seq <= l->witnessed_seq)
         return;
     if (!l->witness)
-        l->witness = store_open(l->backend, l->witness_path, 0, &err);
+        l->witness = store_open_audit(l->backend, l->witness_path, 0, &err);
     if (l->witness &&
         store_audit_witness(l->witness, l->head_seq, l->head_hash, l->head_mac, &err) == 0) {
         l->witnessed_seq = l->head_seq;
@@ -633,7 +634,7 @@ static int witness_check(struct audit_log *l, struct kz_error *err)
     struct kz_error e2;
     int64_t seq;
 
-    l->witness = store_open(l->backend, l->witness_path, 0, err);
+    l->witness = store_open_audit(l->backend, l->witness_path, 0, err);
     if (!l->witness || store_audit_head(l->witness, &seq, hash, mac, err) < 0)
         return -1;
     l->witnessed_seq = seq;
@@ -664,7 +665,7 @@ struct audit_log *audit_log_open(const struct audit_opts *o,
     l->syslog = o->syslog;
     if (l->syslog)
         openlog("kizuna", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
-    l->store = store_open(o->backend, o->path, 1, err);
+    l->store = store_open_audit(o->backend, o->path, 1, err);
     if (!l->store || store_audit_head(l->store, &l->head_seq, l->head_hash, l->head_mac, err) < 0 ||
         (l->witness_path[0] && witness_check(l, err) < 0) ||
         journal_open(l, o->path, o->background, err) < 0) {

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "auth/token.h"
+#include "store/store_accounts.h"
 #include "util/kztime.h"
 
 struct slot {

@@ -2,6 +2,7 @@
  * Making, naming and hashing API tokens (see token.h for the format).
  */
 #include "auth/token.h"
+#include "store/store_accounts.h"
 
 #include <sodium.h>
 #include <string.h>

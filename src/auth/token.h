@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "store/store.h"
+#include "store/store_accounts.h"
 
 #define AUTH_TOKEN_MAX 80 /* a token's text with its NUL */
 

@@ -10,6 +10,8 @@
 #include "cli/cli.h"
 #include "node/node.h"
 #include "sign/sign.h"
+#include "store/store_audit.h"
+#include "store/store_peers.h"
 #include "util/buf.h"
 #include "util/kztime.h"
 
@@ -140,7 +142,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
     if (cli_audit(n, NULL) < 0)
         return 2;
     kz_error_clear(&err);
-    as = store_open(node_config(n)->store_backend, node_config(n)->audit_path, 1, &err);
+    as = store_open_audit(node_config(n)->store_backend, node_config(n)->audit_path, 1, &err);
     if (!as)
         return cli_fail(&err);
     if (verify) {

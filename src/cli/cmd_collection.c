@@ -10,7 +10,8 @@
 #include "cli/cli.h"
 #include "policy/policy.h"
 #include "node/node.h"
-#include "store/store.h"
+#include "store/store_objects.h"
+#include "store/store_remove.h"
 #include "util/buf.h"
 #include "util/kztime.h"
 

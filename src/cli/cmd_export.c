@@ -16,7 +16,7 @@
 #include "match/match.h"
 #include "node/node.h"
 #include "policy/policy.h"
-#include "store/store.h"
+#include "store/store_objects.h"
 #include "util/buf.h"
 #include "util/file.h"
 #include "util/kztime.h"

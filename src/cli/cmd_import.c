@@ -18,6 +18,7 @@
 #include "node/node.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "store/store_objects.h"
 #include "util/progress.h"
 #include "util/buf.h"
 #include "util/file.h"

@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 #include "json/json.h"
 #include "node/node.h"
-#include "store/store.h"
+#include "store/store_objects.h"
 #include "util/buf.h"
 #include "util/kztime.h"
 

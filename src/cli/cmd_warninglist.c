@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "match/warninglist.h"
 #include "node/node.h"
-#include "store/store.h"
+#include "store/store_blobs.h"
 #include "util/buf.h"
 
 #define BLOB_NAME "warninglists"

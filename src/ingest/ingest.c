@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_objects.h"
 #include "util/kztime.h"
 
 struct ingest_run {

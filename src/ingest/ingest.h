@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "stix/stix.h"
-#include "store/store.h"
+#include "store/store_objects.h"
 
 enum ingest_outcome {
     INGEST_ADDED = 1,

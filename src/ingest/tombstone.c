@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "json/json.h"
+#include "store/store_objects.h"
 #include "util/kztime.h"
 #include "util/uuid.h"
 

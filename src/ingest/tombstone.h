@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "stix/stix.h"
-#include "store/store.h"
+#include "store/store_objects.h"
 #include "util/buf.h"
 
 #define TOMBSTONE_TYPE "x-kizuna-tombstone"

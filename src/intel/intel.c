@@ -9,6 +9,7 @@
 
 #include "json/json.h"
 #include "policy/policy.h"
+#include "store/store_objects.h"
 #include "util/kztime.h"
 
 struct walk {

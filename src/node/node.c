@@ -18,6 +18,8 @@
 #include "auth/token.h"
 #include "sign/sign.h"
 #include "store/store.h"
+#include "store/store_accounts.h"
+#include "store/store_objects.h"
 #include "tls/tls.h"
 
 #define CONF_NAME        "kizuna.conf"

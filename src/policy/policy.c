@@ -12,6 +12,10 @@
 #include <sodium.h>
 
 #include "json/json.h"
+#include "store/store_accounts.h"
+#include "store/store_grants.h"
+#include "store/store_objects.h"
+#include "store/store_peers.h"
 
 /* The highest TLP a reader sees through the kind of grant it holds. */
 static enum stix_tlp level_of(const struct store_access *a)

@@ -30,7 +30,9 @@
 
 #include "auth/auth.h"
 #include "stix/stix.h"
-#include "store/store.h"
+#include "store/store_accounts.h"
+#include "store/store_objects.h"
+#include "store/store_peers.h"
 #include "util/limits.h"
 
 /* kizuna's STIX extension naming an object's recipients:

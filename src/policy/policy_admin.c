@@ -9,6 +9,7 @@
  * rights.
  */
 #include "policy/policy.h"
+#include "store/store_accounts.h"
 
 #include <stdio.h>
 #include <string.h>

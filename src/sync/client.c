@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "store/store_peers.h"
 #include "util/limits.h"
 
 /* Set when the process shuts down: transfers in flight and retries end now

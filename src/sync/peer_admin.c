@@ -19,6 +19,9 @@
 #include <string.h>
 
 #include "sign/sign.h"
+#include "store/store_accounts.h"
+#include "store/store_objects.h"
+#include "store/store_peers.h"
 
 /* A token goes into an HTTP header: printable ASCII without spaces, so it
  * can neither end the header nor add one. */

@@ -31,6 +31,8 @@
 #include "json/json.h"
 #include "policy/policy.h"
 #include "sign/sign.h"
+#include "store/store_objects.h"
+#include "store/store_peers.h"
 #include "util/kztime.h"
 #include "util/text.h"
 

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "node/node.h"
-#include "store/store.h"
+#include "store/store_peers.h"
 #include "util/limits.h"
 
 #define SYNC_PAGE_LIMIT       1000    /* objects asked for per pull page */

@@ -5,6 +5,7 @@
 #ifndef KZ_SYNC_INT_H
 #define KZ_SYNC_INT_H
 
+#include "store/store_peers.h"
 #include "sync/sync.h"
 #include "util/buf.h"
 

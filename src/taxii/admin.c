@@ -27,6 +27,8 @@
 #include "admin/admin.h"
 #include "auth/token.h"
 #include "json/json.h"
+#include "store/store_accounts.h"
+#include "store/store_remove.h"
 #include "util/kztime.h"
 #include "util/limits.h"
 

@@ -18,6 +18,7 @@
 #include "taxii/taxii_int.h"
 
 #include "sign/sign.h"
+#include "store/store_objects.h"
 #include "util/kztime.h"
 
 #include <stdio.h>

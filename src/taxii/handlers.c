@@ -17,6 +17,9 @@
 #include "ingest/ingest.h"
 #include "ingest/tombstone.h"
 #include "sign/sign.h"
+#include "store/store_objects.h"
+#include "store/store_peers.h"
+#include "store/store_status.h"
 #include "util/kztime.h"
 #include "util/uuid.h"
 

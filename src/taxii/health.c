@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "store/store_peers.h"
 #include "util/kztime.h"
 
 #define HEALTH_TYPE "application/json"

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "store/store_objects.h"
 #include "util/kztime.h"
 
 #define CURSOR_VERSION 3  /* 3: the query's added_after is in the cursor */

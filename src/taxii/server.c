@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "sign/sign.h"
+#include "store/store_status.h"
 #include "util/kztime.h"
 
 #define ROUTE_COLL   0x100  /* the route names a collection (capture 1) */

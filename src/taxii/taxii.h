@@ -13,7 +13,7 @@
 
 #include "http/http.h"
 #include "node/node.h"
-#include "store/store.h"
+#include "store/store_objects.h"
 #include "util/limits.h"
 
 #define TAXII_MEDIA_TYPE "application/taxii+json;version=2.1"

@@ -13,6 +13,7 @@
 #include "auth/auth.h"
 #include "policy/policy.h"
 #include "sign/sign.h"
+#include "store/store_objects.h"
 #include "taxii/taxii.h"
 
 /* The response cache: slots (direct-mapped), the most it holds, and the

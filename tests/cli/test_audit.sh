@@ -45,6 +45,8 @@ assert read["remote"] == "127.0.0.1", read
 PY
 run 0 "$KIZUNA" --home "$H" audit --verify
 expect_out "audit log intact"
+# the log opens only its own concern of audit.db: no id index beside it
+[ ! -e "$H/audit.db-ids" ] || fail "audit.db was opened as a whole store (audit.db-ids)"
 ROWS=$(sqlite3 "$H/audit.db" "SELECT count(*) FROM audit")
 [ "$ROWS" -ge 5 ] || fail "only $ROWS audit rows"
 

@@ -17,6 +17,7 @@
 #include "auth/auth.h"
 #include "auth/token.h"
 #include "store/store.h"
+#include "store/store_accounts.h"
 #include "store_files.h"
 
 struct fixture {

@@ -21,6 +21,7 @@
 #include "match/match.h"
 #include "pattern/pattern.h"
 #include "store/store.h"
+#include "store/store_objects.h"
 #include "util/buf.h"
 #include "util/file.h"
 #include "util/kztime.h"

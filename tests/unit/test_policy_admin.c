@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "policy/policy.h"
+#include "store/store_accounts.h"
 
 #define ORG_MINE  7
 #define ORG_OTHER 9

@@ -3,7 +3,9 @@
  * duplicates and conflicts, version flags (first/last), unique increasing
  * date_added, the TAXII filters, pagination and rollback; and that the id
  * index (a database of its own) is brought level after a crash between
- * its commit and the objects'.
+ * its commit and the objects'; and that a store opened for its audit
+ * concern only (store_open_audit) makes no id index and shares the file
+ * format of a whole store.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,12 +15,20 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "json/json.h"
 #include "stix/stix.h"
 #include "store/store.h"
+#include "store/store_accounts.h"
+#include "store/store_audit.h"
+#include "store/store_grants.h"
+#include "store/store_objects.h"
+#include "store/store_peers.h"
+#include "store/store_remove.h"
 #include "store_files.h"
 
 struct fixture {
@@ -820,6 +830,103 @@ static void test_peers_in_transaction(void **state)
     assert_int_equal(err.code, KZ_ENOTFOUND);
 }
 
+/* The chain of the audit tests: each row's seq follows the head, its hash
+ * is its seq repeated, and the head's MAC is fixed. */
+static void test_chain(void *ctx, int64_t head_seq,
+                       const unsigned char head_hash[STORE_AUDIT_HASH_LEN],
+                       struct store_audit *rows, size_t n, unsigned char mac[STORE_AUDIT_HASH_LEN])
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++) {
+        rows[i].seq = head_seq + 1 + (int64_t)i;
+        memcpy(rows[i].prev, i ? rows[i - 1].hash : head_hash, STORE_AUDIT_HASH_LEN);
+        memset(rows[i].hash, (int)rows[i].seq, STORE_AUDIT_HASH_LEN);
+    }
+    memset(mac, 0xa5, STORE_AUDIT_HASH_LEN);
+}
+
+static void audit_row(struct store_audit *a, const char *action)
+{
+    memset(a, 0, sizeof(*a));
+    snprintf(a->user, sizeof(a->user), "alice");
+    snprintf(a->action, sizeof(a->action), "%s", action);
+    a->ts_us = 1;
+}
+
+/* The audit log opens only the audit concern of a store: nothing the
+ * objects need (the id index beside the file) is made, while the file
+ * stays that of a whole store, so each opens what the other made (an
+ * audit.db of an older kizuna; the main store as the witness of the
+ * head). Any other concern on such a store is a caller's bug and aborts. */
+static void test_audit_open_narrow(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    char path[160], ids[176];
+    struct store *a, *w;
+    struct store_audit rows[2], got;
+    unsigned char hash[STORE_AUDIT_HASH_LEN], mac[STORE_AUDIT_HASH_LEN];
+    int64_t seq;
+    int status;
+    pid_t pid;
+
+    snprintf(path, sizeof(path), "%s/audit.db", f->dir);
+    snprintf(ids, sizeof(ids), "%s-ids", path);
+    assert_null(store_open_audit("sqlite", path, 0, &err));
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+
+    a = store_open_audit("sqlite", path, 1, &err);
+    assert_non_null(a);
+    audit_row(&rows[0], "read");
+    audit_row(&rows[1], "write");
+    assert_int_equal(store_audit_append(a, rows, 2, test_chain, NULL, 1, &err), 0);
+    assert_int_equal(store_audit_head(a, &seq, hash, mac, &err), 0);
+    assert_int_equal(seq, 2);
+    assert_int_equal(access(ids, F_OK), -1);
+    /* a whole-store call on it aborts (in a child) */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGABRT, SIG_DFL);
+        store_begin(a, &err);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    store_close(a);
+
+    /* a whole store opens the same file and reads the rows */
+    w = store_open("sqlite", path, 0, &err);
+    assert_non_null(w);
+    assert_int_equal(store_audit_get(w, 2, &got, &err), 0);
+    assert_string_equal(got.action, "write");
+    store_close(w);
+
+    /* ... and the audit concern alone opens a file a whole store made */
+    a = store_open_audit("sqlite", path, 0, &err);
+    assert_non_null(a);
+    audit_row(&rows[0], "export");
+    assert_int_equal(store_audit_append(a, rows, 1, test_chain, NULL, 0, &err), 0);
+    assert_int_equal(store_audit_get(a, 3, &got, &err), 0);
+    assert_string_equal(got.action, "export");
+    memset(hash, 2, sizeof(hash)); /* row 2's hash */
+    assert_memory_equal(got.prev, hash, STORE_AUDIT_HASH_LEN);
+    assert_int_equal(store_audit_head(a, &seq, hash, mac, &err), 0);
+    store_close(a);
+
+    /* the main store, open whole in the fixture, witnesses the head
+     * through a handle on its audit concern */
+    w = store_open_audit("sqlite", f->path, 0, &err);
+    assert_non_null(w);
+    assert_int_equal(store_audit_witness(w, seq, hash, mac, &err), 0);
+    store_close(w);
+    memset(hash, 0, sizeof(hash));
+    assert_int_equal(store_audit_head(f->s, &seq, hash, mac, &err), 0);
+    assert_int_equal(seq, 3);
+    assert_int_equal(hash[0], 3);
+    remove_store_files(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -837,6 +944,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_reopen_and_missing, setup, teardown),
             cmocka_unit_test_setup_teardown(test_id_index_levelled, setup, teardown),
             cmocka_unit_test_setup_teardown(test_peers_in_transaction, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_audit_open_narrow, setup, teardown),
     };
     if (sodium_init() < 0)
         return 1;

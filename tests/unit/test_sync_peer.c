@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/store_peers.h"
 #include "sync/sync_int.h"
 
 struct error_case {
