@@ -130,7 +130,56 @@ struct gather {
     struct kz_error *err;
     int failed;
     uint64_t read; /* indicators seen, for o->progress */
+    /* several (or all) collections: a hash of each active indicator's id, so that one
+     * held in two collections counts once in the summary */
+    uint64_t *idh;
+    size_t nidh, capidh;
 };
+
+/* FNV-1a: a collision only makes two indicators count as one in the
+ * summary line (1 in 10^7 for a million ids), never changes the file */
+static uint64_t id_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ull;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static int remember_id(struct gather *g, const char *id, struct kz_error *err)
+{
+    if (g->nidh == g->capidh) {
+        size_t cap = g->capidh ? 2 * g->capidh : 1024;
+        uint64_t *p = realloc(g->idh, cap * sizeof(*p));
+        if (!p)
+            return kz_error_set(err, KZ_ENOMEM, "out of memory");
+        g->idh = p;
+        g->capidh = cap;
+    }
+    g->idh[g->nidh++] = id_hash(id);
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* How many of the n hashes repeat one before them. */
+static uint64_t repeats(uint64_t *h, size_t n)
+{
+    uint64_t r = 0;
+
+    if (n < 2)
+        return 0;
+    qsort(h, n, sizeof(*h), cmp_u64);
+    for (size_t i = 1; i < n; i++)
+        r += h[i] == h[i - 1];
+    return r;
+}
 
 static int pool_add(struct ex_set *x, const char *s, size_t n, size_t *off, struct kz_error *err)
 {
@@ -248,6 +297,8 @@ static int on_indicator(void *ctx, const struct intel_indicator *ind, struct kz_
     g->ind = ind;
     g->ind_index = -1;
     g->err = err;
+    if (g->x->o->ncollections != 1 && remember_id(g, ind->id, err) < 0)
+        return -1;
     if (kzp_extract(ind->pattern, on_cond, g, &complete) < 0 || g->failed)
         return -1;
     if (g->x->o->progress)
@@ -461,7 +512,7 @@ int export_write(struct store *s, const struct export_opts *o, struct kz_out *ou
     io.node_name = o->node_name;
     if (intel_each(s, &io, on_indicator, &g, &ic, err) < 0)
         goto out;
-    st->indicators = ic.indicators;
+    st->indicators = ic.indicators - repeats(g.idh, g.nidh);
     st->inactive = ic.inactive;
     st->other = ic.other + ic.broken;
     if (!x.pool.data && kz_buf_addc(&x.pool, '\0') < 0) {
@@ -486,6 +537,7 @@ int export_write(struct store *s, const struct export_opts *o, struct kz_out *ou
 out:
     kz_buf_free(&x.pool);
     kz_buf_free(&w.buf);
+    free(g.idh);
     free(x.inds);
     free(x.vals);
     return rc;
