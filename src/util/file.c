@@ -91,6 +91,7 @@ fail:
 struct kz_out {
     int fd;
     int is_stdout;
+    int direct; /* path is a device or a FIFO: written in place */
     char path[4096];
     char tmp[4096 + 32];
 };
@@ -98,6 +99,7 @@ struct kz_out {
 struct kz_out *kz_out_open(const char *path, struct kz_error *err)
 {
     struct kz_out *o = calloc(1, sizeof(*o));
+    struct stat sb;
 
     if (!o) {
         kz_error_set(err, KZ_ENOMEM, "out of memory");
@@ -109,6 +111,20 @@ struct kz_out *kz_out_open(const char *path, struct kz_error *err)
         return o;
     }
     snprintf(o->path, sizeof(o->path), "%s", path);
+    /* --out /dev/null, a FIFO, a terminal: a rename would replace the
+     * device with a plain file (as root, /dev/null for the whole machine),
+     * and there is nothing to make atomic. Written in place. */
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        o->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (o->fd < 0) {
+            kz_error_file(err, path);
+            kz_error_set(err, KZ_EIO, "cannot open: %s", strerror(errno));
+            free(o);
+            return NULL;
+        }
+        o->direct = 1;
+        return o;
+    }
     snprintf(o->tmp, sizeof(o->tmp), "%s.tmp-%ld", path, (long)getpid());
     o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (o->fd < 0) {
@@ -147,6 +163,14 @@ int kz_out_commit(struct kz_out *o, struct kz_error *err)
         free(o);
         return 0;
     }
+    if (o->direct) { /* no file of ours to sync or rename */
+        if (close(o->fd) < 0) {
+            kz_error_file(err, o->path);
+            rc = kz_error_set(err, KZ_EIO, "cannot finish writing: %s", strerror(errno));
+        }
+        free(o);
+        return rc;
+    }
     if (fsync(o->fd) < 0) {
         close(o->fd);
         o->fd = -1;
@@ -170,7 +194,8 @@ void kz_out_abort(struct kz_out *o)
         return;
     if (!o->is_stdout) {
         close(o->fd);
-        unlink(o->tmp);
+        if (!o->direct)
+            unlink(o->tmp);
     }
     free(o);
 }

@@ -17,7 +17,8 @@ int kz_read_file(const char *path, size_t max, char **data, size_t *len, struct 
 
 /* Opens path for writing through a temporary file next to it; kz_out_commit
  * fsyncs and renames it into place, kz_out_abort removes it. "-" writes to
- * standard output directly. */
+ * standard output directly, and so does a path that exists and is no regular
+ * file (a device such as /dev/null, a FIFO), which a rename would replace. */
 struct kz_out;
 struct kz_out *kz_out_open(const char *path, struct kz_error *err);
 int kz_out_write(struct kz_out *o, const void *p, size_t n, struct kz_error *err);

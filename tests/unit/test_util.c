@@ -9,9 +9,15 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/file.h"
 #include "util/ip.h"
 #include "util/kztime.h"
 #include "util/uuid.h"
@@ -239,13 +245,71 @@ static void test_error_format(void **state)
     assert_int_equal(kz_error_exit_status(&e), 2);
 }
 
+/* An export to a device or a FIFO writes into it: the temporary file and
+ * rename used for regular files would replace the device with a plain file
+ * (run as root, /dev/null of the whole machine). */
+static void test_out_to_devices(void **state)
+{
+    char dir[] = "/tmp/kz-test-out-XXXXXX", fifo[64], file[64], got[16] = {0};
+    struct kz_error e;
+    struct kz_out *o;
+    struct stat sb;
+    pid_t pid;
+    int fd, status;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    snprintf(file, sizeof(file), "%s/file", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    /* the reader first, without blocking, so that the writer's open of the
+     * FIFO returns at once and a writer that renamed a file over it instead
+     * shows up as nothing to read, not as a hang */
+    fd = open(fifo, O_RDONLY | O_NONBLOCK);
+    assert_true(fd >= 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        o = kz_out_open(fifo, &e);
+        _exit(o && kz_out_write(o, "hello", 5, &e) == 0 && kz_out_commit(o, &e) == 0 ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(read(fd, got, sizeof(got) - 1), 5);
+    close(fd);
+    assert_string_equal(got, "hello");
+    assert_int_equal(stat(fifo, &sb), 0);
+    assert_true(S_ISFIFO(sb.st_mode));
+    /* /dev/null stays the device, aborted or committed */
+    o = kz_out_open("/dev/null", &e);
+    assert_non_null(o);
+    assert_int_equal(kz_out_write(o, "x", 1, &e), 0);
+    kz_out_abort(o);
+    o = kz_out_open("/dev/null", &e);
+    assert_non_null(o);
+    assert_int_equal(kz_out_write(o, "x", 1, &e), 0);
+    assert_int_equal(kz_out_commit(o, &e), 0);
+    assert_int_equal(stat("/dev/null", &sb), 0);
+    assert_true(S_ISCHR(sb.st_mode));
+    /* a regular file still goes through a temporary file and a rename */
+    o = kz_out_open(file, &e);
+    assert_non_null(o);
+    assert_int_equal(kz_out_write(o, "abc", 3, &e), 0);
+    assert_int_equal(kz_out_commit(o, &e), 0);
+    assert_int_equal(stat(file, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode) && sb.st_size == 3);
+    unlink(file);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_timestamps), cmocka_unit_test(test_format),
             cmocka_unit_test(test_uuid),       cmocka_unit_test(test_sha1),
             cmocka_unit_test(test_buf_limits), cmocka_unit_test(test_error_format),
-            cmocka_unit_test(test_ip_parse),
+            cmocka_unit_test(test_ip_parse),   cmocka_unit_test(test_out_to_devices),
     };
     if (sodium_init() < 0)
         return 1;
