@@ -59,14 +59,11 @@ static void peer_tx_abort(struct sqlite_store *s)
                  NULL);
 }
 
-static int sqlite_peer_own_communities(void *b, int64_t peer, int64_t *out, size_t cap, size_t *n,
-                                       struct kz_error *err)
+/* The community keys sql (with the peer as ?1) lists, into out[*n..cap). */
+static int read_communities(struct sqlite_store *s, const char *sql, int64_t peer, int64_t *out,
+                            size_t cap, size_t *n, struct kz_error *err)
 {
-    struct sqlite_store *s = b;
-    sqlite3_stmt *q = sq_prepare(s,
-                                 "SELECT community FROM peer_communities WHERE peer = ?1"
-                                 " ORDER BY community",
-                                 err, "store: reading a peer's communities");
+    sqlite3_stmt *q = sq_prepare(s, sql, err, "store: reading a peer's communities");
     int rc;
 
     if (!q)
@@ -79,6 +76,15 @@ static int sqlite_peer_own_communities(void *b, int64_t peer, int64_t *out, size
     if (rc != SQLITE_DONE)
         return sq_fail(s, rc, err, "store: reading a peer's communities");
     return 0;
+}
+
+static int sqlite_peer_own_communities(void *b, int64_t peer, int64_t *out, size_t cap, size_t *n,
+                                       struct kz_error *err)
+{
+    return read_communities(b,
+                            "SELECT community FROM peer_communities WHERE peer = ?1"
+                            " ORDER BY community",
+                            peer, out, cap, n, err);
 }
 
 static int insert_link(struct sqlite_store *s, const struct store_peer_link *l, int64_t peer,
@@ -424,24 +430,11 @@ static int sqlite_peer_links(void *b, int64_t peer, store_link_fn fn, void *ctx,
 static int sqlite_peer_communities(void *b, int64_t peer, int64_t *out, size_t cap, size_t *n,
                                    struct kz_error *err)
 {
-    struct sqlite_store *s = b;
-    sqlite3_stmt *q = sq_prepare(s,
-                                 "SELECT community FROM peer_communities WHERE peer = ?1 UNION"
-                                 " SELECT m.community FROM community_members m JOIN peers p"
-                                 " ON p.org = m.org WHERE p.key = ?1",
-                                 err, "store: reading a peer's communities");
-    int rc;
-
-    if (!q)
-        return -1;
-    sqlite3_bind_int64(q, 1, peer);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        if (*n < cap)
-            out[(*n)++] = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE)
-        return sq_fail(s, rc, err, "store: reading a peer's communities");
-    return 0;
+    return read_communities(b,
+                            "SELECT community FROM peer_communities WHERE peer = ?1 UNION"
+                            " SELECT m.community FROM community_members m JOIN peers p"
+                            " ON p.org = m.org WHERE p.key = ?1",
+                            peer, out, cap, n, err);
 }
 
 static int sqlite_peer_outcome(void *b, int64_t peer, const char *error, struct kz_error *err)
