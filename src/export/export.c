@@ -11,6 +11,7 @@
 
 #include "intel/intel.h"
 #include "util/file.h"
+#include "util/hash.h"
 
 static const struct {
     const char *name;
@@ -136,17 +137,6 @@ struct gather {
     size_t nidh, capidh;
 };
 
-/* FNV-1a: a collision only makes two indicators count as one in the
- * summary line (1 in 10^7 for a million ids), never changes the file */
-static uint64_t id_hash(const char *s)
-{
-    uint64_t h = 14695981039346656037ull;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static int remember_id(struct gather *g, const char *id, struct kz_error *err)
 {
     if (g->nidh == g->capidh) {
@@ -157,7 +147,9 @@ static int remember_id(struct gather *g, const char *id, struct kz_error *err)
         g->idh = p;
         g->capidh = cap;
     }
-    g->idh[g->nidh++] = id_hash(id);
+    /* a collision only makes two indicators count as one in the summary
+     * line (1 in 10^7 for a million ids), never changes the file */
+    g->idh[g->nidh++] = kz_fnv1a(KZ_FNV1A_INIT, id, strlen(id));
     return 0;
 }
 

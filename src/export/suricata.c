@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
 #include "util/text.h"
 
 /* The sid layout inside [base, base + EXPORT_SID_SPAN). */
@@ -126,14 +127,9 @@ static int fixed_end(struct rules *R, const char *meta, uint32_t sid, struct kz_
 
 static uint64_t fnv1a(const char *tag, const char *s, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = kz_fnv1a(KZ_FNV1A_INIT, tag, strlen(tag));
 
-    for (; *tag; tag++)
-        h = (h ^ (unsigned char)*tag) * 0x100000001b3ull;
-    h = (h ^ '|') * 0x100000001b3ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h;
+    return kz_fnv1a(kz_fnv1a(h, "|", 1), s, n);
 }
 
 /* A sid for the rule of (tag, value): stable while the value is exported
