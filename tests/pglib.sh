@@ -1,0 +1,86 @@
+#!/bin/sh
+# A throw-away PostgreSQL cluster for the tests of the PostgreSQL store
+# backend: `pglib.sh start DIR` makes a cluster in DIR/data with its socket
+# in DIR (no TCP port, so parallel tests never clash), waits until it takes
+# connections and prints a libpq DSN for it; `pglib.sh stop DIR` stops it
+# and removes DIR. initdb and postgres refuse to run as root, so as root the
+# cluster runs as the unprivileged user `nobody`, which owns DIR. Exits 77
+# (the tests' "skipped") when no PostgreSQL server is installed.
+#   KZ_PG_BIN  the folder of initdb/pg_ctl (default: the newest under
+#              /usr/lib/postgresql/*/bin)
+set -eu
+
+pg_bin() {
+    if [ -n "${KZ_PG_BIN:-}" ]; then
+        echo "$KZ_PG_BIN"
+        return
+    fi
+    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+        if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
+            echo "$d"
+            return
+        fi
+    done
+}
+
+# Runs a command as the cluster's owner: nobody when we are root.
+as_owner() {
+    if [ "$(id -u)" -eq 0 ]; then
+        setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+    else
+        "$@"
+    fi
+}
+
+cmd=${1:-}
+dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || {
+    echo "usage: pglib.sh start|stop DIR" >&2
+    exit 2
+}
+bin=$(pg_bin)
+if [ -z "$bin" ]; then
+    echo "pglib: no PostgreSQL server installed (initdb, pg_ctl)" >&2
+    exit 77
+fi
+
+case "$cmd" in
+start)
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$dir"
+    chmod 700 "$dir"
+    as_owner "$bin/initdb" -D "$dir/data" -U kizuna --auth=trust -E UTF8 --no-locale \
+        >"$dir/initdb.log" 2>&1 || {
+        cat "$dir/initdb.log" >&2
+        exit 1
+    }
+    # fsync off: a test cluster is thrown away, and it makes CREATE DATABASE
+    # and commits fast; the backend's durability does not depend on it
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -s \
+        -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -p 5432" \
+        start >/dev/null 2>&1 || true
+    # pg_ctl's own wait can give up early on a slow machine: poll until the
+    # server answers or has died
+    tries=0
+    until "$bin/pg_isready" -q -h "$dir" -p 5432; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 300 ]; then
+            echo "pglib: the server in $dir did not come up:" >&2
+            cat "$dir/server.log" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "host=$dir port=5432 user=kizuna dbname=postgres"
+    ;;
+stop)
+    if [ -d "$dir/data" ]; then
+        as_owner "$bin/pg_ctl" -D "$dir/data" -s -m immediate stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+    ;;
+*)
+    echo "usage: pglib.sh start|stop DIR" >&2
+    exit 2
+    ;;
+esac
