@@ -16,6 +16,9 @@
 
 static const struct store_backend *const backends[] = {
         &store_sqlite_backend,
+#ifdef KZ_WITH_POSTGRESQL
+        &store_pg_backend,
+#endif
         NULL,
 };
 
@@ -60,7 +63,13 @@ static struct store *open_store(const char *backend, const char *location, int c
         }
         return s;
     }
-    kz_error_set(err, KZ_EUSAGE, "unknown store backend \"%s\" (known: sqlite)", backend);
+    kz_error_set(err, KZ_EUSAGE, "unknown store backend \"%s\" (known: sqlite%s)", backend,
+#ifdef KZ_WITH_POSTGRESQL
+                 ", postgresql"
+#else
+                 ""
+#endif
+    );
     return NULL;
 }
 

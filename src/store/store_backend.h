@@ -171,5 +171,8 @@ struct store_backend {
 };
 
 extern const struct store_backend store_sqlite_backend;
+#ifdef KZ_WITH_POSTGRESQL
+extern const struct store_backend store_pg_backend;
+#endif
 
 #endif
