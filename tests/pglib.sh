@@ -46,6 +46,18 @@ fi
 
 case "$cmd" in
 start)
+    # initdb runs shell commands that write to /dev/null as the cluster's
+    # owner: a /dev/null that an install left as a root-owned plain file
+    # makes it fail obscurely. Put it back when we can, else say so.
+    if [ ! -c /dev/null ]; then
+        if [ "$(id -u)" -eq 0 ]; then
+            rm -f /dev/null
+            mknod -m 666 /dev/null c 1 3
+        else
+            echo "pglib: /dev/null is not a character device" >&2
+            exit 1
+        fi
+    fi
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$dir"
     chmod 700 "$dir"
