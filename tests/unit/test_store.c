@@ -1378,6 +1378,38 @@ static void test_pg_not_yet_fails_closed(void **state)
     assert_int_equal(err.code, KZ_EINTERNAL);
 }
 
+/* A DSN that cannot connect is a clear KZ_EIO at open, naming the reason
+ * and never the password. */
+static void test_pg_bad_dsn(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct kz_error err;
+    char dsn[700];
+
+    snprintf(dsn, sizeof(dsn), "%s user=nobody_here password=s3cret-pw", f->location);
+    assert_null(store_open("postgresql", dsn, 1, &err));
+    assert_int_equal(err.code, KZ_EIO);
+    assert_non_null(strstr(err.text, "cannot connect to PostgreSQL"));
+    assert_non_null(strstr(err.text, "nobody_here"));
+    assert_null(strstr(err.text, "s3cret-pw"));
+    snprintf(dsn, sizeof(dsn), "%s dbname=no_such_db", f->location);
+    assert_null(store_open("postgresql", dsn, 1, &err));
+    assert_int_equal(err.code, KZ_EIO);
+    assert_non_null(strstr(err.text, "no_such_db"));
+}
+
+/* Text that is not UTF-8 is refused as bad input (PostgreSQL checks
+ * every text value), not as a failure of the store. */
+static void test_pg_bad_text(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct kz_error err;
+    struct store_org o = {.name = "bad\xff\xfename"};
+
+    assert_int_equal(store_org_add(f->s, &o, &err), -1);
+    assert_int_equal(err.code, KZ_EINVALID);
+}
+
 /* The cases of the concerns every backend implements, on one backend. */
 #define BOTH_BACKENDS(su, td)                                                                      \
     cmocka_unit_test_setup_teardown(test_accounts, su, td),                                        \
@@ -1408,6 +1440,8 @@ int main(void)
             BOTH_BACKENDS(setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_migrations, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_not_yet_fails_closed, setup_pg, teardown),
+            cmocka_unit_test_setup_teardown(test_pg_bad_dsn, setup_pg, teardown),
+            cmocka_unit_test_setup_teardown(test_pg_bad_text, setup_pg, teardown),
     };
     int failed;
 
