@@ -8,6 +8,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
+# install-deps.sh installed PostgreSQL: its store cases must run, not skip
+export KZ_TEST_PG_REQUIRED=1
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== release build" >&2
