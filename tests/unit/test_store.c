@@ -1296,6 +1296,31 @@ static void test_failure_keeps_transaction(void **state)
     }
 }
 
+/* Steps inside a transaction: a rolled-back step's writes are gone, a
+ * released step's are committed with the rest. */
+static void test_steps(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct kz_error err;
+    struct store_org kept = {.name = "kept"}, undone = {.name = "undone"},
+                     after = {.name = "after"}, found;
+
+    assert_int_equal(store_step_begin(f->s, &err), -1); /* outside a transaction */
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_step_begin(f->s, &err), 0);
+    assert_int_equal(store_org_add(f->s, &undone, &err), 0);
+    store_step_rollback(f->s);
+    assert_int_equal(store_step_begin(f->s, &err), 0);
+    assert_int_equal(store_org_add(f->s, &kept, &err), 0);
+    assert_int_equal(store_step_release(f->s, &err), 0);
+    assert_int_equal(store_org_add(f->s, &after, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(store_org_find(f->s, "kept", &found, &err), 0);
+    assert_int_equal(store_org_find(f->s, "after", &found, &err), 0);
+    assert_int_equal(store_org_find(f->s, "undone", &found, &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+}
+
 /* --- PostgreSQL's own cases ------------------------------------------------ */
 
 struct opener {
@@ -1417,7 +1442,8 @@ static void test_pg_bad_text(void **state)
             cmocka_unit_test_setup_teardown(test_collections, su, td),                             \
             cmocka_unit_test_setup_teardown(test_blobs_and_status, su, td),                        \
             cmocka_unit_test_setup_teardown(test_communities_and_grants, su, td),                  \
-            cmocka_unit_test_setup_teardown(test_failure_keeps_transaction, su, td)
+            cmocka_unit_test_setup_teardown(test_failure_keeps_transaction, su, td),               \
+            cmocka_unit_test_setup_teardown(test_steps, su, td)
 
 int main(void)
 {
