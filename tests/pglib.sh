@@ -6,8 +6,11 @@
 # and removes DIR. initdb and postgres refuse to run as root, so as root the
 # cluster runs as the unprivileged user `nobody`, which owns DIR. Exits 77
 # (the tests' "skipped") when no PostgreSQL server is installed.
-#   KZ_PG_BIN  the folder of initdb/pg_ctl (default: the newest under
-#              /usr/lib/postgresql/*/bin)
+#   KZ_PG_BIN       the folder of initdb/pg_ctl (default: the newest under
+#                   /usr/lib/postgresql/*/bin)
+#   KZ_PG_PASSWORD  when set, connections need this password for the user
+#                   kizuna (scram-sha-256) instead of being trusted; the DSN
+#                   printed does not hold it
 set -eu
 
 pg_bin() {
@@ -61,7 +64,14 @@ start)
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$dir"
     chmod 700 "$dir"
-    as_owner "$bin/initdb" -D "$dir/data" -U kizuna --auth=trust -E UTF8 --no-locale \
+    auth="--auth=trust"
+    if [ -n "${KZ_PG_PASSWORD:-}" ]; then
+        printf '%s\n' "$KZ_PG_PASSWORD" >"$dir/pwfile"
+        [ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$dir/pwfile"
+        auth="--auth=scram-sha-256 --pwfile=$dir/pwfile"
+    fi
+    # shellcheck disable=SC2086 # $auth is two words on purpose
+    as_owner "$bin/initdb" -D "$dir/data" -U kizuna $auth -E UTF8 --no-locale \
         >"$dir/initdb.log" 2>&1 || {
         cat "$dir/initdb.log" >&2
         exit 1
@@ -74,6 +84,7 @@ start)
     # pg_ctl's own wait can give up early on a slow machine: poll until the
     # server answers or has died
     tries=0
+    rm -f "$dir/pwfile"
     until "$bin/pg_isready" -q -h "$dir" -p 5432; do
         tries=$((tries + 1))
         if [ "$tries" -gt 300 ]; then

@@ -105,6 +105,8 @@ static int on_store(struct loader *l, const char *name, const char *v)
         resolve(l->home, v, c->audit_path, sizeof(c->audit_path));
         return 1;
     }
+    if (strcmp(name, "dsn") == 0)
+        return set_string(l, "store.dsn", v, c->store_dsn, sizeof(c->store_dsn));
     snprintf(l->msg, sizeof(l->msg), "unknown key \"%s\" in [store]", name);
     return 0;
 }
@@ -322,6 +324,40 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     return 0;
 }
 
+/* Where the store is, once every line is read. SQLite's store and audit
+ * log are files in the home; PostgreSQL's are one database named by a DSN,
+ * from store.dsn or from KIZUNA_DSN (which keeps a password out of the
+ * file). When both are set they must agree: a stale variable in an
+ * operator's shell must not quietly point a home at another database. */
+static int finish_store(struct node_config *c, struct kz_error *err)
+{
+    const char *env = getenv("KIZUNA_DSN"), *dsn = c->store_dsn;
+
+    if (strcmp(c->store_backend, "sqlite") == 0) {
+        if (dsn[0])
+            return kz_error_set(err, KZ_EINVALID,
+                                "store.dsn: only for backend = postgresql (this store is sqlite)");
+        return 0;
+    }
+    if (strcmp(c->store_backend, "postgresql") != 0)
+        return kz_error_set(err, KZ_EINVALID, "store.backend: \"%s\" is not sqlite or postgresql",
+                            c->store_backend);
+    if (env && env[0]) {
+        if (dsn[0] && strcmp(dsn, env) != 0)
+            return kz_error_set(err, KZ_EINVALID,
+                                "store.dsn and KIZUNA_DSN are both set and differ; keep one");
+        dsn = env;
+    }
+    if (!dsn[0])
+        return kz_error_set(err, KZ_EINVALID,
+                            "store.backend = postgresql needs store.dsn or KIZUNA_DSN");
+    if (strlen(dsn) >= sizeof(c->store_path))
+        return kz_error_set(err, KZ_EINVALID, "KIZUNA_DSN: too long");
+    snprintf(c->store_path, sizeof(c->store_path), "%s", dsn);
+    snprintf(c->audit_path, sizeof(c->audit_path), "%s", dsn);
+    return 0;
+}
+
 /* The outcome of ini_parse or ini_parse_string as an error. */
 static int load_result(int rc, const struct loader *l, struct kz_error *err)
 {
@@ -332,7 +368,7 @@ static int load_result(int rc, const struct loader *l, struct kz_error *err)
     if (rc > 0)
         return kz_error_set(err, KZ_EINVALID, "line %d: %s", rc,
                             l->msg[0] ? l->msg : "not a valid INI line");
-    return 0;
+    return finish_store(l->cfg, err);
 }
 
 int node_config_load(const char *path, const char *home, struct node_config *cfg,
@@ -379,6 +415,7 @@ static const struct setting {
         SETTING("store.backend", store_backend, 0, 1),
         SETTING("store.path", store_path, 0, 1),
         SETTING("store.audit_path", audit_path, 0, 1),
+        SETTING("store.dsn", store_dsn, 0, 1),
         SETTING("server.listen", listen, 0, 1),
         SETTING("server.public_url", public_url, 1, 1),
         SETTING("server.threads", threads, 0, 0),

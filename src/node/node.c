@@ -54,11 +54,7 @@ static const char conf_template[] =
         "signing_key = signing.key\n"
         "\n"
         "[store]\n"
-        "backend = sqlite\n"
-        "path = kizuna.db\n"
-        "# The audit log lives in a database of its own: its steady trickle of\n"
-        "# writes must not invalidate the server's caches of objects.\n"
-        "audit_path = audit.db\n"
+        "%s"
         "\n"
         "[server]\n"
         "# Plain HTTP is allowed on loopback only; any other address needs TLS\n"
@@ -79,10 +75,42 @@ static const char conf_template[] =
         "# Also copy each audit row to syslog (facility authpriv) as it is written.\n"
         "syslog = off\n";
 
-static int write_config(const char *path, const char *name, struct kz_error *err)
+static const char store_sqlite_template[] =
+        "backend = sqlite\n"
+        "path = kizuna.db\n"
+        "# The audit log lives in a database of its own: its steady trickle of\n"
+        "# writes must not invalidate the server's caches of objects.\n"
+        "audit_path = audit.db\n";
+
+static const char store_pg_template[] =
+        "backend = postgresql\n"
+        "# A libpq connection string (key=value pairs or a postgresql:// URI).\n"
+        "# Keep the password out of this file: in ~/.pgpass (or PGPASSFILE), or\n"
+        "# give the whole string in KIZUNA_DSN instead of here. The audit log is\n"
+        "# in the same database.\n"
+        "%s%s\n";
+
+/* The [store] section of a new kizuna.conf. */
+static int store_section(const struct node_init *how, char *out, size_t cap)
 {
-    char text[sizeof(conf_template) + KZ_MAX_NAME + 16];
-    int n = snprintf(text, sizeof(text), conf_template, name);
+    int n;
+
+    if (!how->backend || strcmp(how->backend, "sqlite") == 0)
+        n = snprintf(out, cap, "%s", store_sqlite_template);
+    else if (how->dsn)
+        n = snprintf(out, cap, store_pg_template, "dsn = ", how->dsn);
+    else
+        n = snprintf(out, cap, store_pg_template, "# dsn: taken from KIZUNA_DSN", "");
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static int write_config(const char *path, const struct node_init *how, struct kz_error *err)
+{
+    char store[sizeof(store_pg_template) + NODE_PATH_MAX + 64];
+    char text[sizeof(conf_template) + sizeof(store) + KZ_MAX_NAME + 16];
+    int n = store_section(how, store, sizeof(store)) < 0
+                    ? -1
+                    : snprintf(text, sizeof(text), conf_template, how->name, store);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 
     kz_error_file(err, path);
@@ -168,6 +196,60 @@ fail:
     return -1;
 }
 
+/* Checks where a new node's store is to be: a known backend, and for
+ * PostgreSQL a DSN (given, or in KIZUNA_DSN) that survives a round trip
+ * through kizuna.conf: one line, no control characters, no " ;" or " #"
+ * that the INI reader would cut as a comment. */
+static int check_store(const struct node_init *how, struct kz_error *err)
+{
+    const char *dsn = how->dsn, *env = getenv("KIZUNA_DSN");
+
+    if (!how->backend || strcmp(how->backend, "sqlite") == 0) {
+        if (dsn)
+            return kz_error_set(err, KZ_EUSAGE, "--dsn is for --store postgresql");
+        return 0;
+    }
+    if (strcmp(how->backend, "postgresql") != 0)
+        return kz_error_set(err, KZ_EUSAGE, "--store: \"%s\" is not sqlite or postgresql",
+                            how->backend);
+    if (!dsn && !(env && env[0]))
+        return kz_error_set(
+                err, KZ_EUSAGE,
+                "--store postgresql needs --dsn DSN (or KIZUNA_DSN in the environment)");
+    if (!dsn)
+        return 0;
+    if (!dsn[0] || strlen(dsn) >= NODE_PATH_MAX || strlen(dsn) > KZ_MAX_CONFIG_VALUE)
+        return kz_error_set(err, KZ_EUSAGE, "--dsn: must have 1 to %d characters",
+                            KZ_MAX_CONFIG_VALUE);
+    for (const char *p = dsn; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return kz_error_set(err, KZ_EUSAGE, "--dsn: must not hold control characters");
+    if (strstr(dsn, " ;") || strstr(dsn, " #") || dsn[0] == ' ' || dsn[strlen(dsn) - 1] == ' ')
+        return kz_error_set(err, KZ_EUSAGE,
+                            "--dsn: \" ;\", \" #\" and outer spaces do not survive kizuna.conf");
+    return 0;
+}
+
+/* A PostgreSQL database that already holds a node's store: a second
+ * server of that node copies the first one's home (its signing key is the
+ * node's identity), it does not make a new node over the same data. */
+static int check_empty_store(struct store *st, struct kz_error *err)
+{
+    struct store_api_root root;
+    struct kz_error e2;
+
+    kz_error_clear(&e2);
+    if (store_api_root_find(st, DEFAULT_API_ROOT, &root, &e2) == 0)
+        return kz_error_set(err, KZ_EEXISTS,
+                            "the database already holds a kizuna store; to add a server to that "
+                            "node, copy its home (kizuna.conf, signing.key, tls/) instead");
+    if (e2.code != KZ_ENOTFOUND) {
+        *err = e2;
+        return -1;
+    }
+    return 0;
+}
+
 static void remove_made(const char *home, const struct node_config *cfg, int made_home)
 {
     char p[NODE_PATH_MAX + 32];
@@ -179,6 +261,11 @@ static void remove_made(const char *home, const struct node_config *cfg, int mad
     unlink(cfg->tls_key);
     snprintf(p, sizeof(p), "%s/tls", home);
     rmdir(p);
+    if (strcmp(cfg->store_backend, "sqlite") != 0) { /* a database, not files here */
+        if (made_home)
+            rmdir(home);
+        return;
+    }
     unlink(cfg->store_path);
     snprintf(p, sizeof(p), "%s-wal", cfg->store_path);
     unlink(p);
@@ -189,14 +276,15 @@ static void remove_made(const char *home, const struct node_config *cfg, int mad
         rmdir(home);
 }
 
-int node_create(const char *home, const char *name, char *token, size_t cap, struct kz_error *err)
+int node_create(const char *home, const struct node_init *how, char *token, size_t cap,
+                struct kz_error *err)
 {
     struct node_config cfg;
     struct store *st = NULL;
     char conf[NODE_PATH_MAX + 32], tlsdir[NODE_PATH_MAX + 32];
     int made_home = 0, started = 0;
 
-    if (check_name(name, err) < 0)
+    if (check_name(how->name, err) < 0 || check_store(how, err) < 0)
         return -1;
     if (strlen(home) >= NODE_PATH_MAX - 64)
         return kz_error_set(err, KZ_EUSAGE, "the home path is too long");
@@ -205,20 +293,29 @@ int node_create(const char *home, const char *name, char *token, size_t cap, str
     started = 1;
     snprintf(conf, sizeof(conf), "%s/" CONF_NAME, home);
     node_config_defaults(&cfg, home);
+    if (write_config(conf, how, err) < 0 || node_config_load(conf, home, &cfg, err) < 0)
+        goto fail;
+    if (how->dsn && strcmp(cfg.store_dsn, how->dsn) != 0) {
+        kz_error_set(err, KZ_EINTERNAL, "the DSN did not survive kizuna.conf");
+        goto fail;
+    }
     snprintf(cfg.tls_cert, sizeof(cfg.tls_cert), "%s/tls/node.crt", home);
     snprintf(cfg.tls_key, sizeof(cfg.tls_key), "%s/tls/node.key", home);
     snprintf(tlsdir, sizeof(tlsdir), "%s/tls", home);
-    if (write_config(conf, name, err) < 0 || sign_keygen(cfg.signing_key, err) < 0)
+    /* the store first: a database that cannot be reached or already holds
+     * a node stops here, before keys are made */
+    st = store_open(cfg.store_backend, cfg.store_path, 1, err);
+    if (!st || check_empty_store(st, err) < 0)
+        goto fail;
+    if (sign_keygen(cfg.signing_key, err) < 0)
         goto fail;
     if (mkdir(tlsdir, 0750) < 0) {
         kz_error_file(err, tlsdir);
         kz_error_set(err, KZ_EIO, "cannot create: %s", strerror(errno));
         goto fail;
     }
-    if (tls_selfsigned_create(cfg.tls_cert, cfg.tls_key, name, err) < 0)
-        goto fail;
-    st = store_open(cfg.store_backend, cfg.store_path, 1, err);
-    if (!st || seed_store(st, token, cap, err) < 0)
+    if (tls_selfsigned_create(cfg.tls_cert, cfg.tls_key, how->name, err) < 0 ||
+        seed_store(st, token, cap, err) < 0)
         goto fail;
     store_close(st);
     return 0;

@@ -20,9 +20,10 @@
 struct node_config {
     char name[KZ_MAX_NAME + 1];      /* [node] name */
     enum stix_tlp default_tlp;       /* [node] default_marking, for unmarked objects */
-    char store_backend[32];          /* [store] backend */
-    char store_path[NODE_PATH_MAX];  /* [store] path (resolved) */
-    char audit_path[NODE_PATH_MAX];  /* [store] audit_path (resolved) */
+    char store_backend[32];          /* [store] backend: sqlite or postgresql */
+    char store_path[NODE_PATH_MAX];  /* [store] path (resolved); postgresql: the DSN */
+    char audit_path[NODE_PATH_MAX];  /* [store] audit_path (resolved); postgresql: the DSN */
+    char store_dsn[NODE_PATH_MAX];   /* [store] dsn as the file gives it, "" for none */
     char listen[128];                /* [server] listen, ADDR:PORT */
     char public_url[NODE_URL_MAX];   /* [server] public_url, "" to derive from the listen address */
     int threads;                     /* [server] threads */
@@ -44,13 +45,26 @@ struct node;
 /* Where the home is: --home, else $KIZUNA_HOME, else ./kizuna-home. */
 const char *node_home_default(const char *flag);
 
-/* Creates a new home at `home` for a node called `name`: the folder, the
- * configuration, the store with the "default" API root, the organisation
- * "local", the user "admin" (node-admin), a TLS certificate and the signing
- * key. Writes the admin's new API token (shown once, stored only as a hash)
- * into token[0..cap). Refuses (KZ_EEXISTS) when the home already holds a
- * node; removes what it made when it fails half-way. */
-int node_create(const char *home, const char *name, char *token, size_t cap, struct kz_error *err);
+/* What a new node is made with: its name, and where its store lives:
+ * backend NULL or "sqlite" (a file in the home), or "postgresql" with dsn
+ * (a libpq connection string; NULL to take it from KIZUNA_DSN when the
+ * node starts, so that no password need sit in kizuna.conf). */
+struct node_init {
+    const char *name;
+    const char *backend;
+    const char *dsn;
+};
+
+/* Creates a new home at `home`: the folder, the configuration, the store
+ * with the "default" API root, the organisation "local", the user "admin"
+ * (node-admin), a TLS certificate and the signing key. Writes the admin's
+ * new API token (shown once, stored only as a hash) into token[0..cap).
+ * Refuses (KZ_EEXISTS) when the home already holds a node, or when the
+ * PostgreSQL database already holds a node's store (a second server of the
+ * same node gets a copy of the first one's home instead); removes what it
+ * made when it fails half-way. */
+int node_create(const char *home, const struct node_init *how, char *token, size_t cap,
+                struct kz_error *err);
 
 /* Opens an existing home. NULL with err set when there is none. */
 struct node *node_open(const char *home, struct kz_error *err);

@@ -63,6 +63,14 @@ static struct store *open_store(const char *backend, const char *location, int c
         }
         return s;
     }
+#ifndef KZ_WITH_POSTGRESQL
+    if (strcmp(backend, "postgresql") == 0) {
+        kz_error_set(err, KZ_EUSAGE,
+                     "this kizuna was built without PostgreSQL (libpq's headers were not "
+                     "found at build time: install libpq-dev and build again)");
+        return NULL;
+    }
+#endif
     kz_error_set(err, KZ_EUSAGE, "unknown store backend \"%s\" (known: sqlite%s)", backend,
 #ifdef KZ_WITH_POSTGRESQL
                  ", postgresql"

@@ -3,13 +3,15 @@
  * (node_public_url), as tables: values that are accepted (and how they are
  * stored) beside values that must stop the node with the key named, and the
  * URL derived from a listen address, a bound port and TLS when no
- * public_url is set.
+ * public_url is set; and [store]: where a PostgreSQL store's DSN comes
+ * from (store.dsn, KIZUNA_DSN) and the mistakes that stop a node.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -179,6 +181,65 @@ static void test_diff(void **state)
     assert_string_equal(restart, "");
 }
 
+/* The store's location: a file in the home for SQLite; for PostgreSQL the
+ * DSN, from the file or KIZUNA_DSN, for the store and the audit log. */
+static void test_store_location(void **state)
+{
+    struct node_config cfg;
+    struct kz_error err;
+
+    (void)state;
+    unsetenv("KIZUNA_DSN");
+    assert_int_equal(node_config_parse("", "/h", &cfg, &err), 0);
+    assert_string_equal(cfg.store_backend, "sqlite");
+    assert_string_equal(cfg.store_path, "/h/kizuna.db");
+    assert_string_equal(cfg.audit_path, "/h/audit.db");
+    assert_int_equal(node_config_parse("[store]\nbackend = postgresql\ndsn = host=db dbname=k\n",
+                                       "/h", &cfg, &err),
+                     0);
+    assert_string_equal(cfg.store_path, "host=db dbname=k");
+    assert_string_equal(cfg.audit_path, "host=db dbname=k");
+    /* from the environment, so that the password need not sit in the file */
+    setenv("KIZUNA_DSN", "host=db dbname=k password=p", 1);
+    assert_int_equal(node_config_parse("[store]\nbackend = postgresql\n", "/h", &cfg, &err), 0);
+    assert_string_equal(cfg.store_path, "host=db dbname=k password=p");
+    assert_string_equal(cfg.store_dsn, "");
+    /* KIZUNA_DSN means nothing to a SQLite node */
+    assert_int_equal(node_config_parse("", "/h", &cfg, &err), 0);
+    assert_string_equal(cfg.store_path, "/h/kizuna.db");
+    unsetenv("KIZUNA_DSN");
+}
+
+static void test_store_refused(void **state)
+{
+    static const struct {
+        const char *text, *env, *message;
+    } cases[] = {
+            {"[store]\nbackend = postgresql\n", NULL, "needs store.dsn or KIZUNA_DSN"},
+            {"[store]\nbackend = postgresql\n", "", "needs store.dsn or KIZUNA_DSN"},
+            {"[store]\ndsn = host=db\n", NULL, "store.dsn: only for backend = postgresql"},
+            {"[store]\nbackend = postgres\n", NULL, "\"postgres\" is not sqlite or postgresql"},
+            {"[store]\nbackend = postgresql\ndsn = host=a\n", "host=b",
+             "store.dsn and KIZUNA_DSN are both set and differ"},
+    };
+    struct node_config cfg;
+    struct kz_error err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (cases[i].env)
+            setenv("KIZUNA_DSN", cases[i].env, 1);
+        else
+            unsetenv("KIZUNA_DSN");
+        kz_error_clear(&err);
+        if (node_config_parse(cases[i].text, "/h", &cfg, &err) == 0)
+            fail_msg("case %zu was accepted", i);
+        if (!strstr(err.text, cases[i].message))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err.text, cases[i].message);
+    }
+    unsetenv("KIZUNA_DSN");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +249,8 @@ int main(void)
             cmocka_unit_test(test_wildcard_is_the_host_name),
             cmocka_unit_test(test_configured_wins),
             cmocka_unit_test(test_diff),
+            cmocka_unit_test(test_store_location),
+            cmocka_unit_test(test_store_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
