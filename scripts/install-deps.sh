@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs every package kizuna needs to build, test and benchmark, from
 # Debian 12's archive (postgresql: the PostgreSQL store backend's tests
-# start a throw-away server, tests/pglib.sh). Does nothing when they are all there already.
+# start a throw-away server, tests/pglib.sh; nginx: the scale-out tests put it in front of two
+# servers, tests/e2e/scaleout.py). Does nothing when they are all there already.
 #   scripts/install-deps.sh          build and test dependencies
 #   scripts/install-deps.sh --bench  also the tools the benchmarks compare with
 set -eu
@@ -10,8 +11,9 @@ BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev llvm
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
 libsodium-dev libpcre2-dev libinih-dev libcmocka-dev libgnutls28-dev zlib1g-dev
 libidn2-dev libpsl-dev libunistring-dev unicode-data bzip2
-publicsuffix python3 curl ca-certificates sqlite3 clang-format postgresql"
-BENCH="nginx-light wrk ripgrep hyperfine time"
+publicsuffix python3 curl ca-certificates sqlite3 clang-format postgresql
+nginx-light"
+BENCH="wrk ripgrep hyperfine time"
 
 # /dev/null as a plain file (left by an earlier install) breaks every
 # `>/dev/null` below: put it back first when we can, and again after installing.

@@ -7,7 +7,9 @@ expectations come from the OASIS TAXII 2.1 specification and kizuna's
 documented contract (docs/internals/taxii-spec-notes.md).
 
 Environment (set by CTest): KIZUNA (the binary), KZ_TEST_DATA (tests/data),
-KZ_SOURCE_DIR (the repository root).
+KZ_SOURCE_DIR (the repository root). With KZ_E2E_SCALEOUT=1 each node is the
+deployment of docs/DEPLOYMENT.md instead: two servers over one PostgreSQL
+behind nginx (tests/e2e/scaleout.py), and its port is nginx's.
 """
 
 import base64
@@ -29,6 +31,8 @@ import time
 import unittest
 import urllib.parse
 import uuid
+
+import scaleout
 
 KIZUNA = os.environ.get("KIZUNA", "")
 TEST_DATA = os.environ.get("KZ_TEST_DATA", "")
@@ -407,6 +411,7 @@ class Node:
         self.tls = False
         self.stderr_path = os.path.join(self.scratch, "serve.stderr")
         self.admin_token = None
+        self.front = scaleout.Front(self) if scaleout.enabled() else None
 
     # --- CLI
     def run(self, *args, check=True, timeout=120, input=None):
@@ -423,7 +428,10 @@ class Node:
         return self.run(*args, **kw).stdout.decode().strip()
 
     def init(self, node_name="e2e-node"):
-        tok = self.out("init", "--node-name", node_name)
+        store = ()
+        if self.front:
+            store = ("--store", "postgresql", "--dsn", scaleout.new_database())
+        tok = self.out("init", "--node-name", node_name, *store)
         tok = tok.splitlines()[-1].strip() if tok else tok
         if not TOKEN_RE.match(tok):
             raise CLIError("init printed no token: %r" % tok)
@@ -493,6 +501,8 @@ class Node:
         return os.path.join(self.home, "kizuna.log")
 
     def start(self, tls=False, listen_host="127.0.0.1", extra=(), wait=True, port=None):
+        if self.front:
+            return self._start_scaled_out(tls, extra, wait, port)
         self.port = port or free_port()
         self.tls = tls
         args = [KIZUNA, "--home", self.home, "serve", "--listen",
@@ -502,6 +512,28 @@ class Node:
         args += list(extra)
         self._stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        if wait:
+            self.wait_ready()
+        return self.proc
+
+    def _start_scaled_out(self, tls, extra, wait, port):
+        """Two servers speaking TLS (as off loopback), nginx in front on port."""
+        f = self.front
+        f.copy_home()
+        f.port_a, f.port_b = free_port(), free_port()
+        tls_args = ["--tls-cert", self.cert, "--tls-key", self.key]
+        self._stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen(
+            [KIZUNA, "--home", self.home, "serve", "--listen", "127.0.0.1:%d" % f.port_a]
+            + tls_args + list(extra), stdout=subprocess.DEVNULL, stderr=self._stderr)
+        f.proc_b = subprocess.Popen(
+            [KIZUNA, "--home", f.home_b, "serve", "--listen", "127.0.0.1:%d" % f.port_b]
+            + tls_args + list(extra), stdout=subprocess.DEVNULL, stderr=self._stderr)
+        scaleout.wait_port(f.port_a, self.proc, "kizuna serve (a)")
+        scaleout.wait_port(f.port_b, f.proc_b, "kizuna serve (b)")
+        self.port = port or free_port()
+        self.tls = tls
+        f.start_nginx(self.port, tls)
         if wait:
             self.wait_ready()
         return self.proc
@@ -542,8 +574,9 @@ class Node:
 
     def stop(self, timeout=20.0):
         """SIGTERM; returns the exit status (None if it had to be killed)."""
+        rc_front = self.front.stop(timeout) if self.front else 0
         if self.proc is None:
-            return 0
+            return rc_front
         p, self.proc = self.proc, None
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
@@ -555,9 +588,11 @@ class Node:
                 self._stderr.close()
                 return None
         self._stderr.close()
-        return p.returncode
+        return p.returncode if rc_front == 0 else rc_front
 
     def cleanup(self):
+        if self.front:
+            self.front.stop(5)
         if self.proc is not None:
             try:
                 self.proc.kill()
