@@ -74,6 +74,7 @@ int cmd_node(struct cli *cli, int argc, char **argv);
 int cmd_match(struct cli *cli, int argc, char **argv);
 int cmd_warninglist(struct cli *cli, int argc, char **argv);
 int cmd_apply(struct cli *cli, int argc, char **argv);
+int cmd_store(struct cli *cli, int argc, char **argv);
 
 /* The warninglists imported into the node (NULL when none); the caller
  * frees the set. */

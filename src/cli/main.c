@@ -46,6 +46,7 @@ static const struct command commands[] = {
         {"node", cmd_node, "the node's public key"},
         {"match", cmd_match, "scan logs for the indicators one may see"},
         {"warninglist", cmd_warninglist, "import and list MISP warninglists"},
+        {"store", cmd_store, "bring the store's schema up to date (store migrate)"},
         {"apply", cmd_apply, "make the node's accounts and collections match a file"},
         {NULL, NULL, NULL},
 };

@@ -111,6 +111,11 @@ int store_data_version(struct store *s, uint64_t *v, struct kz_error *err)
     return s->be->data_version(s->b, v, err);
 }
 
+int store_schema_version(struct store *s, int *have, int *known, struct kz_error *err)
+{
+    return s->be->schema_version(s->b, have, known, err);
+}
+
 void store_defer_checkpoints(struct store *s, int on)
 {
     s->be->defer_checkpoints(s->b, on);

@@ -54,6 +54,11 @@ const char *store_backend_name(const struct store *s);
  * when this changes. Commits made through s itself do not change it. */
 int store_data_version(struct store *s, uint64_t *v, struct kz_error *err);
 
+/* The version of the store's schema (*have) and the newest this build of
+ * kizuna knows (*known). Opening a store brings its schema up to date, so
+ * the two are equal for a store this build opened. */
+int store_schema_version(struct store *s, int *have, int *known, struct kz_error *err);
+
 /* Leaves folding the write-ahead log back into the database to whoever
  * calls store_checkpoint, instead of doing it inside commits: kizuna
  * serve's connections (its main thread checkpoints every second, off the

@@ -153,6 +153,8 @@ struct store_backend {
     void *(*open_audit)(const char *location, int create, struct kz_error *err);
     void (*close)(void *b);
     int (*data_version)(void *b, uint64_t *v, struct kz_error *err);
+    /* the schema's version in the store, and the newest this build knows */
+    int (*schema_version)(void *b, int *have, int *known, struct kz_error *err);
     void (*defer_checkpoints)(void *b, int on);
     void (*set_cache_kib)(void *b, int kib);
     int (*checkpoint)(void *b, int truncate, struct kz_error *err);

@@ -174,4 +174,12 @@ assert len(rows) >= 3 and len(starts) == 1, (starts, rows)
 run 0 "$KIZUNA" --home "$J" collection list
 head -1 "$SCRATCH/out" | grep -q '^ID  ' || fail "collection list lost its header"
 
+# store migrate: the schema brought up to date and named; mistakes are usage errors
+run 0 "$KIZUNA" --home "$J" store migrate
+expect_out "store: sqlite schema at version"
+run 2 "$KIZUNA" --home "$J" store migrate now
+expect_err 'unexpected argument "now"'
+run 2 "$KIZUNA" --home "$J" store vacuum
+expect_err 'unknown subcommand "vacuum"'
+
 finish

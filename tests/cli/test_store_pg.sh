@@ -43,6 +43,9 @@ expect_out "admin"
 run 0 "$KIZUNA" --home "$SCRATCH/a" org list
 expect_out "local"
 
+run 0 "$KIZUNA" --home "$SCRATCH/a" store migrate
+expect_out "store: postgresql schema at version"
+
 # a second server of the same node copies the home; init over the same
 # database is refused and leaves nothing
 run 2 "$KIZUNA" --home "$SCRATCH/b" init --store postgresql --dsn "$DSN password=$PW"

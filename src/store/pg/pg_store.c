@@ -385,6 +385,12 @@ static int schema_version(struct pg_store *s, int *v, struct kz_error *err)
     return rc;
 }
 
+static int pg_schema_version(void *b, int *have, int *known, struct kz_error *err)
+{
+    *known = SCHEMA_VERSION;
+    return schema_version(b, have, err);
+}
+
 /* Applies what migrations[] holds past the schema's version, in one
  * transaction under the migration lock: a second server starting at the
  * same time waits for the first and then finds nothing to do. */
@@ -599,6 +605,7 @@ const struct store_backend store_pg_backend = {
         .open_audit = pg_open_audit,
         .close = pg_close,
         .data_version = pg_data_version,
+        .schema_version = pg_schema_version,
         .defer_checkpoints = pg_defer_checkpoints,
         .set_cache_kib = pg_set_cache_kib,
         .checkpoint = pg_checkpoint,

@@ -321,6 +321,12 @@ static int user_version(struct sqlite_store *s, int *v, struct kz_error *err)
                    "store: reading the schema version");
 }
 
+static int sqlite_schema_version(void *b, int *have, int *known, struct kz_error *err)
+{
+    *known = SCHEMA_VERSION;
+    return user_version(b, have, err);
+}
+
 static int migrate(struct sqlite_store *s, struct kz_error *err)
 {
     int v = 0;
@@ -626,6 +632,7 @@ const struct store_backend store_sqlite_backend = {
         .open_audit = sqlite_open_audit,
         .close = sqlite_close,
         .data_version = sqlite_data_version,
+        .schema_version = sqlite_schema_version,
         .defer_checkpoints = sqlite_defer_checkpoints,
         .set_cache_kib = sqlite_set_cache_kib,
         .checkpoint = sqlite_checkpoint,
