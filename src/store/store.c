@@ -111,6 +111,12 @@ int store_data_version(struct store *s, uint64_t *v, struct kz_error *err)
     return s->be->data_version(s->b, v, err);
 }
 
+const struct store_backend *store_backend_of(struct store *s, void **b)
+{
+    *b = s->b;
+    return s->be;
+}
+
 int store_schema_version(struct store *s, int *have, int *known, struct kz_error *err)
 {
     return s->be->schema_version(s->b, have, known, err);

@@ -15,6 +15,7 @@
 #include "store/store_accounts.h"
 #include "store/store_audit.h"
 #include "store/store_blobs.h"
+#include "store/store_copy_tables.h"
 #include "store/store_grants.h"
 #include "store/store_objects.h"
 #include "store/store_peers.h"
@@ -142,6 +143,32 @@ struct store_audit_ops {
                       struct kz_error *err);
 };
 
+/* Copying whole tables between stores (store_copy.h), in the agreed shape
+ * of store_copy_tables.h. rows calls fn for each row of t in t->order (for
+ * the objects table: of one collection, dated after `after`); put writes
+ * one row inside the caller's transaction, over a row with the same
+ * primary key (counters and audit heads keep the larger value), and
+ * returns 1 when it changed something, 0 when not; last_added is the newest date
+ * added of a collection (0: none); finish rebuilds what the backend
+ * derives from the copied tables. snapshot(on) opens (closes) one read
+ * transaction that every rows call then reads from; begin, commit and
+ * rollback are the destination's write transactions around puts (plain
+ * ones: what a backend derives as objects are put, finish does once). */
+typedef int (*store_copy_row_fn)(void *ctx, const struct copy_value *row, struct kz_error *err);
+struct store_copy_ops {
+    int (*snapshot)(void *b, int on, struct kz_error *err);
+    int (*begin)(void *b, struct kz_error *err);
+    int (*commit)(void *b, struct kz_error *err);
+    void (*rollback)(void *b);
+    int (*rows)(void *b, const struct copy_table *t, int64_t collection, int64_t after,
+                store_copy_row_fn fn, void *ctx, struct kz_error *err);
+    int (*put)(void *b, const struct copy_table *t, const struct copy_value *row,
+               struct kz_error *err);
+    int (*count)(void *b, const struct copy_table *t, uint64_t *n, struct kz_error *err);
+    int (*last_added)(void *b, int64_t collection, int64_t *added, struct kz_error *err);
+    int (*finish)(void *b, struct kz_error *err);
+};
+
 /* What every backend provides: its name, opening and closing a connection,
  * transactions and checkpoints, and one table per concern. b is the
  * backend's own handle, as returned by open. */
@@ -170,7 +197,12 @@ struct store_backend {
     const struct store_peers_ops *peers;
     const struct store_blobs_ops *blobs;
     const struct store_audit_ops *audit;
+    const struct store_copy_ops *copy;
 };
+
+/* The backend and its handle behind a store (for store/'s own modules,
+ * such as copy.c, that drive a backend's tables directly). */
+const struct store_backend *store_backend_of(struct store *s, void **b);
 
 extern const struct store_backend store_sqlite_backend;
 #ifdef KZ_WITH_POSTGRESQL

@@ -127,6 +127,7 @@ int sqlite_objects_drop(struct sqlite_store *s, int64_t collection, struct kz_er
 
 /* --- each concern's table --------------------------------------------------- */
 
+extern const struct store_copy_ops sqlite_copy_ops;
 extern const struct store_objects_ops sqlite_objects_ops;
 extern const struct store_accounts_ops sqlite_accounts_ops;
 extern const struct store_grants_ops sqlite_grants_ops;

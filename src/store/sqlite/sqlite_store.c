@@ -648,4 +648,5 @@ const struct store_backend store_sqlite_backend = {
         .peers = &sqlite_peers_ops,
         .blobs = &sqlite_blobs_ops,
         .audit = &sqlite_audit_ops,
+        .copy = &sqlite_copy_ops,
 };
