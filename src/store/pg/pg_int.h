@@ -24,7 +24,7 @@ struct pg_stmt {
 
 /* Statements one connection can hold prepared: every pg_stmt of every
  * concern (a fixed set) fits. */
-#define PG_MAX_STMTS 64
+#define PG_MAX_STMTS 128
 
 struct pg_store {
     PGconn *conn;
