@@ -24,7 +24,7 @@ struct pg_stmt {
 
 /* Statements one connection can hold prepared: every pg_stmt of every
  * concern (a fixed set) fits. */
-#define PG_MAX_STMTS 64
+#define PG_MAX_STMTS 128
 
 struct pg_store {
     PGconn *conn;
@@ -32,6 +32,13 @@ struct pg_store {
     const struct pg_stmt *prepared[PG_MAX_STMTS]; /* slot i is prepared as "kz<i>" */
     int nprepared;
     uint64_t data_version;
+    /* objects.c: the transaction holds the objects' clock row (see
+     * pg_objects_lock), the last date added it handed out, and the
+     * listing statements prepared per filter shape */
+    int objects_locked;
+    int objects_added;
+    int64_t last_added;
+    struct pg_shapes *shapes;
 };
 
 /* The parameters of one statement; text values point at the caller's
@@ -88,6 +95,18 @@ int pg_col_bytea_dup(const PGresult *r, int row, int col, char **out, size_t *le
 /* What a concern not yet carried over to PostgreSQL answers: a clear
  * failure, never a silent success. */
 int pg_not_yet(struct kz_error *err, const char *what);
+
+/* The objects' hooks into the connection's life (objects.c): a new
+ * transaction holds no lock yet; a commit first records the last date
+ * added; a step rolled back may have released the clock's lock; closing
+ * frees the prepared listings. */
+void pg_objects_begin(struct pg_store *s);
+int pg_objects_commit(struct pg_store *s, struct kz_error *err);
+void pg_objects_step_rollback(struct pg_store *s);
+void pg_objects_close(struct pg_store *s);
+/* Removes a collection's object versions with their recipient and
+ * reference rows, inside an open transaction (remove.c). */
+int pg_objects_drop(struct pg_store *s, int64_t collection, struct kz_error *err);
 
 /* --- each concern's table --------------------------------------------------- */
 
