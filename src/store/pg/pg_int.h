@@ -39,6 +39,8 @@ struct pg_store {
     int objects_added;
     int64_t last_added;
     struct pg_shapes *shapes;
+    /* copy.c: which tables' INSERTs are prepared (bit i: copy_tables[i]) */
+    uint64_t copy_prepared;
 };
 
 /* The parameters of one statement; text values point at the caller's
@@ -110,6 +112,7 @@ int pg_objects_drop(struct pg_store *s, int64_t collection, struct kz_error *err
 
 /* --- each concern's table --------------------------------------------------- */
 
+extern const struct store_copy_ops pg_copy_ops;
 extern const struct store_objects_ops pg_objects_ops;
 extern const struct store_accounts_ops pg_accounts_ops;
 extern const struct store_grants_ops pg_grants_ops;

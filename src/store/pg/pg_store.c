@@ -669,4 +669,5 @@ const struct store_backend store_pg_backend = {
         .peers = &pg_peers_ops,
         .blobs = &pg_blobs_ops,
         .audit = &pg_audit_ops,
+        .copy = &pg_copy_ops,
 };
