@@ -32,11 +32,12 @@ struct pg_store {
     const struct pg_stmt *prepared[PG_MAX_STMTS]; /* slot i is prepared as "kz<i>" */
     int nprepared;
     uint64_t data_version;
+    int tx_own; /* pg_tx_open began the transaction (else a savepoint) */
 };
 
 /* The parameters of one statement; text values point at the caller's
  * memory, which must outlive the run. */
-#define PG_MAX_PARAMS 8
+#define PG_MAX_PARAMS 12
 struct pg_params {
     int n;
     const char *v[PG_MAX_PARAMS];
@@ -84,6 +85,14 @@ void pg_col_bytea(const PGresult *r, int row, int col, unsigned char *out, size_
 /* A bytea column as a new NUL-terminated buffer (the caller frees). */
 int pg_col_bytea_dup(const PGresult *r, int row, int col, char **out, size_t *len,
                      struct kz_error *err);
+
+/* A change of several statements that lands whole: a transaction of its
+ * own, or, inside the caller's open transaction, a savepoint of it, so that
+ * a failure undoes this change alone and the caller's commit or rollback
+ * decides the rest. pg_tx_abort accepts a failed open. */
+int pg_tx_open(struct pg_store *s, struct kz_error *err, const char *what);
+int pg_tx_close(struct pg_store *s, struct kz_error *err, const char *what);
+void pg_tx_abort(struct pg_store *s);
 
 /* What a concern not yet carried over to PostgreSQL answers: a clear
  * failure, never a silent success. */
