@@ -1757,6 +1757,90 @@ static void test_pg_bad_text(void **state)
     assert_int_equal(err.code, KZ_EINVALID);
 }
 
+/* s's data version, which must differ from `from` at once: the commit
+ * that moved it has returned on the other connection, and the next request
+ * of a server reads the version once, without waiting. */
+static uint64_t version_moved(struct store *s, uint64_t from)
+{
+    struct kz_error err;
+    uint64_t v = from;
+
+    if (store_data_version(s, &v, &err) < 0)
+        fail_msg("data version: %s", err.text);
+    if (v == from)
+        fail_msg("the data version did not move with the other connection's commit");
+    return v;
+}
+
+/* Several servers over one database: a commit through one connection moves
+ * every other connection's data version (LISTEN/NOTIFY) from the moment
+ * the commit returns, so their caches go; a connection's own commits and
+ * mere reads do not move its own. A token revoked through one is refused
+ * through the other. Run several times over, as the race it rules out
+ * (a notification still on its way) would show only now and then. */
+static void test_pg_data_version(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct kz_error err;
+    struct store *b;
+    struct store_org o = {.name = "first"}, found;
+    struct store_user u = {.name = "ana", .role = "reader"};
+    struct store_token t = {.token_id = "0123456789abcdef"};
+    uint64_t va, vb, v;
+
+    b = store_open("postgresql", f->location, 0, &err);
+    assert_non_null(b);
+    for (int i = 0; i < 50; i++) {
+        struct store_org x;
+        memset(&x, 0, sizeof(x));
+        snprintf(x.name, sizeof(x.name), "org-%d", i);
+        snprintf(x.identity, sizeof(x.identity), "identity--x%d", i);
+        assert_int_equal(store_data_version(b, &vb, &err), 0);
+        assert_int_equal(store_org_add(f->s, &x, &err), 0);
+        version_moved(b, vb);
+    }
+    assert_int_equal(store_data_version(f->s, &va, &err), 0);
+    assert_int_equal(store_data_version(b, &vb, &err), 0);
+    /* nobody writes, reads included: the version stands */
+    assert_int_equal(store_org_find(b, "first", &found, &err), -1);
+    assert_int_equal(store_data_version(b, &v, &err), 0);
+    assert_int_equal(v, vb);
+
+    /* a write outside a transaction, through the other connection */
+    assert_int_equal(store_org_add(f->s, &o, &err), 0);
+    vb = version_moved(b, vb);
+    assert_int_equal(store_org_find(b, "first", &found, &err), 0);
+
+    /* a transaction: announced at its commit */
+    u.org = o.key;
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_user_add(f->s, &u, &err), 0);
+    t.user = u.key;
+    memset(t.hash, 1, sizeof(t.hash));
+    assert_int_equal(store_token_add(f->s, &t, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    vb = version_moved(b, vb);
+    assert_int_equal(store_token_find(b, t.token_id, &t, &err), 0);
+    assert_int_equal(t.revoked_us, 0);
+
+    /* the other way: b's commit moves f's version, not b's own */
+    assert_int_equal(store_data_version(f->s, &v, &err), 0);
+    assert_int_equal(v, va); /* f's own commits did not move it */
+    snprintf(o.name, sizeof(o.name), "second");
+    snprintf(o.identity, sizeof(o.identity), "identity--2");
+    assert_int_equal(store_org_add(b, &o, &err), 0);
+    va = version_moved(f->s, va);
+    assert_int_equal(store_data_version(b, &v, &err), 0);
+    assert_int_equal(v, vb);
+
+    /* a revocation through f: b's next check sees it */
+    assert_int_equal(store_token_revoke(f->s, t.token_id, &err), 0);
+    vb = version_moved(b, vb);
+    assert_int_equal(store_token_find(b, t.token_id, &t, &err), 0);
+    assert_true(t.revoked_us > 0);
+    store_close(b);
+}
+
 /* The cases of the concerns every backend implements, on one backend. */
 #define BOTH_BACKENDS(su, td)                                                                      \
     cmocka_unit_test_setup_teardown(test_accounts, su, td),                                        \
@@ -1793,6 +1877,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_pg_not_yet_fails_closed, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_bad_dsn, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_bad_text, setup_pg, teardown),
+            cmocka_unit_test_setup_teardown(test_pg_data_version, setup_pg, teardown),
     };
     int failed;
 

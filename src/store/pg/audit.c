@@ -6,7 +6,9 @@
  * servers append to one log: each append locks the head row (SELECT ... FOR
  * UPDATE; the row exists from the schema's creation on), so a second
  * appender waits for the first to commit and then chains to its rows: one
- * chain, never a fork.
+ * chain, never a fork. The log's writes are not announced on PG_CHANNEL
+ * (pg_data_version): nothing a server caches depends on them, and every
+ * read request appends.
  */
 #include "store/pg/pg_int.h"
 
@@ -80,7 +82,7 @@ static int pg_audit_append(void *b, struct store_audit *rows, size_t n, store_au
 
     if (n == 0)
         return 0;
-    if (pg_tx_open(s, err, what) < 0)
+    if (pg_tx_open(s, 0, err, what) < 0)
         goto fail;
     /* without durable the commit returns once PostgreSQL has it, before
      * its disk does: it survives kizuna's crash, not the database's */
@@ -154,7 +156,7 @@ static int pg_audit_get(void *b, int64_t seq, struct store_audit *out, struct kz
     return found ? 0 : kz_error_set(err, KZ_ENOTFOUND, "no audit row %lld", (long long)seq);
 }
 
-/* The witness only moves forward. */
+/* The witness only moves forward; not announced, like the log. */
 static int pg_audit_witness(void *b, int64_t seq, const unsigned char *hash,
                             const unsigned char *mac, struct kz_error *err)
 {
@@ -162,7 +164,7 @@ static int pg_audit_witness(void *b, int64_t seq, const unsigned char *hash,
     struct pg_store *s = b;
     struct pg_params p;
 
-    if (pg_tx_open(s, err, what) < 0)
+    if (pg_tx_open(s, 0, err, what) < 0)
         goto fail;
     pg_params_init(&p);
     pg_param_int(&p, seq);

@@ -164,7 +164,7 @@ static int pg_peer_add(void *b, struct store_peer *peer, const int64_t *communit
     PGresult *r;
     char msg[KZ_MAX_NAME + 64];
 
-    if (pg_tx_open(s, err, what) < 0)
+    if (pg_tx_open(s, 1, err, what) < 0)
         goto fail;
     pg_params_init(&p);
     pg_param_text(&p, peer->name);
@@ -248,7 +248,7 @@ static int pg_peer_update(void *b, const struct store_peer *peer, const int64_t 
     struct pg_params p;
     uint64_t changed = 0;
 
-    if (pg_tx_open(s, err, what) < 0)
+    if (pg_tx_open(s, 1, err, what) < 0)
         goto fail;
     pg_params_init(&p);
     pg_param_int(&p, peer->key);

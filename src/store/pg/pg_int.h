@@ -32,7 +32,8 @@ struct pg_store {
     const struct pg_stmt *prepared[PG_MAX_STMTS]; /* slot i is prepared as "kz<i>" */
     int nprepared;
     uint64_t data_version;
-    int tx_own; /* pg_tx_open began the transaction (else a savepoint) */
+    int tx_own;    /* pg_tx_open began the transaction (else a savepoint) */
+    int listening; /* LISTEN done: notifications move data_version */
 };
 
 /* The parameters of one statement; text values point at the caller's
@@ -86,11 +87,16 @@ void pg_col_bytea(const PGresult *r, int row, int col, unsigned char *out, size_
 int pg_col_bytea_dup(const PGresult *r, int row, int col, char **out, size_t *len,
                      struct kz_error *err);
 
+/* The channel every transaction that may change what servers cache
+ * notifies (pg_data_version); the audit log's writes do not. */
+#define PG_CHANNEL "kizuna"
+
 /* A change of several statements that lands whole: a transaction of its
- * own, or, inside the caller's open transaction, a savepoint of it, so that
- * a failure undoes this change alone and the caller's commit or rollback
- * decides the rest. pg_tx_abort accepts a failed open. */
-int pg_tx_open(struct pg_store *s, struct kz_error *err, const char *what);
+ * own (announced on PG_CHANNEL when announce is set), or, inside the
+ * caller's open transaction, a savepoint of it, so that a failure undoes
+ * this change alone and the caller's commit or rollback decides the rest.
+ * pg_tx_abort accepts a failed open. */
+int pg_tx_open(struct pg_store *s, int announce, struct kz_error *err, const char *what);
 int pg_tx_close(struct pg_store *s, struct kz_error *err, const char *what);
 void pg_tx_abort(struct pg_store *s);
 

@@ -352,8 +352,40 @@ static int prepared_name(struct pg_store *s, const struct pg_stmt *st, const str
     return rc;
 }
 
+/* A statement that only reads (what other servers cache cannot change). */
+static int reads_only(const struct pg_stmt *st)
+{
+    return strncmp(st->sql, "SELECT ", 7) == 0 && !strstr(st->sql, " FOR UPDATE");
+}
+
+static PGresult *run(struct pg_store *s, const struct pg_stmt *st, const struct pg_params *p,
+                     const char *exists_msg, struct kz_error *err, const char *what);
+
+/* A write outside a transaction is a transaction of its own that notifies
+ * PG_CHANNEL, like every other (pg_begin): other servers learn of it at
+ * its commit. Reads run as they are. */
 PGresult *pg_run(struct pg_store *s, const struct pg_stmt *st, const struct pg_params *p,
                  const char *exists_msg, struct kz_error *err, const char *what)
+{
+    PGresult *r;
+    struct kz_error ignored;
+
+    if (s->in_tx || reads_only(st))
+        return run(s, st, p, exists_msg, err, what);
+    if (pg_exec(s, "BEGIN; NOTIFY " PG_CHANNEL, err, what) < 0)
+        return NULL;
+    r = run(s, st, p, exists_msg, err, what);
+    if (r && pg_exec(s, "COMMIT", err, what) < 0) {
+        PQclear(r);
+        r = NULL;
+    }
+    if (!r)
+        pg_exec(s, "ROLLBACK", &ignored, what);
+    return r;
+}
+
+static PGresult *run(struct pg_store *s, const struct pg_stmt *st, const struct pg_params *p,
+                     const char *exists_msg, struct kz_error *err, const char *what)
 {
     static const struct pg_params none;
     char name[16];
@@ -559,15 +591,53 @@ static void *pg_open_audit(const char *location, int create, struct kz_error *er
     return pg_open(location, create, err);
 }
 
-/* Other servers' commits are not yet announced to this one (LISTEN/NOTIFY
- * is to come): a version that changes on every call tells callers to keep
- * no cache, which is slower but never stale. */
+/* Every transaction that may change what a server caches notifies
+ * PG_CHANNEL (pg_begin, pg_run, pg_tx_open); PostgreSQL delivers the
+ * notification to every listening connection when, and only when, that
+ * transaction commits, and folds the notifications of one transaction into
+ * one. The first call LISTENs (only connections that ask for the version
+ * listen, so no other piles notifications up unread) and starts a new
+ * version. Every later one sends an empty query and reads what came back:
+ * the committing server signals the listeners before its client hears
+ * "committed", and a listener's server sends what it was signalled before
+ * it answers any query, so a commit acknowledged anywhere before this call
+ * is seen by it (without the round trip a request arriving within a
+ * millisecond of the commit could still be answered from a cache). That
+ * is one round trip and no work on the server: no counter row that every
+ * writer would have to lock. A connection's own commits do not count, as
+ * with SQLite's data_version. */
 static int pg_data_version(void *b, uint64_t *v, struct kz_error *err)
 {
+    static const char what[] = "store: reading the data version";
     struct pg_store *s = b;
+    PGnotify *n;
+    PGresult *r;
+    int mine = PQbackendPID(s->conn), moved = 0;
 
-    (void)err;
-    *v = ++s->data_version;
+    if (s->in_tx)
+        return kz_error_set(err, KZ_EINTERNAL, "%s inside a transaction", what);
+    if (!s->listening) {
+        if (pg_exec(s, "LISTEN " PG_CHANNEL, err, what) < 0)
+            return -1;
+        s->listening = 1;
+        moved = 1;
+    } else {
+        r = PQexec(s->conn, "");
+        if (!r || PQresultStatus(r) != PGRES_EMPTY_QUERY) {
+            pg_fail(s, r, err, what);
+            PQclear(r);
+            return -1;
+        }
+        PQclear(r);
+    }
+    while ((n = PQnotifies(s->conn)) != NULL) {
+        if (n->be_pid != mine)
+            moved = 1;
+        PQfreemem(n);
+    }
+    if (moved)
+        s->data_version++;
+    *v = s->data_version;
     return 0;
 }
 
@@ -599,7 +669,8 @@ static int pg_begin(void *b, struct kz_error *err)
 
     if (s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: transaction already open");
-    if (pg_exec(s, "BEGIN", err, "store: beginning a transaction") < 0)
+    /* announced to the other servers when it commits (pg_data_version) */
+    if (pg_exec(s, "BEGIN; NOTIFY " PG_CHANNEL, err, "store: beginning a transaction") < 0)
         return -1;
     s->in_tx = 1;
     return 0;
@@ -652,12 +723,12 @@ static int pg_step(void *b, enum store_step what, struct kz_error *err)
                    "store: undoing a step");
 }
 
-int pg_tx_open(struct pg_store *s, struct kz_error *err, const char *what)
+int pg_tx_open(struct pg_store *s, int announce, struct kz_error *err, const char *what)
 {
     s->tx_own = !s->in_tx;
     if (!s->tx_own)
         return pg_exec(s, "SAVEPOINT kz_change", err, what);
-    if (pg_exec(s, "BEGIN", err, what) < 0) {
+    if (pg_exec(s, announce ? "BEGIN; NOTIFY " PG_CHANNEL : "BEGIN", err, what) < 0) {
         s->tx_own = 0;
         return -1;
     }
