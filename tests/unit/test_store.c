@@ -29,6 +29,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef KZ_WITH_POSTGRESQL
 #include <libpq-fe.h>
@@ -47,6 +48,7 @@
 #include "store/store_remove.h"
 #include "store/store_status.h"
 #include "store_files.h"
+#include "util/kztime.h"
 
 struct fixture {
     char dir[64];
@@ -1648,6 +1650,66 @@ static void test_audit_concurrent(void **state)
         remove_store_files(path);
 }
 
+/* One handle at a time leads a task: a second is refused while the first
+ * holds it, and takes it once the first is closed, or once the process
+ * holding it dies without closing anything (its session, or its file
+ * descriptor, ends with it). Other names are led apart. */
+static void test_leader(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct kz_error err;
+    struct store *a, *b;
+    int ready[2], rc = 0;
+    char byte;
+    pid_t pid;
+    int64_t deadline;
+
+    a = store_open(f->backend, f->location, 0, &err);
+    b = store_open(f->backend, f->location, 0, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(store_leader_try(a, "sync", &err), 1);
+    assert_int_equal(store_leader_try(a, "sync", &err), 1); /* still */
+    assert_int_equal(store_leader_try(b, "sync", &err), 0);
+    assert_int_equal(store_leader_try(b, "other", &err), 1);
+    assert_int_equal(store_leader_try(b, "sync", &err), 0);
+    assert_int_equal(store_leader_try(b, "Sync!", &err), -1);
+    assert_int_equal(err.code, KZ_EINVALID);
+    store_close(a);
+    assert_int_equal(store_leader_try(b, "sync", &err), 1);
+    store_close(b);
+
+    /* a leader that dies: killed, nothing closed */
+    assert_int_equal(pipe(ready), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct store *c = store_open(f->backend, f->location, 0, &err);
+        close(ready[0]);
+        if (c && store_leader_try(c, "sync", &err) == 1 && write(ready[1], "y", 1) == 1)
+            for (;;)
+                pause();
+        _exit(1);
+    }
+    close(ready[1]);
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    close(ready[0]);
+    b = store_open(f->backend, f->location, 0, &err);
+    assert_non_null(b);
+    assert_int_equal(store_leader_try(b, "sync", &err), 0);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    /* the database notices the lost connection on its own time: a few
+     * seconds at most, as for a server taking over */
+    deadline = kz_mono_micros() + 5000000;
+    while (kz_mono_micros() < deadline && (rc = store_leader_try(b, "sync", &err)) == 0) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(rc, 1);
+    store_close(b);
+}
+
 /* --- PostgreSQL's own cases ------------------------------------------------ */
 
 struct opener {
@@ -1853,7 +1915,8 @@ static void test_pg_data_version(void **state)
             cmocka_unit_test_setup_teardown(test_peers_in_transaction, su, td),                    \
             cmocka_unit_test_setup_teardown(test_peers_lifecycle, su, td),                         \
             cmocka_unit_test_setup_teardown(test_audit_rows, su, td),                              \
-            cmocka_unit_test_setup_teardown(test_audit_concurrent, su, td)
+            cmocka_unit_test_setup_teardown(test_audit_concurrent, su, td),                        \
+            cmocka_unit_test_setup_teardown(test_leader, su, td)
 
 int main(void)
 {

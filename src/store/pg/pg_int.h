@@ -34,6 +34,8 @@ struct pg_store {
     uint64_t data_version;
     int tx_own;    /* pg_tx_open began the transaction (else a savepoint) */
     int listening; /* LISTEN done: notifications move data_version */
+    char leaders[STORE_LEADER_MAX][STORE_LEADER_NAME_MAX]; /* leader.c */
+    int nleaders;
 };
 
 /* The parameters of one statement; text values point at the caller's
@@ -99,6 +101,9 @@ int pg_col_bytea_dup(const PGresult *r, int row, int col, char **out, size_t *le
 int pg_tx_open(struct pg_store *s, int announce, struct kz_error *err, const char *what);
 int pg_tx_close(struct pg_store *s, struct kz_error *err, const char *what);
 void pg_tx_abort(struct pg_store *s);
+
+/* store_leader_try (leader.c). */
+int pg_leader_try(void *b, const char *name, struct kz_error *err);
 
 /* What a concern not yet carried over to PostgreSQL answers: a clear
  * failure, never a silent success. */

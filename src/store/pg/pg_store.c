@@ -777,6 +777,7 @@ const struct store_backend store_pg_backend = {
         .commit = pg_commit,
         .rollback = pg_rollback,
         .step = pg_step,
+        .leader_try = pg_leader_try,
         .objects = &pg_objects_ops,
         .accounts = &pg_accounts_ops,
         .grants = &pg_grants_ops,
