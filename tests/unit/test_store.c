@@ -1710,6 +1710,44 @@ static void test_leader(void **state)
     store_close(b);
 }
 
+/* A server's log in PostgreSQL: no journal (the location is a DSN, not a
+ * file to put one beside), so a read's row is committed before
+ * audit_record returns, and nothing is made in the working directory. */
+static void test_pg_audit_server_log(void **state)
+{
+    struct fixture *f = fixture(state);
+    char dir[64], cwd[512];
+    unsigned char key[AUDIT_KEY_BYTES];
+    struct audit_opts o = {.backend = "postgresql", .path = f->location, .background = 1};
+    struct audit_event e = {.user = "alice",
+                            .remote = "127.0.0.1",
+                            .action = "read",
+                            .detail = "a read, not durable"};
+    struct kz_error err;
+    struct audit_log *l;
+    struct store_audit got;
+    int64_t rows = 0;
+
+    memset(key, 3, sizeof(key));
+    snprintf(dir, sizeof(dir), "/tmp/kz-cwd-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(dir), 0);
+    l = audit_log_open(&o, key, &err);
+    if (!l) {
+        assert_int_equal(chdir(cwd), 0);
+        fail_msg("audit_log_open: %s", err.text);
+    }
+    assert_int_equal(audit_record(l, &e, &err), 0);
+    assert_int_equal(store_audit_get(f->s, 1, &got, &err), 0);
+    assert_string_equal(got.detail, "a read, not durable");
+    audit_log_close(l);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rmdir(dir), 0); /* empty: no journal was made */
+    assert_int_equal(audit_verify(f->s, NULL, key, &rows, &err), 0);
+    assert_int_equal(rows, 1);
+}
+
 /* --- PostgreSQL's own cases ------------------------------------------------ */
 
 struct opener {
@@ -1941,6 +1979,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_pg_bad_dsn, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_bad_text, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_data_version, setup_pg, teardown),
+            cmocka_unit_test_setup_teardown(test_pg_audit_server_log, setup_pg, teardown),
     };
     int failed;
 
