@@ -644,6 +644,14 @@ static int witness_check(struct audit_log *l, struct kz_error *err)
     return 0;
 }
 
+/* Whether the log's location is a file, beside which the journal goes.
+ * A log in PostgreSQL (a DSN, shared by several servers) has none: each
+ * read waits for its commit, shared with the reads around it. */
+static int log_is_file(const char *backend)
+{
+    return strcmp(backend, "sqlite") == 0;
+}
+
 struct audit_log *audit_log_open(const struct audit_opts *o,
                                  const unsigned char key[AUDIT_KEY_BYTES], struct kz_error *err)
 {
@@ -668,7 +676,7 @@ struct audit_log *audit_log_open(const struct audit_opts *o,
     l->store = store_open_audit(o->backend, o->path, 1, err);
     if (!l->store || store_audit_head(l->store, &l->head_seq, l->head_hash, l->head_mac, err) < 0 ||
         (l->witness_path[0] && witness_check(l, err) < 0) ||
-        journal_open(l, o->path, o->background, err) < 0) {
+        (log_is_file(o->backend) && journal_open(l, o->path, o->background, err) < 0)) {
         audit_log_close(l);
         return NULL;
     }

@@ -18,8 +18,17 @@
  * that holds it. A read is copied into a journal beside audit.db (a file
  * mapped shared) and not waited for: the operating system keeps it through
  * a crash of the process, and the next open of the log brings in what the
- * commits had not (audit.c, "the journal"). On the command line every row
- * is committed, synced, before audit_record returns.
+ * commits had not (audit.c, "the journal"). A log in PostgreSQL has no
+ * journal (its location is not a file, and servers share it): there a read
+ * waits for its commit too, which it shares with the reads around it. On
+ * the command line every row is committed, synced, before audit_record
+ * returns.
+ *
+ * Several servers may append to one log in PostgreSQL: the store chains
+ * each commit to the head under a lock (store_audit_append), so the log
+ * stays one chain. Its witness means something only in another database
+ * (audit_path another DSN than the store's): in the same one it is the
+ * log's own head.
  */
 #ifndef KZ_AUDIT_H
 #define KZ_AUDIT_H

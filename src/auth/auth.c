@@ -22,11 +22,13 @@ struct slot {
     unsigned char hash[STORE_TOKEN_HASH_LEN];
     int found; /* the id exists and is not revoked */
     int64_t checked_us;
+    uint64_t generation; /* the cache's when the check was loaded */
     struct auth_user user;
 };
 
 struct auth_cache {
     pthread_mutex_t lock;
+    uint64_t generation; /* auth_cache_invalidate moves it (under lock) */
     struct slot slots[AUTH_CACHE_SLOTS];
 };
 
@@ -59,6 +61,13 @@ void auth_cache_flush(struct auth_cache *c)
 {
     pthread_mutex_lock(&c->lock);
     sodium_memzero(c->slots, sizeof(c->slots));
+    pthread_mutex_unlock(&c->lock);
+}
+
+void auth_cache_invalidate(struct auth_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->generation++;
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -193,6 +202,7 @@ int auth_check(struct auth_cache *c, struct store *s, const char *authorization,
     char token[AUTH_TOKEN_MAX + 8], basic_user[KZ_MAX_NAME + 1], id[STORE_TOKEN_ID_LEN + 1];
     unsigned char hash[STORE_TOKEN_HASH_LEN];
     struct slot e;
+    uint64_t generation;
     unsigned k;
     int rc = -1, basic = 0;
 
@@ -210,10 +220,15 @@ int auth_check(struct auth_cache *c, struct store *s, const char *authorization,
     k = slot_of(id);
     pthread_mutex_lock(&c->lock);
     e = c->slots[k];
+    generation = c->generation;
     pthread_mutex_unlock(&c->lock);
-    if (strcmp(e.token_id, id) != 0 || kz_mono_micros() - e.checked_us > AUTH_CACHE_TTL_US) {
+    if (strcmp(e.token_id, id) != 0 || e.generation != generation ||
+        kz_mono_micros() - e.checked_us > AUTH_CACHE_TTL_US) {
         if (load(s, id, &e, err) < 0)
             goto out;
+        /* stamped with the generation read before loading: a check loaded
+         * while an invalidation happened is not trusted after it */
+        e.generation = generation;
         pthread_mutex_lock(&c->lock);
         c->slots[k] = e;
         pthread_mutex_unlock(&c->lock);

@@ -48,6 +48,12 @@ void auth_cache_free(struct auth_cache *c);
  * not a second later. */
 void auth_cache_flush(struct auth_cache *c);
 
+/* Makes every check cached so far stale, at the cost of a counter: called
+ * when the store's data version moves (another connection, process or
+ * server committed: perhaps a revocation), so that such a change holds from
+ * the next request on. */
+void auth_cache_invalidate(struct auth_cache *c);
+
 /* Checks an Authorization header value (NULL when absent). On success fills
  * *user and returns 0; otherwise -1 with err (KZ_EDENIED, a reason safe to
  * show: it never says whether the user or the token was wrong). */

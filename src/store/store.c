@@ -248,6 +248,17 @@ void store_step_rollback(struct store *s)
     whole(s)->step(s->b, STORE_STEP_ROLLBACK, &err);
 }
 
+int store_leader_try(struct store *s, const char *name, struct kz_error *err)
+{
+    size_t n = strlen(name);
+
+    /* a word the backends may put in a file name or hash as they are */
+    if (n == 0 || n >= STORE_LEADER_NAME_MAX ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+        return kz_error_set(err, KZ_EINVALID, "store: \"%s\" is not a leadership's name", name);
+    return whole(s)->leader_try(s->b, name, err);
+}
+
 int store_collection_add(struct store *s, struct store_collection *c, struct kz_error *err)
 {
     if (!c->alias[0])

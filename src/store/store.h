@@ -104,6 +104,19 @@ int store_step_begin(struct store *s, struct kz_error *err);
 int store_step_release(struct store *s, struct kz_error *err);
 void store_step_rollback(struct store *s);
 
+/* Leadership of a background task that must run on one server at a time
+ * when several share a store (name: a short word of [a-z0-9-], e.g.
+ * "sync"). Returns 1 when s holds it (taken now, or held since an earlier
+ * call, which checks it still is), 0 when another handle holds it, -1 with
+ * err on failure (s then holds nothing). It is held until s is closed or
+ * its process or connection dies; another handle's next try then takes
+ * it. PostgreSQL: a session advisory lock on s's connection; SQLite: an
+ * flock on a file beside the store (LOCATION-leader-NAME), so two servers
+ * on one home elect one as well. */
+int store_leader_try(struct store *s, const char *name, struct kz_error *err);
+#define STORE_LEADER_NAME_MAX 16 /* with the NUL */
+#define STORE_LEADER_MAX      4  /* names one handle may lead */
+
 /* The callbacks of every listing (store_*_each, store_peer_links) answer 0
  * to go on, STORE_STOP to end the listing early (a success: "found it"), or
  * -1 for a failure they have described in their own context, which the

@@ -189,6 +189,8 @@ struct store_backend {
     int (*commit)(void *b, struct kz_error *err);
     void (*rollback)(void *b);
     int (*step)(void *b, enum store_step what, struct kz_error *err);
+    /* store_leader_try, name checked */
+    int (*leader_try)(void *b, const char *name, struct kz_error *err);
     const struct store_objects_ops *objects;
     const struct store_accounts_ops *accounts;
     const struct store_grants_ops *grants;

@@ -1006,21 +1006,52 @@ static void round_all(struct sync_daemon *d)
     free(ns);
 }
 
+/* Whether this server leads background sync now (store_leader_try): of
+ * several servers over one store, one syncs; the others ask again every
+ * SYNC_LEADER_RETRY_MS and take over when the leader's connection or
+ * process ends. *leader is the handle holding it, opened again after a
+ * failure (a lost connection loses the lead with it). */
+static int sync_leads(struct sync_daemon *d, struct store **leader)
+{
+    struct kz_error err;
+    int rc;
+
+    if (!*leader)
+        *leader = store_open(d->cfg->store_backend, d->cfg->store_path, 0, &err);
+    if (!*leader)
+        return 0;
+    rc = store_leader_try(*leader, "sync", &err);
+    if (rc < 0) {
+        store_close(*leader);
+        *leader = NULL;
+        return 0;
+    }
+    return rc;
+}
+
 static void *daemon_thread(void *arg)
 {
     struct sync_daemon *d = arg;
+    struct store *leader = NULL;
 
     pthread_mutex_lock(&d->lock);
     while (!d->stopping) {
         struct timespec ts;
+        int64_t wait_ms = (int64_t)d->cfg->sync_interval * 1000;
+        int leads;
         pthread_mutex_unlock(&d->lock);
-        round_all(d);
+        leads = sync_leads(d, &leader);
+        if (leads)
+            round_all(d);
+        else if (wait_ms > SYNC_LEADER_RETRY_MS)
+            wait_ms = SYNC_LEADER_RETRY_MS;
         pthread_mutex_lock(&d->lock);
-        kz_deadline_ms(&ts, (int64_t)d->cfg->sync_interval * 1000);
+        kz_deadline_ms(&ts, wait_ms);
         while (!d->stopping && pthread_cond_timedwait(&d->wake, &d->lock, &ts) == 0)
             ;
     }
     pthread_mutex_unlock(&d->lock);
+    store_close(leader);
     return NULL;
 }
 

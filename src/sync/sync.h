@@ -154,9 +154,15 @@ void sync_cancel(int on);
 
 /* The background syncer of `kizuna serve`: every cfg->sync_interval seconds
  * it starts a round with each peer whose previous round has ended, each in
- * its own thread, so a peer that hangs delays only itself. Stopping cancels
+ * its own thread, so a peer that hangs delays only itself. Of several
+ * servers over one store only the leader syncs (store_leader_try "sync");
+ * the others ask for the lead every SYNC_LEADER_RETRY_MS and so take over
+ * within seconds of the leader's end. A round in flight when its server
+ * loses the lead runs to its end (rounds are idempotent: checkpoints and
+ * duplicates). Stopping cancels
  * the transfers in flight. Peers' tokens open with token_key (the derived
  * SIGN_PURPOSE_PEER_TOKEN key, copied): the daemon never reads the key file. */
+#define SYNC_LEADER_RETRY_MS 2000
 struct sync_daemon;
 struct sync_daemon *sync_daemon_start(const struct node_config *cfg,
                                       const unsigned char token_key[SYNC_TOKEN_KEY_BYTES],

@@ -7,7 +7,9 @@
  *   whenever a worker's connection sees SQLite's data_version change (a
  *   commit by another connection or process, e.g. `kizuna import` or a
  *   `kizuna grant`). Every request checks its connection first, so nothing
- *   cached under an older epoch is ever used;
+ *   cached under an older epoch is ever used; the credential checks auth/
+ *   caches are made stale at the same moments (a revocation by another
+ *   process or server holds from the next request on);
  * - per worker thread: the API roots, collections and policy views that
  *   prepare() looked up, valid for one epoch;
  * - shared by all workers: whole listing responses (objects, object,
@@ -98,6 +100,7 @@ struct taxii_thread *taxii_thread(struct taxii_server *t, struct kz_error *err)
          * another process may have written since the cached pages were
          * made, so they are forgotten (once per worker thread) */
         taxii_epoch_bump(t);
+        auth_cache_invalidate(t->auth);
         th->epoch = atomic_load(&t->epoch);
         pthread_setspecific(t->store_key, th);
     }
@@ -106,6 +109,9 @@ struct taxii_thread *taxii_thread(struct taxii_server *t, struct kz_error *err)
     if (dv != th->data_version) {
         th->data_version = dv;
         taxii_epoch_bump(t);
+        /* the commit may be a revocation made elsewhere (another process
+         * or server): cached credential checks go too */
+        auth_cache_invalidate(t->auth);
     }
     now = atomic_load(&t->epoch);
     if (now != th->epoch) {

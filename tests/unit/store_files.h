@@ -1,7 +1,7 @@
 /*
  * The files a SQLite store leaves beside its database (log, shared memory,
- * the id index and its own), for the unit tests' teardowns to remove before
- * they remove their temporary folder.
+ * the id index and its own, the tests' leaderships' locks), for the unit tests' teardowns to remove
+ * before they remove their temporary folder.
  */
 #ifndef KZ_TEST_STORE_FILES_H
 #define KZ_TEST_STORE_FILES_H
@@ -11,7 +11,8 @@
 
 static inline void remove_store_files(const char *db)
 {
-    static const char *const suffix[] = {"", "-wal", "-shm", "-ids", "-ids-wal", "-ids-shm"};
+    static const char *const suffix[] = {"",         "-wal",     "-shm",         "-ids",
+                                         "-ids-wal", "-ids-shm", "-leader-sync", "-leader-other"};
     char p[512];
 
     for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {

@@ -189,12 +189,46 @@ static void test_bad_headers(void **state)
     assert_int_equal(check(f, h, &u), -1);
 }
 
+/* A revocation committed through another connection (another process or
+ * server) holds from the check after the reader's data version moved,
+ * not a cache lifetime later: the server invalidates on that signal. A
+ * check loaded before the invalidation is never trusted after it. */
+static void test_revoked_elsewhere(void **state)
+{
+    struct fixture *f = *state;
+    struct kz_error err;
+    struct store *other;
+    struct auth_user u;
+    char h[AUTH_TOKEN_MAX + 16], id[STORE_TOKEN_ID_LEN + 1];
+    uint64_t before, after;
+
+    snprintf(h, sizeof(h), "Bearer %s", f->token);
+    assert_int_equal(check(f, h, &u), 0); /* cached now */
+    assert_int_equal(store_data_version(f->s, &before, &err), 0);
+    other = store_open("sqlite", f->path, 0, &err);
+    assert_non_null(other);
+    assert_int_equal(auth_token_id(f->token, strlen(f->token), id), 0);
+    assert_int_equal(store_token_revoke(other, id, &err), 0);
+    store_close(other);
+    /* still cached: what the signal is for */
+    assert_int_equal(check(f, h, &u), 0);
+    assert_int_equal(store_data_version(f->s, &after, &err), 0);
+    assert_true(after != before);
+    auth_cache_invalidate(f->cache);
+    assert_int_equal(check(f, h, &u), -1);
+    /* bob's check, cached before, is loaded again and still good */
+    snprintf(h, sizeof(h), "Bearer %s", f->other);
+    assert_int_equal(check(f, h, &u), 0);
+    assert_string_equal(u.name, "bob");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_good, setup, teardown),
             cmocka_unit_test_setup_teardown(test_basic_names_the_token_user, setup, teardown),
             cmocka_unit_test_setup_teardown(test_bad_headers, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_revoked_elsewhere, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

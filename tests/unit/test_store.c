@@ -29,11 +29,13 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef KZ_WITH_POSTGRESQL
 #include <libpq-fe.h>
 #endif
 
+#include "audit/audit.h"
 #include "json/json.h"
 #include "stix/stix.h"
 #include "store/store.h"
@@ -885,6 +887,20 @@ static int collect_link(void *ctx, const struct store_peer_link *l)
     return 0;
 }
 
+struct peer_names {
+    char v[8][KZ_MAX_NAME + 1];
+    size_t n;
+};
+
+static int collect_peer_name(void *ctx, const struct store_peer *p)
+{
+    struct peer_names *ns = ctx;
+
+    if (ns->n < 8)
+        snprintf(ns->v[ns->n++], sizeof(ns->v[0]), "%s", p->name);
+    return 0;
+}
+
 static struct store_peer_link link_to(int dir, int64_t local, const char *remote)
 {
     struct store_peer_link l;
@@ -902,7 +918,7 @@ static struct store_peer_link link_to(int dir, int64_t local, const char *remote
  * of each link it keeps and removes the links it does not list. */
 static void test_peers_in_transaction(void **state)
 {
-    struct fixture *f = *state;
+    struct fixture *f = fixture(state);
     struct kz_error err;
     struct store_peer p, got;
     struct store_community c1 = {.name = "c1"}, c2 = {.name = "c2"};
@@ -1596,6 +1612,416 @@ static void test_remove_collection_and_community(void **state)
     assert_int_equal(refs.members, 0);
 }
 
+/* A peer's life outside any transaction: its sealed token (any bytes) and
+ * Basic user replaced, sync outcomes recorded, listed by name, its
+ * communities with its organisation's, the partner's audit head replaced,
+ * and removal taking its links and head along. */
+static void test_peers_lifecycle(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct kz_error err;
+    struct store_org org = {.name = "partner-org", .identity = "identity--1"};
+    struct store_community mine = {.name = "mine"}, theirs = {.name = "theirs"};
+    struct store_peer p, q, got;
+    struct store_peer_head h, hgot;
+    struct store_peer_link l = link_to(STORE_LINK_PULL, f->coll, "remote-intel");
+    struct link_rows rows = {.n = 0};
+    static const unsigned char sealed[] = {0x00, 0xff, 0x10, 0x00, 0x7f};
+    int64_t comms[4];
+    size_t n = 0;
+
+    assert_int_equal(store_org_add(f->s, &org, &err), 0);
+    assert_int_equal(store_community_add(f->s, &mine, &err), 0);
+    assert_int_equal(store_community_add(f->s, &theirs, &err), 0);
+    assert_int_equal(store_community_join(f->s, theirs.key, org.key, &err), 0);
+    memset(&p, 0, sizeof(p));
+    snprintf(p.name, sizeof(p.name), "zeta");
+    snprintf(p.url, sizeof(p.url), "https://zeta.example/api/");
+    memcpy(p.token, sealed, sizeof(sealed));
+    p.token_len = sizeof(sealed);
+    p.org = org.key;
+    snprintf(p.public_key, sizeof(p.public_key), "ed25519:abc");
+    assert_int_equal(store_peer_add(f->s, &p, &mine.key, 1, &l, 1, &err), 0);
+    assert_true(p.key > 0);
+    q = p;
+    snprintf(q.name, sizeof(q.name), "eta");
+    assert_int_equal(store_peer_add(f->s, &q, NULL, 0, NULL, 0, &err), 0);
+    assert_int_equal(store_peer_add(f->s, &q, NULL, 0, NULL, 0, &err), -1);
+    assert_int_equal(err.code, KZ_EEXISTS);
+
+    assert_int_equal(store_peer_find(f->s, "zeta", &got, &err), 0);
+    assert_int_equal(got.key, p.key);
+    assert_int_equal(got.token_len, sizeof(sealed));
+    assert_memory_equal(got.token, sealed, sizeof(sealed));
+    assert_int_equal(got.org, org.key);
+    assert_true(got.created_us > 0);
+    assert_string_equal(got.public_key, "ed25519:abc");
+    assert_string_equal(got.user, "");
+
+    /* credentials: the token alone, then with a Basic user */
+    assert_int_equal(
+            store_peer_credentials(f->s, "zeta", (const unsigned char *)"new", 3, NULL, &err), 0);
+    assert_int_equal(store_peer_credentials(f->s, "zeta", (const unsigned char *)"newer", 5,
+                                            "kizuna-zeta", &err),
+                     0);
+    assert_int_equal(store_peer_find(f->s, "zeta", &got, &err), 0);
+    assert_int_equal(got.token_len, 5);
+    assert_memory_equal(got.token, "newer", 5);
+    assert_string_equal(got.user, "kizuna-zeta");
+    assert_int_equal(
+            store_peer_credentials(f->s, "nobody", (const unsigned char *)"x", 1, NULL, &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+
+    /* outcomes: an error, then a success that clears it */
+    assert_int_equal(store_peer_outcome(f->s, p.key, "connection refused", &err), 0);
+    assert_int_equal(store_peer_find(f->s, "zeta", &got, &err), 0);
+    assert_string_equal(got.last_error, "connection refused");
+    assert_true(got.last_error_us > 0);
+    assert_int_equal(store_peer_outcome(f->s, p.key, NULL, &err), 0);
+    assert_int_equal(store_peer_find(f->s, "zeta", &got, &err), 0);
+    assert_string_equal(got.last_error, "");
+    assert_true(got.last_success_us > 0);
+
+    /* listed by name; communities: its own, and its organisation's */
+    struct peer_names names = {.n = 0};
+    assert_int_equal(store_peer_each(f->s, collect_peer_name, &names, &err), 0);
+    assert_int_equal(names.n, 2);
+    assert_string_equal(names.v[0], "eta");
+    assert_string_equal(names.v[1], "zeta");
+    assert_int_equal(store_peer_own_communities(f->s, p.key, comms, 4, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(comms[0], mine.key);
+    n = 0;
+    assert_int_equal(store_peer_communities(f->s, p.key, comms, 4, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_true((comms[0] == mine.key && comms[1] == theirs.key) ||
+                (comms[0] == theirs.key && comms[1] == mine.key));
+
+    /* a link's checkpoint, outside a transaction */
+    l.peer = p.key;
+    assert_int_equal(store_link_checkpoint(f->s, &l, 77, "2024-01-01T00:00:00.123456Z", &err), 0);
+    assert_int_equal(store_peer_links(f->s, p.key, collect_link, &rows, &err), 0);
+    assert_int_equal(rows.n, 1);
+    assert_int_equal(rows.l[0].checkpoint, 77);
+    assert_string_equal(rows.l[0].checkpoint_text, "2024-01-01T00:00:00.123456Z");
+    assert_string_equal(rows.l[0].remote, "remote-intel");
+
+    /* the partner's audit head: none, then replaced whole */
+    assert_int_equal(store_peer_head_get(f->s, p.key, &hgot, &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+    memset(&h, 0, sizeof(h));
+    h.peer = p.key;
+    h.seq = 10;
+    memset(h.hash, 0xab, sizeof(h.hash));
+    h.seen_us = 99;
+    snprintf(h.evidence, sizeof(h.evidence), "target\nsignature\nbody");
+    assert_int_equal(store_peer_head_put(f->s, &h, &err), 0);
+    h.seq = 12;
+    snprintf(h.problem, sizeof(h.problem), "the log went back");
+    h.problem_us = 100;
+    assert_int_equal(store_peer_head_put(f->s, &h, &err), 0);
+    assert_int_equal(store_peer_head_get(f->s, p.key, &hgot, &err), 0);
+    assert_int_equal(hgot.seq, 12);
+    assert_memory_equal(hgot.hash, h.hash, sizeof(h.hash));
+    assert_string_equal(hgot.evidence, "target\nsignature\nbody");
+    assert_string_equal(hgot.problem, "the log went back");
+    assert_int_equal(hgot.problem_us, 100);
+
+    /* removal takes the links and the head along */
+    assert_int_equal(store_peer_remove(f->s, "zeta", &err), 0);
+    assert_int_equal(store_peer_remove(f->s, "zeta", &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+    rows.n = 0;
+    assert_int_equal(store_peer_links(f->s, p.key, collect_link, &rows, &err), 0);
+    assert_int_equal(rows.n, 0);
+    assert_int_equal(store_peer_head_get(f->s, p.key, &hgot, &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+}
+
+struct audit_rows {
+    char actions[16][16];
+    int64_t seqs[16];
+    int n;
+};
+
+static int collect_audit(void *ctx, const struct store_audit *a)
+{
+    struct audit_rows *r = ctx;
+
+    if (r->n < 16) {
+        snprintf(r->actions[r->n], sizeof(r->actions[0]), "%s", a->action);
+        r->seqs[r->n++] = a->seq;
+    }
+    return 0;
+}
+
+/* The audit concern of the store: rows chained to the head under the
+ * append's lock, read back by seq and by time and user, the head with its
+ * MAC, and a witness that never moves back. */
+static void test_audit_rows(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct kz_error err;
+    struct store *a;
+    struct store_audit rows[3], got;
+    struct audit_rows seen = {.n = 0};
+    unsigned char hash[STORE_AUDIT_HASH_LEN], mac[STORE_AUDIT_HASH_LEN], zero[STORE_AUDIT_HASH_LEN];
+    int64_t seq = -1;
+
+    memset(zero, 0, sizeof(zero));
+    a = store_open_audit(f->backend, f->location, 0, &err);
+    assert_non_null(a);
+    /* empty: 0 and zeros */
+    assert_int_equal(store_audit_head(a, &seq, hash, mac, &err), 0);
+    assert_int_equal(seq, 0);
+    assert_memory_equal(hash, zero, sizeof(zero));
+    assert_int_equal(store_audit_get(a, 1, &got, &err), -1);
+    assert_int_equal(err.code, KZ_ENOTFOUND);
+
+    audit_row(&rows[0], "read");
+    audit_row(&rows[1], "write");
+    snprintf(rows[1].user, sizeof(rows[1].user), "bob");
+    rows[1].ts_us = 50;
+    rows[1].count = 7;
+    snprintf(rows[1].markings, sizeof(rows[1].markings), "clear=3 amber=1");
+    snprintf(rows[1].detail, sizeof(rows[1].detail), "/taxii2/default/collections/x/objects/");
+    assert_int_equal(store_audit_append(a, rows, 2, test_chain, NULL, 1, &err), 0);
+    audit_row(&rows[2], "export");
+    rows[2].ts_us = 100;
+    assert_int_equal(store_audit_append(a, &rows[2], 1, test_chain, NULL, 0, &err), 0);
+    assert_int_equal(store_audit_append(a, rows, 0, test_chain, NULL, 1, &err), 0);
+
+    assert_int_equal(store_audit_head(a, &seq, hash, mac, &err), 0);
+    assert_int_equal(seq, 3);
+    assert_int_equal(hash[0], 3);
+    assert_int_equal(mac[0], 0xa5);
+    assert_int_equal(store_audit_get(a, 2, &got, &err), 0);
+    assert_string_equal(got.user, "bob");
+    assert_string_equal(got.action, "write");
+    assert_int_equal(got.count, 7);
+    assert_int_equal(got.ts_us, 50);
+    assert_string_equal(got.markings, "clear=3 amber=1");
+    assert_string_equal(got.detail, "/taxii2/default/collections/x/objects/");
+    assert_int_equal(got.prev[0], 1);
+    assert_int_equal(got.hash[0], 2);
+
+    /* by time and user, in seq order */
+    assert_int_equal(store_audit_each(a, INT64_MIN, NULL, collect_audit, &seen, &err), 0);
+    assert_int_equal(seen.n, 3);
+    assert_int_equal(seen.seqs[0], 1);
+    assert_int_equal(seen.seqs[2], 3);
+    seen.n = 0;
+    assert_int_equal(store_audit_each(a, 50, NULL, collect_audit, &seen, &err), 0);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.actions[0], "write");
+    seen.n = 0;
+    assert_int_equal(store_audit_each(a, 0, "alice", collect_audit, &seen, &err), 0);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.actions[1], "export");
+    store_close(a);
+
+    /* recording a head as a witness (here over the log's own head) never
+     * moves it back */
+    memset(hash, 2, sizeof(hash));
+    memset(mac, 8, sizeof(mac));
+    assert_int_equal(store_audit_witness(f->s, 2, hash, mac, &err), 0);
+    assert_int_equal(store_audit_head(f->s, &seq, hash, mac, &err), 0);
+    assert_int_equal(seq, 3);
+    assert_int_equal(mac[0], 0xa5);
+    memset(hash, 9, sizeof(hash));
+    memset(mac, 8, sizeof(mac));
+    assert_int_equal(store_audit_witness(f->s, 9, hash, mac, &err), 0);
+    memset(hash, 5, sizeof(hash));
+    assert_int_equal(store_audit_witness(f->s, 5, hash, mac, &err), 0);
+    assert_int_equal(store_audit_head(f->s, &seq, hash, mac, &err), 0);
+    assert_int_equal(seq, 9);
+    assert_int_equal(hash[0], 9);
+    assert_int_equal(mac[0], 8);
+}
+
+/* Servers appending to one audit log at once: each through its own
+ * connection and audit/'s real chain. Every append must land, chained to
+ * the others' rows (the head is locked while appending), and the whole
+ * log must verify as one chain. */
+struct appender {
+    const char *backend;
+    const char *location;
+    int rows;
+    int failed;
+    char text[256];
+};
+
+static void *append_events(void *arg)
+{
+    struct appender *ap = arg;
+    unsigned char key[AUDIT_KEY_BYTES];
+    struct audit_opts o = {.backend = ap->backend, .path = ap->location};
+    struct audit_event e = {.user = "alice",
+                            .remote = "127.0.0.1",
+                            .action = "write",
+                            .detail = "concurrent",
+                            .durable = 1};
+    struct kz_error err;
+    struct audit_log *l;
+
+    memset(key, 7, sizeof(key));
+    l = audit_log_open(&o, key, &err);
+    if (!l) {
+        ap->failed = 1;
+        snprintf(ap->text, sizeof(ap->text), "%.200s", err.text);
+        return NULL;
+    }
+    for (int i = 0; i < ap->rows; i++) {
+        e.count = (uint64_t)i;
+        if (audit_record(l, &e, &err) < 0) {
+            ap->failed = 1;
+            snprintf(ap->text, sizeof(ap->text), "%.200s", err.text);
+            break;
+        }
+    }
+    audit_log_close(l);
+    return NULL;
+}
+
+static void test_audit_concurrent(void **state)
+{
+    struct fixture *f = fixture(state);
+    char path[160];
+    struct appender ap[2];
+    pthread_t t[2];
+    unsigned char key[AUDIT_KEY_BYTES];
+    struct kz_error err;
+    struct store *a;
+    int64_t rows = 0, seq;
+    unsigned char hash[STORE_AUDIT_HASH_LEN], mac[STORE_AUDIT_HASH_LEN];
+
+    /* SQLite keeps the log in a file of its own; PostgreSQL in the database */
+    snprintf(path, sizeof(path), "%s/audit.db", f->dir);
+    for (int i = 0; i < 2; i++)
+        ap[i] = (struct appender){
+                .backend = f->backend, .location = f->dir[0] ? path : f->location, .rows = 60};
+    /* made before the servers start, as `kizuna init` does */
+    a = store_open_audit(f->backend, ap[0].location, 1, &err);
+    assert_non_null(a);
+    store_close(a);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, append_events, &ap[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        if (ap[i].failed)
+            fail_msg("appender %d: %s", i, ap[i].text);
+    }
+    memset(key, 7, sizeof(key));
+    a = store_open_audit(f->backend, ap[0].location, 0, &err);
+    assert_non_null(a);
+    if (audit_verify(a, NULL, key, &rows, &err) < 0)
+        fail_msg("verify: %s", err.text);
+    assert_int_equal(rows, 120);
+    assert_int_equal(store_audit_head(a, &seq, hash, mac, &err), 0);
+    assert_int_equal(seq, 120);
+    store_close(a);
+    if (f->dir[0])
+        remove_store_files(path);
+}
+
+/* One handle at a time leads a task: a second is refused while the first
+ * holds it, and takes it once the first is closed, or once the process
+ * holding it dies without closing anything (its session, or its file
+ * descriptor, ends with it). Other names are led apart. */
+static void test_leader(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct kz_error err;
+    struct store *a, *b;
+    int ready[2], rc = 0;
+    char byte;
+    pid_t pid;
+    int64_t deadline;
+
+    a = store_open(f->backend, f->location, 0, &err);
+    b = store_open(f->backend, f->location, 0, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(store_leader_try(a, "sync", &err), 1);
+    assert_int_equal(store_leader_try(a, "sync", &err), 1); /* still */
+    assert_int_equal(store_leader_try(b, "sync", &err), 0);
+    assert_int_equal(store_leader_try(b, "other", &err), 1);
+    assert_int_equal(store_leader_try(b, "sync", &err), 0);
+    assert_int_equal(store_leader_try(b, "Sync!", &err), -1);
+    assert_int_equal(err.code, KZ_EINVALID);
+    store_close(a);
+    assert_int_equal(store_leader_try(b, "sync", &err), 1);
+    store_close(b);
+
+    /* a leader that dies: killed, nothing closed */
+    assert_int_equal(pipe(ready), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct store *c = store_open(f->backend, f->location, 0, &err);
+        close(ready[0]);
+        if (c && store_leader_try(c, "sync", &err) == 1 && write(ready[1], "y", 1) == 1)
+            for (;;)
+                pause();
+        _exit(1);
+    }
+    close(ready[1]);
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    close(ready[0]);
+    b = store_open(f->backend, f->location, 0, &err);
+    assert_non_null(b);
+    assert_int_equal(store_leader_try(b, "sync", &err), 0);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    /* the database notices the lost connection on its own time: a few
+     * seconds at most, as for a server taking over */
+    deadline = kz_mono_micros() + 5000000;
+    while (kz_mono_micros() < deadline && (rc = store_leader_try(b, "sync", &err)) == 0) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(rc, 1);
+    store_close(b);
+}
+
+/* A server's log in PostgreSQL: no journal (the location is a DSN, not a
+ * file to put one beside), so a read's row is committed before
+ * audit_record returns, and nothing is made in the working directory. */
+static void test_pg_audit_server_log(void **state)
+{
+    struct fixture *f = fixture(state);
+    char dir[64], cwd[512];
+    unsigned char key[AUDIT_KEY_BYTES];
+    struct audit_opts o = {.backend = "postgresql", .path = f->location, .background = 1};
+    struct audit_event e = {.user = "alice",
+                            .remote = "127.0.0.1",
+                            .action = "read",
+                            .detail = "a read, not durable"};
+    struct kz_error err;
+    struct audit_log *l;
+    struct store_audit got;
+    int64_t rows = 0;
+
+    memset(key, 3, sizeof(key));
+    snprintf(dir, sizeof(dir), "/tmp/kz-cwd-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(dir), 0);
+    l = audit_log_open(&o, key, &err);
+    if (!l) {
+        assert_int_equal(chdir(cwd), 0);
+        fail_msg("audit_log_open: %s", err.text);
+    }
+    assert_int_equal(audit_record(l, &e, &err), 0);
+    assert_int_equal(store_audit_get(f->s, 1, &got, &err), 0);
+    assert_string_equal(got.detail, "a read, not durable");
+    audit_log_close(l);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rmdir(dir), 0); /* empty: no journal was made */
+    assert_int_equal(audit_verify(f->s, NULL, key, &rows, &err), 0);
+    assert_int_equal(rows, 1);
+}
+
 /* --- PostgreSQL's own cases ------------------------------------------------ */
 
 struct opener {
@@ -1651,21 +2077,6 @@ static void test_pg_migrations(void **state)
     store_close(s);
     pg_drop_database(&fresh);
     (void)f;
-}
-
-/* What the backend does not carry yet fails closed, with a message that
- * says so; nothing of it lands. */
-static void test_pg_not_yet_fails_closed(void **state)
-{
-    struct fixture *f = fixture(state);
-    struct kz_error err;
-    struct store_peer peer;
-
-    assert_int_equal(store_peer_find(f->s, "partner", &peer, &err), -1);
-    assert_int_equal(err.code, KZ_EINTERNAL);
-    assert_non_null(strstr(err.text, "not implemented on postgresql yet"));
-    assert_null(store_open_audit("postgresql", f->location, 0, &err));
-    assert_int_equal(err.code, KZ_EINTERNAL);
 }
 
 #ifdef KZ_WITH_POSTGRESQL
@@ -1810,6 +2221,90 @@ static void test_pg_bad_text(void **state)
     assert_int_equal(err.code, KZ_EINVALID);
 }
 
+/* s's data version, which must differ from `from` at once: the commit
+ * that moved it has returned on the other connection, and the next request
+ * of a server reads the version once, without waiting. */
+static uint64_t version_moved(struct store *s, uint64_t from)
+{
+    struct kz_error err;
+    uint64_t v = from;
+
+    if (store_data_version(s, &v, &err) < 0)
+        fail_msg("data version: %s", err.text);
+    if (v == from)
+        fail_msg("the data version did not move with the other connection's commit");
+    return v;
+}
+
+/* Several servers over one database: a commit through one connection moves
+ * every other connection's data version (LISTEN/NOTIFY) from the moment
+ * the commit returns, so their caches go; a connection's own commits and
+ * mere reads do not move its own. A token revoked through one is refused
+ * through the other. Run several times over, as the race it rules out
+ * (a notification still on its way) would show only now and then. */
+static void test_pg_data_version(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct kz_error err;
+    struct store *b;
+    struct store_org o = {.name = "first"}, found;
+    struct store_user u = {.name = "ana", .role = "reader"};
+    struct store_token t = {.token_id = "0123456789abcdef"};
+    uint64_t va, vb, v;
+
+    b = store_open("postgresql", f->location, 0, &err);
+    assert_non_null(b);
+    for (int i = 0; i < 50; i++) {
+        struct store_org x;
+        memset(&x, 0, sizeof(x));
+        snprintf(x.name, sizeof(x.name), "org-%d", i);
+        snprintf(x.identity, sizeof(x.identity), "identity--x%d", i);
+        assert_int_equal(store_data_version(b, &vb, &err), 0);
+        assert_int_equal(store_org_add(f->s, &x, &err), 0);
+        version_moved(b, vb);
+    }
+    assert_int_equal(store_data_version(f->s, &va, &err), 0);
+    assert_int_equal(store_data_version(b, &vb, &err), 0);
+    /* nobody writes, reads included: the version stands */
+    assert_int_equal(store_org_find(b, "first", &found, &err), -1);
+    assert_int_equal(store_data_version(b, &v, &err), 0);
+    assert_int_equal(v, vb);
+
+    /* a write outside a transaction, through the other connection */
+    assert_int_equal(store_org_add(f->s, &o, &err), 0);
+    vb = version_moved(b, vb);
+    assert_int_equal(store_org_find(b, "first", &found, &err), 0);
+
+    /* a transaction: announced at its commit */
+    u.org = o.key;
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_user_add(f->s, &u, &err), 0);
+    t.user = u.key;
+    memset(t.hash, 1, sizeof(t.hash));
+    assert_int_equal(store_token_add(f->s, &t, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    vb = version_moved(b, vb);
+    assert_int_equal(store_token_find(b, t.token_id, &t, &err), 0);
+    assert_int_equal(t.revoked_us, 0);
+
+    /* the other way: b's commit moves f's version, not b's own */
+    assert_int_equal(store_data_version(f->s, &v, &err), 0);
+    assert_int_equal(v, va); /* f's own commits did not move it */
+    snprintf(o.name, sizeof(o.name), "second");
+    snprintf(o.identity, sizeof(o.identity), "identity--2");
+    assert_int_equal(store_org_add(b, &o, &err), 0);
+    va = version_moved(f->s, va);
+    assert_int_equal(store_data_version(b, &v, &err), 0);
+    assert_int_equal(v, vb);
+
+    /* a revocation through f: b's next check sees it */
+    assert_int_equal(store_token_revoke(f->s, t.token_id, &err), 0);
+    vb = version_moved(b, vb);
+    assert_int_equal(store_token_find(b, t.token_id, &t, &err), 0);
+    assert_true(t.revoked_us > 0);
+    store_close(b);
+}
+
 /* The cases of the concerns every backend implements, on one backend. */
 #define BOTH_BACKENDS(su, td)                                                                      \
     cmocka_unit_test_setup_teardown(test_accounts, su, td),                                        \
@@ -1830,7 +2325,12 @@ static void test_pg_bad_text(void **state)
             cmocka_unit_test_setup_teardown(test_visibility, su, td),                              \
             cmocka_unit_test_setup_teardown(test_conflict_keeps_transaction, su, td),              \
             cmocka_unit_test_setup_teardown(test_list_stops_early, su, td),                        \
-            cmocka_unit_test_setup_teardown(test_remove_collection_and_community, su, td)
+            cmocka_unit_test_setup_teardown(test_remove_collection_and_community, su, td),         \
+            cmocka_unit_test_setup_teardown(test_peers_in_transaction, su, td),                    \
+            cmocka_unit_test_setup_teardown(test_peers_lifecycle, su, td),                         \
+            cmocka_unit_test_setup_teardown(test_audit_rows, su, td),                              \
+            cmocka_unit_test_setup_teardown(test_audit_concurrent, su, td),                        \
+            cmocka_unit_test_setup_teardown(test_leader, su, td)
 
 int main(void)
 {
@@ -1838,16 +2338,16 @@ int main(void)
             BOTH_BACKENDS(setup, teardown),
             cmocka_unit_test_setup_teardown(test_reopen_and_missing, setup, teardown),
             cmocka_unit_test_setup_teardown(test_id_index_levelled, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_peers_in_transaction, setup, teardown),
             cmocka_unit_test_setup_teardown(test_audit_open_narrow, setup, teardown),
     };
     const struct CMUnitTest postgresql[] = {
             BOTH_BACKENDS(setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_migrations, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_dates_in_commit_order, setup_pg, teardown),
-            cmocka_unit_test_setup_teardown(test_pg_not_yet_fails_closed, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_bad_dsn, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_bad_text, setup_pg, teardown),
+            cmocka_unit_test_setup_teardown(test_pg_data_version, setup_pg, teardown),
+            cmocka_unit_test_setup_teardown(test_pg_audit_server_log, setup_pg, teardown),
     };
     int failed;
 

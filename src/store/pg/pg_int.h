@@ -41,11 +41,15 @@ struct pg_store {
     struct pg_shapes *shapes;
     /* copy.c: which tables' INSERTs are prepared (bit i: copy_tables[i]) */
     uint64_t copy_prepared;
+    int tx_own;    /* pg_tx_open began the transaction (else a savepoint) */
+    int listening; /* LISTEN done: notifications move data_version */
+    char leaders[STORE_LEADER_MAX][STORE_LEADER_NAME_MAX]; /* leader.c */
+    int nleaders;
 };
 
 /* The parameters of one statement; text values point at the caller's
  * memory, which must outlive the run. */
-#define PG_MAX_PARAMS 8
+#define PG_MAX_PARAMS 12
 struct pg_params {
     int n;
     const char *v[PG_MAX_PARAMS];
@@ -93,6 +97,22 @@ void pg_col_bytea(const PGresult *r, int row, int col, unsigned char *out, size_
 /* A bytea column as a new NUL-terminated buffer (the caller frees). */
 int pg_col_bytea_dup(const PGresult *r, int row, int col, char **out, size_t *len,
                      struct kz_error *err);
+
+/* The channel every transaction that may change what servers cache
+ * notifies (pg_data_version); the audit log's writes do not. */
+#define PG_CHANNEL "kizuna"
+
+/* A change of several statements that lands whole: a transaction of its
+ * own (announced on PG_CHANNEL when announce is set), or, inside the
+ * caller's open transaction, a savepoint of it, so that a failure undoes
+ * this change alone and the caller's commit or rollback decides the rest.
+ * pg_tx_abort accepts a failed open. */
+int pg_tx_open(struct pg_store *s, int announce, struct kz_error *err, const char *what);
+int pg_tx_close(struct pg_store *s, struct kz_error *err, const char *what);
+void pg_tx_abort(struct pg_store *s);
+
+/* store_leader_try (leader.c). */
+int pg_leader_try(void *b, const char *name, struct kz_error *err);
 
 /* What a concern not yet carried over to PostgreSQL answers: a clear
  * failure, never a silent success. */

@@ -65,7 +65,18 @@ struct sqlite_store {
     int64_t first_added_in_tx;
     int deleted_in_tx;
     struct kzj_doc cmp_a, cmp_b; /* for comparing a conflicting version's content */
+    struct {
+        char name[STORE_LEADER_NAME_MAX];
+        int fd; /* the flocked file beside the store */
+    } leaders[STORE_LEADER_MAX];
+    int nleaders; /* leader.c */
 };
+
+/* --- leadership (leader.c) ----------------------------------------------- */
+
+int sqlite_leader_try(void *b, const char *name, struct kz_error *err);
+/* Gives up every leadership s holds (at close). */
+void sqlite_leader_release(struct sqlite_store *s);
 
 /* --- helpers (sqlite_store.c) --------------------------------------------- */
 

@@ -370,6 +370,7 @@ static void sqlite_close(void *b)
         return;
     if (s->in_tx)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite_leader_release(s);
     for (int i = 0; i < ST__N; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_finalize(s->data_version_q);
@@ -640,6 +641,7 @@ const struct store_backend store_sqlite_backend = {
         .commit = sqlite_commit,
         .rollback = sqlite_rollback,
         .step = sqlite_step,
+        .leader_try = sqlite_leader_try,
         .objects = &sqlite_objects_ops,
         .accounts = &sqlite_accounts_ops,
         .grants = &sqlite_grants_ops,
