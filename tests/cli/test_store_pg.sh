@@ -71,6 +71,50 @@ expect_err "store.dsn and KIZUNA_DSN are both set and differ"
 # both set and equal: fine
 run 0 env KIZUNA_DSN="$DSN password=$PW" "$KIZUNA" --home "$SCRATCH/a" user list
 
+# --- a SQLite node moved into PostgreSQL and back (store migrate --to)
+run 0 "$KIZUNA" --home "$SCRATCH/lite" init
+L() { "$KIZUNA" --home "$SCRATCH/lite" "$@"; }
+L collection add intel >/dev/null
+L import --collection intel "$SRC/share/demo/demo-bundle.json" >/dev/null 2>&1 || fail "import"
+L org add acme >/dev/null
+L user add bob --org acme --role reader
+L token create bob >/dev/null
+L grant intel --user bob --read
+L export --collection intel --out "$SCRATCH/lite.json" 2>/dev/null || fail "export lite"
+PGPASSWORD=$PW psql -q "$DSN" -c "CREATE DATABASE moved" || fail "createdb moved"
+DSN3="$(echo "$DSN" | sed 's/dbname=postgres/dbname=moved/') password=$PW"
+run 0 L store migrate --to "$DSN3"
+expect_out "verified 1 collections, 24 object versions"
+expect_err "verified every table: the same rows at both ends"
+grep -q "$PW" "$SCRATCH/out" "$SCRATCH/err" && fail "the password was printed"
+# interrupted: the newest objects never arrived; a second run resumes
+PGPASSWORD=$PW psql -q "$DSN3" -c "DELETE FROM objects WHERE added > (SELECT added FROM objects ORDER BY added LIMIT 1 OFFSET 5) AND collection = (SELECT key FROM collections WHERE alias = 'intel')" ||
+    fail "psql delete"
+run 0 L store migrate --to "$DSN3"
+expect_out "(resumed)"
+expect_err "objects of intel"
+# the home switched to it: same objects, accounts, audit chain
+cp -r "$SCRATCH/lite" "$SCRATCH/onpg"
+sed -i 's/^backend = sqlite$/backend = postgresql/; /^path = /d; /^audit_path = /d' \
+    "$SCRATCH/onpg/kizuna.conf"
+P() { env KIZUNA_DSN="$DSN3" "$KIZUNA" --home "$SCRATCH/onpg" "$@"; }
+run 0 P audit --verify
+expect_out "audit log intact"
+P export --collection intel --out "$SCRATCH/pg.json" 2>/dev/null || fail "export pg"
+sed -i 's/"id":"bundle--[^"]*"//' "$SCRATCH/lite.json" "$SCRATCH/pg.json"
+cmp -s "$SCRATCH/lite.json" "$SCRATCH/pg.json" || fail "PostgreSQL exports other objects"
+run 0 P user list
+expect_out "bob"
+# new keys and dates continue past the copied ones
+run 0 P collection add more
+run 0 P import --collection more "$KZ_TEST_DATA/stix/valid/indicator-valid-until.json"
+[ "$(PGPASSWORD=$PW psql -Atq "$DSN3" -c "SELECT (SELECT max(added) FROM objects o JOIN collections c ON c.key = o.collection WHERE c.alias = 'more') > (SELECT max(added) FROM objects o JOIN collections c ON c.key = o.collection WHERE c.alias = 'intel')")" = t ] ||
+    fail "a new object is dated before the copied ones"
+# and back into SQLite
+mkdir "$SCRATCH/back"
+run 0 P store migrate --to "sqlite:$SCRATCH/back/kizuna.db"
+expect_out "verified 2 collections, 25 object versions"
+
 # --- options that do not go together, and configuration mistakes
 run 2 "$KIZUNA" --home "$SCRATCH/d" init --dsn "$DSN"
 expect_err "--dsn is for --store postgresql"
