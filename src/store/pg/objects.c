@@ -921,6 +921,8 @@ static int pg_list(void *b, const struct store_filter *f, int want_raw, store_ro
     char name[16];
     int sent, stop = 0, failed = 0;
 
+    if (!s->in_tx && pg_reconnect(s, err) < 0)
+        return -1;
     kz_buf_init(&sql, 64 * 1024);
     qp_init(&p);
     if (build_list_sql(f, want_raw, &sql, &p) < 0) {

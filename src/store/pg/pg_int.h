@@ -114,6 +114,11 @@ void pg_tx_abort(struct pg_store *s);
 /* store_leader_try (leader.c). */
 int pg_leader_try(void *b, const char *name, struct kz_error *err);
 
+/* Outside a transaction: connects again when the connection was lost
+ * (PostgreSQL restarted, or failed over), dropping what the old session
+ * held; KZ_EBUSY while the server cannot be reached. */
+int pg_reconnect(struct pg_store *s, struct kz_error *err);
+
 /* What a concern not yet carried over to PostgreSQL answers: a clear
  * failure, never a silent success. */
 int pg_not_yet(struct kz_error *err, const char *what);

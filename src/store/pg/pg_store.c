@@ -341,9 +341,11 @@ int pg_fail(struct pg_store *s, const PGresult *res, struct kz_error *err, const
     one_line(res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL, msg, sizeof(msg));
     if (!msg[0])
         one_line(PQerrorMessage(s->conn), msg, sizeof(msg));
+    /* busy, not broken: a server answers 503 and the client retries; the
+     * next transaction on this handle connects again (pg_reconnect) */
     if (PQstatus(s->conn) == CONNECTION_BAD)
-        return kz_error_set(err, KZ_EIO, "%s: the connection to PostgreSQL was lost (%s)", what,
-                            msg);
+        return kz_error_set(err, KZ_EBUSY,
+                            "%s: the connection to PostgreSQL was lost (%s); try again", what, msg);
     if (st && strcmp(st, "53100") == 0)
         return kz_error_set(err, KZ_EFULL, "%s: the database's disk is full (%s)", what, msg);
     if (st && strcmp(st, "55P03") == 0)
@@ -413,6 +415,8 @@ PGresult *pg_run(struct pg_store *s, const struct pg_stmt *st, const struct pg_p
     PGresult *r;
     struct kz_error ignored;
 
+    if (!s->in_tx && pg_reconnect(s, err) < 0)
+        return NULL;
     if (s->in_tx || reads_only(st))
         return run(s, st, p, exists_msg, err, what);
     if (pg_exec(s, "BEGIN; NOTIFY " PG_CHANNEL, err, what) < 0)
@@ -597,10 +601,56 @@ static void pg_close(void *b)
     free(s);
 }
 
+/* What a new session needs: commits that return once durable, whatever
+ * the server's default, and a writer that waits for a lock as long as
+ * SQLite's busy timeout, then fails with KZ_EBUSY. */
+static int setup_session(struct pg_store *s, struct kz_error *err)
+{
+    char sql[96];
+
+    PQsetNoticeReceiver(s->conn, quiet, NULL);
+    snprintf(sql, sizeof(sql), "SET synchronous_commit = on; SET lock_timeout = %d",
+             KZ_STORE_BUSY_TIMEOUT_MS);
+    if (pg_exec(s, sql, err, "store: setting up the connection") < 0 ||
+        pg_exec(s, "SET client_encoding = 'UTF8'", err, "store: setting up the connection") < 0)
+        return -1;
+    return 0;
+}
+
+/* After PostgreSQL restarted (or a failover moved the primary, which a
+ * multi-host DSN with target_session_attrs=read-write follows), connects
+ * again before the next transaction. Whatever lived in the old session
+ * goes with it: prepared statements, LISTEN (so the next data version
+ * moves, and caches filled before are dropped: notifications may have been
+ * missed), advisory locks (leadership is taken again by its next try). A
+ * transaction that was open is lost, never half-kept: its caller got an
+ * error and nothing it wrote was acknowledged. */
+int pg_reconnect(struct pg_store *s, struct kz_error *err)
+{
+    char msg[512];
+
+    if (PQstatus(s->conn) != CONNECTION_BAD)
+        return 0;
+    PQreset(s->conn);
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        one_line(PQerrorMessage(s->conn), msg, sizeof(msg));
+        return kz_error_set(err, KZ_EBUSY, "store: PostgreSQL is unavailable (%s); try again", msg);
+    }
+    memset(s->prepared, 0, sizeof(s->prepared));
+    s->nprepared = 0;
+    s->copy_prepared = 0;
+    s->in_tx = 0;
+    s->listening = 0;
+    s->nleaders = 0;
+    s->objects_locked = 0;
+    pg_objects_close(s);
+    return setup_session(s, err);
+}
+
 static void *pg_open(const char *location, int create, struct kz_error *err)
 {
     struct pg_store *s = calloc(1, sizeof(*s));
-    char msg[512], sql[96];
+    char msg[512];
 
     if (!s) {
         kz_error_set(err, KZ_ENOMEM, "out of memory opening the store");
@@ -618,15 +668,7 @@ static void *pg_open(const char *location, int create, struct kz_error *err)
         kz_error_set(err, KZ_EIO, "store: cannot connect to PostgreSQL: %s", msg);
         goto fail;
     }
-    PQsetNoticeReceiver(s->conn, quiet, NULL);
-    /* a commit returns once it is durable, whatever the server's default;
-     * a writer waits for a lock as long as SQLite's busy timeout, then
-     * fails with KZ_EBUSY */
-    snprintf(sql, sizeof(sql), "SET synchronous_commit = on; SET lock_timeout = %d",
-             KZ_STORE_BUSY_TIMEOUT_MS);
-    if (pg_exec(s, sql, err, "store: setting up the connection") < 0 ||
-        pg_exec(s, "SET client_encoding = 'UTF8'", err, "store: setting up the connection") < 0 ||
-        migrate(s, create, err) < 0)
+    if (setup_session(s, err) < 0 || migrate(s, create, err) < 0)
         goto fail;
     return s;
 fail:
@@ -666,6 +708,8 @@ static int pg_data_version(void *b, uint64_t *v, struct kz_error *err)
 
     if (s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "%s inside a transaction", what);
+    if (pg_reconnect(s, err) < 0)
+        return -1;
     if (!s->listening) {
         if (pg_exec(s, "LISTEN " PG_CHANNEL, err, what) < 0)
             return -1;
@@ -719,6 +763,8 @@ static int pg_begin(void *b, struct kz_error *err)
 
     if (s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: transaction already open");
+    if (pg_reconnect(s, err) < 0)
+        return -1;
     /* announced to the other servers when it commits (pg_data_version) */
     if (pg_exec(s, "BEGIN; NOTIFY " PG_CHANNEL, err, "store: beginning a transaction") < 0)
         return -1;
