@@ -1805,9 +1805,30 @@ static void test_pg_bad_text(void **state)
     struct fixture *f = fixture(state);
     struct kz_error err;
     struct store_org o = {.name = "bad\xff\xfename"};
+    const char *json = IND("2017-01-01T00:00:00.000Z", "v1"), *bad = "{\"name\":\"\xff\"}";
+    struct stix_obj obj;
+    enum store_put_result res;
+    int64_t added;
+    uint64_t count = 1;
 
     assert_int_equal(store_org_add(f->s, &o, &err), -1);
     assert_int_equal(err.code, KZ_EINVALID);
+    /* an object's text too; the transaction it failed in then commits
+     * nothing, says so, and leaves the store usable */
+    assert_int_equal(kzj_parse(&f->doc, json, strlen(json), &err), 0);
+    assert_int_equal(stix_obj_read(&f->doc, 0, &obj, &err), 0);
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_put(f->s, f->coll, &obj, json, strlen(json), NULL, &res, &added, &err),
+                     0);
+    assert_int_equal(store_put(f->s, f->coll, &obj, bad, strlen(bad), NULL, &res, &added, &err),
+                     -1);
+    assert_int_equal(err.code, KZ_EINVALID);
+    assert_int_equal(store_commit(f->s, &err), -1);
+    assert_non_null(strstr(err.text, "rolled back"));
+    assert_int_equal(store_begin(f->s, &err), 0);
+    store_rollback(f->s);
+    assert_int_equal(store_count(f->s, f->coll, &count, &err), 0);
+    assert_int_equal(count, 0);
 }
 
 /* The cases of the concerns every backend implements, on one backend. */

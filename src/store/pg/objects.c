@@ -470,7 +470,9 @@ int pg_objects_commit(struct pg_store *s, struct kz_error *err)
 {
     struct qparams p;
 
-    if (!s->objects_added)
+    /* a transaction that failed inside is ended by COMMIT as a rollback,
+     * which pg_commit reports: nothing to record */
+    if (!s->objects_added || PQtransactionStatus(s->conn) == PQTRANS_INERROR)
         return 0;
     qp_init(&p);
     qp_int(&p, s->last_added);
