@@ -1457,6 +1457,64 @@ static void test_visibility(void **state)
                 "09/2020-01 99/2020-01");
 }
 
+/* Deleting versions rewrites the first and last flags of those left, and
+ * a listing by origin or type leaves out what it is told to. */
+static void test_delete_versions_and_exclusions(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct store_filter flt;
+    struct kz_error err;
+    uint64_t deleted = 0;
+
+    put_from(f, IND("2017-01-01T00:00:00.000Z", "v1"), 1, 0);
+    put_from(f, IND("2018-01-01T00:00:00.000Z", "v2"), 1, 5);
+    put_from(f, IND("2019-01-01T00:00:00.000Z", "v3"), 1, 0);
+    put_from(f, OTHER, 1, 5);
+    store_filter_init(&flt, f->coll);
+    flt.exclude_origin = 5;
+    flt.versions = STORE_V_ALL;
+    expect_rows(f, &flt, "3f/2017-01 3f/2019-01");
+    store_filter_init(&flt, f->coll);
+    flt.exclude_type = "indicator";
+    expect_rows(f, &flt, "");
+
+    /* the newest goes: the one before it is "last" */
+    store_filter_init(&flt, f->coll);
+    flt.version_times[0] = 1546300800000000LL; /* 2019-01-01 */
+    flt.nversion_times = 1;
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_delete(f->s, f->coll, IND_ID, &flt, &deleted, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(deleted, 1);
+    store_filter_init(&flt, f->coll);
+    flt.ids[0] = IND_ID;
+    flt.nids = 1;
+    expect_rows(f, &flt, "3f/2018-01");
+    /* the oldest goes: the one left is both */
+    store_filter_init(&flt, f->coll);
+    flt.version_times[0] = 1483228800000000LL; /* 2017-01-01 */
+    flt.nversion_times = 1;
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_delete(f->s, f->coll, IND_ID, &flt, &deleted, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(deleted, 1);
+    store_filter_init(&flt, f->coll);
+    flt.ids[0] = IND_ID;
+    flt.nids = 1;
+    flt.versions = STORE_V_FIRST;
+    expect_rows(f, &flt, "3f/2018-01");
+    flt.versions = STORE_V_LAST;
+    expect_rows(f, &flt, "3f/2018-01");
+    /* a version that is not there deletes nothing */
+    store_filter_init(&flt, f->coll);
+    flt.version_times[0] = 1483228800000000LL;
+    flt.nversion_times = 1;
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_delete(f->s, f->coll, IND_ID, &flt, &deleted, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(deleted, 0);
+}
+
 /* A duplicate and a conflict inside a transaction are answers, not
  * failures of the transaction: what came before and after is committed
  * (PostgreSQL aborts a transaction on any failed statement, so the
@@ -1849,6 +1907,7 @@ static void test_pg_bad_text(void **state)
             cmocka_unit_test_setup_teardown(test_unversioned_sco, su, td),                         \
             cmocka_unit_test_setup_teardown(test_owner_and_scoped_delete, su, td),                 \
             cmocka_unit_test_setup_teardown(test_visibility, su, td),                              \
+            cmocka_unit_test_setup_teardown(test_delete_versions_and_exclusions, su, td),          \
             cmocka_unit_test_setup_teardown(test_conflict_keeps_transaction, su, td),              \
             cmocka_unit_test_setup_teardown(test_list_stops_early, su, td),                        \
             cmocka_unit_test_setup_teardown(test_remove_collection_and_community, su, td)
