@@ -1,5 +1,5 @@
 /*
- * The store contract, on the SQLite backend: accounts and collections,
+ * The store contract, on SQLite and PostgreSQL: accounts and collections,
  * duplicates and conflicts, version flags (first/last), unique increasing
  * date_added, the TAXII filters, pagination and rollback; and that the id
  * index (a database of its own) is brought level after a crash between
@@ -8,9 +8,11 @@
  * format of a whole store.
  *
  * One suite for every backend: the cases of the concerns a backend
- * implements run against each (BOTH_BACKENDS below); SQLite's own
- * mechanisms (the id index, the file format) and the objects, which the
- * PostgreSQL backend does not carry yet, run on SQLite only. The
+ * implements run against each (BOTH_BACKENDS below), with the same
+ * answers expected; SQLite's own mechanisms (the id index, the file
+ * format) and the peers and audit log, which the PostgreSQL backend does
+ * not carry yet, run on SQLite only, PostgreSQL's own (migrations, dates
+ * added across servers) on PostgreSQL only. The
  * PostgreSQL cases use the server named by KZ_TEST_PG_DSN (a DSN that may
  * create databases) or start a throw-away one with tests/pglib.sh, each
  * case in a database of its own; they are skipped when no PostgreSQL is
