@@ -1,5 +1,5 @@
 /*
- * The store contract, on the SQLite backend: accounts and collections,
+ * The store contract, on SQLite and PostgreSQL: accounts and collections,
  * duplicates and conflicts, version flags (first/last), unique increasing
  * date_added, the TAXII filters, pagination and rollback; and that the id
  * index (a database of its own) is brought level after a crash between
@@ -8,9 +8,11 @@
  * format of a whole store.
  *
  * One suite for every backend: the cases of the concerns a backend
- * implements run against each (BOTH_BACKENDS below); SQLite's own
- * mechanisms (the id index, the file format) and the objects, which the
- * PostgreSQL backend does not carry yet, run on SQLite only. The
+ * implements run against each (BOTH_BACKENDS below), with the same
+ * answers expected; SQLite's own mechanisms (the id index, the file
+ * format) and the peers and audit log, which the PostgreSQL backend does
+ * not carry yet, run on SQLite only, PostgreSQL's own (migrations, dates
+ * added across servers) on PostgreSQL only. The
  * PostgreSQL cases use the server named by KZ_TEST_PG_DSN (a DSN that may
  * create databases) or start a throw-away one with tests/pglib.sh, each
  * case in a database of its own; they are skipped when no PostgreSQL is
@@ -1473,6 +1475,64 @@ static void test_visibility(void **state)
                 "09/2020-01 99/2020-01");
 }
 
+/* Deleting versions rewrites the first and last flags of those left, and
+ * a listing by origin or type leaves out what it is told to. */
+static void test_delete_versions_and_exclusions(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct store_filter flt;
+    struct kz_error err;
+    uint64_t deleted = 0;
+
+    put_from(f, IND("2017-01-01T00:00:00.000Z", "v1"), 1, 0);
+    put_from(f, IND("2018-01-01T00:00:00.000Z", "v2"), 1, 5);
+    put_from(f, IND("2019-01-01T00:00:00.000Z", "v3"), 1, 0);
+    put_from(f, OTHER, 1, 5);
+    store_filter_init(&flt, f->coll);
+    flt.exclude_origin = 5;
+    flt.versions = STORE_V_ALL;
+    expect_rows(f, &flt, "3f/2017-01 3f/2019-01");
+    store_filter_init(&flt, f->coll);
+    flt.exclude_type = "indicator";
+    expect_rows(f, &flt, "");
+
+    /* the newest goes: the one before it is "last" */
+    store_filter_init(&flt, f->coll);
+    flt.version_times[0] = 1546300800000000LL; /* 2019-01-01 */
+    flt.nversion_times = 1;
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_delete(f->s, f->coll, IND_ID, &flt, &deleted, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(deleted, 1);
+    store_filter_init(&flt, f->coll);
+    flt.ids[0] = IND_ID;
+    flt.nids = 1;
+    expect_rows(f, &flt, "3f/2018-01");
+    /* the oldest goes: the one left is both */
+    store_filter_init(&flt, f->coll);
+    flt.version_times[0] = 1483228800000000LL; /* 2017-01-01 */
+    flt.nversion_times = 1;
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_delete(f->s, f->coll, IND_ID, &flt, &deleted, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(deleted, 1);
+    store_filter_init(&flt, f->coll);
+    flt.ids[0] = IND_ID;
+    flt.nids = 1;
+    flt.versions = STORE_V_FIRST;
+    expect_rows(f, &flt, "3f/2018-01");
+    flt.versions = STORE_V_LAST;
+    expect_rows(f, &flt, "3f/2018-01");
+    /* a version that is not there deletes nothing */
+    store_filter_init(&flt, f->coll);
+    flt.version_times[0] = 1483228800000000LL;
+    flt.nversion_times = 1;
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_delete(f->s, f->coll, IND_ID, &flt, &deleted, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(deleted, 0);
+}
+
 /* A duplicate and a conflict inside a transaction are answers, not
  * failures of the transaction: what came before and after is committed
  * (PostgreSQL aborts a transaction on any failed statement, so the
@@ -2216,9 +2276,30 @@ static void test_pg_bad_text(void **state)
     struct fixture *f = fixture(state);
     struct kz_error err;
     struct store_org o = {.name = "bad\xff\xfename"};
+    const char *json = IND("2017-01-01T00:00:00.000Z", "v1"), *bad = "{\"name\":\"\xff\"}";
+    struct stix_obj obj;
+    enum store_put_result res;
+    int64_t added;
+    uint64_t count = 1;
 
     assert_int_equal(store_org_add(f->s, &o, &err), -1);
     assert_int_equal(err.code, KZ_EINVALID);
+    /* an object's text too; the transaction it failed in then commits
+     * nothing, says so, and leaves the store usable */
+    assert_int_equal(kzj_parse(&f->doc, json, strlen(json), &err), 0);
+    assert_int_equal(stix_obj_read(&f->doc, 0, &obj, &err), 0);
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_put(f->s, f->coll, &obj, json, strlen(json), NULL, &res, &added, &err),
+                     0);
+    assert_int_equal(store_put(f->s, f->coll, &obj, bad, strlen(bad), NULL, &res, &added, &err),
+                     -1);
+    assert_int_equal(err.code, KZ_EINVALID);
+    assert_int_equal(store_commit(f->s, &err), -1);
+    assert_non_null(strstr(err.text, "rolled back"));
+    assert_int_equal(store_begin(f->s, &err), 0);
+    store_rollback(f->s);
+    assert_int_equal(store_count(f->s, f->coll, &count, &err), 0);
+    assert_int_equal(count, 0);
 }
 
 /* s's data version, which must differ from `from` at once: the commit
@@ -2323,6 +2404,7 @@ static void test_pg_data_version(void **state)
             cmocka_unit_test_setup_teardown(test_unversioned_sco, su, td),                         \
             cmocka_unit_test_setup_teardown(test_owner_and_scoped_delete, su, td),                 \
             cmocka_unit_test_setup_teardown(test_visibility, su, td),                              \
+            cmocka_unit_test_setup_teardown(test_delete_versions_and_exclusions, su, td),          \
             cmocka_unit_test_setup_teardown(test_conflict_keeps_transaction, su, td),              \
             cmocka_unit_test_setup_teardown(test_list_stops_early, su, td),                        \
             cmocka_unit_test_setup_teardown(test_remove_collection_and_community, su, td),         \

@@ -470,7 +470,9 @@ int pg_objects_commit(struct pg_store *s, struct kz_error *err)
 {
     struct qparams p;
 
-    if (!s->objects_added)
+    /* a transaction that failed inside is ended by COMMIT as a rollback,
+     * which pg_commit reports: nothing to record */
+    if (!s->objects_added || PQtransactionStatus(s->conn) == PQTRANS_INERROR)
         return 0;
     qp_init(&p);
     qp_int(&p, s->last_added);
@@ -739,7 +741,15 @@ static void vis_number(struct vis_params *vp, const struct store_visibility *v, 
 }
 
 /* The visibility of a row of objects aliased t (see store_visibility), as
- * SQLite's add_visible words it. */
+ * SQLite's add_visible words it.
+ *
+ * Every "is there a row" below is a scalar subquery, (SELECT true ... LIMIT
+ * 1) IS [NOT] NULL, never EXISTS: PostgreSQL may run a correlated EXISTS as
+ * a hashed subplan, which first reads every matching row of the whole
+ * table (all the recipients naming the reader, all of a collection's ids)
+ * to answer for one page. A scalar subquery is always run per row, through
+ * the row's key (recipients and refs by added, objects by objects_by_id),
+ * so a page costs what it holds whatever the size of the tables. */
 static void add_visible(struct kz_buf *sql, const struct store_visibility *v, struct vis_params *vp,
                         struct qparams *p, const char *t)
 {
@@ -750,10 +760,10 @@ static void add_visible(struct kz_buf *sql, const struct store_visibility *v, st
     kz_buf_printf(sql, "(%s <= $%d OR %s.created_by = $%d OR %s.producer = $%d", e, vp->max, t,
                   vp->org_id, t, vp->org);
     kz_buf_printf(sql,
-                  " OR EXISTS (SELECT 1 FROM recipients r WHERE r.added = %s.added AND"
+                  " OR (SELECT true FROM recipients r WHERE r.added = %s.added AND"
                   " ((r.kind = 1 AND r.subject = $%d) OR"
                   " (r.kind = 3 AND r.subject = $%d AND %s <> $%d) OR"
-                  " (r.kind = 2 AND r.subject = $%d AND %s < $%d))))",
+                  " (r.kind = 2 AND r.subject = $%d AND %s < $%d)) LIMIT 1) IS NOT NULL)",
                   t, vp->user, vp->peer, e, vp->astrict, vp->org, e, vp->red);
     if (v->exclude_red)
         kz_buf_printf(sql, " AND %s < $%d", e, vp->red);
@@ -778,17 +788,17 @@ static void add_visibility(struct kz_buf *sql, const struct store_visibility *v,
         kz_buf_addc(sql, ')');
         if (!v->exclude_red)
             kz_buf_printf(sql,
-                          " OR o.producer = $%d OR o.created_by = $%d OR EXISTS (SELECT 1"
+                          " OR o.producer = $%d OR o.created_by = $%d OR (SELECT true"
                           " FROM recipients r WHERE r.added = o.added AND r.kind = %d AND"
-                          " r.subject = $%d)",
+                          " r.subject = $%d LIMIT 1) IS NOT NULL",
                           vp->org, vp->org_id, RCPT_SUBMITTER, vp->org);
-        kz_buf_addstr(sql, " OR NOT EXISTS (SELECT 1 FROM refs f WHERE f.added = o.added"
-                           " AND EXISTS (SELECT 1 FROM objects x WHERE x.collection ="
-                           " o.collection AND x.stix_id = f.ref)"
-                           " AND NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.collection ="
+        kz_buf_addstr(sql, " OR (SELECT true FROM refs f WHERE f.added = o.added"
+                           " AND (SELECT true FROM objects x WHERE x.collection ="
+                           " o.collection AND x.stix_id = f.ref LIMIT 1) IS NOT NULL"
+                           " AND (SELECT true FROM objects o2 WHERE o2.collection ="
                            " o.collection AND o2.stix_id = f.ref AND ");
         add_visible(sql, v, vp, p, "o2");
-        kz_buf_addstr(sql, ")))");
+        kz_buf_addstr(sql, " LIMIT 1) IS NULL LIMIT 1) IS NULL)");
     }
 }
 
@@ -804,11 +814,11 @@ static void add_edge_version(struct kz_buf *sql, const struct store_visibility *
         return;
     }
     kz_buf_printf(sql,
-                  "(o.%s OR NOT EXISTS (SELECT 1 FROM objects o3 WHERE o3.collection ="
+                  "(o.%s OR (SELECT true FROM objects o3 WHERE o3.collection ="
                   " o.collection AND o3.stix_id = o.stix_id AND o3.version %s o.version AND ",
                   flag, cmp);
     add_visible(sql, v, vp, p, "o3");
-    kz_buf_addstr(sql, "))");
+    kz_buf_addstr(sql, " LIMIT 1) IS NULL)");
 }
 
 /* The condition selecting versions (match[version]). */

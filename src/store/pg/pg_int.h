@@ -32,9 +32,9 @@ struct pg_store {
     const struct pg_stmt *prepared[PG_MAX_STMTS]; /* slot i is prepared as "kz<i>" */
     int nprepared;
     uint64_t data_version;
-    /* objects.c: the transaction holds the objects' clock row (see
-     * pg_objects_lock), the last date added it handed out, and the
-     * listing statements prepared per filter shape */
+    /* objects.c: whether the transaction holds the objects' clock row
+     * (objects_lock) and has added objects, the last date added handed
+     * out, and the statements prepared per filter shape */
     int objects_locked;
     int objects_added;
     int64_t last_added;

@@ -612,7 +612,15 @@ static int setup_session(struct pg_store *s, struct kz_error *err)
     snprintf(sql, sizeof(sql), "SET synchronous_commit = on; SET lock_timeout = %d",
              KZ_STORE_BUSY_TIMEOUT_MS);
     if (pg_exec(s, sql, err, "store: setting up the connection") < 0 ||
-        pg_exec(s, "SET client_encoding = 'UTF8'", err, "store: setting up the connection") < 0)
+        pg_exec(s, "SET client_encoding = 'UTF8'", err, "store: setting up the connection") < 0 ||
+        /* a prepared statement is planned once, for any values: a page's
+         * cost is then the same at every size of the collection, never a
+         * plan rebuilt per run from statistics that drift (objects.c).
+         * Such a plan cannot know its LIMIT, so its estimated cost is
+         * high, and JIT would compile it on every run (half a second for
+         * a page that takes a millisecond): JIT is off. */
+        pg_exec(s, "SET plan_cache_mode = force_generic_plan; SET jit = off", err,
+                "store: setting up the connection") < 0)
         return -1;
     return 0;
 }
