@@ -596,6 +596,11 @@ static void pg_close(void *b)
         return;
     if (s->conn && s->in_tx)
         PQclear(PQexec(s->conn, "ROLLBACK"));
+    /* a lead given up by closing is free when close returns: the server
+     * ends the session (and drops its locks) only some time after the
+     * connection goes, and another server would find it still taken */
+    if (s->conn && s->nleaders && PQstatus(s->conn) == CONNECTION_OK)
+        PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock_all()"));
     pg_objects_close(s);
     PQfinish(s->conn);
     free(s);
