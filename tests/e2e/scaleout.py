@@ -140,6 +140,7 @@ class Front:
         self.home_b = node.home + "-b"
         self.proc_b = None
         self.nginx = None
+        self.nginx_err = None
         self.port_a = self.port_b = None
 
     def copy_home(self):
@@ -152,9 +153,9 @@ class Front:
     def start_nginx(self, port, tls):
         conf = nginx_config(self.node.scratch, port, (self.port_a, self.port_b),
                             self.node.home, tls)
+        self.nginx_err = open(os.path.join(self.node.scratch, "nginx.stderr"), "ab")
         self.nginx = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL,
-                                      stderr=open(os.path.join(self.node.scratch,
-                                                               "nginx.stderr"), "ab"))
+                                      stderr=self.nginx_err)
         wait_port(port, self.nginx, "nginx")
 
     def stop(self, timeout=20.0):
@@ -172,4 +173,7 @@ class Front:
         if self.proc_b is not None and rc == 0 and self.proc_b.returncode != 0:
             rc = self.proc_b.returncode
         self.nginx = self.proc_b = None
+        if self.nginx_err:
+            self.nginx_err.close()
+            self.nginx_err = None
         return rc
