@@ -2,8 +2,9 @@
 # A throw-away PostgreSQL cluster for the tests of the PostgreSQL store
 # backend: `pglib.sh start DIR` makes a cluster in DIR/data with its socket
 # in DIR (no TCP port, so parallel tests never clash), waits until it takes
-# connections and prints a libpq DSN for it; `pglib.sh stop DIR` stops it
-# and removes DIR. initdb and postgres refuse to run as root, so as root the
+# connections and prints a libpq DSN for it; `pglib.sh restart DIR` restarts
+# it (fast shutdown: sessions are cut, as a failover would) and waits until it
+# takes connections again; `pglib.sh stop DIR` stops it and removes DIR. initdb and postgres refuse to run as root, so as root the
 # cluster runs as the unprivileged user `nobody`, which owns DIR. Exits 77
 # (the tests' "skipped") when no PostgreSQL server is installed.
 #   KZ_PG_BIN       the folder of initdb/pg_ctl (default: the newest under
@@ -38,7 +39,7 @@ as_owner() {
 cmd=${1:-}
 dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || {
-    echo "usage: pglib.sh start|stop DIR" >&2
+    echo "usage: pglib.sh start|restart|stop DIR" >&2
     exit 2
 }
 bin=$(pg_bin)
@@ -96,6 +97,22 @@ start)
     done
     echo "host=$dir port=5432 user=kizuna dbname=postgres"
     ;;
+restart)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -s -m fast -w restart \
+        >/dev/null 2>&1 || {
+        cat "$dir/server.log" >&2
+        exit 1
+    }
+    tries=0
+    until "$bin/pg_isready" -q -h "$dir" -p 5432; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 300 ]; then
+            echo "pglib: the server in $dir did not come back" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    ;;
 stop)
     if [ -d "$dir/data" ]; then
         as_owner "$bin/pg_ctl" -D "$dir/data" -s -m immediate stop >/dev/null 2>&1 || true
@@ -103,7 +120,7 @@ stop)
     rm -rf "$dir"
     ;;
 *)
-    echo "usage: pglib.sh start|stop DIR" >&2
+    echo "usage: pglib.sh start|restart|stop DIR" >&2
     exit 2
     ;;
 esac
