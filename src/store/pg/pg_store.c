@@ -543,6 +543,10 @@ static void pg_close(void *b)
         return;
     if (s->conn && s->in_tx)
         PQclear(PQexec(s->conn, "ROLLBACK"));
+    /* hand the leads over now: the server would release them only once
+     * its process has noticed the connection end */
+    if (s->conn && s->nleaders)
+        PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock_all()"));
     PQfinish(s->conn);
     free(s);
 }
