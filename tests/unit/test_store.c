@@ -38,6 +38,8 @@
 #endif
 
 #include "audit/audit.h"
+#include "auth/auth.h"
+#include "auth/token.h"
 #include "json/json.h"
 #include "stix/stix.h"
 #include "store/store.h"
@@ -2330,7 +2332,10 @@ static void test_pg_data_version(void **state)
     struct store *b;
     struct store_org o = {.name = "first"}, found;
     struct store_user u = {.name = "ana", .role = "reader"};
-    struct store_token t = {.token_id = "0123456789abcdef"};
+    struct store_token t;
+    struct auth_cache *cache = auth_cache_new();
+    struct auth_user who;
+    char token[AUTH_TOKEN_MAX], header[AUTH_TOKEN_MAX + 16];
     uint64_t va, vb, v;
 
     b = store_open("postgresql", f->location, 0, &err);
@@ -2360,8 +2365,7 @@ static void test_pg_data_version(void **state)
     u.org = o.key;
     assert_int_equal(store_begin(f->s, &err), 0);
     assert_int_equal(store_user_add(f->s, &u, &err), 0);
-    t.user = u.key;
-    memset(t.hash, 1, sizeof(t.hash));
+    auth_token_generate(u.key, token, &t);
     assert_int_equal(store_token_add(f->s, &t, &err), 0);
     assert_int_equal(store_commit(f->s, &err), 0);
     vb = version_moved(b, vb);
@@ -2378,11 +2382,21 @@ static void test_pg_data_version(void **state)
     assert_int_equal(store_data_version(b, &v, &err), 0);
     assert_int_equal(v, vb);
 
-    /* a revocation through f: b's next check sees it */
+    /* a revocation through f (server A): b (server B) has the token's
+     * check cached; its next request sees the version move, drops the
+     * cached checks, as taxii/cache.c does, and refuses the token */
+    snprintf(header, sizeof(header), "Bearer %s", token);
+    assert_non_null(cache);
+    assert_int_equal(auth_check(cache, b, header, &who, &err), 0);
+    assert_string_equal(who.name, "ana");
     assert_int_equal(store_token_revoke(f->s, t.token_id, &err), 0);
     vb = version_moved(b, vb);
+    auth_cache_invalidate(cache);
+    assert_int_equal(auth_check(cache, b, header, &who, &err), -1);
+    assert_int_equal(err.code, KZ_EDENIED);
     assert_int_equal(store_token_find(b, t.token_id, &t, &err), 0);
     assert_true(t.revoked_us > 0);
+    auth_cache_free(cache);
     store_close(b);
 }
 

@@ -1,8 +1,9 @@
 /*
  * Leadership on the PostgreSQL backend (store_leader_try): a session
  * advisory lock on the handle's connection, keyed by the pair ("kz",
- * a hash of the name). PostgreSQL releases it when the connection ends,
- * however it ends (a server that dies or loses its network), so another
+ * a hash of the name). Closing the handle releases it at once (pg_close);
+ * otherwise PostgreSQL releases it when it notices the connection ended,
+ * however it ended (a server that dies or loses its network), so another
  * server's next try takes it over. A handle that believes it leads checks
  * each time that its session still holds the lock: a connection lost and
  * found again by a proxy would otherwise lead twice.
