@@ -326,9 +326,13 @@ static int journal_write(struct audit_log *l, const struct store_audit *a)
     return 0;
 }
 
-/* Empties file f: a new generation, whose records start at the header. */
+/* Empties file f: a new generation, whose records start at the header.
+ * A log kept in a database server (PostgreSQL) has no journal: nothing to
+ * empty, also after a failed commit marked it dirty. */
 static void journal_empty(struct audit_log *l, int f)
 {
+    if (!l->jmap[f])
+        return;
     put_u64(l->jmap[f] + 8, get_u64(l->jmap[f] + 8) + 1);
     l->joff[f] = JOURNAL_HEADER;
 }
