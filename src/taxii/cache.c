@@ -89,6 +89,12 @@ struct taxii_thread *taxii_thread(struct taxii_server *t, struct kz_error *err)
             return NULL;
         }
         th->store = store_open(t->cfg->store_backend, t->cfg->store_path, 0, err);
+        /* the server opened the same store when it started: failing now is
+         * the store out of reach for a while (a database server
+         * restarting), so the client is told to try again (503), not that
+         * the node broke (500) */
+        if (!th->store && err->code == KZ_EIO)
+            err->code = KZ_EBUSY;
         /* the server's main thread checkpoints (taxii_checkpoint) */
         if (th->store)
             store_defer_checkpoints(th->store, 1);

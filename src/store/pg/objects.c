@@ -919,11 +919,10 @@ static void cancel_query(struct pg_store *s)
     }
 }
 
-static int pg_list(void *b, const struct store_filter *f, int want_raw, store_row_fn fn, void *ctx,
-                   struct store_page *page, struct kz_error *err)
+static int list_once(struct pg_store *s, const struct store_filter *f, int want_raw,
+                     store_row_fn fn, void *ctx, struct store_page *page, struct kz_error *err)
 {
     static const char what[] = "store: listing objects";
-    struct pg_store *s = b;
     struct kz_buf sql;
     struct qparams p;
     struct store_row row;
@@ -931,8 +930,6 @@ static int pg_list(void *b, const struct store_filter *f, int want_raw, store_ro
     char name[16];
     int sent, stop = 0, failed = 0;
 
-    if (!s->in_tx && pg_reconnect(s, err) < 0)
-        return -1;
     kz_buf_init(&sql, 64 * 1024);
     qp_init(&p);
     if (build_list_sql(f, want_raw, &sql, &p) < 0) {
@@ -981,6 +978,26 @@ out:
     qp_free(&p);
     kz_buf_free(&sql);
     return failed ? -1 : 0;
+}
+
+/* A listing outside a transaction that finds its connection closed by a
+ * restart while it was idle runs once more on a new one, as long as no row
+ * reached the caller: nothing of it had happened. */
+static int pg_list(void *b, const struct store_filter *f, int want_raw, store_row_fn fn, void *ctx,
+                   struct store_page *page, struct kz_error *err)
+{
+    struct pg_store *s = b;
+    int rc;
+
+    if (!s->in_tx && pg_reconnect(s, err) < 0)
+        return -1;
+    rc = list_once(s, f, want_raw, fn, ctx, page, err);
+    if (rc < 0 && !s->in_tx && page->count == 0 && PQstatus(s->conn) == CONNECTION_BAD &&
+        pg_reconnect(s, err) == 0) {
+        memset(page, 0, sizeof(*page));
+        rc = list_once(s, f, want_raw, fn, ctx, page, err);
+    }
+    return rc;
 }
 
 /* --- deleting, owners, counts ----------------------------------------------------- */

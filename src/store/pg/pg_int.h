@@ -118,6 +118,11 @@ int pg_leader_try(void *b, const char *name, struct kz_error *err);
  * (PostgreSQL restarted, or failed over), dropping what the old session
  * held; KZ_EBUSY while the server cannot be reached. */
 int pg_reconnect(struct pg_store *s, struct kz_error *err);
+/* pg_exec of what starts a transaction (or reads outside one), on a
+ * connection that may have been closed while idle (PostgreSQL restarted
+ * since its last use): when it finds the connection dead it connects
+ * again and runs sql once more, since nothing of it happened. */
+int pg_exec_fresh(struct pg_store *s, const char *sql, struct kz_error *err, const char *what);
 
 /* What a concern not yet carried over to PostgreSQL answers: a clear
  * failure, never a silent success. */

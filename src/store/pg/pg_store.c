@@ -316,8 +316,12 @@ static enum kz_ecode map_sqlstate(const char *st)
         return KZ_EINVALID; /* data exceptions: bad encoding, out of range */
     if (strncmp(st, "54", 2) == 0)
         return KZ_ELIMIT;
-    if (strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0 || strncmp(st, "58", 2) == 0)
-        return KZ_EIO; /* connection lost, server shutting down, system errors */
+    /* connection lost, the server shutting down or starting up: busy (503,
+     * try again), and the next use connects again (pg_reconnect) */
+    if (strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0)
+        return KZ_EBUSY;
+    if (strncmp(st, "58", 2) == 0)
+        return KZ_EIO; /* system errors: I/O */
     return KZ_EINTERNAL;
 }
 
@@ -415,11 +419,19 @@ PGresult *pg_run(struct pg_store *s, const struct pg_stmt *st, const struct pg_p
     PGresult *r;
     struct kz_error ignored;
 
-    if (!s->in_tx && pg_reconnect(s, err) < 0)
-        return NULL;
-    if (s->in_tx || reads_only(st))
+    if (s->in_tx)
         return run(s, st, p, exists_msg, err, what);
-    if (pg_exec(s, "BEGIN; NOTIFY " PG_CHANNEL, err, what) < 0)
+    if (reads_only(st)) {
+        if (pg_reconnect(s, err) < 0)
+            return NULL;
+        r = run(s, st, p, exists_msg, err, what);
+        /* a read on a connection a restart closed while it was idle:
+         * nothing happened, so it is read again on a new one */
+        if (!r && PQstatus(s->conn) == CONNECTION_BAD && pg_reconnect(s, err) == 0)
+            r = run(s, st, p, exists_msg, err, what);
+        return r;
+    }
+    if (pg_exec_fresh(s, "BEGIN; NOTIFY " PG_CHANNEL, err, what) < 0)
         return NULL;
     r = run(s, st, p, exists_msg, err, what);
     if (r && pg_exec(s, "COMMIT", err, what) < 0) {
@@ -653,11 +665,23 @@ int pg_reconnect(struct pg_store *s, struct kz_error *err)
     s->nprepared = 0;
     s->copy_prepared = 0;
     s->in_tx = 0;
+    s->tx_own = 0;
     s->listening = 0;
     s->nleaders = 0;
     s->objects_locked = 0;
     pg_objects_close(s);
     return setup_session(s, err);
+}
+
+int pg_exec_fresh(struct pg_store *s, const char *sql, struct kz_error *err, const char *what)
+{
+    if (pg_reconnect(s, err) < 0)
+        return -1;
+    if (pg_exec(s, sql, err, what) == 0)
+        return 0;
+    if (s->in_tx || PQstatus(s->conn) != CONNECTION_BAD || pg_reconnect(s, err) < 0)
+        return -1;
+    return pg_exec(s, sql, err, what);
 }
 
 static void *pg_open(const char *location, int create, struct kz_error *err)
@@ -717,26 +741,32 @@ static int pg_data_version(void *b, uint64_t *v, struct kz_error *err)
     struct pg_store *s = b;
     PGnotify *n;
     PGresult *r;
-    int mine = PQbackendPID(s->conn), moved = 0;
+    int mine, moved = 0;
 
     if (s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "%s inside a transaction", what);
     if (pg_reconnect(s, err) < 0)
         return -1;
-    if (!s->listening) {
-        if (pg_exec(s, "LISTEN " PG_CHANNEL, err, what) < 0)
-            return -1;
-        s->listening = 1;
-        moved = 1;
-    } else {
+    if (s->listening) {
         r = PQexec(s->conn, "");
         if (!r || PQresultStatus(r) != PGRES_EMPTY_QUERY) {
             pg_fail(s, r, err, what);
             PQclear(r);
-            return -1;
+            /* closed while idle by a restart: listen again on a new one
+             * (and count it a move: notifications were missed) */
+            if (PQstatus(s->conn) != CONNECTION_BAD || pg_reconnect(s, err) < 0)
+                return -1;
+        } else {
+            PQclear(r);
         }
-        PQclear(r);
     }
+    if (!s->listening) {
+        if (pg_exec_fresh(s, "LISTEN " PG_CHANNEL, err, what) < 0)
+            return -1;
+        s->listening = 1;
+        moved = 1;
+    }
+    mine = PQbackendPID(s->conn);
     while ((n = PQnotifies(s->conn)) != NULL) {
         if (n->be_pid != mine)
             moved = 1;
@@ -776,10 +806,8 @@ static int pg_begin(void *b, struct kz_error *err)
 
     if (s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: transaction already open");
-    if (pg_reconnect(s, err) < 0)
-        return -1;
     /* announced to the other servers when it commits (pg_data_version) */
-    if (pg_exec(s, "BEGIN; NOTIFY " PG_CHANNEL, err, "store: beginning a transaction") < 0)
+    if (pg_exec_fresh(s, "BEGIN; NOTIFY " PG_CHANNEL, err, "store: beginning a transaction") < 0)
         return -1;
     s->in_tx = 1;
     pg_objects_begin(s);
@@ -838,13 +866,15 @@ static int pg_step(void *b, enum store_step what, struct kz_error *err)
 
 int pg_tx_open(struct pg_store *s, int announce, struct kz_error *err, const char *what)
 {
-    s->tx_own = !s->in_tx;
-    if (!s->tx_own)
-        return pg_exec(s, "SAVEPOINT kz_change", err, what);
-    if (pg_exec(s, announce ? "BEGIN; NOTIFY " PG_CHANNEL : "BEGIN", err, what) < 0) {
+    if (s->in_tx) {
         s->tx_own = 0;
-        return -1;
+        return pg_exec(s, "SAVEPOINT kz_change", err, what);
     }
+    /* before tx_own is set: connecting again starts the session afresh
+     * (pg_reconnect clears it) */
+    if (pg_exec_fresh(s, announce ? "BEGIN; NOTIFY " PG_CHANNEL : "BEGIN", err, what) < 0)
+        return -1;
+    s->tx_own = 1;
     s->in_tx = 1;
     return 0;
 }
