@@ -90,7 +90,7 @@ class ScaleOut(kzlib.NodeTestCase):
         f = self.node.front
         b = self.server("b", self.writer)
         objs = [indicator(1000 + i) for i in range(3000)]
-        body = kzlib.envelope(objs).encode()
+        body = kzlib.dumps(kzlib.envelope(objs)).encode()
         # send most of the body to a, then kill it: the envelope never lands
         conn = self.server("a", self.writer).connect()
         conn.putrequest("POST", objects_path("intel"))
@@ -133,23 +133,26 @@ class ScaleOut(kzlib.NodeTestCase):
                 except OSError:
                     continue
                 with lock:
-                    statuses.extend([r.status, g.status])
+                    statuses.extend([(r.status, "POST", r.body[:200]),
+                                     (g.status, "GET", g.body[:200])])
                     if r.status == 202 and (r.json or {}).get("status") == "complete":
                         acked.append(o["id"])
 
         threads = [threading.Thread(target=load) for _ in range(2)]
         for t in threads:
             t.start()
-        kzlib.wait_until(lambda: len(acked) >= 5, 20, "writes before the restart")
-        p = subprocess.run(["sh", scaleout.PGLIB, "restart", scaleout._cluster["dir"]],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
-        n = len(acked)
-        kzlib.wait_until(lambda: len(acked) >= n + 5, 30, "writes after the restart")
-        stop.set()
-        for t in threads:
-            t.join(30)
-        bad = [s for s in statuses if s not in (200, 202, 503)]
+        try:
+            kzlib.wait_until(lambda: len(acked) >= 5, 20, "writes before the restart")
+            p = subprocess.run(["sh", scaleout.PGLIB, "restart", scaleout._cluster["dir"]],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+            n = len(acked)
+            kzlib.wait_until(lambda: len(acked) >= n + 5, 30, "writes after the restart")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        bad = [s for s in statuses if s[0] not in (200, 202, 503)]
         self.assertEqual(bad, [], "answers other than 200, 202 and 503 while PostgreSQL "
                                   "restarted")
         # nothing acknowledged is lost
