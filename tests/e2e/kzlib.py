@@ -412,6 +412,7 @@ class Node:
         self.stderr_path = os.path.join(self.scratch, "serve.stderr")
         self.admin_token = None
         self.front = scaleout.Front(self) if scaleout.enabled() else None
+        self.pg_tablespace = None  # scaled out: the database's tablespace
 
     # --- CLI
     def run(self, *args, check=True, timeout=120, input=None):
@@ -430,7 +431,8 @@ class Node:
     def init(self, node_name="e2e-node"):
         store = ()
         if self.front:
-            store = ("--store", "postgresql", "--dsn", scaleout.new_database())
+            store = ("--store", "postgresql", "--dsn",
+                     scaleout.new_database(self.pg_tablespace))
         tok = self.out("init", "--node-name", node_name, *store)
         tok = tok.splitlines()[-1].strip() if tok else tok
         if not TOKEN_RE.match(tok):

@@ -72,13 +72,34 @@ def cluster_dsn():
     return _cluster["dsn"]
 
 
-def new_database():
-    """A fresh database on the cluster; returns its DSN."""
+def new_database(tablespace=None):
+    """A fresh database on the cluster (in tablespace, when given); returns
+    its DSN."""
     dsn = cluster_dsn()
     name = "kz_" + uuid.uuid4().hex[:12]
-    subprocess.run(["psql", "-q", "-X", dsn, "-c", "CREATE DATABASE %s" % name], check=True,
-                   stdout=subprocess.DEVNULL)
+    sql = "CREATE DATABASE %s%s" % (name, " TABLESPACE " + tablespace if tablespace else "")
+    subprocess.run(["psql", "-q", "-X", dsn, "-c", sql], check=True, stdout=subprocess.DEVNULL)
     return re.sub(r"dbname=\S+", "dbname=" + name, dsn)
+
+
+def small_tablespace(megabytes):
+    """A tablespace on a tmpfs of its own, megabytes large, so that a test can
+    fill PostgreSQL's disk; None when this machine lets no tmpfs be mounted
+    (not root, or a container without the right)."""
+    d = tempfile.mkdtemp(prefix="kz-ts-", dir="/tmp")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,mode=0700" % megabytes, "tmpfs",
+                       d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        os.rmdir(d)
+        return None
+    # lazily: the cluster still has its files open when the process ends
+    atexit.register(lambda: (subprocess.run(["umount", "-l", d]), shutil.rmtree(d, True)))
+    if os.getuid() == 0:
+        shutil.chown(d, "nobody", "nogroup")  # the cluster's owner (pglib.sh)
+    name = "small_" + uuid.uuid4().hex[:8]
+    subprocess.run(["psql", "-q", "-X", cluster_dsn(), "-c",
+                    "CREATE TABLESPACE %s LOCATION '%s'" % (name, d)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return name
 
 
 def nginx_config(scratch, listen_port, upstream_ports, home, tls):

@@ -4,7 +4,8 @@ through the other at once, even by a cache that was warm; a token revoked on
 one refused by the other within a second; a server killed in the middle of a
 POST (the other goes on, the envelope is all or nothing); PostgreSQL
 restarted under load (503 while it is away, never 500, and every write that
-was acknowledged is there afterwards). The TAXII suites themselves run the
+was acknowledged is there afterwards). The database's disk full is
+test_scaleout_diskfull.py. The TAXII suites themselves run the
 same way as scaleout/ tests; this file always scales out. Skipped (77)
 without PostgreSQL and nginx unless KZ_TEST_PG_REQUIRED.
 """
