@@ -2160,6 +2160,30 @@ static int64_t pg_case_int(struct fixture *f, const char *sql)
 }
 #endif
 
+#ifdef KZ_WITH_POSTGRESQL
+/* An upgrade one server at a time: a store migrated by a newer kizuna is
+ * still opened by an older one while the newer schema says it may be (an
+ * additive migration), and refused, with the reason, once it says not. */
+static void test_pg_newer_schema(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct kz_error err;
+    struct store *s;
+    int have = 0, known = 0;
+
+    pg_case_int(f, "UPDATE kizuna_schema SET version = version + 1");
+    s = store_open("postgresql", f->location, 0, &err);
+    if (!s)
+        fail_msg("an additive newer schema was refused: %s", err.text);
+    assert_int_equal(store_schema_version(s, &have, &known, &err), 0);
+    assert_int_equal(have, known + 1);
+    store_close(s);
+    pg_case_int(f, "UPDATE kizuna_schema SET compat = version");
+    assert_null(store_open("postgresql", f->location, 0, &err));
+    assert_non_null(strstr(err.text, "upgrade kizuna"));
+}
+#endif
+
 struct second_server {
     struct store *s;
     int64_t coll;
@@ -2439,6 +2463,7 @@ int main(void)
     const struct CMUnitTest postgresql[] = {
             BOTH_BACKENDS(setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_migrations, setup_pg, teardown),
+            cmocka_unit_test_setup_teardown(test_pg_newer_schema, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_dates_in_commit_order, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_bad_dsn, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_bad_text, setup_pg, teardown),

@@ -199,6 +199,16 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+/* The oldest schema version whose kizuna can still work on the schema this
+ * build's migrations make. Servers are upgraded one at a time
+ * (docs/DEPLOYMENT.md): the first new one migrates, and the old ones still
+ * running (or restarted) must go on. A migration that only adds (a table,
+ * a column with a default, an index) leaves this alone; one that changes
+ * what older code relies on (renames, new meanings, new NOT NULL columns
+ * old INSERTs would not fill) raises it to its own version, and older
+ * servers then refuse the store instead of misreading it. */
+#define SCHEMA_COMPAT 1
+
 /* --- parameters and results ------------------------------------------------ */
 
 void pg_params_init(struct pg_params *p)
@@ -511,12 +521,15 @@ int pg_walk_rows(PGresult *r, int (*read)(const PGresult *r, int row, void *fn, 
 /* --- migrations ------------------------------------------------------------- */
 
 /* The schema's version, 0 when the database holds no kizuna store. */
-static int schema_version(struct pg_store *s, int *v, struct kz_error *err)
+/* The schema's version and the oldest version whose kizuna may use it
+ * (1 for a schema made before kizuna_schema had compat). */
+static int schema_version_compat(struct pg_store *s, int *v, int *compat, struct kz_error *err)
 {
     PGresult *r = PQexec(s->conn, "SELECT to_regclass('kizuna_schema') IS NOT NULL");
-    int rc = 0;
+    int rc = 0, col;
 
     *v = 0;
+    *compat = 1;
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         rc = pg_fail(s, r, err, "store: reading the schema version");
         PQclear(r);
@@ -527,13 +540,35 @@ static int schema_version(struct pg_store *s, int *v, struct kz_error *err)
         return 0;
     }
     PQclear(r);
-    r = PQexec(s->conn, "SELECT version FROM kizuna_schema");
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+    r = PQexec(s->conn, "SELECT * FROM kizuna_schema");
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = pg_fail(s, r, err, "store: reading the schema version");
-    else if (PQntuples(r) == 1)
-        *v = (int)pg_col_int(r, 0, 0);
+    } else if (PQntuples(r) == 1) {
+        *v = (int)pg_col_int(r, 0, PQfnumber(r, "version"));
+        if ((col = PQfnumber(r, "compat")) >= 0)
+            *compat = (int)pg_col_int(r, 0, col);
+    }
     PQclear(r);
     return rc;
+}
+
+static int schema_version(struct pg_store *s, int *v, struct kz_error *err)
+{
+    int compat;
+
+    return schema_version_compat(s, v, &compat, err);
+}
+
+/* A schema newer than this build: usable while it says it is compatible
+ * with this build's version (an upgrade under way, one server at a time). */
+static int newer_schema(int v, int compat, struct kz_error *err)
+{
+    if (compat <= SCHEMA_VERSION)
+        return 0;
+    return kz_error_set(err, KZ_EIO,
+                        "store: schema version %d (usable from version %d on) is newer than this "
+                        "kizuna knows (%d); upgrade kizuna",
+                        v, compat, SCHEMA_VERSION);
 }
 
 static int pg_schema_version(void *b, int *have, int *known, struct kz_error *err)
@@ -547,13 +582,15 @@ static int pg_schema_version(void *b, int *have, int *known, struct kz_error *er
  * same time waits for the first and then finds nothing to do. */
 static int migrate(struct pg_store *s, int create, struct kz_error *err)
 {
-    int v = 0;
-    char sql[96];
+    int v = 0, compat = 1;
+    char sql[128];
 
-    if (schema_version(s, &v, err) < 0)
+    if (schema_version_compat(s, &v, &compat, err) < 0)
         return -1;
     if (v == SCHEMA_VERSION)
         return 0;
+    if (v > SCHEMA_VERSION)
+        return newer_schema(v, compat, err);
     if (v == 0 && !create)
         return kz_error_set(err, KZ_ENOTFOUND,
                             "no kizuna store in database \"%s\" (run `kizuna init` first)",
@@ -565,22 +602,23 @@ static int migrate(struct pg_store *s, int create, struct kz_error *err)
         pg_exec(s,
                 "CREATE TABLE IF NOT EXISTS kizuna_schema (one INTEGER PRIMARY KEY"
                 " CHECK (one = 1), version INTEGER NOT NULL);"
-                " INSERT INTO kizuna_schema VALUES (1, 0) ON CONFLICT DO NOTHING",
+                " INSERT INTO kizuna_schema VALUES (1, 0) ON CONFLICT DO NOTHING;"
+                " ALTER TABLE kizuna_schema ADD COLUMN IF NOT EXISTS compat INTEGER NOT NULL"
+                " DEFAULT 1",
                 err, "store: migrating") < 0 ||
-        schema_version(s, &v, err) < 0)
+        schema_version_compat(s, &v, &compat, err) < 0)
         goto fail;
-    if (v > SCHEMA_VERSION) {
-        kz_error_set(err, KZ_EIO,
-                     "store: schema version %d is newer than this kizuna knows (%d); upgrade "
-                     "kizuna",
-                     v, SCHEMA_VERSION);
-        goto fail;
+    if (v > SCHEMA_VERSION) { /* another server migrated while this one waited */
+        PQclear(PQexec(s->conn, "ROLLBACK"));
+        return newer_schema(v, compat, err);
     }
     for (; v < SCHEMA_VERSION; v++)
         if (pg_exec(s, migrations[v], err, "store: migrating") < 0)
             goto fail;
     /* a constant, never input */
-    snprintf(sql, sizeof(sql), "UPDATE kizuna_schema SET version = %d", SCHEMA_VERSION);
+    snprintf(sql, sizeof(sql),
+             "UPDATE kizuna_schema SET version = %d, compat = greatest(compat, %d)", SCHEMA_VERSION,
+             SCHEMA_COMPAT);
     if (pg_exec(s, sql, err, "store: migrating") < 0 ||
         pg_exec(s, "COMMIT", err, "store: migrating") < 0)
         goto fail;
