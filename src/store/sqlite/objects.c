@@ -859,42 +859,52 @@ static void add_visible(struct kz_buf *sql, const struct store_visibility *v, co
         kz_buf_printf(sql, " AND %s < :vred", e);
 }
 
-static void add_visibility(struct kz_buf *sql, const struct store_visibility *v)
+/* The object-level visibility of a row of objects `o`, and with
+ * v->check_refs the refs gate: every object a relationship or container
+ * points to that the collection holds must have a version the reader may
+ * see. "Holds" asks the index alone (by hash): a collision can only make it
+ * true wrongly, and then the exact test for a visible version hides the
+ * relationship, which fails closed. The reader's organisation's own
+ * relationships are not gated (SHARING.md): it chose their targets, and
+ * gating them would tell it which guessed ids the collection holds. Bulk
+ * paths gate everything, so no export names what it leaves behind.
+ *
+ * With memo, a listing remembers each referenced id's answer (kz_gate_get,
+ * kz_gate_put) and the ids of the rows it has listed, which are visible
+ * (kz_gate_seen): a page's relationships point to the indicators just
+ * before them and to a few targets again and again. */
+static void add_visibility(struct kz_buf *sql, const struct store_visibility *v, int memo)
 {
     if (!v->active)
         return;
     kz_buf_addstr(sql, " AND ");
     add_visible(sql, v, "o");
-    if (v->check_refs) {
-        /* every object it points to that the collection holds must have a
-         * version the reader may see. "Holds" asks the index alone (by
-         * hash): a collision can only make it true wrongly, and then the
-         * exact test for a visible version hides the relationship, which
-         * fails closed. The reader's organisation's own relationships are
-         * not gated (SHARING.md): it chose their targets, and gating them
-         * would tell it which guessed ids the collection holds. Bulk paths
-         * gate everything, so no export names what it leaves behind. */
-        kz_buf_addstr(sql, " AND (o.type NOT IN (");
-        for (size_t i = 0; stix_gated_type(i); i++)
-            kz_buf_printf(sql, "%s'%s'", i ? ", " : "", stix_gated_type(i));
-        kz_buf_addc(sql, ')');
-        if (!v->exclude_red)
-            kz_buf_printf(sql,
-                          " OR o.producer = :vorg OR o.created_by = :vorg_id OR EXISTS (SELECT 1"
-                          " FROM recipients r WHERE r.added = o.added AND r.kind = %d AND"
-                          " r.subject = :vorg)",
-                          RCPT_SUBMITTER);
-        kz_buf_addstr(sql, " OR NOT EXISTS ("
-                           "SELECT 1 FROM refs f WHERE f.added = o.added AND EXISTS ("
-                           "SELECT 1 FROM ix.ids x"
-                           " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref))"
-                           " AND NOT EXISTS (SELECT 1 FROM ix.ids x JOIN objects o2"
-                           " ON o2.collection = x.collection AND o2.added = x.added"
-                           " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref)"
-                           " AND o2.stix_id = f.ref AND ");
-        add_visible(sql, v, "o2");
-        kz_buf_addstr(sql, ")))");
-    }
+    if (!v->check_refs)
+        return;
+    kz_buf_addstr(sql, " AND (o.type NOT IN (");
+    for (size_t i = 0; stix_gated_type(i); i++)
+        kz_buf_printf(sql, "%s'%s'", i ? ", " : "", stix_gated_type(i));
+    kz_buf_addc(sql, ')');
+    if (!v->exclude_red)
+        kz_buf_printf(sql,
+                      " OR o.producer = :vorg OR o.created_by = :vorg_id OR EXISTS (SELECT 1"
+                      " FROM recipients r WHERE r.added = o.added AND r.kind = %d AND"
+                      " r.subject = :vorg)",
+                      RCPT_SUBMITTER);
+    kz_buf_addstr(sql, " OR NOT EXISTS (SELECT 1 FROM refs f WHERE f.added = o.added AND ");
+    if (memo)
+        kz_buf_addstr(sql, "NOT coalesce(kz_gate_get(f.ref), kz_gate_put(f.ref, ");
+    kz_buf_addstr(sql, "NOT (EXISTS (SELECT 1 FROM ix.ids x"
+                       " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref))"
+                       " AND NOT EXISTS (SELECT 1 FROM ix.ids x JOIN objects o2"
+                       " ON o2.collection = x.collection AND o2.added = x.added"
+                       " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref)"
+                       " AND o2.stix_id = f.ref AND ");
+    add_visible(sql, v, "o2");
+    kz_buf_addstr(sql, "))");
+    if (memo)
+        kz_buf_addstr(sql, "))");
+    kz_buf_addstr(sql, "))");
 }
 
 static void bind_named_int(sqlite3_stmt *q, const char *name, int64_t v)
@@ -932,8 +942,9 @@ static int build_list_sql(const struct store_filter *f, int want_raw, struct kz_
      * index, anything else walks the table in date-added order */
     kz_buf_printf(sql,
                   "SELECT o.added, o.stix_id, o.type, o.version_text, o.version, o.spec_version,"
-                  " o.tlp, o.created_by%s FROM objects o WHERE o.collection = ?1",
-                  want_raw ? ", o.raw" : "");
+                  " o.tlp, o.created_by, %s%s FROM objects o WHERE o.collection = ?1",
+                  want_raw ? "o.raw" : "NULL",
+                  f->vis.active && f->vis.check_refs ? ", kz_gate_seen(o.stix_id)" : "");
     if (f->added_after >= 0)
         kz_buf_printf(sql, " AND o.added > ?%d", param++);
     if (f->nids) {
@@ -956,7 +967,7 @@ static int build_list_sql(const struct store_filter *f, int want_raw, struct kz_
         kz_buf_addstr(sql, " AND o.origin <> :xorigin");
     if (f->exclude_type)
         kz_buf_addstr(sql, " AND o.type <> :xtype");
-    add_visibility(sql, &f->vis);
+    add_visibility(sql, &f->vis, 1);
     kz_buf_addstr(sql, " ORDER BY o.added");
     /* named, like the visibility parameters: SQLite numbers a named
      * parameter after the highest ?N seen before it, so a later ?N could
@@ -992,6 +1003,214 @@ static void bind_list(sqlite3_stmt *q, const struct store_filter *f)
     }
 }
 
+/* The answers of the refs gate (add_visibility's memo): whether a view
+ * (a reader's visibility on one collection) may see some version of an id,
+ * or the collection holds none. They hold for one state of the store: the
+ * memo is kept from one listing to the next while both databases' data
+ * versions (which change with every commit, this connection's or
+ * another's) stay the same, read inside the listing's own read
+ * transaction; inside a write transaction it lasts one listing. Open
+ * addressing; entries of an earlier generation are empty. Ids longer than
+ * an entry holds are not remembered (asked each time). */
+#define GATE_SLOTS    (2 * STORE_GATE_MEMO)
+#define GATE_ID_BYTES 72
+#define GATE_VIEWS    8
+
+struct gate_view {
+    int64_t collection, user, org, peer;
+    int max_level, default_tlp, exclude_red;
+    char org_identity[KZ_MAX_STIX_ID + 1];
+};
+
+struct gate_memo {
+    int active;      /* inside a listing: the functions answer */
+    int checked;     /* the data versions were compared in this listing */
+    int one_listing; /* forget everything when the listing ends */
+    int valid;       /* the answers hold for version[] */
+    unsigned gen, used, view, nviews;
+    unsigned version[2]; /* main's and ix's data versions the answers hold for */
+    struct gate_view views[GATE_VIEWS];
+    struct {
+        unsigned gen, view;
+        int ok;
+        char id[GATE_ID_BYTES];
+    } e[GATE_SLOTS];
+};
+
+static void memo_clear(struct gate_memo *m)
+{
+    if (++m->gen == 0) { /* wrapped: no old entry may look current */
+        for (size_t i = 0; i < GATE_SLOTS; i++)
+            m->e[i].gen = 0;
+        m->gen = 1;
+    }
+    m->used = 0;
+    m->nviews = 0;
+}
+
+/* Selects the view of f in the memo (adding it; clearing all when full). */
+static void memo_view(struct gate_memo *m, const struct store_filter *f)
+{
+    const struct store_visibility *v = &f->vis;
+    struct gate_view w;
+
+    memset(&w, 0, sizeof(w));
+    w.collection = f->collection;
+    w.user = v->user;
+    w.org = v->org;
+    w.peer = v->peer;
+    w.max_level = v->max_level;
+    w.default_tlp = v->default_tlp;
+    w.exclude_red = v->exclude_red;
+    snprintf(w.org_identity, sizeof(w.org_identity), "%s", v->org_identity ? v->org_identity : "");
+    for (m->view = 0; m->view < m->nviews; m->view++)
+        if (memcmp(&m->views[m->view], &w, sizeof(w)) == 0)
+            return;
+    if (m->nviews == GATE_VIEWS)
+        memo_clear(m);
+    m->view = m->nviews++;
+    m->views[m->view] = w;
+}
+
+/* The slot of id (length n < GATE_ID_BYTES) in the current view, *found
+ * when it holds it. */
+static unsigned memo_slot(const struct gate_memo *m, const char *id, size_t n, int *found)
+{
+    uint32_t h = 2166136261u ^ m->view;
+    unsigned i;
+
+    /* ids end in a random UUID: its last characters spread them well */
+    for (size_t k = n > 16 ? n - 16 : 0; k < n; k++)
+        h = (h ^ (unsigned char)id[k]) * 16777619u;
+    for (i = h & (GATE_SLOTS - 1);; i = (i + 1) & (GATE_SLOTS - 1)) {
+        if (m->e[i].gen != m->gen) {
+            *found = 0;
+            return i;
+        }
+        if (m->e[i].view == m->view && memcmp(m->e[i].id, id, n + 1) == 0) {
+            *found = 1;
+            return i;
+        }
+    }
+}
+
+static int memo_key_ok(const unsigned char *id, size_t n)
+{
+    return id && n < GATE_ID_BYTES && !memchr(id, 0, n);
+}
+
+static void memo_put(struct gate_memo *m, const unsigned char *id, size_t n, int ok)
+{
+    int found;
+    unsigned i;
+
+    if (!memo_key_ok(id, n))
+        return;
+    i = memo_slot(m, (const char *)id, n, &found);
+    if (!found) {
+        if (m->used >= STORE_GATE_MEMO)
+            return; /* full: never more than half the slots, so probes end */
+        m->used++;
+        m->e[i].gen = m->gen;
+        m->e[i].view = m->view;
+        memcpy(m->e[i].id, id, n);
+        m->e[i].id[n] = '\0';
+    }
+    m->e[i].ok = ok;
+}
+
+/* The memo, when a listing is running; on the first call in a listing
+ * (inside its read transaction) forgets answers of another state. */
+static struct gate_memo *active_memo(sqlite3_context *ctx)
+{
+    struct sqlite_store *s = sqlite3_user_data(ctx);
+    struct gate_memo *m = s->memo;
+    unsigned v[2] = {0, 0};
+
+    if (!m || !m->active)
+        return NULL;
+    if (!m->checked) {
+        m->checked = 1;
+        if (s->in_tx ||
+            sqlite3_file_control(s->db, "main", SQLITE_FCNTL_DATA_VERSION, &v[0]) != SQLITE_OK ||
+            sqlite3_file_control(s->db, "ix", SQLITE_FCNTL_DATA_VERSION, &v[1]) != SQLITE_OK)
+            m->one_listing = 1;
+        if (m->one_listing || !m->valid || v[0] != m->version[0] || v[1] != m->version[1]) {
+            struct gate_view w = m->views[m->view];
+
+            memo_clear(m);
+            m->view = m->nviews++;
+            m->views[m->view] = w;
+            m->version[0] = v[0];
+            m->version[1] = v[1];
+            m->valid = !m->one_listing;
+        }
+    }
+    return m;
+}
+
+/* kz_gate_get(id): the answer remembered for id, NULL when none. */
+static void sql_gate_get(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct gate_memo *m = active_memo(ctx);
+    const unsigned char *id = sqlite3_value_text(argv[0]);
+    size_t n = (size_t)sqlite3_value_bytes(argv[0]);
+    int found = 0;
+    unsigned i;
+
+    (void)argc;
+    if (m && memo_key_ok(id, n)) {
+        i = memo_slot(m, (const char *)id, n, &found);
+        if (found) {
+            sqlite3_result_int(ctx, m->e[i].ok);
+            return;
+        }
+    }
+    sqlite3_result_null(ctx);
+}
+
+/* kz_gate_put(id, ok): remembers ok for id and returns it. */
+static void sql_gate_put(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct gate_memo *m = active_memo(ctx);
+    int ok = sqlite3_value_int(argv[1]) != 0;
+
+    (void)argc;
+    if (m)
+        memo_put(m, sqlite3_value_text(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), ok);
+    sqlite3_result_int(ctx, ok);
+}
+
+/* kz_gate_seen(id): id is a row the listing returns, so visible. */
+static void sql_gate_seen(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct gate_memo *m = active_memo(ctx);
+
+    (void)argc;
+    if (m)
+        memo_put(m, sqlite3_value_text(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), 1);
+    sqlite3_result_null(ctx);
+}
+
+int sqlite_gate_functions(struct sqlite_store *s, struct kz_error *err)
+{
+    static const struct {
+        const char *name;
+        int nargs;
+        void (*fn)(sqlite3_context *, int, sqlite3_value **);
+    } fns[] = {{"kz_gate_get", 1, sql_gate_get},
+               {"kz_gate_put", 2, sql_gate_put},
+               {"kz_gate_seen", 1, sql_gate_seen}};
+
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+        int rc = sqlite3_create_function(s->db, fns[i].name, fns[i].nargs,
+                                         SQLITE_UTF8 | SQLITE_DIRECTONLY, s, fns[i].fn, NULL, NULL);
+        if (rc != SQLITE_OK)
+            return sq_fail(s, rc, err, "store: registering the gate's functions");
+    }
+    return 0;
+}
+
 static int sqlite_list(void *b, const struct store_filter *f, int want_raw, store_row_fn fn,
                        void *ctx, struct store_page *page, struct kz_error *err)
 {
@@ -1005,6 +1224,22 @@ static int sqlite_list(void *b, const struct store_filter *f, int want_raw, stor
     if (build_list_sql(f, want_raw, &sql) < 0) {
         kz_error_set(err, KZ_ELIMIT, "store: query too large");
         goto out;
+    }
+    if (f->vis.active && f->vis.check_refs) {
+        if (!s->memo) {
+            s->memo = calloc(1, sizeof(*s->memo));
+            if (!s->memo) {
+                kz_error_set(err, KZ_ENOMEM, "out of memory");
+                goto out;
+            }
+            s->memo->gen = 1; /* entries of generation 0 are empty */
+        }
+        /* inside a write transaction the state changes under the memo */
+        if (s->in_tx)
+            s->memo->one_listing = 1;
+        memo_view(s->memo, f);
+        s->memo->checked = 0;
+        s->memo->active = 1;
     }
     q = sq_cached_query(s, sql.data, sql.len, err);
     if (!q)
@@ -1040,6 +1275,13 @@ static int sqlite_list(void *b, const struct store_filter *f, int want_raw, stor
 out:
     if (q)
         sqlite3_reset(q); /* it stays cached; release its read lock now */
+    if (s->memo) {
+        s->memo->active = 0;
+        if (s->memo->one_listing) {
+            memo_clear(s->memo);
+            s->memo->valid = s->memo->one_listing = 0;
+        }
+    }
     kz_buf_free(&sql);
     return ret;
 }
@@ -1081,7 +1323,7 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
     if (f->vis.active) {
         /* only what the deleter may see, or what came from it */
         kz_buf_addstr(&sql, " AND (o.origin = :down OR (1");
-        add_visibility(&sql, &f->vis);
+        add_visibility(&sql, &f->vis, 0);
         kz_buf_addstr(&sql, "))");
     }
     kz_buf_addstr(&sql, " RETURNING version, version_text, added");

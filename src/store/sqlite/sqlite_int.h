@@ -64,6 +64,7 @@ struct sqlite_store {
     int64_t last_added; /* valid inside a write transaction */
     int64_t first_added_in_tx;
     int deleted_in_tx;
+    struct gate_memo *memo;      /* the refs gate's answers within one listing (objects.c) */
     struct kzj_doc cmp_a, cmp_b; /* for comparing a conflicting version's content */
 };
 
@@ -109,6 +110,9 @@ int sq_run_keyed(struct sqlite_store *s, const char *sql, int64_t key, int64_t k
 
 /* Registers kz_idh(), the id index's hash, which the schema also uses. */
 int sqlite_ids_functions(struct sqlite_store *s, struct kz_error *err);
+/* Registers the refs gate's memo functions (kz_gate_get, kz_gate_put,
+ * kz_gate_seen), which answer only inside a listing. */
+int sqlite_gate_functions(struct sqlite_store *s, struct kz_error *err);
 /* Attaches <store>-ids as "ix", creating it when absent. */
 int sqlite_ids_attach(struct sqlite_store *s, struct kz_error *err);
 /* At open: levels ix with the objects when that needs no waiting. */

@@ -367,6 +367,7 @@ static void sqlite_close(void *b)
     for (int i = 0; i < ST__N; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_finalize(s->data_version_q);
+    free(s->memo);
     for (int i = 0; i < QUERY_CACHE; i++) {
         sqlite3_finalize(s->queries[i].stmt);
         free(s->queries[i].sql);
@@ -406,7 +407,7 @@ static void *open_conn(const char *location, int create, int whole, struct kz_er
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, KZ_STORE_BUSY_TIMEOUT_MS);
-    if (sqlite_ids_functions(s, err) < 0)
+    if (sqlite_ids_functions(s, err) < 0 || sqlite_gate_functions(s, err) < 0)
         goto fail;
     /* 16 KiB pages (applies when the database is created): the tables are
      * written in date-added order, so large pages mean fewer pages, fewer
