@@ -1211,20 +1211,103 @@ int sqlite_gate_functions(struct sqlite_store *s, struct kz_error *err)
     return 0;
 }
 
+/* What build_list_sql's text depends on: two filters of the same shape get
+ * the same SQL (their values are bound), so a listing builds its text once
+ * per shape and connection instead of printing it for every request. */
+struct list_shape {
+    int want_raw, after, nids, ntypes, nspec_versions, versions, nversion_times;
+    int exclude_origin, exclude_type, limit, active, exclude_red, check_refs;
+};
+
+struct list_sql {
+    unsigned n, next;
+    struct {
+        struct list_shape shape;
+        char *sql;
+        size_t len;
+    } e[QUERY_CACHE];
+};
+
+void sqlite_objects_free(struct sqlite_store *s)
+{
+    free(s->memo);
+    if (s->list_sql)
+        for (unsigned i = 0; i < s->list_sql->n; i++)
+            free(s->list_sql->e[i].sql);
+    free(s->list_sql);
+}
+
+/* The SQL of f's listing, built or found by shape; NULL when out of memory
+ * or too large (err set). Owned by the connection. */
+static const char *list_sql(struct sqlite_store *s, const struct store_filter *f, int want_raw,
+                            size_t *len, struct kz_error *err)
+{
+    struct list_shape k;
+    struct list_sql *c = s->list_sql;
+    struct kz_buf sql;
+    unsigned i;
+
+    memset(&k, 0, sizeof(k));
+    k.want_raw = want_raw != 0;
+    k.after = f->added_after >= 0;
+    k.nids = (int)f->nids;
+    k.ntypes = (int)f->ntypes;
+    k.nspec_versions = (int)f->nspec_versions;
+    k.versions = (int)f->versions;
+    k.nversion_times = (int)f->nversion_times;
+    k.exclude_origin = f->exclude_origin != 0;
+    k.exclude_type = f->exclude_type != NULL;
+    k.limit = f->limit != 0;
+    k.active = f->vis.active != 0;
+    k.exclude_red = f->vis.exclude_red != 0;
+    k.check_refs = f->vis.check_refs != 0;
+    if (!c) {
+        c = s->list_sql = calloc(1, sizeof(*c));
+        if (!c) {
+            kz_error_set(err, KZ_ENOMEM, "out of memory");
+            return NULL;
+        }
+    }
+    for (i = 0; i < c->n; i++)
+        if (memcmp(&c->e[i].shape, &k, sizeof(k)) == 0) {
+            *len = c->e[i].len;
+            return c->e[i].sql;
+        }
+    kz_buf_init(&sql, 64 * 1024);
+    if (build_list_sql(f, want_raw, &sql) < 0) {
+        kz_buf_free(&sql);
+        kz_error_set(err, KZ_ELIMIT, "store: query too large");
+        return NULL;
+    }
+    /* a new shape takes a free entry, else the oldest */
+    i = c->n < QUERY_CACHE ? c->n++ : c->next++ % QUERY_CACHE;
+    free(c->e[i].sql);
+    c->e[i].shape = k;
+    c->e[i].sql = strdup(sql.data);
+    c->e[i].len = sql.len;
+    kz_buf_free(&sql);
+    if (!c->e[i].sql) {
+        c->e[i].shape.limit = -1; /* matches no filter */
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
+        return NULL;
+    }
+    *len = c->e[i].len;
+    return c->e[i].sql;
+}
+
 static int sqlite_list(void *b, const struct store_filter *f, int want_raw, store_row_fn fn,
                        void *ctx, struct store_page *page, struct kz_error *err)
 {
     struct sqlite_store *s = b;
-    struct kz_buf sql;
+    const char *sql;
+    size_t len;
     sqlite3_stmt *q = NULL;
     struct store_row r;
     int rc, ret = -1;
 
-    kz_buf_init(&sql, 64 * 1024);
-    if (build_list_sql(f, want_raw, &sql) < 0) {
-        kz_error_set(err, KZ_ELIMIT, "store: query too large");
+    sql = list_sql(s, f, want_raw, &len, err);
+    if (!sql)
         goto out;
-    }
     if (f->vis.active && f->vis.check_refs) {
         if (!s->memo) {
             s->memo = calloc(1, sizeof(*s->memo));
@@ -1241,7 +1324,7 @@ static int sqlite_list(void *b, const struct store_filter *f, int want_raw, stor
         s->memo->checked = 0;
         s->memo->active = 1;
     }
-    q = sq_cached_query(s, sql.data, sql.len, err);
+    q = sq_cached_query(s, sql, len, err);
     if (!q)
         goto out;
     bind_list(q, f);
@@ -1282,7 +1365,6 @@ out:
             s->memo->valid = s->memo->one_listing = 0;
         }
     }
-    kz_buf_free(&sql);
     return ret;
 }
 

@@ -65,6 +65,7 @@ struct sqlite_store {
     int64_t first_added_in_tx;
     int deleted_in_tx;
     struct gate_memo *memo;      /* the refs gate's answers within one listing (objects.c) */
+    struct list_sql *list_sql;   /* listings' SQL text by filter shape (objects.c) */
     struct kzj_doc cmp_a, cmp_b; /* for comparing a conflicting version's content */
 };
 
@@ -110,6 +111,8 @@ int sq_run_keyed(struct sqlite_store *s, const char *sql, int64_t key, int64_t k
 
 /* Registers kz_idh(), the id index's hash, which the schema also uses. */
 int sqlite_ids_functions(struct sqlite_store *s, struct kz_error *err);
+/* Frees what objects.c keeps on the connection (the memo, the SQL texts). */
+void sqlite_objects_free(struct sqlite_store *s);
 /* Registers the refs gate's memo functions (kz_gate_get, kz_gate_put,
  * kz_gate_seen), which answer only inside a listing. */
 int sqlite_gate_functions(struct sqlite_store *s, struct kz_error *err);

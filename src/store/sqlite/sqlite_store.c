@@ -367,7 +367,7 @@ static void sqlite_close(void *b)
     for (int i = 0; i < ST__N; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_finalize(s->data_version_q);
-    free(s->memo);
+    sqlite_objects_free(s);
     for (int i = 0; i < QUERY_CACHE; i++) {
         sqlite3_finalize(s->queries[i].stmt);
         free(s->queries[i].sql);
