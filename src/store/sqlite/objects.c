@@ -342,6 +342,7 @@ int sqlite_objects_drop(struct sqlite_store *s, int64_t collection, struct kz_er
 {
     /* the id index follows the objects' deletions (ids_level) */
     s->deleted_in_tx = 1;
+    s->absent_valid = 0;
     for (const char *const *sql = drop_collection; *sql; sql++)
         if (sq_run_keyed(s, *sql, collection, 0, NULL, err, "store: removing") < 0)
             return -1;
@@ -687,9 +688,12 @@ static int sqlite_put(void *b, int64_t coll, const struct stix_obj *o, const cha
 
     if (!s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: put outside a transaction");
-    /* A new id (the common case in bulk imports) needs one index probe. */
-    if (version_range(s, coll, o->id, &exists, &maxv, &minv, err) < 0)
+    /* A new id (the common case in bulk imports) needs one index probe,
+     * and none when the owner lookup just before found it absent. */
+    if (!(s->absent_valid && s->absent_coll == coll && strcmp(s->absent_id, o->id) == 0) &&
+        version_range(s, coll, o->id, &exists, &maxv, &minv, err) < 0)
         return -1;
+    s->absent_valid = 0;
     if (exists) {
         rc = find_existing(s, coll, o, raw, rawlen, &old, err);
         if (rc < 0)
@@ -1395,6 +1399,7 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
 
     if (!s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: delete outside a transaction");
+    s->absent_valid = 0;
     kz_buf_init(&sql, 16 * 1024);
     s->deleted_in_tx = 1;
     kz_buf_addstr(&sql, "DELETE FROM objects AS o WHERE collection = ?1 AND " OF_ID(
@@ -1497,7 +1502,13 @@ static int sqlite_object_owner(void *b, int64_t coll, const char *id, int64_t ve
     sqlite3_bind_int64(q, 1, coll);
     sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 3, version_us);
+    s->absent_valid = 0;
     rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE && s->in_tx && strlen(id) < sizeof(s->absent_id)) {
+        s->absent_valid = 1;
+        s->absent_coll = coll;
+        memcpy(s->absent_id, id, strlen(id) + 1);
+    }
     if (rc == SQLITE_ROW) {
         out->exists = 1;
         sq_col_text(q, 0, out->created_by, sizeof(out->created_by));

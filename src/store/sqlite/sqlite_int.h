@@ -64,6 +64,12 @@ struct sqlite_store {
     int64_t last_added; /* valid inside a write transaction */
     int64_t first_added_in_tx;
     int deleted_in_tx;
+    /* In a write transaction, an id the last owner lookup found absent from
+     * a collection, until anything else is written: the put that follows
+     * it (policy asks first) needs no second probe of the id index. */
+    int absent_valid;
+    int64_t absent_coll;
+    char absent_id[KZ_MAX_STIX_ID + 1];
     struct gate_memo *memo;      /* the refs gate's answers within one listing (objects.c) */
     struct list_sql *list_sql;   /* listings' SQL text by filter shape (objects.c) */
     struct kzj_doc cmp_a, cmp_b; /* for comparing a conflicting version's content */

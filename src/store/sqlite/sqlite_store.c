@@ -507,6 +507,7 @@ static int sqlite_begin(void *b, struct kz_error *err)
     if (sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
         return -1;
     s->in_tx = 1;
+    s->absent_valid = 0;
     return sqlite_objects_begin(s, err);
 }
 
@@ -516,6 +517,7 @@ static int sqlite_commit(void *b, struct kz_error *err)
 
     if (!s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: no transaction to commit");
+    s->absent_valid = 0;
     if (sqlite_objects_commit(s, err) < 0 || sq_exec(s, "COMMIT", err) < 0)
         return -1;
     s->in_tx = 0;
@@ -530,6 +532,7 @@ static void sqlite_rollback(void *b)
         return;
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_tx = 0;
+    s->absent_valid = 0;
 }
 
 /* Steps are savepoints. A rolled-back step may have used dates added that
@@ -540,6 +543,7 @@ static int sqlite_step(void *b, enum store_step what, struct kz_error *err)
 
     if (!s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: a step outside a transaction");
+    s->absent_valid = 0;
     if (what == STORE_STEP_BEGIN)
         return sq_exec(s, "SAVEPOINT kz_step", err);
     if (what == STORE_STEP_RELEASE)
