@@ -14,12 +14,14 @@
  * to the database: with the objects' 4 KiB pages of the time, the id index was
  * four fifths of what a POST into a collection of a million wrote. Each
  * transaction writes both files; SQLite commits attached databases one
- * after the other, so a crash between the two can leave ix behind or ahead.
- * ix.state records how far ix has followed (the last date added and the
- * count of transactions that deleted objects, both also kept in the main
- * database) and every write transaction first brings it level (ids_level).
- * Nothing of ix leaves this file: the connection (sqlite_store.c) calls the
- * sqlite_ids_* and sqlite_objects_* hooks declared in sqlite_int.h.
+ * after the other, so a crash between the two can leave ix behind or ahead,
+ * and only the objects' log is synced at a commit, so a crash can also cost
+ * ix its last commits (sqlite_ids_attach). ix.state records how far ix has
+ * followed (the last date added and the count of transactions that deleted
+ * objects, both also kept in the main database) and every write
+ * transaction first brings it level (ids_level). Nothing of ix leaves this
+ * file: the connection (sqlite_store.c) calls the sqlite_ids_* and
+ * sqlite_objects_* hooks declared in sqlite_int.h.
  */
 #include "store/sqlite/sqlite_int.h"
 
@@ -177,7 +179,12 @@ int sqlite_ids_attach(struct sqlite_store *s, struct kz_error *err)
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE && rc != SQLITE_OK)
         return sq_fail(s, rc, err, "store: attaching the id index");
-    return sq_exec(s, "PRAGMA ix.synchronous = FULL", err) < 0 ||
+    /* Only the objects' commit is synced: ix is derived from them, and
+     * after a crash that cost it its last commits, ids_level rebuilds what
+     * it lost from the objects (as after a crash between the two commits)
+     * before anything is written, and at open. An acknowledged write
+     * survives in the objects; a second sync per commit bought nothing. */
+    return sq_exec(s, "PRAGMA ix.synchronous = NORMAL", err) < 0 ||
                            sq_exec(s, "PRAGMA ix.journal_size_limit = 268435456", err) < 0 ||
                            sq_exec(s, "PRAGMA ix.cache_size = -16384", err) < 0
                    ? -1
