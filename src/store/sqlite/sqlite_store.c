@@ -464,6 +464,24 @@ static int sqlite_data_version(void *b, uint64_t *v, struct kz_error *err)
     return 0;
 }
 
+/* The deferred checkpoints' bound, per database: a log is folded in once
+ * it holds STORE_DEFERRED_CHECKPOINT_PAGES pages of the objects' 16 KiB,
+ * and the id index's (1 KiB pages, sqlite_ids_attach) once it holds as
+ * many bytes. SQLite's own autocheckpoint counts frames whatever their
+ * size, which folded the id index's log in sixteen times as often, inside
+ * a writer's commit. */
+static int deferred_checkpoint(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+    int limit = STORE_DEFERRED_CHECKPOINT_PAGES;
+
+    (void)ctx;
+    if (strcmp(name, "ix") == 0)
+        limit *= 16;
+    if (frames >= limit)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
 static void sqlite_defer_checkpoints(void *b, int on)
 {
     struct sqlite_store *s = b;
@@ -471,7 +489,10 @@ static void sqlite_defer_checkpoints(void *b, int on)
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, on, NULL);
     /* still bounded: a log that grows without end (a pull of a million
      * objects, page by page) makes every later read slower */
-    sqlite3_wal_autocheckpoint(s->db, on ? STORE_DEFERRED_CHECKPOINT_PAGES : 1000);
+    if (on)
+        sqlite3_wal_hook(s->db, deferred_checkpoint, NULL);
+    else
+        sqlite3_wal_autocheckpoint(s->db, 1000);
 }
 
 static void sqlite_set_cache_kib(void *b, int kib)
