@@ -881,9 +881,9 @@ static void add_visible(struct kz_buf *sql, const struct store_visibility *v, co
  * paths gate everything, so no export names what it leaves behind.
  *
  * With memo, a listing remembers each referenced id's answer (kz_gate_get,
- * kz_gate_put) and the ids of the rows it has listed, which are visible
- * (kz_gate_seen): a page's relationships point to the indicators just
- * before them and to a few targets again and again. */
+ * kz_gate_put), and sqlite_list the ids of the rows it has listed, which
+ * are visible: a page's relationships point to the indicators just before
+ * them and to a few targets again and again. */
 static void add_visibility(struct kz_buf *sql, const struct store_visibility *v, int memo)
 {
     if (!v->active)
@@ -953,9 +953,8 @@ static int build_list_sql(const struct store_filter *f, int want_raw, struct kz_
      * index, anything else walks the table in date-added order */
     kz_buf_printf(sql,
                   "SELECT o.added, o.stix_id, o.type, o.version_text, o.version, o.spec_version,"
-                  " o.tlp, o.created_by, %s%s FROM objects o WHERE o.collection = ?1",
-                  want_raw ? "o.raw" : "NULL",
-                  f->vis.active && f->vis.check_refs ? ", kz_gate_seen(o.stix_id)" : "");
+                  " o.tlp, o.created_by%s FROM objects o WHERE o.collection = ?1",
+                  want_raw ? ", o.raw" : "");
     if (f->added_after >= 0)
         kz_buf_printf(sql, " AND o.added > ?%d", param++);
     if (f->nids) {
@@ -1024,13 +1023,21 @@ static void bind_list(sqlite3_stmt *q, const struct store_filter *f)
  * addressing; entries of an earlier generation are empty. Ids longer than
  * an entry holds are not remembered (asked each time). */
 #define GATE_SLOTS    (2 * STORE_GATE_MEMO)
-#define GATE_ID_BYTES 72
+#define GATE_ID_BYTES 54
 #define GATE_VIEWS    8
 
 struct gate_view {
     int64_t collection, user, org, peer;
     int max_level, default_tlp, exclude_red;
     char org_identity[KZ_MAX_STIX_ID + 1];
+};
+
+/* One id's answer in one view: a cache line. */
+struct gate_entry {
+    uint32_t gen, hash;
+    uint16_t view;
+    uint8_t ok, len;
+    char id[GATE_ID_BYTES];
 };
 
 struct gate_memo {
@@ -1041,14 +1048,11 @@ struct gate_memo {
     unsigned gen, used, view, nviews;
     unsigned version[2]; /* main's and ix's data versions the answers hold for */
     struct gate_view views[GATE_VIEWS];
-    struct {
-        unsigned gen, view;
-        int ok;
-        char id[GATE_ID_BYTES];
-    } e[GATE_SLOTS];
+    struct gate_entry *e; /* GATE_SLOTS of them */
 };
 
-static void memo_clear(struct gate_memo *m)
+/* Forgets every answer, keeping the views. */
+static void memo_forget(struct gate_memo *m)
 {
     if (++m->gen == 0) { /* wrapped: no old entry may look current */
         for (size_t i = 0; i < GATE_SLOTS; i++)
@@ -1056,7 +1060,34 @@ static void memo_clear(struct gate_memo *m)
         m->gen = 1;
     }
     m->used = 0;
+}
+
+static void memo_clear(struct gate_memo *m)
+{
+    memo_forget(m);
     m->nviews = 0;
+}
+
+static struct gate_memo *memo_new(void)
+{
+    struct gate_memo *m = calloc(1, sizeof(*m));
+
+    if (m)
+        m->e = aligned_alloc(64, GATE_SLOTS * sizeof(*m->e));
+    if (!m || !m->e) {
+        free(m);
+        return NULL;
+    }
+    memset(m->e, 0, GATE_SLOTS * sizeof(*m->e));
+    m->gen = 1; /* entries of generation 0 are empty */
+    return m;
+}
+
+static void memo_free(struct gate_memo *m)
+{
+    if (m)
+        free(m->e);
+    free(m);
 }
 
 /* Selects the view of f in the memo (adding it; clearing all when full). */
@@ -1083,81 +1114,99 @@ static void memo_view(struct gate_memo *m, const struct store_filter *f)
     m->views[m->view] = w;
 }
 
-/* The slot of id (length n < GATE_ID_BYTES) in the current view, *found
- * when it holds it. */
-static unsigned memo_slot(const struct gate_memo *m, const char *id, size_t n, int *found)
+/* The slot of id (length n < GATE_ID_BYTES, hash h) in the current view,
+ * *found when it holds it. */
+static unsigned memo_slot(const struct gate_memo *m, const char *id, size_t n, uint32_t h,
+                          int *found)
 {
-    uint32_t h = 2166136261u ^ m->view;
-    unsigned i;
+    for (unsigned i = h & (GATE_SLOTS - 1);; i = (i + 1) & (GATE_SLOTS - 1)) {
+        const struct gate_entry *e = &m->e[i];
 
-    /* ids end in a random UUID: its last characters spread them well */
-    for (size_t k = n > 16 ? n - 16 : 0; k < n; k++)
-        h = (h ^ (unsigned char)id[k]) * 16777619u;
-    for (i = h & (GATE_SLOTS - 1);; i = (i + 1) & (GATE_SLOTS - 1)) {
-        if (m->e[i].gen != m->gen) {
+        if (e->gen != m->gen) {
             *found = 0;
             return i;
         }
-        if (m->e[i].view == m->view && memcmp(m->e[i].id, id, n + 1) == 0) {
+        if (e->hash == h && e->view == m->view && e->len == n && memcmp(e->id, id, n) == 0) {
             *found = 1;
             return i;
         }
     }
 }
 
-static int memo_key_ok(const unsigned char *id, size_t n)
+/* The hash of id in the current view; 0 when the memo cannot hold it. */
+static uint32_t memo_hash(const struct gate_memo *m, const unsigned char *id, size_t n)
 {
-    return id && n < GATE_ID_BYTES && !memchr(id, 0, n);
+    uint32_t h = 2166136261u ^ m->view;
+
+    if (!id || n >= GATE_ID_BYTES || memchr(id, 0, n))
+        return 0;
+    /* ids end in a random UUID: its last characters spread them well */
+    for (size_t k = n > 16 ? n - 16 : 0; k < n; k++)
+        h = (h ^ id[k]) * 16777619u;
+    return h | 1;
 }
 
 static void memo_put(struct gate_memo *m, const unsigned char *id, size_t n, int ok)
 {
+    uint32_t h = memo_hash(m, id, n);
     int found;
     unsigned i;
 
-    if (!memo_key_ok(id, n))
+    if (!h)
         return;
-    i = memo_slot(m, (const char *)id, n, &found);
+    i = memo_slot(m, (const char *)id, n, h, &found);
     if (!found) {
-        if (m->used >= STORE_GATE_MEMO)
-            return; /* full: never more than half the slots, so probes end */
+        if (m->used >= STORE_GATE_MEMO) {
+            /* full (never more than half the slots, so probes end): start
+             * again, as distinct pages keep bringing new ids */
+            memo_forget(m);
+            i = memo_slot(m, (const char *)id, n, h, &found);
+        }
         m->used++;
         m->e[i].gen = m->gen;
-        m->e[i].view = m->view;
+        m->e[i].hash = h;
+        m->e[i].view = (uint16_t)m->view;
+        m->e[i].len = (uint8_t)n;
         memcpy(m->e[i].id, id, n);
-        m->e[i].id[n] = '\0';
     }
-    m->e[i].ok = ok;
+    m->e[i].ok = (uint8_t)ok;
 }
 
-/* The memo, when a listing is running; on the first call in a listing
- * (inside its read transaction) forgets answers of another state. */
-static struct gate_memo *active_memo(sqlite3_context *ctx)
+/* On the first use in a listing, inside its read transaction: forgets the
+ * answers of another state of the store. */
+static void memo_check(struct sqlite_store *s)
 {
-    struct sqlite_store *s = sqlite3_user_data(ctx);
     struct gate_memo *m = s->memo;
     unsigned v[2] = {0, 0};
 
-    if (!m || !m->active)
-        return NULL;
-    if (!m->checked) {
-        m->checked = 1;
-        if (s->in_tx ||
-            sqlite3_file_control(s->db, "main", SQLITE_FCNTL_DATA_VERSION, &v[0]) != SQLITE_OK ||
-            sqlite3_file_control(s->db, "ix", SQLITE_FCNTL_DATA_VERSION, &v[1]) != SQLITE_OK)
-            m->one_listing = 1;
-        if (m->one_listing || !m->valid || v[0] != m->version[0] || v[1] != m->version[1]) {
-            struct gate_view w = m->views[m->view];
+    if (m->checked)
+        return;
+    m->checked = 1;
+    if (s->in_tx ||
+        sqlite3_file_control(s->db, "main", SQLITE_FCNTL_DATA_VERSION, &v[0]) != SQLITE_OK ||
+        sqlite3_file_control(s->db, "ix", SQLITE_FCNTL_DATA_VERSION, &v[1]) != SQLITE_OK)
+        m->one_listing = 1;
+    if (m->one_listing || !m->valid || v[0] != m->version[0] || v[1] != m->version[1]) {
+        struct gate_view w = m->views[m->view];
 
-            memo_clear(m);
-            m->view = m->nviews++;
-            m->views[m->view] = w;
-            m->version[0] = v[0];
-            m->version[1] = v[1];
-            m->valid = !m->one_listing;
-        }
+        memo_clear(m);
+        m->view = m->nviews++;
+        m->views[m->view] = w;
+        m->version[0] = v[0];
+        m->version[1] = v[1];
+        m->valid = !m->one_listing;
     }
-    return m;
+}
+
+/* The memo, when a listing is running. */
+static struct gate_memo *active_memo(sqlite3_context *ctx)
+{
+    struct sqlite_store *s = sqlite3_user_data(ctx);
+
+    if (!s->memo || !s->memo->active)
+        return NULL;
+    memo_check(s);
+    return s->memo;
 }
 
 /* kz_gate_get(id): the answer remembered for id, NULL when none. */
@@ -1166,12 +1215,13 @@ static void sql_gate_get(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     struct gate_memo *m = active_memo(ctx);
     const unsigned char *id = sqlite3_value_text(argv[0]);
     size_t n = (size_t)sqlite3_value_bytes(argv[0]);
+    uint32_t h = m ? memo_hash(m, id, n) : 0;
     int found = 0;
     unsigned i;
 
     (void)argc;
-    if (m && memo_key_ok(id, n)) {
-        i = memo_slot(m, (const char *)id, n, &found);
+    if (h) {
+        i = memo_slot(m, (const char *)id, n, h, &found);
         if (found) {
             sqlite3_result_int(ctx, m->e[i].ok);
             return;
@@ -1192,26 +1242,13 @@ static void sql_gate_put(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int(ctx, ok);
 }
 
-/* kz_gate_seen(id): id is a row the listing returns, so visible. */
-static void sql_gate_seen(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    struct gate_memo *m = active_memo(ctx);
-
-    (void)argc;
-    if (m)
-        memo_put(m, sqlite3_value_text(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), 1);
-    sqlite3_result_null(ctx);
-}
-
 int sqlite_gate_functions(struct sqlite_store *s, struct kz_error *err)
 {
     static const struct {
         const char *name;
         int nargs;
         void (*fn)(sqlite3_context *, int, sqlite3_value **);
-    } fns[] = {{"kz_gate_get", 1, sql_gate_get},
-               {"kz_gate_put", 2, sql_gate_put},
-               {"kz_gate_seen", 1, sql_gate_seen}};
+    } fns[] = {{"kz_gate_get", 1, sql_gate_get}, {"kz_gate_put", 2, sql_gate_put}};
 
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
         int rc = sqlite3_create_function(s->db, fns[i].name, fns[i].nargs,
@@ -1241,7 +1278,7 @@ struct list_sql {
 
 void sqlite_objects_free(struct sqlite_store *s)
 {
-    free(s->memo);
+    memo_free(s->memo);
     if (s->list_sql)
         for (unsigned i = 0; i < s->list_sql->n; i++)
             free(s->list_sql->e[i].sql);
@@ -1314,19 +1351,17 @@ static int sqlite_list(void *b, const struct store_filter *f, int want_raw, stor
     size_t len;
     sqlite3_stmt *q = NULL;
     struct store_row r;
-    int rc, ret = -1;
+    int rc, ret = -1, memo = f->vis.active && f->vis.check_refs;
 
     sql = list_sql(s, f, want_raw, &len, err);
     if (!sql)
         goto out;
-    if (f->vis.active && f->vis.check_refs) {
+    if (memo) {
+        if (!s->memo)
+            s->memo = memo_new();
         if (!s->memo) {
-            s->memo = calloc(1, sizeof(*s->memo));
-            if (!s->memo) {
-                kz_error_set(err, KZ_ENOMEM, "out of memory");
-                goto out;
-            }
-            s->memo->gen = 1; /* entries of generation 0 are empty */
+            kz_error_set(err, KZ_ENOMEM, "out of memory");
+            goto out;
         }
         /* inside a write transaction the state changes under the memo */
         if (s->in_tx)
@@ -1358,6 +1393,12 @@ static int sqlite_list(void *b, const struct store_filter *f, int want_raw, stor
             page->first_added = r.added;
         page->last_added = r.added;
         page->count++;
+        /* a row listed is a version the reader may see: a relationship
+         * further on that points to it passes without asking */
+        if (memo) {
+            memo_check(s);
+            memo_put(s->memo, (const unsigned char *)r.id, (size_t)sqlite3_column_bytes(q, 1), 1);
+        }
         if (fn && fn(ctx, &r, err) < 0)
             goto out;
     }

@@ -119,8 +119,8 @@ int sq_run_keyed(struct sqlite_store *s, const char *sql, int64_t key, int64_t k
 int sqlite_ids_functions(struct sqlite_store *s, struct kz_error *err);
 /* Frees what objects.c keeps on the connection (the memo, the SQL texts). */
 void sqlite_objects_free(struct sqlite_store *s);
-/* Registers the refs gate's memo functions (kz_gate_get, kz_gate_put,
- * kz_gate_seen), which answer only inside a listing. */
+/* Registers the refs gate's memo functions (kz_gate_get, kz_gate_put),
+ * which answer only inside a listing. */
 int sqlite_gate_functions(struct sqlite_store *s, struct kz_error *err);
 /* Attaches <store>-ids as "ix", creating it when absent. */
 int sqlite_ids_attach(struct sqlite_store *s, struct kz_error *err);
