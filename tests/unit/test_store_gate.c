@@ -256,6 +256,62 @@ static void test_gate_inside_a_transaction(void **state)
     assert_int_equal(list(f, f->r, STIX_TLP_GREEN).relationship, 1);
 }
 
+struct nested {
+    struct fixture *f;
+    int rows, inner_rel;
+};
+
+/* The outer listing's callback: on its first row, a GREEN reader's listing
+ * on the same connection. */
+static int on_outer_row(void *ctx, const struct store_row *r, struct kz_error *err)
+{
+    struct nested *n = ctx;
+
+    (void)r;
+    (void)err;
+    if (n->rows++ == 0)
+        n->inner_rel = list(n->f, n->f->w, STIX_TLP_GREEN).relationship;
+    return 0;
+}
+
+/* A listing nested in another's callback (another view on the same
+ * connection) must not leave the outer one's answers under its view: the
+ * AMBER reader sees the AMBER target, the GREEN reader never does. */
+static void test_gate_nested_listing(void **state)
+{
+    struct fixture *f = *state;
+    struct nested n = {.f = f};
+    struct store_filter flt;
+    struct store_page page;
+    struct kz_error err;
+
+    put(f, "{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"" IND_ID
+           "\",\"created\":\"2024-01-01T00:00:00.000Z\",\"modified\":\"2024-01-01T00:00:00.000Z\","
+           "\"pattern\":\"[ipv4-addr:value = '192.0.2.1']\",\"pattern_type\":\"stix\","
+           "\"valid_from\":\"2024-01-01T00:00:00Z\",\"object_marking_refs\":[\"" GREEN "\"]}");
+    put(f, "{\"type\":\"relationship\",\"spec_version\":\"2.1\",\"id\":\"" REL_ID
+           "\",\"created\":\"2024-01-01T00:00:00.000Z\",\"modified\":\"2024-01-01T00:00:00.000Z\","
+           "\"relationship_type\":\"indicates\",\"source_ref\":\"" IND_ID
+           "\",\"target_ref\":\"" TGT_ID "\",\"object_marking_refs\":[\"" GREEN "\"]}");
+    put_target(f, "2024-02-01T00:00:00.000Z", AMBER, 0);
+    store_filter_init(&flt, f->coll);
+    flt.vis = (struct store_visibility){.active = 1,
+                                        .max_level = STIX_TLP_AMBER,
+                                        .default_tlp = STIX_TLP_AMBER,
+                                        .user = -1,
+                                        .org = -1,
+                                        .check_refs = 1};
+    /* no limit: a listing of the same shape would share the prepared
+     * statement, which the SQLite store does not support nested */
+    flt.limit = 0;
+    if (store_list(f->w, &flt, 1, on_outer_row, &n, &page, &err) < 0)
+        fail_msg("list: %s", err.text);
+    assert_int_equal(n.rows, 3);
+    assert_int_equal(n.inner_rel, 0);
+    assert_int_equal(list(f, f->w, STIX_TLP_GREEN).relationship, 0);
+    assert_int_equal(list(f, f->w, STIX_TLP_AMBER).relationship, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +320,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_gate_inside_a_transaction, setup, teardown),
             cmocka_unit_test_setup_teardown(test_gate_inside_a_transaction, setup_escaped,
                                             teardown),
+            cmocka_unit_test_setup_teardown(test_gate_nested_listing, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_gate_nested_listing, setup_escaped, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

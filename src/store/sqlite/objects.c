@@ -1401,6 +1401,10 @@ static int sqlite_list(void *b, const struct store_filter *f, int want_raw, stor
         }
         if (fn && fn(ctx, &r, err) < 0)
             goto out;
+        /* a listing nested in fn has ended: the memo is not this one's any
+         * more (its view changed), so the rest asks SQL alone */
+        if (memo && !s->memo->active)
+            memo = 0;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         sq_fail(s, rc, err, "store: listing objects");
