@@ -312,6 +312,40 @@ static void test_gate_nested_listing(void **state)
     assert_int_equal(list(f, f->w, STIX_TLP_AMBER).relationship, 1);
 }
 
+/* store_delete with a reader's visibility removes only a relationship the
+ * reader may see, the gate included (its plain SQL, without the memo). */
+static void test_gate_on_delete(void **state)
+{
+    struct fixture *f = *state;
+    struct store_filter flt;
+    struct kz_error err;
+    uint64_t deleted;
+
+    put(f, "{\"type\":\"relationship\",\"spec_version\":\"2.1\",\"id\":\"" REL_ID
+           "\",\"created\":\"2024-01-01T00:00:00.000Z\",\"modified\":\"2024-01-01T00:00:00.000Z\","
+           "\"relationship_type\":\"indicates\",\"source_ref\":\"" IND_ID
+           "\",\"target_ref\":\"" TGT_ID "\",\"object_marking_refs\":[\"" GREEN "\"]}");
+    put_target(f, "2024-02-01T00:00:00.000Z", AMBER, 0);
+    for (int round = 0; round < 2; round++) {
+        store_filter_init(&flt, f->coll);
+        flt.versions = STORE_V_ALL;
+        flt.vis = (struct store_visibility){.active = 1,
+                                            .max_level = STIX_TLP_GREEN,
+                                            .default_tlp = STIX_TLP_AMBER,
+                                            .user = -1,
+                                            .org = -1,
+                                            .check_refs = 1};
+        assert_int_equal(store_begin(f->w, &err), 0);
+        assert_int_equal(store_delete(f->w, f->coll, REL_ID, &flt, &deleted, &err), 0);
+        assert_int_equal(store_commit(f->w, &err), 0);
+        /* first the target is AMBER only: the GREEN reader cannot see the
+         * relationship, so cannot delete it; then it has a GREEN version */
+        assert_int_equal(deleted, round == 0 ? 0 : 1);
+        if (round == 0)
+            put_target(f, "2024-03-01T00:00:00.000Z", GREEN, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +356,8 @@ int main(void)
                                             teardown),
             cmocka_unit_test_setup_teardown(test_gate_nested_listing, setup, teardown),
             cmocka_unit_test_setup_teardown(test_gate_nested_listing, setup_escaped, teardown),
+            cmocka_unit_test_setup_teardown(test_gate_on_delete, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_gate_on_delete, setup_escaped, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

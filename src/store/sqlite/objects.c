@@ -902,19 +902,22 @@ static void add_visibility(struct kz_buf *sql, const struct store_visibility *v,
                       " FROM recipients r WHERE r.added = o.added AND r.kind = %d AND"
                       " r.subject = :vorg)",
                       RCPT_SUBMITTER);
+    /* a reference fails when the collection holds it and no version of it
+     * is visible; with memo, its answer (ok: it does not fail) is asked
+     * of the memo first and noted there */
     kz_buf_addstr(sql, " OR NOT EXISTS (SELECT 1 FROM refs f WHERE f.added = o.added AND ");
     if (memo)
-        kz_buf_addstr(sql, "NOT coalesce(kz_gate_get(f.ref), kz_gate_put(f.ref, ");
-    kz_buf_addstr(sql, "NOT (EXISTS (SELECT 1 FROM ix.ids x"
+        kz_buf_addstr(sql, "NOT coalesce(kz_gate_get(f.ref), kz_gate_put(f.ref, NOT (");
+    kz_buf_addstr(sql, "EXISTS (SELECT 1 FROM ix.ids x"
                        " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref))"
                        " AND NOT EXISTS (SELECT 1 FROM ix.ids x JOIN objects o2"
                        " ON o2.collection = x.collection AND o2.added = x.added"
                        " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref)"
                        " AND o2.stix_id = f.ref AND ");
     add_visible(sql, v, "o2");
-    kz_buf_addstr(sql, "))");
+    kz_buf_addc(sql, ')');
     if (memo)
-        kz_buf_addstr(sql, "))");
+        kz_buf_addstr(sql, ")))");
     kz_buf_addstr(sql, "))");
 }
 
