@@ -312,6 +312,11 @@
  * versions). */
 #define STORE_MAX_FILTER_VALUES 64
 
+/* The SQLite store remembers whether a reader may see a referenced object
+ * (the refs gate) for at most this many ids per connection, until the next
+ * commit; past it, further references are asked each time. */
+#define STORE_GATE_MEMO 4096
+
 /* --- the audit log (audit/) --- */
 
 /* Audit rows queued at once; past this, recording waits for a commit. */

@@ -14,12 +14,14 @@
  * to the database: with the objects' 4 KiB pages of the time, the id index was
  * four fifths of what a POST into a collection of a million wrote. Each
  * transaction writes both files; SQLite commits attached databases one
- * after the other, so a crash between the two can leave ix behind or ahead.
- * ix.state records how far ix has followed (the last date added and the
- * count of transactions that deleted objects, both also kept in the main
- * database) and every write transaction first brings it level (ids_level).
- * Nothing of ix leaves this file: the connection (sqlite_store.c) calls the
- * sqlite_ids_* and sqlite_objects_* hooks declared in sqlite_int.h.
+ * after the other, so a crash between the two can leave ix behind or ahead,
+ * and only the objects' log is synced at a commit, so a crash can also cost
+ * ix its last commits (sqlite_ids_attach). ix.state records how far ix has
+ * followed (the last date added and the count of transactions that deleted
+ * objects, both also kept in the main database) and every write
+ * transaction first brings it level (ids_level). Nothing of ix leaves this
+ * file: the connection (sqlite_store.c) calls the sqlite_ids_* and
+ * sqlite_objects_* hooks declared in sqlite_int.h.
  */
 #include "store/sqlite/sqlite_int.h"
 
@@ -177,7 +179,12 @@ int sqlite_ids_attach(struct sqlite_store *s, struct kz_error *err)
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE && rc != SQLITE_OK)
         return sq_fail(s, rc, err, "store: attaching the id index");
-    return sq_exec(s, "PRAGMA ix.synchronous = FULL", err) < 0 ||
+    /* Only the objects' commit is synced: ix is derived from them, and
+     * after a crash that cost it its last commits, ids_level rebuilds what
+     * it lost from the objects (as after a crash between the two commits)
+     * before anything is written, and at open. An acknowledged write
+     * survives in the objects; a second sync per commit bought nothing. */
+    return sq_exec(s, "PRAGMA ix.synchronous = NORMAL", err) < 0 ||
                            sq_exec(s, "PRAGMA ix.journal_size_limit = 268435456", err) < 0 ||
                            sq_exec(s, "PRAGMA ix.cache_size = -16384", err) < 0
                    ? -1
@@ -342,6 +349,7 @@ int sqlite_objects_drop(struct sqlite_store *s, int64_t collection, struct kz_er
 {
     /* the id index follows the objects' deletions (ids_level) */
     s->deleted_in_tx = 1;
+    s->absent_valid = 0;
     for (const char *const *sql = drop_collection; *sql; sql++)
         if (sq_run_keyed(s, *sql, collection, 0, NULL, err, "store: removing") < 0)
             return -1;
@@ -687,9 +695,12 @@ static int sqlite_put(void *b, int64_t coll, const struct stix_obj *o, const cha
 
     if (!s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: put outside a transaction");
-    /* A new id (the common case in bulk imports) needs one index probe. */
-    if (version_range(s, coll, o->id, &exists, &maxv, &minv, err) < 0)
+    /* A new id (the common case in bulk imports) needs one index probe,
+     * and none when the owner lookup just before found it absent. */
+    if (!(s->absent_valid && s->absent_coll == coll && strcmp(s->absent_id, o->id) == 0) &&
+        version_range(s, coll, o->id, &exists, &maxv, &minv, err) < 0)
         return -1;
+    s->absent_valid = 0;
     if (exists) {
         rc = find_existing(s, coll, o, raw, rawlen, &old, err);
         if (rc < 0)
@@ -859,42 +870,55 @@ static void add_visible(struct kz_buf *sql, const struct store_visibility *v, co
         kz_buf_printf(sql, " AND %s < :vred", e);
 }
 
-static void add_visibility(struct kz_buf *sql, const struct store_visibility *v)
+/* The object-level visibility of a row of objects `o`, and with
+ * v->check_refs the refs gate: every object a relationship or container
+ * points to that the collection holds must have a version the reader may
+ * see. "Holds" asks the index alone (by hash): a collision can only make it
+ * true wrongly, and then the exact test for a visible version hides the
+ * relationship, which fails closed. The reader's organisation's own
+ * relationships are not gated (SHARING.md): it chose their targets, and
+ * gating them would tell it which guessed ids the collection holds. Bulk
+ * paths gate everything, so no export names what it leaves behind.
+ *
+ * With memo, a listing remembers each referenced id's answer (kz_gate_get,
+ * kz_gate_put), and sqlite_list the ids of the rows it has listed, which
+ * are visible: a page's relationships point to the indicators just before
+ * them and to a few targets again and again. */
+static void add_visibility(struct kz_buf *sql, const struct store_visibility *v, int memo)
 {
     if (!v->active)
         return;
     kz_buf_addstr(sql, " AND ");
     add_visible(sql, v, "o");
-    if (v->check_refs) {
-        /* every object it points to that the collection holds must have a
-         * version the reader may see. "Holds" asks the index alone (by
-         * hash): a collision can only make it true wrongly, and then the
-         * exact test for a visible version hides the relationship, which
-         * fails closed. The reader's organisation's own relationships are
-         * not gated (SHARING.md): it chose their targets, and gating them
-         * would tell it which guessed ids the collection holds. Bulk paths
-         * gate everything, so no export names what it leaves behind. */
-        kz_buf_addstr(sql, " AND (o.type NOT IN (");
-        for (size_t i = 0; stix_gated_type(i); i++)
-            kz_buf_printf(sql, "%s'%s'", i ? ", " : "", stix_gated_type(i));
-        kz_buf_addc(sql, ')');
-        if (!v->exclude_red)
-            kz_buf_printf(sql,
-                          " OR o.producer = :vorg OR o.created_by = :vorg_id OR EXISTS (SELECT 1"
-                          " FROM recipients r WHERE r.added = o.added AND r.kind = %d AND"
-                          " r.subject = :vorg)",
-                          RCPT_SUBMITTER);
-        kz_buf_addstr(sql, " OR NOT EXISTS ("
-                           "SELECT 1 FROM refs f WHERE f.added = o.added AND EXISTS ("
-                           "SELECT 1 FROM ix.ids x"
-                           " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref))"
-                           " AND NOT EXISTS (SELECT 1 FROM ix.ids x JOIN objects o2"
-                           " ON o2.collection = x.collection AND o2.added = x.added"
-                           " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref)"
-                           " AND o2.stix_id = f.ref AND ");
-        add_visible(sql, v, "o2");
+    if (!v->check_refs)
+        return;
+    kz_buf_addstr(sql, " AND (o.type NOT IN (");
+    for (size_t i = 0; stix_gated_type(i); i++)
+        kz_buf_printf(sql, "%s'%s'", i ? ", " : "", stix_gated_type(i));
+    kz_buf_addc(sql, ')');
+    if (!v->exclude_red)
+        kz_buf_printf(sql,
+                      " OR o.producer = :vorg OR o.created_by = :vorg_id OR EXISTS (SELECT 1"
+                      " FROM recipients r WHERE r.added = o.added AND r.kind = %d AND"
+                      " r.subject = :vorg)",
+                      RCPT_SUBMITTER);
+    /* a reference fails when the collection holds it and no version of it
+     * is visible; with memo, its answer (ok: it does not fail) is asked
+     * of the memo first and noted there */
+    kz_buf_addstr(sql, " OR NOT EXISTS (SELECT 1 FROM refs f WHERE f.added = o.added AND ");
+    if (memo)
+        kz_buf_addstr(sql, "NOT coalesce(kz_gate_get(f.ref), kz_gate_put(f.ref, NOT (");
+    kz_buf_addstr(sql, "EXISTS (SELECT 1 FROM ix.ids x"
+                       " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref))"
+                       " AND NOT EXISTS (SELECT 1 FROM ix.ids x JOIN objects o2"
+                       " ON o2.collection = x.collection AND o2.added = x.added"
+                       " WHERE x.collection = o.collection AND x.idh = kz_idh(f.ref)"
+                       " AND o2.stix_id = f.ref AND ");
+    add_visible(sql, v, "o2");
+    kz_buf_addc(sql, ')');
+    if (memo)
         kz_buf_addstr(sql, ")))");
-    }
+    kz_buf_addstr(sql, "))");
 }
 
 static void bind_named_int(sqlite3_stmt *q, const char *name, int64_t v)
@@ -956,7 +980,7 @@ static int build_list_sql(const struct store_filter *f, int want_raw, struct kz_
         kz_buf_addstr(sql, " AND o.origin <> :xorigin");
     if (f->exclude_type)
         kz_buf_addstr(sql, " AND o.type <> :xtype");
-    add_visibility(sql, &f->vis);
+    add_visibility(sql, &f->vis, 1);
     kz_buf_addstr(sql, " ORDER BY o.added");
     /* named, like the visibility parameters: SQLite numbers a named
      * parameter after the highest ?N seen before it, so a later ?N could
@@ -992,21 +1016,364 @@ static void bind_list(sqlite3_stmt *q, const struct store_filter *f)
     }
 }
 
+/* The answers of the refs gate (add_visibility's memo): whether a view
+ * (a reader's visibility on one collection) may see some version of an id,
+ * or the collection holds none. They hold for one state of the store: the
+ * memo is kept from one listing to the next while both databases' data
+ * versions (which change with every commit, this connection's or
+ * another's) stay the same, read inside the listing's own read
+ * transaction; inside a write transaction it lasts one listing. Open
+ * addressing; entries of an earlier generation are empty. Ids longer than
+ * an entry holds are not remembered (asked each time). */
+#define GATE_SLOTS    (2 * STORE_GATE_MEMO)
+#define GATE_ID_BYTES 54
+#define GATE_VIEWS    8
+
+struct gate_view {
+    int64_t collection, user, org, peer;
+    int max_level, default_tlp, exclude_red;
+    char org_identity[KZ_MAX_STIX_ID + 1];
+};
+
+/* One id's answer in one view: a cache line. */
+struct gate_entry {
+    uint32_t gen, hash;
+    uint16_t view;
+    uint8_t ok, len;
+    char id[GATE_ID_BYTES];
+};
+
+struct gate_memo {
+    int active;      /* inside a listing: the functions answer */
+    int checked;     /* the data versions were compared in this listing */
+    int one_listing; /* forget everything when the listing ends */
+    int valid;       /* the answers hold for version[] */
+    unsigned gen, used, view, nviews;
+    unsigned version[2]; /* main's and ix's data versions the answers hold for */
+    struct gate_view views[GATE_VIEWS];
+    struct gate_entry *e; /* GATE_SLOTS of them */
+};
+
+/* Forgets every answer, keeping the views. */
+static void memo_forget(struct gate_memo *m)
+{
+    if (++m->gen == 0) { /* wrapped: no old entry may look current */
+        for (size_t i = 0; i < GATE_SLOTS; i++)
+            m->e[i].gen = 0;
+        m->gen = 1;
+    }
+    m->used = 0;
+}
+
+static void memo_clear(struct gate_memo *m)
+{
+    memo_forget(m);
+    m->nviews = 0;
+}
+
+static struct gate_memo *memo_new(void)
+{
+    struct gate_memo *m = calloc(1, sizeof(*m));
+
+    if (m)
+        m->e = aligned_alloc(64, GATE_SLOTS * sizeof(*m->e));
+    if (!m || !m->e) {
+        free(m);
+        return NULL;
+    }
+    memset(m->e, 0, GATE_SLOTS * sizeof(*m->e));
+    m->gen = 1; /* entries of generation 0 are empty */
+    return m;
+}
+
+static void memo_free(struct gate_memo *m)
+{
+    if (m)
+        free(m->e);
+    free(m);
+}
+
+/* Selects the view of f in the memo (adding it; clearing all when full). */
+static void memo_view(struct gate_memo *m, const struct store_filter *f)
+{
+    const struct store_visibility *v = &f->vis;
+    struct gate_view w;
+
+    memset(&w, 0, sizeof(w));
+    w.collection = f->collection;
+    w.user = v->user;
+    w.org = v->org;
+    w.peer = v->peer;
+    w.max_level = v->max_level;
+    w.default_tlp = v->default_tlp;
+    w.exclude_red = v->exclude_red;
+    snprintf(w.org_identity, sizeof(w.org_identity), "%s", v->org_identity ? v->org_identity : "");
+    for (m->view = 0; m->view < m->nviews; m->view++)
+        if (memcmp(&m->views[m->view], &w, sizeof(w)) == 0)
+            return;
+    if (m->nviews == GATE_VIEWS)
+        memo_clear(m);
+    m->view = m->nviews++;
+    m->views[m->view] = w;
+}
+
+/* The slot of id (length n < GATE_ID_BYTES, hash h) in the current view,
+ * *found when it holds it. */
+static unsigned memo_slot(const struct gate_memo *m, const char *id, size_t n, uint32_t h,
+                          int *found)
+{
+    for (unsigned i = h & (GATE_SLOTS - 1);; i = (i + 1) & (GATE_SLOTS - 1)) {
+        const struct gate_entry *e = &m->e[i];
+
+        if (e->gen != m->gen) {
+            *found = 0;
+            return i;
+        }
+        if (e->hash == h && e->view == m->view && e->len == n && memcmp(e->id, id, n) == 0) {
+            *found = 1;
+            return i;
+        }
+    }
+}
+
+/* The hash of id in the current view; 0 when the memo cannot hold it. */
+static uint32_t memo_hash(const struct gate_memo *m, const unsigned char *id, size_t n)
+{
+    uint32_t h = 2166136261u ^ m->view;
+
+    if (!id || n >= GATE_ID_BYTES || memchr(id, 0, n))
+        return 0;
+    /* ids end in a random UUID: its last characters spread them well */
+    for (size_t k = n > 16 ? n - 16 : 0; k < n; k++)
+        h = (h ^ id[k]) * 16777619u;
+    return h | 1;
+}
+
+static void memo_put(struct gate_memo *m, const unsigned char *id, size_t n, int ok)
+{
+    uint32_t h = memo_hash(m, id, n);
+    int found;
+    unsigned i;
+
+    if (!h)
+        return;
+    i = memo_slot(m, (const char *)id, n, h, &found);
+    if (!found) {
+        if (m->used >= STORE_GATE_MEMO) {
+            /* full (never more than half the slots, so probes end): start
+             * again, as distinct pages keep bringing new ids */
+            memo_forget(m);
+            i = memo_slot(m, (const char *)id, n, h, &found);
+        }
+        m->used++;
+        m->e[i].gen = m->gen;
+        m->e[i].hash = h;
+        m->e[i].view = (uint16_t)m->view;
+        m->e[i].len = (uint8_t)n;
+        memcpy(m->e[i].id, id, n);
+    }
+    m->e[i].ok = (uint8_t)ok;
+}
+
+/* On the first use in a listing, inside its read transaction: forgets the
+ * answers of another state of the store. */
+static void memo_check(struct sqlite_store *s)
+{
+    struct gate_memo *m = s->memo;
+    unsigned v[2] = {0, 0};
+
+    if (m->checked)
+        return;
+    m->checked = 1;
+    if (s->in_tx ||
+        sqlite3_file_control(s->db, "main", SQLITE_FCNTL_DATA_VERSION, &v[0]) != SQLITE_OK ||
+        sqlite3_file_control(s->db, "ix", SQLITE_FCNTL_DATA_VERSION, &v[1]) != SQLITE_OK)
+        m->one_listing = 1;
+    if (m->one_listing || !m->valid || v[0] != m->version[0] || v[1] != m->version[1]) {
+        struct gate_view w = m->views[m->view];
+
+        memo_clear(m);
+        m->view = m->nviews++;
+        m->views[m->view] = w;
+        m->version[0] = v[0];
+        m->version[1] = v[1];
+        m->valid = !m->one_listing;
+    }
+}
+
+/* The memo, when a listing is running. */
+static struct gate_memo *active_memo(sqlite3_context *ctx)
+{
+    struct sqlite_store *s = sqlite3_user_data(ctx);
+
+    if (!s->memo || !s->memo->active)
+        return NULL;
+    memo_check(s);
+    return s->memo;
+}
+
+/* kz_gate_get(id): the answer remembered for id, NULL when none. */
+static void sql_gate_get(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct gate_memo *m = active_memo(ctx);
+    const unsigned char *id = sqlite3_value_text(argv[0]);
+    size_t n = (size_t)sqlite3_value_bytes(argv[0]);
+    uint32_t h = m ? memo_hash(m, id, n) : 0;
+    int found = 0;
+    unsigned i;
+
+    (void)argc;
+    if (h) {
+        i = memo_slot(m, (const char *)id, n, h, &found);
+        if (found) {
+            sqlite3_result_int(ctx, m->e[i].ok);
+            return;
+        }
+    }
+    sqlite3_result_null(ctx);
+}
+
+/* kz_gate_put(id, ok): remembers ok for id and returns it. */
+static void sql_gate_put(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct gate_memo *m = active_memo(ctx);
+    int ok = sqlite3_value_int(argv[1]) != 0;
+
+    (void)argc;
+    if (m)
+        memo_put(m, sqlite3_value_text(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), ok);
+    sqlite3_result_int(ctx, ok);
+}
+
+int sqlite_gate_functions(struct sqlite_store *s, struct kz_error *err)
+{
+    static const struct {
+        const char *name;
+        int nargs;
+        void (*fn)(sqlite3_context *, int, sqlite3_value **);
+    } fns[] = {{"kz_gate_get", 1, sql_gate_get}, {"kz_gate_put", 2, sql_gate_put}};
+
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+        int rc = sqlite3_create_function(s->db, fns[i].name, fns[i].nargs,
+                                         SQLITE_UTF8 | SQLITE_DIRECTONLY, s, fns[i].fn, NULL, NULL);
+        if (rc != SQLITE_OK)
+            return sq_fail(s, rc, err, "store: registering the gate's functions");
+    }
+    return 0;
+}
+
+/* What build_list_sql's text depends on: two filters of the same shape get
+ * the same SQL (their values are bound), so a listing builds its text once
+ * per shape and connection instead of printing it for every request. */
+struct list_shape {
+    int want_raw, after, nids, ntypes, nspec_versions, versions, nversion_times;
+    int exclude_origin, exclude_type, limit, active, exclude_red, check_refs;
+};
+
+struct list_sql {
+    unsigned n, next;
+    struct {
+        struct list_shape shape;
+        char *sql;
+        size_t len;
+    } e[QUERY_CACHE];
+};
+
+void sqlite_objects_free(struct sqlite_store *s)
+{
+    memo_free(s->memo);
+    if (s->list_sql)
+        for (unsigned i = 0; i < s->list_sql->n; i++)
+            free(s->list_sql->e[i].sql);
+    free(s->list_sql);
+}
+
+/* The SQL of f's listing, built or found by shape; NULL when out of memory
+ * or too large (err set). Owned by the connection. */
+static const char *list_sql(struct sqlite_store *s, const struct store_filter *f, int want_raw,
+                            size_t *len, struct kz_error *err)
+{
+    struct list_shape k;
+    struct list_sql *c = s->list_sql;
+    struct kz_buf sql;
+    unsigned i;
+
+    memset(&k, 0, sizeof(k));
+    k.want_raw = want_raw != 0;
+    k.after = f->added_after >= 0;
+    k.nids = (int)f->nids;
+    k.ntypes = (int)f->ntypes;
+    k.nspec_versions = (int)f->nspec_versions;
+    k.versions = (int)f->versions;
+    k.nversion_times = (int)f->nversion_times;
+    k.exclude_origin = f->exclude_origin != 0;
+    k.exclude_type = f->exclude_type != NULL;
+    k.limit = f->limit != 0;
+    k.active = f->vis.active != 0;
+    k.exclude_red = f->vis.exclude_red != 0;
+    k.check_refs = f->vis.check_refs != 0;
+    if (!c) {
+        c = s->list_sql = calloc(1, sizeof(*c));
+        if (!c) {
+            kz_error_set(err, KZ_ENOMEM, "out of memory");
+            return NULL;
+        }
+    }
+    for (i = 0; i < c->n; i++)
+        if (memcmp(&c->e[i].shape, &k, sizeof(k)) == 0) {
+            *len = c->e[i].len;
+            return c->e[i].sql;
+        }
+    kz_buf_init(&sql, 64 * 1024);
+    if (build_list_sql(f, want_raw, &sql) < 0) {
+        kz_buf_free(&sql);
+        kz_error_set(err, KZ_ELIMIT, "store: query too large");
+        return NULL;
+    }
+    /* a new shape takes a free entry, else the oldest */
+    i = c->n < QUERY_CACHE ? c->n++ : c->next++ % QUERY_CACHE;
+    free(c->e[i].sql);
+    c->e[i].shape = k;
+    c->e[i].sql = strdup(sql.data);
+    c->e[i].len = sql.len;
+    kz_buf_free(&sql);
+    if (!c->e[i].sql) {
+        c->e[i].shape.limit = -1; /* matches no filter */
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
+        return NULL;
+    }
+    *len = c->e[i].len;
+    return c->e[i].sql;
+}
+
 static int sqlite_list(void *b, const struct store_filter *f, int want_raw, store_row_fn fn,
                        void *ctx, struct store_page *page, struct kz_error *err)
 {
     struct sqlite_store *s = b;
-    struct kz_buf sql;
+    const char *sql;
+    size_t len;
     sqlite3_stmt *q = NULL;
     struct store_row r;
-    int rc, ret = -1;
+    int rc, ret = -1, memo = f->vis.active && f->vis.check_refs;
 
-    kz_buf_init(&sql, 64 * 1024);
-    if (build_list_sql(f, want_raw, &sql) < 0) {
-        kz_error_set(err, KZ_ELIMIT, "store: query too large");
+    sql = list_sql(s, f, want_raw, &len, err);
+    if (!sql)
         goto out;
+    if (memo) {
+        if (!s->memo)
+            s->memo = memo_new();
+        if (!s->memo) {
+            kz_error_set(err, KZ_ENOMEM, "out of memory");
+            goto out;
+        }
+        /* inside a write transaction the state changes under the memo */
+        if (s->in_tx)
+            s->memo->one_listing = 1;
+        memo_view(s->memo, f);
+        s->memo->checked = 0;
+        s->memo->active = 1;
     }
-    q = sq_cached_query(s, sql.data, sql.len, err);
+    q = sq_cached_query(s, sql, len, err);
     if (!q)
         goto out;
     bind_list(q, f);
@@ -1029,8 +1396,18 @@ static int sqlite_list(void *b, const struct store_filter *f, int want_raw, stor
             page->first_added = r.added;
         page->last_added = r.added;
         page->count++;
+        /* a row listed is a version the reader may see: a relationship
+         * further on that points to it passes without asking */
+        if (memo) {
+            memo_check(s);
+            memo_put(s->memo, (const unsigned char *)r.id, (size_t)sqlite3_column_bytes(q, 1), 1);
+        }
         if (fn && fn(ctx, &r, err) < 0)
             goto out;
+        /* a listing nested in fn has ended: the memo is not this one's any
+         * more (its view changed), so the rest asks SQL alone */
+        if (memo && !s->memo->active)
+            memo = 0;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         sq_fail(s, rc, err, "store: listing objects");
@@ -1040,7 +1417,13 @@ static int sqlite_list(void *b, const struct store_filter *f, int want_raw, stor
 out:
     if (q)
         sqlite3_reset(q); /* it stays cached; release its read lock now */
-    kz_buf_free(&sql);
+    if (s->memo) {
+        s->memo->active = 0;
+        if (s->memo->one_listing) {
+            memo_clear(s->memo);
+            s->memo->valid = s->memo->one_listing = 0;
+        }
+    }
     return ret;
 }
 
@@ -1071,6 +1454,7 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
 
     if (!s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: delete outside a transaction");
+    s->absent_valid = 0;
     kz_buf_init(&sql, 16 * 1024);
     s->deleted_in_tx = 1;
     kz_buf_addstr(&sql, "DELETE FROM objects AS o WHERE collection = ?1 AND " OF_ID(
@@ -1081,7 +1465,7 @@ static int sqlite_delete(void *b, int64_t coll, const char *id, const struct sto
     if (f->vis.active) {
         /* only what the deleter may see, or what came from it */
         kz_buf_addstr(&sql, " AND (o.origin = :down OR (1");
-        add_visibility(&sql, &f->vis);
+        add_visibility(&sql, &f->vis, 0);
         kz_buf_addstr(&sql, "))");
     }
     kz_buf_addstr(&sql, " RETURNING version, version_text, added");
@@ -1173,7 +1557,13 @@ static int sqlite_object_owner(void *b, int64_t coll, const char *id, int64_t ve
     sqlite3_bind_int64(q, 1, coll);
     sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 3, version_us);
+    s->absent_valid = 0;
     rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE && s->in_tx && strlen(id) < sizeof(s->absent_id)) {
+        s->absent_valid = 1;
+        s->absent_coll = coll;
+        memcpy(s->absent_id, id, strlen(id) + 1);
+    }
     if (rc == SQLITE_ROW) {
         out->exists = 1;
         sq_col_text(q, 0, out->created_by, sizeof(out->created_by));

@@ -64,6 +64,14 @@ struct sqlite_store {
     int64_t last_added; /* valid inside a write transaction */
     int64_t first_added_in_tx;
     int deleted_in_tx;
+    /* In a write transaction, an id the last owner lookup found absent from
+     * a collection, until anything else is written: the put that follows
+     * it (policy asks first) needs no second probe of the id index. */
+    int absent_valid;
+    int64_t absent_coll;
+    char absent_id[KZ_MAX_STIX_ID + 1];
+    struct gate_memo *memo;      /* the refs gate's answers within one listing (objects.c) */
+    struct list_sql *list_sql;   /* listings' SQL text by filter shape (objects.c) */
     struct kzj_doc cmp_a, cmp_b; /* for comparing a conflicting version's content */
     struct {
         char name[STORE_LEADER_NAME_MAX];
@@ -120,6 +128,11 @@ int sq_run_keyed(struct sqlite_store *s, const char *sql, int64_t key, int64_t k
 
 /* Registers kz_idh(), the id index's hash, which the schema also uses. */
 int sqlite_ids_functions(struct sqlite_store *s, struct kz_error *err);
+/* Frees what objects.c keeps on the connection (the memo, the SQL texts). */
+void sqlite_objects_free(struct sqlite_store *s);
+/* Registers the refs gate's memo functions (kz_gate_get, kz_gate_put),
+ * which answer only inside a listing. */
+int sqlite_gate_functions(struct sqlite_store *s, struct kz_error *err);
 /* Attaches <store>-ids as "ix", creating it when absent. */
 int sqlite_ids_attach(struct sqlite_store *s, struct kz_error *err);
 /* At open: levels ix with the objects when that needs no waiting. */

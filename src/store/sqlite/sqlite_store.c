@@ -374,6 +374,7 @@ static void sqlite_close(void *b)
     for (int i = 0; i < ST__N; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_finalize(s->data_version_q);
+    sqlite_objects_free(s);
     for (int i = 0; i < QUERY_CACHE; i++) {
         sqlite3_finalize(s->queries[i].stmt);
         free(s->queries[i].sql);
@@ -413,7 +414,7 @@ static void *open_conn(const char *location, int create, int whole, struct kz_er
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, KZ_STORE_BUSY_TIMEOUT_MS);
-    if (sqlite_ids_functions(s, err) < 0)
+    if (sqlite_ids_functions(s, err) < 0 || sqlite_gate_functions(s, err) < 0)
         goto fail;
     /* 16 KiB pages (applies when the database is created): the tables are
      * written in date-added order, so large pages mean fewer pages, fewer
@@ -470,6 +471,24 @@ static int sqlite_data_version(void *b, uint64_t *v, struct kz_error *err)
     return 0;
 }
 
+/* The deferred checkpoints' bound, per database: a log is folded in once
+ * it holds STORE_DEFERRED_CHECKPOINT_PAGES pages of the objects' 16 KiB,
+ * and the id index's (1 KiB pages, sqlite_ids_attach) once it holds as
+ * many bytes. SQLite's own autocheckpoint counts frames whatever their
+ * size, which folded the id index's log in sixteen times as often, inside
+ * a writer's commit. */
+static int deferred_checkpoint(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+    int limit = STORE_DEFERRED_CHECKPOINT_PAGES;
+
+    (void)ctx;
+    if (strcmp(name, "ix") == 0)
+        limit *= 16;
+    if (frames >= limit)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
 static void sqlite_defer_checkpoints(void *b, int on)
 {
     struct sqlite_store *s = b;
@@ -477,7 +496,10 @@ static void sqlite_defer_checkpoints(void *b, int on)
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, on, NULL);
     /* still bounded: a log that grows without end (a pull of a million
      * objects, page by page) makes every later read slower */
-    sqlite3_wal_autocheckpoint(s->db, on ? STORE_DEFERRED_CHECKPOINT_PAGES : 1000);
+    if (on)
+        sqlite3_wal_hook(s->db, deferred_checkpoint, NULL);
+    else
+        sqlite3_wal_autocheckpoint(s->db, 1000);
 }
 
 static void sqlite_set_cache_kib(void *b, int kib)
@@ -513,6 +535,7 @@ static int sqlite_begin(void *b, struct kz_error *err)
     if (sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
         return -1;
     s->in_tx = 1;
+    s->absent_valid = 0;
     return sqlite_objects_begin(s, err);
 }
 
@@ -522,6 +545,7 @@ static int sqlite_commit(void *b, struct kz_error *err)
 
     if (!s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: no transaction to commit");
+    s->absent_valid = 0;
     if (sqlite_objects_commit(s, err) < 0 || sq_exec(s, "COMMIT", err) < 0)
         return -1;
     s->in_tx = 0;
@@ -536,6 +560,7 @@ static void sqlite_rollback(void *b)
         return;
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_tx = 0;
+    s->absent_valid = 0;
 }
 
 /* Steps are savepoints. A rolled-back step may have used dates added that
@@ -546,6 +571,7 @@ static int sqlite_step(void *b, enum store_step what, struct kz_error *err)
 
     if (!s->in_tx)
         return kz_error_set(err, KZ_EINTERNAL, "store: a step outside a transaction");
+    s->absent_valid = 0;
     if (what == STORE_STEP_BEGIN)
         return sq_exec(s, "SAVEPOINT kz_step", err);
     if (what == STORE_STEP_RELEASE)
