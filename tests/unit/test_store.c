@@ -2200,6 +2200,34 @@ static void test_pg_audit_one_statement(void **state)
 }
 #endif
 
+#ifdef KZ_WITH_POSTGRESQL
+/* A new object's row, its recipient rows and its reference rows are
+ * written by one statement (one command id), so that a put is one round
+ * trip; a duplicate adds none of them. */
+static void test_pg_put_one_statement(void **state)
+{
+    struct fixture *f = fixture(state);
+    int64_t orgs[] = {7}, added;
+    struct store_put_meta meta = {.producer = 1, .orgs = orgs, .norgs = 1, .submitter = 3};
+    enum store_put_result res;
+    struct kz_error err;
+    const char *rel = REL("indicator--00000000-0000-4000-8000-000000000001",
+                          "malware--00000000-0000-4000-8000-000000000002");
+
+    put_meta(f, rel, &meta);
+    assert_int_equal(pg_case_int(f, "SELECT count(*) FROM recipients"), 2);
+    assert_int_equal(pg_case_int(f, "SELECT count(*) FROM refs"), 2);
+    assert_int_equal(pg_case_int(f, "SELECT count(DISTINCT c) FROM (SELECT cmin::text AS c FROM"
+                                    " objects UNION ALL SELECT cmin::text FROM recipients UNION ALL"
+                                    " SELECT cmin::text FROM refs) t"),
+                     1);
+    assert_int_equal(put(f, rel, &res, &added, &err), 0);
+    assert_int_equal(res, STORE_DUPLICATE);
+    assert_int_equal(pg_case_int(f, "SELECT count(*) FROM recipients"), 2);
+    assert_int_equal(pg_case_int(f, "SELECT count(*) FROM refs"), 2);
+}
+#endif
+
 struct second_server {
     struct store *s;
     int64_t coll;
@@ -2473,6 +2501,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_pg_data_version, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_audit_server_log, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_audit_one_statement, setup_pg, teardown),
+            cmocka_unit_test_setup_teardown(test_pg_put_one_statement, setup_pg, teardown),
     };
     int failed;
 
