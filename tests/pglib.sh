@@ -12,6 +12,9 @@
 #   KZ_PG_PASSWORD  when set, connections need this password for the user
 #                   kizuna (scram-sha-256) instead of being trusted; the DSN
 #                   printed does not hold it
+#   KZ_PG_FSYNC     on: the cluster flushes its commits to disk as a real
+#                   server does (for benchmarks that claim durability);
+#                   default off
 set -eu
 
 pg_bin() {
@@ -78,9 +81,12 @@ start)
         exit 1
     }
     # fsync off: a test cluster is thrown away, and it makes CREATE DATABASE
-    # and commits fast; the backend's durability does not depend on it
+    # and commits fast; the backend's durability does not depend on it.
+    # A benchmark of durable writes asks for it on.
+    fsync=off
+    [ "${KZ_PG_FSYNC:-off}" = on ] && fsync=on
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -s \
-        -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -p 5432" \
+        -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=$fsync -p 5432" \
         start >/dev/null 2>&1 || true
     # pg_ctl's own wait can give up early on a slow machine: poll until the
     # server answers or has died

@@ -321,6 +321,9 @@
 
 /* Audit rows queued at once; past this, recording waits for a commit. */
 #define AUDIT_MAX_PENDING 65536
+/* One column of an append's rows as a PostgreSQL array literal (store/pg):
+ * room for AUDIT_MAX_PENDING rows of the widest column, every byte escaped. */
+#define AUDIT_MAX_APPEND_COLUMN_BYTES ((size_t)AUDIT_MAX_PENDING * 1024)
 
 /* --- the command line (cli/) --- */
 

@@ -2182,6 +2182,74 @@ static void test_pg_newer_schema(void **state)
     assert_null(store_open("postgresql", f->location, 0, &err));
     assert_non_null(strstr(err.text, "upgrade kizuna"));
 }
+
+/* An append writes its rows and moves the head in one statement (every
+ * row of one append has the same command id in its transaction), so that
+ * the head's lock, which every server's appenders queue on, is held for
+ * one round trip and not one per row; text that the rows travel in
+ * (quotes, backslashes, braces, commas, UTF-8) and hash bytes of every
+ * value come back as they were, durable or not. */
+static void test_pg_audit_one_statement(void **state)
+{
+    struct fixture *f = fixture(state);
+    static const char *users[] = {"a\"b", "c\\d", "{e,f}", "NULL", "\xc3\xa9t\xc3\xa9"};
+    struct kz_error err;
+    struct store *a;
+    struct store_audit rows[5], got;
+
+    a = store_open_audit(f->backend, f->location, 0, &err);
+    assert_non_null(a);
+    for (int i = 0; i < 5; i++) {
+        audit_row(&rows[i], i % 2 ? "write" : "read");
+        snprintf(rows[i].user, sizeof(rows[i].user), "%s", users[i]);
+        snprintf(rows[i].detail, sizeof(rows[i].detail), "/x/?q=%s\\\"", users[i]);
+        rows[i].ts_us = 10 + i;
+    }
+    assert_int_equal(store_audit_append(a, rows, 3, test_chain, NULL, 1, &err), 0);
+    assert_int_equal(store_audit_append(a, &rows[3], 2, test_chain, NULL, 0, &err), 0);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(store_audit_get(a, i + 1, &got, &err), 0);
+        assert_string_equal(got.user, users[i]);
+        assert_string_equal(got.detail, rows[i].detail);
+        assert_int_equal(got.ts_us, 10 + i);
+        assert_memory_equal(got.hash, rows[i].hash, STORE_AUDIT_HASH_LEN);
+        assert_memory_equal(got.prev, rows[i].prev, STORE_AUDIT_HASH_LEN);
+    }
+    store_close(a);
+    assert_int_equal(pg_case_int(f, "SELECT count(DISTINCT xmin::text) FROM audit"), 2);
+    assert_int_equal(pg_case_int(f, "SELECT count(*) FROM (SELECT xmin::text FROM audit"
+                                    " GROUP BY 1 HAVING count(DISTINCT cmin::text) > 1) t"),
+                     0);
+    assert_int_equal(pg_case_int(f, "SELECT seq FROM audit_head"), 5);
+}
+#endif
+
+#ifdef KZ_WITH_POSTGRESQL
+/* A new object's row, its recipient rows and its reference rows are
+ * written by one statement (one command id), so that a put is one round
+ * trip; a duplicate adds none of them. */
+static void test_pg_put_one_statement(void **state)
+{
+    struct fixture *f = fixture(state);
+    int64_t orgs[] = {7}, added;
+    struct store_put_meta meta = {.producer = 1, .orgs = orgs, .norgs = 1, .submitter = 3};
+    enum store_put_result res;
+    struct kz_error err;
+    const char *rel = REL("indicator--00000000-0000-4000-8000-000000000001",
+                          "malware--00000000-0000-4000-8000-000000000002");
+
+    put_meta(f, rel, &meta);
+    assert_int_equal(pg_case_int(f, "SELECT count(*) FROM recipients"), 2);
+    assert_int_equal(pg_case_int(f, "SELECT count(*) FROM refs"), 2);
+    assert_int_equal(pg_case_int(f, "SELECT count(DISTINCT c) FROM (SELECT cmin::text AS c FROM"
+                                    " objects UNION ALL SELECT cmin::text FROM recipients UNION ALL"
+                                    " SELECT cmin::text FROM refs) t"),
+                     1);
+    assert_int_equal(put(f, rel, &res, &added, &err), 0);
+    assert_int_equal(res, STORE_DUPLICATE);
+    assert_int_equal(pg_case_int(f, "SELECT count(*) FROM recipients"), 2);
+    assert_int_equal(pg_case_int(f, "SELECT count(*) FROM refs"), 2);
+}
 #endif
 
 struct second_server {
@@ -2469,6 +2537,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_pg_bad_text, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_data_version, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_audit_server_log, setup_pg, teardown),
+            cmocka_unit_test_setup_teardown(test_pg_audit_one_statement, setup_pg, teardown),
+            cmocka_unit_test_setup_teardown(test_pg_put_one_statement, setup_pg, teardown),
     };
     int failed;
 

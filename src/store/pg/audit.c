@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/buf.h"
+#include "util/limits.h"
+
 #define AUDIT_COLUMNS                                                                              \
     "seq, ts, user_name, remote, action, collection, count, markings, detail, prev, hash"
 
@@ -25,10 +28,21 @@
 static const struct pg_stmt head_lock_q = {
         "SELECT seq, hash, mac FROM audit_head WHERE one = 1 FOR UPDATE"};
 static const struct pg_stmt head_q = {"SELECT seq, hash, mac FROM audit_head WHERE one = 1"};
-static const struct pg_stmt insert_q = {"INSERT INTO audit (" AUDIT_COLUMNS ")"
-                                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"};
-static const struct pg_stmt head_set_q = {
-        "UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE one = 1"};
+/* Every row of one append and the head moved to the last of them, in one
+ * statement: the rows travel as one array per column (in order, so unnest
+ * keeps them together), and the head lock is held for one round trip
+ * between reading the head and committing, not one per row. */
+static const struct pg_stmt append_q = {
+        "WITH i AS (INSERT INTO audit (" AUDIT_COLUMNS ")"
+        " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],"
+        " $6::text[], $7::bigint[], $8::text[], $9::text[], $10::bytea[], $11::bytea[]))"
+        " UPDATE audit_head SET seq = $1[array_upper($1, 1)], hash = $11[array_upper($11, 1)],"
+        " mac = $12 WHERE one = 1"};
+/* Run as one simple query right after BEGIN: the transaction's setting and
+ * the locked head in one round trip. */
+static const char head_lock_async_sql[] =
+        "SET LOCAL synchronous_commit = off; SELECT seq, hash, mac FROM audit_head WHERE one = 1"
+        " FOR UPDATE";
 static const struct pg_stmt witness_q = {
         "INSERT INTO audit_head (one, seq, hash, mac) VALUES (1, $1, $2, $3)"
         " ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
@@ -51,23 +65,104 @@ static void read_head(const PGresult *r, int64_t *seq, unsigned char *hash, unsi
     pg_col_bytea(r, 0, 2, mac, STORE_AUDIT_HASH_LEN);
 }
 
-static int insert_row(struct pg_store *s, const struct store_audit *a, struct kz_error *err)
-{
-    struct pg_params p;
+/* The columns of an append's rows as PostgreSQL array literals: one
+ * buffer per column of AUDIT_COLUMNS. */
+#define AUDIT_NCOLS 11
 
+static void array_open(struct kz_buf *b)
+{
+    kz_buf_addc(b, b->len ? ',' : '{');
+}
+
+static void array_int(struct kz_buf *b, int64_t v)
+{
+    array_open(b);
+    kz_buf_printf(b, "%lld", (long long)v);
+}
+
+/* Quoted, with quotes and backslashes escaped: any text is one element. */
+static void array_text(struct kz_buf *b, const char *v)
+{
+    array_open(b);
+    kz_buf_addc(b, '"');
+    for (; *v; v++) {
+        if (*v == '"' || *v == '\\')
+            kz_buf_addc(b, '\\');
+        kz_buf_addc(b, *v);
+    }
+    kz_buf_addc(b, '"');
+}
+
+/* bytea in hex input form (\x...), its backslash escaped for the array */
+static void array_bytea(struct kz_buf *b, const unsigned char *v, size_t n)
+{
+    array_open(b);
+    kz_buf_addstr(b, "\"\\\\x");
+    for (size_t i = 0; i < n; i++)
+        kz_buf_printf(b, "%02x", v[i]);
+    kz_buf_addc(b, '"');
+}
+
+static int append_rows(struct pg_store *s, const struct store_audit *rows, size_t n,
+                       const unsigned char *mac, struct kz_error *err, const char *what)
+{
+    struct kz_buf col[AUDIT_NCOLS];
+    struct pg_params p;
+    int rc = 0;
+
+    for (int c = 0; c < AUDIT_NCOLS; c++)
+        kz_buf_init(&col[c], AUDIT_MAX_APPEND_COLUMN_BYTES);
+    for (size_t i = 0; i < n; i++) {
+        const struct store_audit *a = &rows[i];
+        array_int(&col[0], a->seq);
+        array_int(&col[1], a->ts_us);
+        array_text(&col[2], a->user);
+        array_text(&col[3], a->remote);
+        array_text(&col[4], a->action);
+        array_text(&col[5], a->collection);
+        array_int(&col[6], (int64_t)a->count);
+        array_text(&col[7], a->markings);
+        array_text(&col[8], a->detail);
+        array_bytea(&col[9], a->prev, STORE_AUDIT_HASH_LEN);
+        array_bytea(&col[10], a->hash, STORE_AUDIT_HASH_LEN);
+    }
     pg_params_init(&p);
-    pg_param_int(&p, a->seq);
-    pg_param_int(&p, a->ts_us);
-    pg_param_text(&p, a->user);
-    pg_param_text(&p, a->remote);
-    pg_param_text(&p, a->action);
-    pg_param_text(&p, a->collection);
-    pg_param_int(&p, (int64_t)a->count);
-    pg_param_text(&p, a->markings);
-    pg_param_text(&p, a->detail);
-    pg_param_bytea(&p, a->prev, STORE_AUDIT_HASH_LEN);
-    pg_param_bytea(&p, a->hash, STORE_AUDIT_HASH_LEN);
-    return pg_change(s, &insert_q, &p, NULL, NULL, err, "store: writing the audit log");
+    for (int c = 0; c < AUDIT_NCOLS; c++) {
+        kz_buf_addc(&col[c], '}');
+        if (col[c].failed)
+            rc = kz_error_set(err, KZ_ELIMIT, "%s: too many rows at once", what);
+        pg_param_text(&p, col[c].data);
+    }
+    pg_param_bytea(&p, mac, STORE_AUDIT_HASH_LEN);
+    if (rc == 0)
+        rc = pg_change(s, &append_q, &p, NULL, NULL, err, what);
+    for (int c = 0; c < AUDIT_NCOLS; c++)
+        kz_buf_free(&col[c]);
+    return rc;
+}
+
+/* The head, locked until the transaction ends; outside the caller's
+ * transaction a non-durable append sets its commit's mode in the same
+ * round trip. */
+static PGresult *lock_head(struct pg_store *s, int durable, struct kz_error *err, const char *what)
+{
+    PGresult *r;
+
+    if (durable || !s->tx_own) {
+        /* without durable the commit returns once PostgreSQL has it,
+         * before its disk does: it survives kizuna's crash, not the
+         * database's */
+        if (!durable && pg_exec(s, "SET LOCAL synchronous_commit = off", err, what) < 0)
+            return NULL;
+        return pg_run(s, &head_lock_q, NULL, NULL, err, what);
+    }
+    r = PQexec(s->conn, head_lock_async_sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_fail(s, r, err, what);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
 }
 
 static int pg_audit_append(void *b, struct store_audit *rows, size_t n, store_audit_chain_fn fn,
@@ -77,32 +172,20 @@ static int pg_audit_append(void *b, struct store_audit *rows, size_t n, store_au
     struct pg_store *s = b;
     unsigned char head_hash[STORE_AUDIT_HASH_LEN], head_mac[STORE_AUDIT_HASH_LEN];
     int64_t head_seq;
-    struct pg_params p;
     PGresult *r;
 
     if (n == 0)
         return 0;
     if (pg_tx_open(s, 0, err, what) < 0)
         goto fail;
-    /* without durable the commit returns once PostgreSQL has it, before
-     * its disk does: it survives kizuna's crash, not the database's */
-    if (!durable && pg_exec(s, "SET LOCAL synchronous_commit = off", err, what) < 0)
-        goto fail;
     /* the head as it is once every other appender has committed */
-    r = pg_run(s, &head_lock_q, NULL, NULL, err, what);
+    r = lock_head(s, durable, err, what);
     if (!r)
         goto fail;
     read_head(r, &head_seq, head_hash, head_mac);
     PQclear(r);
     fn(ctx, head_seq, head_hash, rows, n, head_mac);
-    for (size_t i = 0; i < n; i++)
-        if (insert_row(s, &rows[i], err) < 0)
-            goto fail;
-    pg_params_init(&p);
-    pg_param_int(&p, rows[n - 1].seq);
-    pg_param_bytea(&p, rows[n - 1].hash, STORE_AUDIT_HASH_LEN);
-    pg_param_bytea(&p, head_mac, STORE_AUDIT_HASH_LEN);
-    if (pg_change(s, &head_set_q, &p, NULL, NULL, err, what) < 0 || pg_tx_close(s, err, what) < 0)
+    if (append_rows(s, rows, n, head_mac, err, what) < 0 || pg_tx_close(s, err, what) < 0)
         goto fail;
     return 0;
 fail:

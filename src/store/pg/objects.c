@@ -513,17 +513,27 @@ static const char find_latest_sql[] = "SELECT added, raw FROM objects"
                                       " WHERE collection = $1 AND stix_id = $2 AND is_latest";
 
 /* Inserts a version unless that id and version are there (ON CONFLICT: a
- * duplicate never fails the statement, so never the transaction). Its
- * flags come from the id's other versions, read in the same statement
- * through objects_by_id: a new id costs this one statement. */
+ * duplicate never fails the statement, so never the transaction), with
+ * its recipient rows ($14-$17) and reference rows ($18) when it was
+ * inserted: one round trip per new object, which is what a POST of many
+ * objects is made of. Its flags come from the id's other versions, read
+ * in the same statement through objects_by_id. */
 static const char insert_sql[] =
         "WITH m AS (SELECT max(version) AS maxv, min(version) AS minv FROM objects"
-        " WHERE collection = $1 AND stix_id = $2)"
-        " INSERT INTO objects (collection, added, stix_id, type, version, version_text,"
+        " WHERE collection = $1 AND stix_id = $2),"
+        " ins AS (INSERT INTO objects (collection, added, stix_id, type, version, version_text,"
         " spec_version, created_by, tlp, producer, origin, revoked, is_latest, is_first, raw)"
         " SELECT $1, $3, $2, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
         " m.maxv IS NULL OR $5 > m.maxv, m.minv IS NULL OR $5 < m.minv, $13 FROM m"
-        " ON CONFLICT (collection, stix_id, version) DO NOTHING RETURNING is_latest, is_first";
+        " ON CONFLICT (collection, stix_id, version) DO NOTHING RETURNING added, is_latest,"
+        " is_first),"
+        " rc AS (INSERT INTO recipients (added, kind, subject) SELECT ins.added, r.k, r.s FROM ins,"
+        " (SELECT 1 AS k, unnest($14::bigint[]) AS s UNION ALL SELECT 2, unnest($15::bigint[])"
+        " UNION ALL SELECT 3, unnest($16::bigint[]) UNION ALL SELECT 4, unnest($17::bigint[])) r"
+        " ON CONFLICT DO NOTHING),"
+        " rf AS (INSERT INTO refs (added, ref) SELECT ins.added, unnest($18::text[]) FROM ins"
+        " ON CONFLICT DO NOTHING)"
+        " SELECT is_latest, is_first FROM ins";
 static const char clear_latest_sql[] = "UPDATE objects SET is_latest = false WHERE collection = $1"
                                        " AND stix_id = $2 AND is_latest AND added <> $3";
 static const char clear_first_sql[] = "UPDATE objects SET is_first = false WHERE collection = $1"
@@ -535,14 +545,6 @@ static const char clear_first_sql[] = "UPDATE objects SET is_first = false WHERE
  * but exempts the object from relationship gating for that organisation
  * (the same numbers as SQLite's). */
 #define RCPT_SUBMITTER 4
-
-static const char add_recipients_sql[] =
-        "INSERT INTO recipients (added, kind, subject) SELECT $1, k, s FROM ("
-        "SELECT 1 AS k, unnest($2::bigint[]) AS s UNION ALL SELECT 2, unnest($3::bigint[])"
-        " UNION ALL SELECT 3, unnest($4::bigint[]) UNION ALL SELECT 4, unnest($5::bigint[])) r"
-        " ON CONFLICT DO NOTHING";
-static const char add_refs_sql[] = "INSERT INTO refs (added, ref) SELECT $1, unnest($2::text[])"
-                                   " ON CONFLICT DO NOTHING";
 
 static int find_stored(struct pg_store *s, int64_t coll, const char *id, int64_t version,
                        int64_t *added, PGresult **row, struct kz_error *err)
@@ -587,37 +589,25 @@ static int add_ref(void *ctx, const char *id, size_t n)
     return l->b->failed ? -1 : 0;
 }
 
-static int put_side_rows(struct pg_store *s, int64_t when, const struct stix_obj *o,
-                         const struct store_put_meta *m, struct kz_error *err)
+/* The parameters of insert_sql's recipient and reference rows (empty
+ * arrays when there are none). */
+static int side_params(struct qparams *p, const struct stix_obj *o, const struct store_put_meta *m,
+                       struct kz_error *err)
 {
-    struct qparams p;
+    static const int64_t none = 0;
     struct ref_list refs;
-    int num, rc = 0;
+    int num;
 
-    if (m && (m->nusers || m->norgs || m->npeers || m->submitter > 0)) {
-        qp_init(&p);
-        qp_int(&p, when);
-        qp_int_array(&p, m->users, m->nusers);
-        qp_int_array(&p, m->orgs, m->norgs);
-        qp_int_array(&p, m->peers, m->npeers);
-        qp_int_array(&p, &m->submitter, m->submitter > 0 ? 1 : 0);
-        rc = q_do(s, add_recipients_sql, &p, err, "store: recording a recipient");
-        qp_free(&p);
-        if (rc < 0)
-            return -1;
-    }
-    qp_init(&p);
-    qp_int(&p, when);
-    refs.b = qp_array(&p, OID_TEXT_ARRAY, &num);
+    qp_int_array(p, m ? m->users : &none, m ? m->nusers : 0);
+    qp_int_array(p, m ? m->orgs : &none, m ? m->norgs : 0);
+    qp_int_array(p, m ? m->peers : &none, m ? m->npeers : 0);
+    qp_int_array(p, m ? &m->submitter : &none, m && m->submitter > 0 ? 1 : 0);
+    refs.b = qp_array(p, OID_TEXT_ARRAY, &num);
     refs.n = 0;
     if (stix_gating_refs(o, add_ref, &refs) < 0)
-        rc = kz_error_set(err, KZ_ELIMIT, "store: an object names too many references");
-    else if (refs.n) {
-        qp_array_end(&p, refs.b, num);
-        rc = q_do(s, add_refs_sql, &p, err, "store: recording a reference");
-    }
-    qp_free(&p);
-    return rc;
+        return kz_error_set(err, KZ_ELIMIT, "store: an object names too many references");
+    qp_array_end(p, refs.b, num);
+    return 0;
 }
 
 static int pg_put(void *b, int64_t coll, const struct stix_obj *o, const char *raw, size_t rawlen,
@@ -673,7 +663,12 @@ static int pg_put(void *b, int64_t coll, const struct stix_obj *o, const char *r
     qp_int(&p, rcpt ? rcpt->origin : 0);
     qp_int(&p, o->revoked);
     qp_textn(&p, raw, rawlen);
+    if (side_params(&p, o, rcpt, err) < 0) {
+        qp_free(&p);
+        return -1;
+    }
     r = q_run(s, insert_sql, &p, err, "store: inserting an object");
+    qp_free(&p);
     if (!r)
         return -1;
     if (PQntuples(r) == 0) {
@@ -711,8 +706,6 @@ static int pg_put(void *b, int64_t coll, const struct stix_obj *o, const char *r
                  "store: updating version flags") < 0)
             return -1;
     }
-    if (put_side_rows(s, when, o, rcpt, err) < 0)
-        return -1;
     *result = STORE_ADDED;
     *added = when;
     return 0;
