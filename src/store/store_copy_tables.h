@@ -47,8 +47,4 @@ struct copy_value {
 extern const struct copy_table copy_tables[];
 extern const size_t copy_ntables;
 
-/* The table of objects, copied per collection in date-added order (and
- * resumed after the last date added the destination holds). */
-extern const struct copy_table *const copy_objects_table;
-
 #endif
