@@ -169,9 +169,13 @@ static int managed_user(struct taxii_server *t, struct http_request *req, int i,
         json_error(res, 503, "the store is not available");
         return -1;
     }
+    kz_error_clear(&err);
     if (store_user_find(s, http_request_capture(req, i), out, &err) < 0 ||
         !policy_may_manage_account(&q->user, out)) {
-        json_error(res, 404, "no such user");
+        if (err.code && err.code != KZ_ENOTFOUND)
+            json_error(res, 503, "the store is not available");
+        else
+            json_error(res, 404, "no such user");
         return -1;
     }
     return 0;
@@ -400,9 +404,17 @@ void taxii_admin_revoke(void *app, struct http_request *req, struct http_respons
     struct store *s = taxii_store(t, &err);
     struct kz_buf *b;
 
-    if (!s || store_token_find(s, http_request_capture(req, 0), &tk, &err) < 0 ||
+    if (!s) {
+        json_error(res, 503, "the store is not available");
+        return;
+    }
+    kz_error_clear(&err);
+    if (store_token_find(s, http_request_capture(req, 0), &tk, &err) < 0 ||
         store_user_get(s, tk.user, &u, &err) < 0 || !policy_may_manage_account(&q->user, &u)) {
-        json_error(res, 404, "no such token");
+        if (err.code && err.code != KZ_ENOTFOUND)
+            json_error(res, 503, "the store is not available");
+        else
+            json_error(res, 404, "no such token");
         return;
     }
     if (store_token_revoke(s, tk.token_id, &err) < 0) {

@@ -234,7 +234,11 @@ static int prepare(void *ctx, struct http_request *req, const struct http_route 
     }
     if (route->handler != taxii_get_discovery) {
         if (taxii_cached_root(q->thread, http_request_capture(req, 0), &q->root, &err) < 0) {
-            taxii_error(res, 404, "Not found", "no such API root");
+            /* a store that cannot answer is not an absent root: 503 lets the client retry */
+            if (err.code == KZ_ENOTFOUND)
+                taxii_error(res, 404, "Not found", "no such API root");
+            else
+                taxii_error_from(res, &err);
             return 1;
         }
         q->has_root = 1;
