@@ -424,6 +424,44 @@ int store_put(struct store *s, int64_t collection, const struct stix_obj *o, con
     return whole(s)->objects->put(s->b, collection, o, raw, rawlen, rcpt, result, added, err);
 }
 
+int store_put_many(struct store *s, int64_t collection, struct store_put_item *items, unsigned n,
+                   struct kz_error *err)
+{
+    const struct store_objects_ops *ops = whole(s)->objects;
+    unsigned i;
+
+    if (n > STORE_PUT_BATCH)
+        return kz_error_set(err, KZ_EINTERNAL, "store: %u objects in one put, more than %d", n,
+                            STORE_PUT_BATCH);
+    for (i = 0; i < n; i++) {
+        items[i].result = 0;
+        items[i].added = 0;
+        items[i].refused = 0;
+        kz_error_clear(&items[i].why);
+        if (!items[i].o->id[0] || !items[i].o->type[0]) {
+            items[i].refused = 1;
+            kz_error_set(&items[i].why, KZ_EINVALID,
+                         "an object without type and id cannot be stored");
+        }
+    }
+    if (ops->put_many)
+        return ops->put_many(s->b, collection, items, n, err);
+    for (i = 0; i < n; i++) {
+        struct store_put_item *it = &items[i];
+        if (it->refused)
+            continue;
+        if (ops->put(s->b, collection, it->o, it->raw, it->rawlen, it->meta, &it->result,
+                     &it->added, &it->why) == 0)
+            continue;
+        if (it->why.code != KZ_ECONFLICT && it->why.code != KZ_EINVALID) {
+            *err = it->why;
+            return -1;
+        }
+        it->refused = 1;
+    }
+    return 0;
+}
+
 void store_filter_init(struct store_filter *f, int64_t collection)
 {
     memset(f, 0, sizeof(*f));
@@ -460,6 +498,24 @@ int store_object_owner(struct store *s, int64_t collection, const char *id, int6
 {
     memset(out, 0, sizeof(*out));
     return whole(s)->objects->owner(s->b, collection, id, version_us, out, err);
+}
+
+int store_object_owners(struct store *s, int64_t collection, unsigned n, const char *const *ids,
+                        const int64_t *version_us, struct store_owner *out, struct kz_error *err)
+{
+    const struct store_objects_ops *ops = whole(s)->objects;
+    unsigned i;
+
+    if (n > STORE_PUT_BATCH)
+        return kz_error_set(err, KZ_EINTERNAL, "store: %u owners asked at once, more than %d", n,
+                            STORE_PUT_BATCH);
+    memset(out, 0, n * sizeof(*out));
+    if (ops->owners)
+        return ops->owners(s->b, collection, n, ids, version_us, out, err);
+    for (i = 0; i < n; i++)
+        if (ops->owner(s->b, collection, ids[i], version_us[i], &out[i], err) < 0)
+            return -1;
+    return 0;
 }
 
 int store_status_put(struct store *s, const char *id, const char *api_root, int64_t user,

@@ -46,6 +46,12 @@ struct store_objects_ops {
     int (*owner)(void *b, int64_t collection, const char *id, int64_t version_us,
                  struct store_owner *out, struct kz_error *err);
     int (*count)(void *b, int64_t collection, uint64_t *count, struct kz_error *err);
+    /* optional: NULL makes store.c call put / owner once per object, which
+     * is as fast when the store is in the process */
+    int (*put_many)(void *b, int64_t collection, struct store_put_item *items, unsigned n,
+                    struct kz_error *err);
+    int (*owners)(void *b, int64_t collection, unsigned n, const char *const *ids,
+                  const int64_t *version_us, struct store_owner *out, struct kz_error *err);
 };
 
 /* Organisations, users, tokens and communities (store_accounts.h). */

@@ -94,6 +94,30 @@ int store_put(struct store *s, int64_t collection, const struct stix_obj *o, con
               size_t rawlen, const struct store_put_meta *rcpt, enum store_put_result *result,
               int64_t *added, struct kz_error *err);
 
+/* One object of a store_put_many: what store_put takes, and what it gives
+ * back. */
+struct store_put_item {
+    const struct stix_obj *o;
+    const char *raw;
+    size_t rawlen;
+    const struct store_put_meta *meta; /* may be NULL */
+    enum store_put_result result;      /* set when stored (added or duplicate) */
+    int64_t added;
+    int refused; /* the store refused this one (KZ_ECONFLICT, KZ_EINVALID): why says so */
+    struct kz_error why;
+};
+
+/* Stores items[0..n) in a collection, in order, inside an open transaction:
+ * what n calls of store_put would do, in one statement on a database
+ * server instead of n. The ids must be distinct (a caller splits a batch
+ * where an id repeats: a version's first and latest flags depend on the
+ * versions stored before it), n at most STORE_PUT_BATCH. An item the store
+ * refuses, as store_put would with KZ_ECONFLICT or KZ_EINVALID, is marked
+ * refused with why set and the others are stored; -1 only for a failure
+ * that ends the transaction (err set). */
+int store_put_many(struct store *s, int64_t collection, struct store_put_item *items, unsigned n,
+                   struct kz_error *err);
+
 /* Which versions a listing returns (TAXII match[version]); values OR. */
 #define STORE_V_LAST  1
 #define STORE_V_FIRST 2
@@ -194,6 +218,11 @@ struct store_owner {
 };
 int store_object_owner(struct store *s, int64_t collection, const char *id, int64_t version_us,
                        struct store_owner *out, struct kz_error *err);
+
+/* store_object_owner for ids[0..n) at once (n at most STORE_PUT_BATCH; ids
+ * may repeat), into out[0..n): one statement on a database server. */
+int store_object_owners(struct store *s, int64_t collection, unsigned n, const char *const *ids,
+                        const int64_t *version_us, struct store_owner *out, struct kz_error *err);
 
 /* Number of object versions in a collection (all versions). */
 int store_count(struct store *s, int64_t collection, uint64_t *count, struct kz_error *err);
