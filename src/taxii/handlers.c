@@ -74,7 +74,7 @@ void taxii_get_discovery(void *app, struct http_request *req, struct http_respon
     struct kz_buf *b = &res->body;
     char base[NODE_URL_MAX];
     struct kz_error err;
-    struct store *s = taxii_store(t, &err);
+    struct store *s = taxii_req_store(req);
     struct roots_ctx rc = {.b = b, .base = base};
     int first = 1;
 
@@ -166,7 +166,7 @@ void taxii_get_collections(void *app, struct http_request *req, struct http_resp
     struct taxii_server *t = app;
     struct colls_ctx x = {.t = t, .q = state(req), .b = &res->body};
 
-    x.s = taxii_store(t, &x.err);
+    x.s = taxii_req_store(req);
     if (!x.s) {
         taxii_error_from(res, &x.err);
         return;
@@ -379,7 +379,7 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         kz_buf_free(&key);
         return;
     }
-    s = taxii_store(t, &err);
+    s = taxii_req_store(req);
     if (!s) {
         taxii_error_from(res, &err);
         goto out;
@@ -777,7 +777,6 @@ void taxii_post_objects(void *app, struct http_request *req, struct http_respons
 
 void taxii_get_status(void *app, struct http_request *req, struct http_response *res)
 {
-    struct taxii_server *t = app;
     struct taxii_req *q = state(req);
     const char *id = http_request_capture(req, 1);
     char root[KZ_MAX_NAME + 1];
@@ -787,8 +786,9 @@ void taxii_get_status(void *app, struct http_request *req, struct http_response 
     char *json = NULL;
     size_t len;
 
+    (void)app;
     kz_error_clear(&err);
-    s = taxii_store(t, &err);
+    s = taxii_req_store(req);
     if (!s) {
         taxii_error_from(res, &err);
         return;

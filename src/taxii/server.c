@@ -109,6 +109,13 @@ struct store *taxii_store(struct taxii_server *t, struct kz_error *err)
     return th ? taxii_thread_store(th) : NULL;
 }
 
+struct store *taxii_req_store(struct http_request *req)
+{
+    struct taxii_req *q = http_request_data(req);
+
+    return taxii_thread_store(q->thread);
+}
+
 void taxii_reader(const struct taxii_server *t, const struct taxii_req *q, struct policy_reader *r)
 {
     memset(r, 0, sizeof(*r));

@@ -64,6 +64,12 @@ struct taxii_req {
 /* The calling thread's store (opened on first use); NULL with err set. */
 struct store *taxii_store(struct taxii_server *t, struct kz_error *err);
 
+/* The store of a request that prepare() let through: the one whose data
+ * version prepare() checked when the request arrived, so that a handler
+ * need not ask the database again (a round trip on PostgreSQL). Prepare
+ * and handler run on the connection's thread. */
+struct store *taxii_req_store(struct http_request *req);
+
 /* Writes of objects (POST, DELETE) take turns on one connection: its page
  * cache stays warm from one request to the next (a commit by any other
  * connection empties it), and a waiting writer starts the moment the lock
