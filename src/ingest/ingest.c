@@ -14,15 +14,6 @@
 #include "store/store_objects.h"
 #include "util/kztime.h"
 
-struct ingest_run {
-    struct store *s;
-    int64_t collection;
-    const struct ingest_opts *opts;
-    struct ingest_counts *counts;
-    struct stix_findings *findings; /* the sequential path's */
-    struct prepared one;            /* the sequential path's */
-};
-
 void ingest_finding_error(const struct stix_obj *o, const char *file, size_t index,
                           const struct stix_finding *f, struct kz_error *err)
 {
@@ -128,70 +119,67 @@ static void report(struct ingest_run *r, size_t index, const struct stix_obj *o,
         r->opts->report(r->opts->report_ctx, &rep);
 }
 
-static void reject(struct ingest_run *r, size_t index, const struct stix_obj *o,
-                   struct kz_error *why, const char *more_errors)
+void ingest_reject(struct ingest_run *r, struct prepared *p, struct kz_error *why,
+                   const char *more_errors)
 {
+    const struct stix_obj *o = &p->o;
+
     kz_error_file(why, r->opts->name);
     if (!why->object[0]) {
         if (o->id[0])
-            kz_error_object(why, "objects[%zu] %s", index, o->id);
+            kz_error_object(why, "objects[%zu] %s", p->index, o->id);
         else
-            kz_error_object(why, "objects[%zu]", index);
+            kz_error_object(why, "objects[%zu]", p->index);
     }
-    report(r, index, o, INGEST_REJECTED, 0, why, more_errors);
+    report(r, p->index, o, INGEST_REJECTED, 0, why, more_errors);
 }
 
-int ingest_store(struct ingest_run *r, struct prepared *p, struct kz_error *err)
+void ingest_report_stored(struct ingest_run *r, struct prepared *p, enum store_put_result res,
+                          int64_t added)
 {
-    struct stix_obj *o = &p->o;
-    enum store_put_result res;
-    struct store_put_meta meta;
-    int64_t added;
-
-    if (p->rejected || (r->opts->allow && r->opts->allow(r->opts->allow_ctx, o, &p->why) < 0) ||
-        (strcmp(o->type, TOMBSTONE_TYPE) == 0 && tombstone_check(o, &p->why) < 0)) {
-        reject(r, p->index, o, &p->why,
-               p->rejected && p->more_errors.len ? p->more_errors.data : NULL);
-        return 0;
-    }
-    if (r->opts->strict && r->counts->rejected)
-        return 0; /* nothing will land: skip the store work */
-    memset(&meta, 0, sizeof(meta));
-    if (r->opts->meta && r->opts->meta(r->opts->meta_ctx, o, &meta, &p->why) < 0) {
-        *err = p->why;
-        return -1;
-    }
-    if (store_put(r->s, r->collection, o, p->raw.data, p->raw.len, &meta, &res, &added, &p->why) <
-        0) {
-        if (p->why.code == KZ_ECONFLICT || p->why.code == KZ_EINVALID) {
-            reject(r, p->index, o, &p->why, NULL);
-            return 0;
-        }
-        *err = p->why;
-        return -1;
-    }
-    if (res == STORE_ADDED && strcmp(o->type, TOMBSTONE_TYPE) == 0 &&
-        (r->opts->delete_any || r->opts->delete_vis)) {
-        uint64_t deleted;
-        if (tombstone_apply(r->s, r->collection, o,
-                            r->opts->delete_any ? NULL : r->opts->delete_vis,
-                            r->opts->delete_origin, &deleted, &p->why) < 0) {
-            *err = p->why;
-            return -1;
-        }
-    }
-    report(r, p->index, o, res == STORE_ADDED ? INGEST_ADDED : INGEST_DUPLICATE, added, NULL, NULL);
-    return 0;
+    report(r, p->index, &p->o, res == STORE_ADDED ? INGEST_ADDED : INGEST_DUPLICATE, added, NULL,
+           NULL);
 }
 
+/* The sequential path: each object's tape is copied into the next slot of
+ * the ring (stix_read keeps one object's tape at a time), which stays held
+ * until its batch is stored. */
 static int on_object(void *ctx, size_t index, const struct kzj_doc *doc, uint32_t node,
                      struct kz_error *err)
 {
     struct ingest_run *r = ctx;
+    struct prepared *p = &r->ring[r->taken++ % INGEST_RING];
 
-    if (ingest_prepare(r->opts, r->findings, index, doc, node, &r->one, err) < 0)
+    if (kzj_doc_copy(&p->doc, doc, err) < 0 ||
+        ingest_prepare(r->opts, r->findings, index, &p->doc, node, p, err) < 0)
         return -1;
-    return ingest_store(r, &r->one, err);
+    return ingest_add(r, p, err) < 0 ? -1 : 0;
+}
+
+static int read_sequential(struct ingest_run *r, const char *buf, size_t len,
+                           struct stix_container *info, struct kz_error *err)
+{
+    int rc = -1;
+    size_t i;
+
+    r->findings = malloc(sizeof(*r->findings));
+    r->ring = calloc(INGEST_RING, sizeof(*r->ring));
+    if (!r->findings || !r->ring) {
+        kz_error_set(err, KZ_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < INGEST_RING; i++)
+        prepared_init(&r->ring[i]);
+    rc = stix_read(buf, len, on_object, r, info, err);
+    if (rc == 0 && ingest_flush(r, err) < 0)
+        rc = -1;
+    for (i = 0; i < INGEST_RING; i++)
+        prepared_free(&r->ring[i]);
+out:
+    ingest_discard(r);
+    free(r->ring);
+    free(r->findings);
+    return rc;
 }
 
 static int read_all(struct ingest_run *r, const char *buf, size_t len, struct stix_container *info,
@@ -199,15 +187,15 @@ static int read_all(struct ingest_run *r, const char *buf, size_t len, struct st
 {
     int rc;
 
-    if (len >= INGEST_PIPELINE_MIN_BYTES)
-        return ingest_pipeline(r, r->opts, buf, len, info, err);
-    r->findings = malloc(sizeof(*r->findings));
-    if (!r->findings)
+    r->batch = ingest_batch_new();
+    if (!r->batch)
         return kz_error_set(err, KZ_ENOMEM, "out of memory");
-    prepared_init(&r->one);
-    rc = stix_read(buf, len, on_object, r, info, err);
-    prepared_free(&r->one);
-    free(r->findings);
+    if (len >= INGEST_PIPELINE_MIN_BYTES)
+        rc = ingest_pipeline(r, r->opts, buf, len, info, err);
+    else
+        rc = read_sequential(r, buf, len, info, err);
+    ingest_batch_free(r->batch);
+    r->batch = NULL;
     return rc;
 }
 

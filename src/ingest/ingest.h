@@ -41,6 +41,14 @@ typedef void (*ingest_report_fn)(void *ctx, const struct ingest_report *r);
  * refuse it (it is then rejected, like an invalid object). */
 typedef int (*ingest_allow_fn)(void *ctx, const struct stix_obj *o, struct kz_error *why);
 
+/* Called with a batch of valid objects (at most STORE_PUT_BATCH) before
+ * allow is called for each of them in order: lets allow find what it needs
+ * from the store (the owners of the ids) fetched in one call. What it
+ * fetched holds for the batch: the objects of a batch are stored after
+ * allow has been called for all of them, and their ids are distinct. */
+typedef int (*ingest_prefetch_fn)(void *ctx, const struct stix_obj *const *objs, unsigned n,
+                                  struct kz_error *err);
+
 /* Fills what the store records beside an object (its producer and the
  * recipients it names); may be NULL (nothing recorded). */
 typedef int (*ingest_meta_fn)(void *ctx, const struct stix_obj *o, struct store_put_meta *meta,
@@ -58,6 +66,8 @@ struct ingest_opts {
     void *report_ctx;
     ingest_allow_fn allow; /* may be NULL */
     void *allow_ctx;
+    ingest_prefetch_fn prefetch; /* may be NULL; */
+    void *prefetch_ctx;
     ingest_meta_fn meta; /* may be NULL */
     void *meta_ctx;
     ingest_commit_fn before_commit; /* may be NULL */

@@ -19,14 +19,14 @@ struct pipeline {
     struct prepared slots[INGEST_PIPELINE_DEPTH];
     struct stix_findings findings; /* the preparing thread's */
     pthread_mutex_t lock;
-    pthread_cond_t room;  /* the preparing side may go on */
-    pthread_cond_t ready; /* the storing side may go on */
-    size_t produced, consumed;
-    int done;          /* the preparing thread has finished reading */
-    int failed;        /* ... because the input is broken: read_err says why */
-    int stopped;       /* the storing side gave up */
-    int prep_waiting;  /* the preparing side sleeps on `room` */
-    int store_waiting; /* the storing side sleeps on `ready` */
+    pthread_cond_t room;              /* the preparing side may go on */
+    pthread_cond_t ready;             /* the storing side may go on */
+    size_t produced, taken, consumed; /* prepared; held by the storing side; done with */
+    int done;                         /* the preparing thread has finished reading */
+    int failed;                       /* ... because the input is broken: read_err says why */
+    int stopped;                      /* the storing side gave up */
+    int prep_waiting;                 /* the preparing side sleeps on `room` */
+    int store_waiting;                /* the storing side sleeps on `ready` */
     struct stix_container info;
     struct kz_error read_err;
 };
@@ -37,6 +37,9 @@ struct pipeline {
  * with the lock held. */
 #define PIPELINE_BATCH 16
 
+/* The storing side holds a whole batch while the preparing side goes on. */
+_Static_assert(STORE_PUT_BATCH < INGEST_PIPELINE_DEPTH, "a batch must leave slots to prepare into");
+
 static void wake_prep(struct pipeline *p)
 {
     if (p->prep_waiting && (p->stopped || p->produced - p->consumed <= INGEST_PIPELINE_DEPTH / 2))
@@ -45,7 +48,7 @@ static void wake_prep(struct pipeline *p)
 
 static void wake_store(struct pipeline *p)
 {
-    if (p->store_waiting && (p->done || p->produced - p->consumed >= PIPELINE_BATCH))
+    if (p->store_waiting && (p->done || p->produced - p->taken >= PIPELINE_BATCH))
         pthread_cond_signal(&p->ready);
 }
 
@@ -104,39 +107,52 @@ static struct prepared *next_slot(struct pipeline *p)
     struct prepared *slot = NULL;
 
     pthread_mutex_lock(&p->lock);
-    while (p->consumed == p->produced && !p->done) {
+    while (p->taken == p->produced && !p->done) {
         p->store_waiting = 1;
         pthread_cond_wait(&p->ready, &p->lock);
         p->store_waiting = 0;
     }
-    if (p->consumed < p->produced && !p->failed)
-        slot = &p->slots[p->consumed % INGEST_PIPELINE_DEPTH];
+    if (p->taken < p->produced && !p->failed)
+        slot = &p->slots[p->taken++ % INGEST_PIPELINE_DEPTH];
     pthread_mutex_unlock(&p->lock);
     return slot;
 }
 
-static void slot_done(struct pipeline *p, int stop)
+/* Gives n slots (the oldest held) back to the preparing side. */
+static void slots_done(struct pipeline *p, size_t n, int stop)
 {
     pthread_mutex_lock(&p->lock);
-    p->consumed++;
+    p->consumed += n;
     if (stop)
         p->stopped = 1;
     wake_prep(p);
     pthread_mutex_unlock(&p->lock);
 }
 
+/* Takes the slots in order into ingest's batches, giving each back once
+ * its batch is stored; the last batch is stored when the input is read
+ * whole, and forgotten when it turned out broken. */
 static void store_all(struct pipeline *p, struct ingest_run *r, int *rc, struct kz_error *err)
 {
     struct prepared *slot;
+    int released;
 
     while ((slot = next_slot(p)) != NULL) {
-        int stop = ingest_store(r, slot, err) < 0;
-        slot_done(p, stop);
-        if (stop) {
+        released = ingest_add(r, slot, err);
+        if (released < 0) {
+            ingest_discard(r);
+            slots_done(p, 0, 1);
             *rc = -1;
             return;
         }
+        slots_done(p, (size_t)released, 0);
     }
+    pthread_mutex_lock(&p->lock);
+    released = p->failed ? 0 : 1;
+    pthread_mutex_unlock(&p->lock);
+    if (released && ingest_flush(r, err) < 0)
+        *rc = -1;
+    ingest_discard(r);
 }
 
 static void pipeline_free(struct pipeline *p)

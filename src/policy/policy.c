@@ -208,20 +208,16 @@ int policy_check_write(const struct policy_view *v, const struct auth_user *u,
     return 0;
 }
 
-int policy_check_change(struct store *s, const struct policy_view *v, enum auth_role role,
-                        const char *id, const struct stix_obj *o, struct kz_error *why)
+/* The rule of policy_check_change, given the stored owner w of the id. */
+static int check_change(const struct policy_view *v, enum auth_role role, const struct stix_obj *o,
+                        const struct store_owner *w, struct kz_error *why)
 {
-    struct store_owner w;
     int own;
 
-    if (o && !o->version[0])
-        return 0; /* an SCO without created/modified: anyone's observation */
-    if (store_object_owner(s, v->collection, id, o ? o->version_us : 0, &w, why) < 0)
-        return -1;
-    if (!w.exists || w.has_version)
+    if (!w->exists || w->has_version)
         return 0;
     /* the messages never name the stored creator: the writer may not see it */
-    if (o && strcmp(o->created_by_ref, w.created_by) != 0) {
+    if (o && strcmp(o->created_by_ref, w->created_by) != 0) {
         kz_error_property(why, "created_by_ref");
         return kz_error_set(why, KZ_EDENIED,
                             "a new version keeps the created_by_ref of the object's versions: "
@@ -229,12 +225,74 @@ int policy_check_change(struct store *s, const struct policy_view *v, enum auth_
     }
     if (role == AUTH_ROLE_NODE_ADMIN || role == AUTH_ROLE_PEER)
         return 0;
-    own = w.created_by[0] ? v->org_identity[0] && strcmp(w.created_by, v->org_identity) == 0
-                          : w.producer && w.producer == v->vis.org;
+    own = w->created_by[0] ? v->org_identity[0] && strcmp(w->created_by, v->org_identity) == 0
+                           : w->producer && w->producer == v->vis.org;
     if (!own)
         return kz_error_set(why, KZ_EDENIED, "you may %s only your organisation's objects",
                             o ? "version" : "delete");
     return 0;
+}
+
+int policy_check_change(struct store *s, const struct policy_view *v, enum auth_role role,
+                        const char *id, const struct stix_obj *o, struct kz_error *why)
+{
+    struct store_owner w;
+
+    if (o && !o->version[0])
+        return 0; /* an SCO without created/modified: anyone's observation */
+    if (store_object_owner(s, v->collection, id, o ? o->version_us : 0, &w, why) < 0)
+        return -1;
+    return check_change(v, role, o, &w, why);
+}
+
+int policy_owners_fetch(struct store *s, const struct policy_view *v,
+                        const struct stix_obj *const *objs, unsigned n, struct policy_owners *out,
+                        struct kz_error *err)
+{
+    const char *ids[STORE_PUT_BATCH];
+    unsigned i;
+
+    out->n = out->next = 0;
+    if (n > STORE_PUT_BATCH)
+        return kz_error_set(err, KZ_EINTERNAL, "policy: %u owners asked at once", n);
+    for (i = 0; i < n; i++) {
+        snprintf(out->ids[i], sizeof(out->ids[i]), "%s", objs[i]->id);
+        out->versions[i] = objs[i]->version_us;
+        ids[i] = out->ids[i];
+    }
+    if (store_object_owners(s, v->collection, n, ids, out->versions, out->owners, err) < 0)
+        return -1;
+    out->n = n;
+    return 0;
+}
+
+/* The fetched owner of o's id and version: the objects come in the order
+ * they were fetched, so the next one is nearly always it. NULL when they
+ * were not fetched. */
+static const struct store_owner *fetched_owner(struct policy_owners *f, const struct stix_obj *o)
+{
+    for (unsigned k = 0; k < f->n; k++) {
+        unsigned i = (f->next + k) % f->n;
+        if (f->versions[i] == o->version_us && strcmp(o->id, f->ids[i]) == 0) {
+            f->next = i + 1;
+            return &f->owners[i];
+        }
+    }
+    return NULL;
+}
+
+int policy_check_change_fetched(struct store *s, struct policy_owners *owners,
+                                const struct policy_view *v, enum auth_role role,
+                                const struct stix_obj *o, struct kz_error *why)
+{
+    const struct store_owner *w;
+
+    if (!o->version[0])
+        return 0; /* an SCO without created/modified: anyone's observation */
+    w = owners ? fetched_owner(owners, o) : NULL;
+    if (!w)
+        return policy_check_change(s, v, role, o->id, o, why);
+    return check_change(v, role, o, w, why);
 }
 
 /* Collects the accounts named in kizuna's recipients extension. */

@@ -116,6 +116,27 @@ int policy_check_write(const struct policy_view *v, const struct auth_user *u,
 int policy_check_change(struct store *s, const struct policy_view *v, enum auth_role role,
                         const char *id, const struct stix_obj *o, struct kz_error *why);
 
+/* The owners of a batch of objects, fetched in one store call before the
+ * batch's policy_check_change calls (ingest's prefetch hook). */
+struct policy_owners {
+    unsigned n, next;
+    char ids[STORE_PUT_BATCH][KZ_MAX_STIX_ID + 1];
+    int64_t versions[STORE_PUT_BATCH];
+    struct store_owner owners[STORE_PUT_BATCH];
+};
+
+/* Looks up the owners of objs[0..n) in the view's collection into out. */
+int policy_owners_fetch(struct store *s, const struct policy_view *v,
+                        const struct stix_obj *const *objs, unsigned n, struct policy_owners *out,
+                        struct kz_error *err);
+
+/* policy_check_change for o, with its owner taken from owners when its id
+ * and version were fetched there (else looked up as policy_check_change
+ * does). */
+int policy_check_change_fetched(struct store *s, struct policy_owners *owners,
+                                const struct policy_view *v, enum auth_role role,
+                                const struct stix_obj *o, struct kz_error *why);
+
 /* Resolves the recipients an object names into local accounts. The arrays
  * in out point into rs and stay valid until the next call. */
 struct policy_resolved {

@@ -107,6 +107,7 @@ struct round {
     sync_progress_fn progress; /* may be NULL */
     void *progress_ctx;
     struct policy_resolved resolved;
+    struct policy_owners owners; /* of the batch ingest is deciding */
     /* the page being stored */
     const struct policy_view *pull_view; /* the peer's view of the local collection */
     const struct store_peer_link *link;
@@ -203,11 +204,19 @@ static int pulled_meta(void *ctx, const struct stix_obj *o, struct store_put_met
 
 /* A peer relays what others produced, but a version it brings keeps the
  * creator of the versions held (policy_check_change). */
+static int pulled_prefetch(void *ctx, const struct stix_obj *const *objs, unsigned n,
+                           struct kz_error *err)
+{
+    struct round *r = ctx;
+
+    return policy_owners_fetch(r->s, r->pull_view, objs, n, &r->owners, err);
+}
+
 static int pulled_allow(void *ctx, const struct stix_obj *o, struct kz_error *why)
 {
     struct round *r = ctx;
 
-    return policy_check_change(r->s, r->pull_view, AUTH_ROLE_PEER, o->id, o, why);
+    return policy_check_change_fetched(r->s, &r->owners, r->pull_view, AUTH_ROLE_PEER, o, why);
 }
 
 static void pulled_report(void *ctx, const struct ingest_report *rep)
@@ -411,6 +420,8 @@ static int pull_link(struct round *r, const struct store_peer_link *l, struct kz
                                .report_ctx = r,
                                .allow = pulled_allow,
                                .allow_ctx = r,
+                               .prefetch = pulled_prefetch,
+                               .prefetch_ctx = r,
                                .meta = pulled_meta,
                                .meta_ctx = r,
                                .before_commit = pulled_commit,

@@ -621,6 +621,7 @@ struct post_ctx {
     struct kz_buf successes, failures;
     size_t nsucc, nfail;
     struct policy_resolved resolved;
+    struct policy_owners owners; /* of the batch ingest is deciding */
     uint64_t markings[STIX_TLP_RED + 1];
     int64_t origin; /* the peer whose account posts, 0 for a local user */
 };
@@ -662,13 +663,20 @@ static void on_report(void *ctx, const struct ingest_report *r)
     }
 }
 
+static int prefetch(void *ctx, const struct stix_obj *const *objs, unsigned n, struct kz_error *err)
+{
+    struct post_ctx *p = ctx;
+
+    return policy_owners_fetch(p->s, &p->q->view, objs, n, &p->owners, err);
+}
+
 static int allow(void *ctx, const struct stix_obj *o, struct kz_error *why)
 {
     struct post_ctx *p = ctx;
 
     if (policy_check_write(&p->q->view, &p->q->user, o, why) < 0)
         return -1;
-    return policy_check_change(p->s, &p->q->view, p->q->user.role, o->id, o, why);
+    return policy_check_change_fetched(p->s, &p->owners, &p->q->view, p->q->user.role, o, why);
 }
 
 static int meta(void *ctx, const struct stix_obj *o, struct store_put_meta *m, struct kz_error *why)
@@ -730,6 +738,8 @@ void taxii_post_objects(void *app, struct http_request *req, struct http_respons
                                .report_ctx = &p,
                                .allow = allow,
                                .allow_ctx = &p,
+                               .prefetch = prefetch,
+                               .prefetch_ctx = &p,
                                .meta = meta,
                                .meta_ctx = &p,
                                .before_commit = post_status,
