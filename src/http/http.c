@@ -107,6 +107,7 @@ struct http_request {
     size_t bytes;
     int64_t start_us;
     char user[128];
+    char error[256]; /* the response's error note, for the access log */
     char peer[64];
     void *data;
     void (*data_free)(void *);
@@ -363,8 +364,14 @@ static void log_request(struct http_request *r)
         else
             kz_buf_addc(&b, (char)*p);
     }
-    kz_buf_printf(&b, "\",\"status\":%d,\"bytes\":%zu,\"us\":%lld}\n", r->status, r->bytes,
+    kz_buf_printf(&b, "\",\"status\":%d,\"bytes\":%zu,\"us\":%lld", r->status, r->bytes,
                   (long long)(now - r->start_us));
+    if (r->error[0]) {
+        kz_buf_addstr(&b, ",\"error\":\"");
+        kz_buf_add_json_escaped_lossy(&b, r->error, strnlen(r->error, sizeof(r->error)));
+        kz_buf_addc(&b, '"');
+    }
+    kz_buf_addstr(&b, "}\n");
     if (b.failed) {
         kz_buf_free(&b);
         return;
@@ -654,6 +661,7 @@ static enum MHD_Result send_response(struct http_request *r, struct http_respons
     ok = MHD_queue_response(r->c, (unsigned)res->status, m);
     MHD_destroy_response(m);
     r->status = res->status;
+    memcpy(r->error, res->error, sizeof(r->error));
     r->bytes = len;
     r->answered = 1;
     return ok;

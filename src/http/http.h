@@ -44,6 +44,9 @@ struct http_response {
     size_t shared_len;
     void (*shared_free)(void *);
     void *shared_cls;
+    /* why the node failed the request (a 5xx), for the access log only:
+     * never sent to the client; "" when there is nothing to say */
+    char error[256];
 };
 
 /* Adds a response header; silently ignored past HTTP_MAX_RESPONSE_HEADERS. */

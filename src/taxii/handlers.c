@@ -366,7 +366,7 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
                                         pc.markings)) {
         taxii_ok(res, 200);
         if (taxii_audit(t, req, "read", count, pc.markings) < 0)
-            taxii_audit_failed(res);
+            taxii_audit_failed(req, res);
         else if (sig_v == 2 && taxii_sign_page_v2(t, req, res, nonce) < 0)
             taxii_sign_failed(res);
         kz_buf_free(&key);
@@ -399,7 +399,7 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         goto out;
     }
     if (taxii_audit(t, req, "read", page.count, pc.markings) < 0) {
-        taxii_audit_failed(res);
+        taxii_audit_failed(req, res);
         goto out;
     }
     if (object_id && page.count == 0 && !tq.has_next) {
@@ -598,7 +598,7 @@ void taxii_delete_object(void *app, struct http_request *req, struct http_respon
         goto fail;
     taxii_epoch_bump(t);
     if (taxii_audit(t, req, "delete", deleted, NULL) < 0)
-        taxii_audit_failed(res);
+        taxii_audit_failed(req, res);
     else
         taxii_ok(res, 200);
     goto out;
@@ -777,7 +777,7 @@ void taxii_post_objects(void *app, struct http_request *req, struct http_respons
     } else {
         taxii_epoch_bump(t);
         if (taxii_audit(t, req, "write", counts.added, p.markings) < 0)
-            taxii_audit_failed(res);
+            taxii_audit_failed(req, res);
         else
             taxii_ok(res, 202);
     }

@@ -98,8 +98,14 @@ void taxii_error_from(struct http_response *res, const struct kz_error *err)
     case KZ_ELIMIT: taxii_error(res, 413, "Too large", msg); break;
     case KZ_EBUSY: taxii_error(res, 503, "Busy", "the store is busy; try again"); break;
     case KZ_EFULL: taxii_error(res, 507, "Insufficient storage", "the node's disk is full"); break;
-    default: taxii_error(res, 500, "Internal error", "the node could not complete the request");
+    default:
+        /* the cause stays in the access log: it may name the store's
+         * internals, which are no client's business */
+        taxii_error(res, 500, "Internal error", "the node could not complete the request");
+        snprintf(res->error, sizeof(res->error), "%.*s", (int)sizeof(res->error) - 1, msg);
     }
+    if (err->code == KZ_EBUSY || err->code == KZ_EFULL)
+        snprintf(res->error, sizeof(res->error), "%.*s", (int)sizeof(res->error) - 1, msg);
 }
 
 struct store *taxii_store(struct taxii_server *t, struct kz_error *err)
@@ -442,7 +448,11 @@ int taxii_audit(struct taxii_server *t, struct http_request *req, const char *ac
     if (markings)
         memcpy(e.markings, markings, sizeof(e.markings));
     kz_error_clear(&err);
-    return audit_record(t->audit, &e, &err);
+    if (audit_record(t->audit, &e, &err) < 0) {
+        kz_error_format(&err, q->audit_error, sizeof(q->audit_error));
+        return -1;
+    }
+    return 0;
 }
 
 int taxii_audit_change(struct taxii_server *t, struct http_request *req, const char *action,
@@ -472,11 +482,15 @@ static void drop_answer(struct http_response *res)
     res->nheaders = 0;
 }
 
-void taxii_audit_failed(struct http_response *res)
+void taxii_audit_failed(struct http_request *req, struct http_response *res)
 {
+    struct taxii_req *q = http_request_data(req);
+
     drop_answer(res);
     taxii_error(res, 503, "Busy",
                 "the node could not record this request in its audit log; try again");
+    snprintf(res->error, sizeof(res->error), "the audit log: %.*s",
+             (int)sizeof(res->error) - 20, q->audit_error);
 }
 
 void taxii_sign_failed(struct http_response *res)

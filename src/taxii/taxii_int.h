@@ -59,6 +59,7 @@ struct taxii_req {
     int has_coll;
     struct store_collection coll;
     struct policy_view view;
+    char audit_error[256]; /* why taxii_audit failed, for the access log */
 };
 
 /* The calling thread's store (opened on first use); NULL with err set. */
@@ -126,7 +127,7 @@ void taxii_reader(const struct taxii_server *t, const struct taxii_req *q, struc
  * request must then not be answered as a success (taxii_audit_failed). */
 int taxii_audit(struct taxii_server *t, struct http_request *req, const char *action,
                 uint64_t count, const uint64_t *markings);
-void taxii_audit_failed(struct http_response *res);
+void taxii_audit_failed(struct http_request *req, struct http_response *res);
 
 /* Answers 503 in place of a page that asked for a signature the signer did
  * not give (fail closed: never the page unsigned). */
