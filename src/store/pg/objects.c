@@ -985,8 +985,7 @@ static int pg_list(void *b, const struct store_filter *f, int want_raw, store_ro
     if (!s->in_tx && pg_reconnect(s, err) < 0)
         return -1;
     rc = list_once(s, f, want_raw, fn, ctx, page, err);
-    if (rc < 0 && !s->in_tx && page->count == 0 && PQstatus(s->conn) == CONNECTION_BAD &&
-        pg_reconnect(s, err) == 0) {
+    if (rc < 0 && !s->in_tx && page->count == 0 && pg_lost(s) && pg_reconnect(s, err) == 0) {
         memset(page, 0, sizeof(*page));
         rc = list_once(s, f, want_raw, fn, ctx, page, err);
     }

@@ -43,6 +43,7 @@ struct pg_store {
     uint64_t copy_prepared;
     int tx_own;    /* pg_tx_open began the transaction (else a savepoint) */
     int listening; /* LISTEN done: notifications move data_version */
+    int lost;      /* a statement failed without reaching the server: connect again */
     char leaders[STORE_LEADER_MAX][STORE_LEADER_NAME_MAX]; /* leader.c */
     int nleaders;
 };
@@ -117,6 +118,9 @@ int pg_leader_try(void *b, const char *name, struct kz_error *err);
 /* Outside a transaction: connects again when the connection was lost
  * (PostgreSQL restarted, or failed over), dropping what the old session
  * held; KZ_EBUSY while the server cannot be reached. */
+/* Whether s's connection is gone (or must be taken for gone): the next use
+ * connects again. */
+int pg_lost(const struct pg_store *s);
 int pg_reconnect(struct pg_store *s, struct kz_error *err);
 /* pg_exec of what starts a transaction (or reads outside one), on a
  * connection that may have been closed while idle (PostgreSQL restarted

@@ -355,9 +355,14 @@ int pg_fail(struct pg_store *s, const PGresult *res, struct kz_error *err, const
     one_line(res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL, msg, sizeof(msg));
     if (!msg[0])
         one_line(PQerrorMessage(s->conn), msg, sizeof(msg));
+    /* no SQLSTATE: libpq's own error, the server never answered. A server
+     * that went away is seen so before libpq calls the connection bad
+     * (which it does only at the next use), so it is taken for lost */
+    if (res && !st && PQresultStatus(res) == PGRES_FATAL_ERROR)
+        s->lost = 1;
     /* busy, not broken: a server answers 503 and the client retries; the
      * next transaction on this handle connects again (pg_reconnect) */
-    if (PQstatus(s->conn) == CONNECTION_BAD)
+    if (pg_lost(s))
         return kz_error_set(err, KZ_EBUSY,
                             "%s: the connection to PostgreSQL was lost (%s); try again", what, msg);
     if (st && strcmp(st, "53100") == 0)
@@ -437,7 +442,7 @@ PGresult *pg_run(struct pg_store *s, const struct pg_stmt *st, const struct pg_p
         r = run(s, st, p, exists_msg, err, what);
         /* a read on a connection a restart closed while it was idle:
          * nothing happened, so it is read again on a new one */
-        if (!r && PQstatus(s->conn) == CONNECTION_BAD && pg_reconnect(s, err) == 0)
+        if (!r && pg_lost(s) && pg_reconnect(s, err) == 0)
             r = run(s, st, p, exists_msg, err, what);
         return r;
     }
@@ -680,6 +685,11 @@ static int setup_session(struct pg_store *s, struct kz_error *err)
     return 0;
 }
 
+int pg_lost(const struct pg_store *s)
+{
+    return s->lost || PQstatus(s->conn) == CONNECTION_BAD;
+}
+
 /* After PostgreSQL restarted (or a failover moved the primary, which a
  * multi-host DSN with target_session_attrs=read-write follows), connects
  * again before the next transaction. Whatever lived in the old session
@@ -692,8 +702,9 @@ int pg_reconnect(struct pg_store *s, struct kz_error *err)
 {
     char msg[512];
 
-    if (PQstatus(s->conn) != CONNECTION_BAD)
+    if (!pg_lost(s))
         return 0;
+    s->lost = 0;
     PQreset(s->conn);
     if (PQstatus(s->conn) != CONNECTION_OK) {
         one_line(PQerrorMessage(s->conn), msg, sizeof(msg));
@@ -717,7 +728,7 @@ int pg_exec_fresh(struct pg_store *s, const char *sql, struct kz_error *err, con
         return -1;
     if (pg_exec(s, sql, err, what) == 0)
         return 0;
-    if (s->in_tx || PQstatus(s->conn) != CONNECTION_BAD || pg_reconnect(s, err) < 0)
+    if (s->in_tx || !pg_lost(s) || pg_reconnect(s, err) < 0)
         return -1;
     return pg_exec(s, sql, err, what);
 }
@@ -792,7 +803,7 @@ static int pg_data_version(void *b, uint64_t *v, struct kz_error *err)
             PQclear(r);
             /* closed while idle by a restart: listen again on a new one
              * (and count it a move: notifications were missed) */
-            if (PQstatus(s->conn) != CONNECTION_BAD || pg_reconnect(s, err) < 0)
+            if (!pg_lost(s) || pg_reconnect(s, err) < 0)
                 return -1;
         } else {
             PQclear(r);
