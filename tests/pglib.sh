@@ -4,7 +4,13 @@
 # in DIR (no TCP port, so parallel tests never clash), waits until it takes
 # connections and prints a libpq DSN for it; `pglib.sh restart DIR` restarts
 # it (fast shutdown: sessions are cut, as a failover would) and waits until it
-# takes connections again; `pglib.sh stop DIR` stops it and removes DIR. initdb and postgres refuse to run as root, so as root the
+# takes connections again; `pglib.sh stop DIR` stops it and removes DIR.
+# For failover: `pglib.sh replica DIR PRIMARY_DIR` makes DIR a streaming
+# replica of the cluster in PRIMARY_DIR (pg_basebackup, which the primary's
+# trusted local replication allows) and prints its DSN; `pglib.sh halt DIR`
+# stops a cluster at once, as a crash would, keeping its files; `pglib.sh
+# promote DIR` makes a replica the primary and waits until it takes writes.
+# initdb and postgres refuse to run as root, so as root the
 # cluster runs as the unprivileged user `nobody`, which owns DIR. Exits 77
 # (the tests' "skipped") when no PostgreSQL server is installed.
 #   KZ_PG_BIN       the folder of initdb/pg_ctl (default: the newest under
@@ -42,7 +48,7 @@ as_owner() {
 cmd=${1:-}
 dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || {
-    echo "usage: pglib.sh start|restart|stop DIR" >&2
+    echo "usage: pglib.sh start|restart|stop|halt|promote DIR, replica DIR PRIMARY_DIR" >&2
     exit 2
 }
 bin=$(pg_bin)
@@ -119,6 +125,58 @@ restart)
         sleep 0.1
     done
     ;;
+replica)
+    primary=${3:-}
+    [ -d "$primary/data" ] || {
+        echo "usage: pglib.sh replica DIR PRIMARY_DIR" >&2
+        exit 2
+    }
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$dir"
+    chmod 700 "$dir"
+    # -R: standby.signal and primary_conninfo, so it starts as a replica
+    as_owner "$bin/pg_basebackup" -h "$primary" -p 5432 -U kizuna -D "$dir/data" -R \
+        -X stream -c fast >"$dir/basebackup.log" 2>&1 || {
+        cat "$dir/basebackup.log" >&2
+        exit 1
+    }
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -s \
+        -o "-c listen_addresses='' -c unix_socket_directories='$dir' -p 5432" \
+        start >/dev/null 2>&1 || true
+    tries=0
+    until "$bin/pg_isready" -q -h "$dir" -p 5432; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 300 ]; then
+            echo "pglib: the replica in $dir did not come up:" >&2
+            cat "$dir/server.log" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "host=$dir port=5432 user=kizuna dbname=postgres"
+    ;;
+halt)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -s -m immediate stop >/dev/null 2>&1 || {
+        echo "pglib: the server in $dir did not stop" >&2
+        exit 1
+    }
+    ;;
+promote)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -s -w promote >/dev/null 2>&1 || {
+        cat "$dir/server.log" >&2
+        exit 1
+    }
+    tries=0
+    until [ "$("$bin/psql" -X -A -t -h "$dir" -p 5432 -U kizuna -d postgres \
+        -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 300 ]; then
+            echo "pglib: the replica in $dir was not promoted" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    ;;
 stop)
     if [ -d "$dir/data" ]; then
         as_owner "$bin/pg_ctl" -D "$dir/data" -s -m immediate stop >/dev/null 2>&1 || true
@@ -126,7 +184,7 @@ stop)
     rm -rf "$dir"
     ;;
 *)
-    echo "usage: pglib.sh start|restart|stop DIR" >&2
+    echo "usage: pglib.sh start|restart|stop|halt|promote DIR, replica DIR PRIMARY_DIR" >&2
     exit 2
     ;;
 esac
