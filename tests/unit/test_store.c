@@ -1477,6 +1477,449 @@ static void test_visibility(void **state)
                 "09/2020-01 99/2020-01");
 }
 
+/* --- store_put_many and store_object_owners against one call per object ---- */
+
+#define BATCH_ID(n) "indicator--00000000-0000-4000-8000-0000000001" n
+#define BATCH_IND(n, mod, name, extra)                                                             \
+    "{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"" BATCH_ID(                         \
+            n) "\","                                                                               \
+               "\"created\":\"2016-01-01T00:00:00.000Z\",\"modified\":\"" mod                      \
+               "\",\"name\":\"" name "\"," extra                                                   \
+               "\"pattern\":\"[ipv4-addr:value = '1.2.3.4']\",\"pattern_type\":\"stix\","          \
+               "\"valid_from\":\"2016-01-01T00:00:00Z\"}"
+#define BATCH_SCO(n, extra)                                                                        \
+    "{\"type\":\"ipv4-addr\",\"id\":\"ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742" n "\","       \
+    "\"value\":\"198.51.100." n "\"" extra "}"
+#define BATCH_REL(a, b)                                                                            \
+    "{\"type\":\"relationship\",\"spec_version\":\"2.1\",\"id\":\"relationship--00000000-0000-"    \
+    "4000-8000-000000000199\",\"created\":\"2020-01-01T00:00:00.000Z\",\"modified\":"              \
+    "\"2020-01-01T00:00:00.000Z\"," MARK(CLEAR_MARK) "\"relationship_type\":\"indicates\","        \
+                                                     "\"source_ref\":\"" a                         \
+                                                     "\",\"target_ref\":\"" b "\"}"
+
+/* One batch's objects, parsed (each item points into its own document). */
+struct batch {
+    struct kzj_doc doc[STORE_PUT_BATCH];
+    struct stix_obj o[STORE_PUT_BATCH];
+    struct store_put_item it[STORE_PUT_BATCH];
+    char json[STORE_PUT_BATCH][600];
+    unsigned n;
+};
+
+static struct batch *batch_new(void)
+{
+    struct batch *b = calloc(1, sizeof(*b));
+
+    assert_non_null(b);
+    for (unsigned i = 0; i < STORE_PUT_BATCH; i++)
+        kzj_doc_init(&b->doc[i]);
+    return b;
+}
+
+static void batch_free(struct batch *b)
+{
+    for (unsigned i = 0; i < STORE_PUT_BATCH; i++)
+        kzj_doc_free(&b->doc[i]);
+    free(b);
+}
+
+static void batch_add(struct batch *b, const char *json, const struct store_put_meta *meta)
+{
+    unsigned i = b->n++;
+    struct kz_error err;
+
+    assert_true(i < STORE_PUT_BATCH);
+    snprintf(b->json[i], sizeof(b->json[i]), "%s", json);
+    assert_int_equal(kzj_parse(&b->doc[i], b->json[i], strlen(b->json[i]), &err), 0);
+    assert_int_equal(stix_obj_read(&b->doc[i], 0, &b->o[i], &err), 0);
+    b->it[i] = (struct store_put_item){
+            .o = &b->o[i], .raw = b->json[i], .rawlen = strlen(b->json[i]), .meta = meta};
+}
+
+/* Puts the batch into f's collection one store_put at a time (the
+ * reference, as[i]: 0 or the refusal in why) and into coll with one
+ * store_put_many, each in a transaction of its own; checks that every item
+ * got the same answer. */
+static void put_both_ways(struct fixture *f, int64_t coll, struct batch *b,
+                          struct store_put_item *one)
+{
+    struct kz_error err;
+
+    assert_int_equal(store_begin(f->s, &err), 0);
+    for (unsigned i = 0; i < b->n; i++) {
+        one[i] = b->it[i];
+        one[i].result = 0;
+        one[i].added = 0;
+        one[i].refused = 0;
+        kz_error_clear(&one[i].why);
+        if (!b->o[i].id[0]) {
+            one[i].refused = 1; /* what store_put_many refuses before the backend */
+            continue;
+        }
+        if (store_put(f->s, f->coll, one[i].o, one[i].raw, one[i].rawlen, one[i].meta,
+                      &one[i].result, &one[i].added, &one[i].why) < 0) {
+            assert_int_equal(one[i].why.code, KZ_ECONFLICT);
+            one[i].refused = 1;
+        }
+    }
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(store_begin(f->s, &err), 0);
+    if (store_put_many(f->s, coll, b->it, b->n, &err) < 0)
+        fail_msg("%s: store_put_many: %s", f->backend, err.text);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    for (unsigned i = 0; i < b->n; i++) {
+        const struct store_put_item *x = &b->it[i], *y = &one[i];
+
+        if (x->refused != y->refused || x->result != y->result)
+            fail_msg("%s: item %u: refused %d result %d, one by one refused %d result %d",
+                     f->backend, i, x->refused, x->result, y->refused, y->result);
+        if (y->refused && y->why.code) {
+            assert_int_equal(x->why.code, y->why.code);
+            assert_string_equal(x->why.property, y->why.property);
+            assert_string_equal(x->why.text, y->why.text);
+        }
+        if (!b->o[i].id[0]) {
+            assert_true(x->refused);
+            assert_int_equal(x->why.code, KZ_EINVALID);
+        }
+    }
+}
+
+struct listing {
+    char text[256 * 1024];
+    size_t len;
+    int64_t added[512];
+    char key[512][120]; /* "id version" of each row, by date added */
+    int n;
+};
+
+static int on_listed(void *ctx, const struct store_row *r, struct kz_error *err)
+{
+    struct listing *l = ctx;
+    /* an unversioned SCO's version is its date added, which differs */
+    const char *version = r->version_us == r->added ? "(added)" : r->version;
+
+    (void)err;
+    l->len += (size_t)snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s %s %.*s\n", r->id,
+                               version, r->raw ? (int)r->rawlen : 0, r->raw ? r->raw : "");
+    assert_true(l->len < sizeof(l->text));
+    assert_true(l->n < 512);
+    l->added[l->n] = r->added;
+    snprintf(l->key[l->n], sizeof(l->key[0]), "%s %s", r->id, version);
+    l->n++;
+    return 0;
+}
+
+/* flt listed on collection coll, as text (ids, versions and texts in
+ * date-added order). */
+static void listing(struct fixture *f, int64_t coll, const struct store_filter *flt,
+                    struct listing *l)
+{
+    struct store_filter x = *flt;
+    struct store_page page;
+    struct kz_error err;
+
+    memset(l, 0, sizeof(*l));
+    x.collection = coll;
+    if (!x.vis.active)
+        store_filter_everything(&x);
+    if (store_list(f->s, &x, 1, on_listed, l, &page, &err) < 0)
+        fail_msg("list: %s", err.text);
+}
+
+static const char *row_at(const struct listing *l, int64_t added)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->added[i] == added)
+            return l->key[i];
+    return "(none)";
+}
+
+/* The two collections hold the same: every version, the first and last
+ * flags, what readers with recipients and relationship gating see; each
+ * item's date added names the same version in both; dates added grow in
+ * item order. */
+static void same_state(struct fixture *f, int64_t coll, const struct batch *b,
+                       const struct store_put_item *one)
+{
+    static const unsigned versions[] = {STORE_V_ALL, STORE_V_FIRST, STORE_V_LAST};
+    struct listing *x = calloc(1, sizeof(*x)), *y = calloc(1, sizeof(*y));
+    struct store_filter flt;
+    int64_t last_x = 0, last_y = 0;
+
+    assert_true(x && y);
+    for (size_t v = 0; v < sizeof(versions) / sizeof(versions[0]); v++) {
+        store_filter_init(&flt, f->coll);
+        flt.versions = versions[v];
+        listing(f, coll, &flt, x);
+        listing(f, f->coll, &flt, y);
+        if (strcmp(x->text, y->text) != 0)
+            fail_msg("%s: versions %u differ:\n%s--- one by one:\n%s", f->backend, versions[v],
+                     x->text, y->text);
+    }
+    store_filter_init(&flt, f->coll);
+    flt.versions = STORE_V_ALL;
+    listing(f, coll, &flt, x);
+    listing(f, f->coll, &flt, y);
+    for (unsigned i = 0; i < b->n; i++) {
+        const struct store_put_item *bi = &b->it[i], *oi = &one[i];
+
+        if (!bi->result)
+            continue;
+        assert_string_equal(row_at(x, bi->added), row_at(y, oi->added));
+        if (bi->result == STORE_ADDED) {
+            assert_true(bi->added > last_x && oi->added > last_y);
+            last_x = bi->added;
+            last_y = oi->added;
+        }
+    }
+    /* readers: a user named, an organisation named, a node named, and the
+     * relationship's gate (its targets must be visible) */
+    flt = reader(f, 7, 9, STIX_TLP_CLEAR);
+    listing(f, coll, &flt, x);
+    listing(f, f->coll, &flt, y);
+    assert_string_equal(x->text, y->text);
+    flt = reader(f, 9, 3, STIX_TLP_GREEN);
+    listing(f, coll, &flt, x);
+    listing(f, f->coll, &flt, y);
+    assert_string_equal(x->text, y->text);
+    flt = reader(f, -1, -1, STIX_TLP_CLEAR);
+    flt.vis.peer = 5;
+    listing(f, coll, &flt, x);
+    listing(f, f->coll, &flt, y);
+    assert_string_equal(x->text, y->text);
+    free(x);
+    free(y);
+}
+
+static int64_t add_collection(struct fixture *f, const char *alias)
+{
+    struct store_collection c = {.api_root = "default"};
+    struct kz_error err;
+
+    snprintf(c.alias, sizeof(c.alias), "%s", alias);
+    assert_int_equal(store_collection_add(f->s, &c, &err), 0);
+    return c.key;
+}
+
+/* Lists coll's rows a reader sees (ids' last two digits), for the checks
+ * of what the batch itself did. */
+static void expect_seen(struct fixture *f, int64_t coll, struct store_filter *flt, const char *want)
+{
+    flt->collection = coll;
+    expect_rows(f, flt, want);
+}
+
+/* store_put_many does what a store_put per object does, on every backend
+ * (SQLite through store.c's loop, PostgreSQL with a statement per batch):
+ * new ids, newer and older versions of stored ids (the first and last
+ * flags), duplicates (the same bytes, another order of members, escaped
+ * characters), a conflict refused while the others are stored,
+ * unversioned SCOs among versioned objects, an object without an id
+ * refused before the store, recipients and references; then a full
+ * batch. */
+static void test_put_many(void **state)
+{
+    struct fixture *f = fixture(state);
+    const int64_t user7[] = {7}, org3[] = {3}, peer5[] = {5};
+    struct store_put_meta by1 = {.producer = 1},
+                          named = {.producer = 1,
+                                   .users = user7,
+                                   .nusers = 1,
+                                   .orgs = org3,
+                                   .norgs = 1,
+                                   .submitter = 4},
+                          to_peer = {.producer = 2, .peers = peer5, .npeers = 1};
+    struct store_put_item one[STORE_PUT_BATCH];
+    struct store_filter flt;
+    struct batch *pre, *b;
+    int64_t coll;
+    char json[600];
+
+    coll = add_collection(f, "batch");
+    /* what both collections hold before */
+    pre = batch_new();
+    batch_add(pre, BATCH_IND("01", "2018-01-01T00:00:00.000Z", "a", ""), &by1);
+    batch_add(pre, BATCH_IND("02", "2018-01-01T00:00:00.000Z", "a", ""), &by1);
+    batch_add(pre, BATCH_IND("03", "2018-01-01T00:00:00.000Z", "a", ""), &by1);
+    batch_add(pre, BATCH_IND("04", "2018-01-01T00:00:00.000Z", "a", ""), &by1);
+    batch_add(pre, BATCH_IND("05", "2018-01-01T00:00:00.000Z", "a", ""), &by1);
+    batch_add(pre, BATCH_IND("06", "2017-01-01T00:00:00.000Z", "a", ""), &by1);
+    batch_add(pre, BATCH_SCO("01", ""), &by1);
+    batch_add(pre, BATCH_SCO("02", ""), &by1);
+    batch_add(pre, BATCH_IND("07", "2018-01-01T00:00:00.000Z", "a", ""), &by1);
+    put_both_ways(f, coll, pre, one);
+    for (unsigned i = 0; i < pre->n; i++)
+        assert_int_equal(pre->it[i].result, STORE_ADDED);
+    batch_free(pre);
+    pre = batch_new(); /* a third version of 06, after 2017 and 2019 */
+    batch_add(pre, BATCH_IND("06", "2019-01-01T00:00:00.000Z", "a", ""), &by1);
+    put_both_ways(f, coll, pre, one);
+    batch_free(pre);
+
+    b = batch_new();
+    batch_add(b, BATCH_IND("10", "2020-01-01T00:00:00.000Z", "new", MARK(AMBER_MARK)), &named);
+    batch_add(b, BATCH_IND("01", "2019-01-01T00:00:00.000Z", "newer", ""), &by1);
+    batch_add(b, BATCH_SCO("01", ""), NULL); /* unversioned, the same: a duplicate */
+    batch_add(b, BATCH_IND("02", "2017-01-01T00:00:00.000Z", "older", ""), &by1);
+    batch_add(b, BATCH_IND("03", "2018-01-01T00:00:00.000Z", "a", ""), &by1);
+    /* 04 with its members in another order */
+    batch_add(b,
+              "{\"id\":\"" BATCH_ID("04") "\",\"type\":\"indicator\",\"spec_version\":\"2.1\","
+                                          "\"modified\":\"2018-01-01T00:00:00.000Z\",\"created\":"
+                                          "\"2016-01-01T00:00:00.000Z\","
+                                          "\"name\":\"a\",\"pattern\":\"[ipv4-addr:value = "
+                                          "'1.2.3.4']\",\"pattern_type\":"
+                                          "\"stix\",\"valid_from\":\"2016-01-01T00:00:00Z\"}",
+              &by1);
+    batch_add(b, "{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"name\":\"no id\"}", &by1);
+    batch_add(b, BATCH_IND("05", "2018-01-01T00:00:00.000Z", "changed", ""), &by1);
+    batch_add(b, BATCH_REL(BATCH_ID("10"), BATCH_ID("02")), &to_peer);
+    batch_add(b, BATCH_IND("06", "2018-01-01T00:00:00.000Z", "middle", ""), &by1);
+    batch_add(b, BATCH_SCO("02", ",\"x_seen\":2"), &by1); /* unversioned, new content */
+    batch_add(b, BATCH_SCO("03", ""), &named);            /* unversioned, new */
+    batch_add(b, BATCH_IND("11", "2020-01-01T00:00:00.000Z", "red", MARK(RED_MARK)), &to_peer);
+    /* 07 the same, with a character escaped (JSON-escaped strings) */
+    batch_add(b, BATCH_IND("07", "2018-01-01T00:00:00.000Z", "\\u0061", ""), &by1);
+    batch_add(b, BATCH_IND("12", "2020-01-01T00:00:00.000Z", "amber", MARK(AMBER_MARK)), &to_peer);
+    put_both_ways(f, coll, b, one);
+    {
+        static const int want[] = {STORE_ADDED,
+                                   STORE_ADDED,
+                                   STORE_DUPLICATE,
+                                   STORE_ADDED,
+                                   STORE_DUPLICATE,
+                                   STORE_DUPLICATE,
+                                   0,
+                                   0,
+                                   STORE_ADDED,
+                                   STORE_ADDED,
+                                   STORE_ADDED,
+                                   STORE_ADDED,
+                                   STORE_ADDED,
+                                   STORE_DUPLICATE,
+                                   STORE_ADDED};
+        for (unsigned i = 0; i < b->n; i++)
+            assert_int_equal(b->it[i].result, want[i]);
+    }
+    assert_int_equal(b->it[7].why.code, KZ_ECONFLICT);
+    assert_string_equal(b->it[7].why.property, "modified");
+    same_state(f, coll, b, one);
+    /* what the batch did, besides doing it as the loop did */
+    store_filter_init(&flt, coll);
+    flt.versions = STORE_V_LAST;
+    flt.types[0] = "indicator";
+    flt.ntypes = 1;
+    expect_seen(f, coll, &flt,
+                "02/2018-01 03/2018-01 04/2018-01 05/2018-01 07/2018-01 "
+                "06/2019-01 10/2020-01 01/2019-01 11/2020-01 12/2020-01");
+    flt.versions = STORE_V_FIRST;
+    expect_seen(f, coll, &flt,
+                "01/2018-01 03/2018-01 04/2018-01 05/2018-01 06/2017-01 "
+                "07/2018-01 10/2020-01 02/2017-01 11/2020-01 12/2020-01");
+    flt = reader(f, 7, 9, STIX_TLP_CLEAR); /* named user 7 sees 10 (AMBER) */
+    flt.ids[0] = BATCH_ID("10");
+    flt.nids = 1;
+    expect_seen(f, coll, &flt, "10/2020-01");
+    flt = reader(f, -1, -1, STIX_TLP_CLEAR); /* node 5's user is named on 11 and 12 */
+    flt.vis.peer = 5;
+    flt.types[0] = "indicator";
+    flt.ntypes = 1;
+    expect_seen(f, coll, &flt, "11/2020-01 12/2020-01");
+    /* the relationship (CLEAR) points at 10, which org 8 may not see */
+    flt = reader(f, 9, 8, STIX_TLP_GREEN);
+    flt.types[0] = "relationship";
+    flt.ntypes = 1;
+    expect_seen(f, coll, &flt, "");
+    flt = reader(f, 7, 3, STIX_TLP_AMBER);
+    flt.types[0] = "relationship";
+    flt.ntypes = 1;
+    expect_seen(f, coll, &flt, "99/2020-01");
+    batch_free(b);
+
+    /* a full batch: new ids, every other one with new versions of them
+     * stored just before */
+    b = batch_new();
+    for (unsigned i = 0; i < STORE_PUT_BATCH; i++) {
+        snprintf(json, sizeof(json),
+                 "{\"type\":\"malware\",\"spec_version\":\"2.1\",\"id\":\"malware--00000000-0000-"
+                 "4000-8000-%012u\",\"created\":\"2020-01-01T00:00:00.000Z\",\"modified\":"
+                 "\"2020-0%u-01T00:00:00.000Z\",\"name\":\"m%u\",\"is_family\":false}",
+                 i, 2 + i % 2, i);
+        batch_add(b, json, i % 3 ? &by1 : &named);
+    }
+    put_both_ways(f, coll, b, one);
+    for (unsigned i = 0; i < b->n; i++)
+        assert_int_equal(b->it[i].result, STORE_ADDED);
+    same_state(f, coll, b, one);
+    batch_free(b);
+    b = batch_new();
+    for (unsigned i = 0; i < STORE_PUT_BATCH; i++) {
+        snprintf(json, sizeof(json),
+                 "{\"type\":\"malware\",\"spec_version\":\"2.1\",\"id\":\"malware--00000000-0000-"
+                 "4000-8000-%012u\",\"created\":\"2020-01-01T00:00:00.000Z\",\"modified\":"
+                 "\"2020-0%u-01T00:00:00.000Z\",\"name\":\"%c%u\",\"is_family\":false}",
+                 i, i % 4 == 0 ? 1 : 2 + (i % 3), i % 7 ? 'm' : 'n', i);
+        batch_add(b, json, i % 2 ? &to_peer : &by1);
+    }
+    put_both_ways(f, coll, b, one);
+    /* older, newer, the same (1), another with the same version (7, 42, 49) */
+    assert_int_equal(b->it[0].result, STORE_ADDED);
+    assert_int_equal(b->it[1].result, STORE_DUPLICATE);
+    assert_int_equal(b->it[2].result, STORE_ADDED);
+    assert_true(b->it[7].refused && b->it[42].refused && b->it[49].refused);
+    assert_int_equal(b->it[7].why.code, KZ_ECONFLICT);
+    same_state(f, coll, b, one);
+    batch_free(b);
+}
+
+/* store_object_owners answers what store_object_owner does for each id:
+ * one the collection does not hold, one held with and without the version
+ * asked, repeated ids. */
+static void test_object_owners(void **state)
+{
+    struct fixture *f = fixture(state);
+    const char *ids[] = {OWN_ID,          "indicator--00000000-0000-4000-8000-00000000dead",
+                         OWN_ID,          OWN_ID,
+                         OTHER_ID,        OWN_ID,
+                         "indicator--\"'"};
+    const int64_t versions[] = {
+            0, 0, 1460073600000000LL, 1460073600000001LL, 1577836800000000LL, 1460160000000000LL,
+            5};
+    const unsigned n = sizeof(ids) / sizeof(ids[0]);
+    struct store_owner many[8], each;
+    struct kz_error err;
+
+    put_from(f, OWN("2016-04-08T00:00:00.000Z", RED_MARK), 8, 5);
+    put_from(f, OWN("2016-04-07T00:00:00.000Z", RED_MARK), 7, 0);
+    put_from(f, OWN("2016-04-09T00:00:00.000Z", CLEAR_MARK), 9, 0);
+    put_from(f, OTHER, 3, 0);
+    memset(many, 0xa5, sizeof(many));
+    assert_int_equal(store_object_owners(f->s, f->coll, n, ids, versions, many, &err), 0);
+    for (unsigned i = 0; i < n; i++) {
+        memset(&each, 0, sizeof(each));
+        assert_int_equal(store_object_owner(f->s, f->coll, ids[i], versions[i], &each, &err), 0);
+        assert_int_equal(many[i].exists, each.exists);
+        assert_int_equal(many[i].has_version, each.has_version);
+        assert_string_equal(many[i].created_by, each.created_by);
+        assert_int_equal(many[i].producer, each.producer);
+    }
+    /* and what that is */
+    assert_true(many[0].exists && !many[0].has_version);
+    assert_int_equal(many[0].producer, 7);
+    assert_string_equal(many[0].created_by, "identity--5f0d3c1e-8a4b-4c2d-9e6f-7a8b9c0d1e2f");
+    assert_false(many[1].exists);
+    assert_int_equal(many[1].producer, 0);
+    assert_string_equal(many[1].created_by, "");
+    assert_true(many[2].has_version && !many[3].has_version && many[5].has_version);
+    assert_true(many[4].exists && many[4].has_version);
+    assert_int_equal(many[4].producer, 3);
+    assert_string_equal(many[4].created_by, "");
+    assert_false(many[6].exists);
+    /* none at all */
+    assert_int_equal(store_object_owners(f->s, f->coll, 0, ids, versions, many, &err), 0);
+}
+
 /* Deleting versions rewrites the first and last flags of those left, and
  * a listing by origin or type leaves out what it is told to. */
 static void test_delete_versions_and_exclusions(void **state)
@@ -2252,6 +2695,58 @@ static void test_pg_put_one_statement(void **state)
 }
 #endif
 
+#ifdef KZ_WITH_POSTGRESQL
+/* A batch is one statement on PostgreSQL: its rows, their recipient and
+ * reference rows and the flag taken from an older version all carry one
+ * command id. A text PostgreSQL refuses fails the batch, and the
+ * transaction with it, as a put would (test_pg_bad_text). */
+static void test_pg_put_many_one_statement(void **state)
+{
+    struct fixture *f = fixture(state);
+    const int64_t orgs[] = {7};
+    struct store_put_meta meta = {.producer = 1, .orgs = orgs, .norgs = 1, .submitter = 3};
+    struct batch *b = batch_new();
+    struct kz_error err;
+    uint64_t count;
+
+    put_meta(f, BATCH_IND("01", "2018-01-01T00:00:00.000Z", "a", ""), &meta);
+    batch_add(b, BATCH_IND("01", "2019-01-01T00:00:00.000Z", "b", ""), &meta);
+    batch_add(b, BATCH_IND("10", "2019-01-01T00:00:00.000Z", "c", ""), &meta);
+    batch_add(b, BATCH_REL(BATCH_ID("10"), BATCH_ID("01")), &meta);
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_put_many(f->s, f->coll, b->it, b->n, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    assert_int_equal(pg_case_int(f, "SELECT count(*) FROM recipients"), 8);
+    assert_int_equal(pg_case_int(f, "SELECT count(*) FROM refs"), 2);
+    /* the three new rows and the old version that lost its latest flag */
+    assert_int_equal(pg_case_int(f,
+                                 "SELECT count(*) FROM objects WHERE xmin::text = (SELECT"
+                                 " xmin::text FROM objects WHERE stix_id = '" BATCH_ID("10") "')"),
+                     4);
+    assert_int_equal(pg_case_int(f, "SELECT count(DISTINCT cmin::text) FROM (SELECT xmin, cmin"
+                                    " FROM objects UNION ALL SELECT xmin, cmin FROM recipients"
+                                    " UNION ALL SELECT xmin, cmin FROM refs) t WHERE xmin::text ="
+                                    " (SELECT xmin::text FROM objects WHERE stix_id = '" BATCH_ID(
+                                            "10") "')"),
+                     1);
+    batch_free(b);
+
+    b = batch_new();
+    batch_add(b, BATCH_IND("11", "2019-01-01T00:00:00.000Z", "d", ""), &meta);
+    batch_add(b, BATCH_IND("12", "2019-01-01T00:00:00.000Z", "e", ""), &meta);
+    b->it[1].raw = "{\"name\":\"\xff\"}";
+    b->it[1].rawlen = strlen(b->it[1].raw);
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_put_many(f->s, f->coll, b->it, b->n, &err), -1);
+    assert_int_equal(err.code, KZ_EINVALID);
+    assert_int_equal(store_commit(f->s, &err), -1);
+    assert_non_null(strstr(err.text, "rolled back"));
+    assert_int_equal(store_count(f->s, f->coll, &count, &err), 0);
+    assert_int_equal(count, 4);
+    batch_free(b);
+}
+#endif
+
 struct second_server {
     struct store *s;
     int64_t coll;
@@ -2511,6 +3006,8 @@ static void test_pg_data_version(void **state)
             cmocka_unit_test_setup_teardown(test_owner_and_scoped_delete, su, td),                 \
             cmocka_unit_test_setup_teardown(test_visibility, su, td),                              \
             cmocka_unit_test_setup_teardown(test_delete_versions_and_exclusions, su, td),          \
+            cmocka_unit_test_setup_teardown(test_put_many, su, td),                                \
+            cmocka_unit_test_setup_teardown(test_object_owners, su, td),                           \
             cmocka_unit_test_setup_teardown(test_conflict_keeps_transaction, su, td),              \
             cmocka_unit_test_setup_teardown(test_list_stops_early, su, td),                        \
             cmocka_unit_test_setup_teardown(test_remove_collection_and_community, su, td),         \
@@ -2539,6 +3036,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_pg_audit_server_log, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_audit_one_statement, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_put_one_statement, setup_pg, teardown),
+            cmocka_unit_test_setup_teardown(test_pg_put_many_one_statement, setup_pg, teardown),
     };
     int failed;
 

@@ -205,7 +205,7 @@ static int pg_api_root_each(void *b, store_api_root_fn fn, void *ctx, struct kz_
 
 #define PG_MAX_SHAPES 64
 #define Q_MAX_PARAMS  24
-#define Q_MAX_ARRAYS  6
+#define Q_MAX_ARRAYS  18
 
 struct pg_shapes {
     int n;
@@ -325,6 +325,70 @@ static int qp_int_array(struct qparams *p, const int64_t *v, unsigned n)
     for (unsigned i = 0; i < n; i++)
         kz_buf_printf(b, "%s%" PRId64, i ? "," : "", v[i]);
     return qp_array_end(p, b, num);
+}
+
+/* One more element of an int8[] begun with qp_array. */
+static void array_int(struct kz_buf *b, int64_t v)
+{
+    kz_buf_printf(b, "%s%" PRId64, b->len > 1 ? "," : "", v);
+}
+
+/* A text[] sent in PostgreSQL's binary array form, for the batches of
+ * objects: a header (one dimension, no NULLs, elements of type text) and
+ * then each element as its length and its bytes, so that a batch of
+ * objects' texts costs one copy and no escaping. Its elements may total
+ * max bytes; bin_text adds one, qp_bin_array_end writes their count. */
+#define BIN_ARRAY_HEADER 20
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static struct kz_buf *qp_bin_array(struct qparams *p, size_t max, int *num)
+{
+    unsigned char h[BIN_ARRAY_HEADER];
+    struct kz_buf *b;
+
+    if (p->narr >= Q_MAX_ARRAYS)
+        abort();
+    b = &p->arr[p->narr++];
+    kz_buf_init(b, BIN_ARRAY_HEADER + max);
+    put_be32(h, 1);      /* dimensions */
+    put_be32(h + 4, 0);  /* no NULLs */
+    put_be32(h + 8, 25); /* the elements' type: text */
+    put_be32(h + 12, 0); /* their number, set at the end */
+    put_be32(h + 16, 1); /* the lower bound */
+    kz_buf_add(b, h, sizeof(h));
+    *num = qp_slot(p, OID_TEXT_ARRAY) + 1;
+    return b;
+}
+
+static void bin_text(struct kz_buf *b, const char *v, size_t n)
+{
+    unsigned char len[4];
+
+    if (n > (size_t)INT32_MAX) {
+        b->failed = 1;
+        return;
+    }
+    put_be32(len, (uint32_t)n);
+    kz_buf_add(b, len, sizeof(len));
+    kz_buf_add(b, v, n);
+}
+
+static int qp_bin_array_end(struct qparams *p, struct kz_buf *b, int num, unsigned count)
+{
+    p->failed |= b->failed;
+    if (!b->failed)
+        put_be32((unsigned char *)b->data + 12, count);
+    p->v[num - 1] = b->failed ? "" : b->data;
+    p->len[num - 1] = b->failed ? 0 : (int)b->len;
+    p->fmt[num - 1] = 1;
+    return num;
 }
 
 void pg_objects_close(struct pg_store *s)
@@ -575,6 +639,15 @@ static int same_as_stored(const PGresult *r, const char *raw, size_t rawlen)
     return same_content(PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), raw, rawlen);
 }
 
+/* What a put of a version stored with other content is told. */
+static int refuse_conflict(struct kz_error *err)
+{
+    kz_error_property(err, "modified");
+    return kz_error_set(err, KZ_ECONFLICT,
+                        "a different object with this id and version is already stored; a "
+                        "changed object needs a later modified");
+}
+
 struct ref_list {
     struct kz_buf *b;
     unsigned n;
@@ -685,10 +758,7 @@ static int pg_put(void *b, int64_t coll, const struct stix_obj *o, const char *r
             return 0;
         }
         PQclear(r);
-        kz_error_property(err, "modified");
-        return kz_error_set(err, KZ_ECONFLICT,
-                            "a different object with this id and version is already stored; a "
-                            "changed object needs a later modified");
+        return refuse_conflict(err);
     }
     latest = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     first = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
@@ -709,6 +779,342 @@ static int pg_put(void *b, int64_t coll, const struct stix_obj *o, const char *r
     *result = STORE_ADDED;
     *added = when;
     return 0;
+}
+
+/* --- putting a batch ----------------------------------------------------------
+ *
+ * store_put_many: what pg_put does for each item in turn, with one
+ * statement for a run of versioned objects instead of one (or two) per
+ * object, since the executor's set-up of a statement, not the rows, is
+ * most of what a put costs the server. The items of a run have distinct
+ * ids (the caller's contract, and a repeated id ends the run anyway), so
+ * each one's first and latest flags depend only on the versions stored
+ * before the statement, which every row of it reads alike. An unversioned
+ * SCO (whose version is its date added, after comparing with the id's
+ * newest) and an object too large to share a statement are put by pg_put
+ * in their place in the order; dates added grow in item order throughout. */
+
+/* The texts of the objects one statement carries: bounds the memory a
+ * run takes (its raw array) below PostgreSQL's 1 GB for one value. */
+#define PG_PUT_RUN_BYTES (2 * KZ_MAX_OBJECT_BYTES)
+
+/* Inserts the run's versions that are not stored ($2..$13, one array per
+ * column, an element per object) with their flags read from the id's
+ * stored versions, the recipient rows ($14..$16: date added, kind,
+ * subject) and reference rows ($17, $18: date added, ref) of those
+ * inserted, and clears the flag a new version takes from an old one
+ * (the UPDATE sees the rows as they were before the statement, so never
+ * the new ones); returns the dates added of the rows inserted. */
+static const char put_run_sql[] =
+        "WITH v AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[],"
+        " $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[],"
+        " $12::bigint[], $13::text[]) AS v(stix_id, added, type, version, version_text,"
+        " spec_version, created_by, tlp, producer, origin, revoked, raw)),"
+        " ins AS (INSERT INTO objects (collection, added, stix_id, type, version, version_text,"
+        " spec_version, created_by, tlp, producer, origin, revoked, is_latest, is_first, raw)"
+        " SELECT $1, v.added, v.stix_id, v.type, v.version, v.version_text, v.spec_version,"
+        " v.created_by, v.tlp, v.producer, v.origin, v.revoked,"
+        " m.maxv IS NULL OR v.version > m.maxv, m.minv IS NULL OR v.version < m.minv, v.raw"
+        " FROM v CROSS JOIN LATERAL (SELECT max(o.version) AS maxv, min(o.version) AS minv"
+        " FROM objects o WHERE o.collection = $1 AND o.stix_id = v.stix_id) m"
+        " ON CONFLICT (collection, stix_id, version) DO NOTHING"
+        " RETURNING added, stix_id, is_latest, is_first),"
+        " rc AS (INSERT INTO recipients (added, kind, subject) SELECT r.added, r.kind, r.subject"
+        " FROM unnest($14::bigint[], $15::bigint[], $16::bigint[]) AS r(added, kind, subject)"
+        " JOIN ins ON ins.added = r.added ON CONFLICT DO NOTHING),"
+        " rf AS (INSERT INTO refs (added, ref) SELECT f.added, f.ref"
+        " FROM unnest($17::bigint[], $18::text[]) AS f(added, ref)"
+        " JOIN ins ON ins.added = f.added ON CONFLICT DO NOTHING),"
+        " fl AS (UPDATE objects o SET is_latest = o.is_latest AND NOT ins.is_latest,"
+        " is_first = o.is_first AND NOT ins.is_first FROM ins"
+        " WHERE ins.is_latest <> ins.is_first AND o.collection = $1 AND o.stix_id = ins.stix_id"
+        " AND ((ins.is_latest AND o.is_latest) OR (ins.is_first AND o.is_first)))"
+        " SELECT added FROM ins";
+
+/* The stored copies of the run's versions that were not inserted, by
+ * their position in $2/$3 (from 1). */
+static const char find_versions_sql[] =
+        "SELECT v.i, o.added, o.raw FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY"
+        " AS v(stix_id, version, i) JOIN objects o ON o.collection = $1"
+        " AND o.stix_id = v.stix_id AND o.version = v.version";
+
+/* Versioned items waiting for their statement: positions in items[]. */
+struct put_run {
+    unsigned idx[STORE_PUT_BATCH];
+    unsigned n;
+    size_t bytes;
+};
+
+struct run_refs {
+    struct kz_buf *added, *refs;
+    int64_t when;
+    unsigned n;
+};
+
+static int add_run_ref(void *ctx, const char *id, size_t n)
+{
+    struct run_refs *l = ctx;
+
+    array_int(l->added, l->when);
+    bin_text(l->refs, id, n);
+    l->n++;
+    return l->refs->failed || l->added->failed ? -1 : 0;
+}
+
+static void run_recipients(struct kz_buf *added, struct kz_buf *kind, struct kz_buf *subject,
+                           int64_t when, int k, const int64_t *v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        array_int(added, when);
+        array_int(kind, k);
+        array_int(subject, v[i]);
+    }
+}
+
+/* A text column of the run's items ($2, $4, $6..$8), as a binary text[]:
+ * each is a field of struct stix_obj, which bounds its length. */
+enum run_column { RUN_ID, RUN_TYPE, RUN_VERSION, RUN_SPEC_VERSION, RUN_CREATED_BY };
+
+static const char *run_text(const struct stix_obj *o, enum run_column c)
+{
+    switch (c) {
+    case RUN_ID: return o->id;
+    case RUN_TYPE: return o->type;
+    case RUN_VERSION: return o->version;
+    case RUN_SPEC_VERSION: return o->spec_version[0] ? o->spec_version : "2.1";
+    case RUN_CREATED_BY: return o->created_by_ref;
+    }
+    return "";
+}
+
+static void run_texts(struct qparams *p, const struct store_put_item *items,
+                      const struct put_run *run, enum run_column c)
+{
+    int num;
+    struct kz_buf *b = qp_bin_array(p, run->n * (sizeof(struct stix_obj) + 4), &num);
+
+    for (unsigned k = 0; k < run->n; k++) {
+        const char *t = run_text(items[run->idx[k]].o, c);
+
+        bin_text(b, t, strlen(t));
+    }
+    qp_bin_array_end(p, b, num, run->n);
+}
+
+/* The parameters of put_run_sql for the run's items, dated when[]. */
+static int run_params(struct qparams *p, int64_t coll, const struct store_put_item *items,
+                      const struct put_run *run, const int64_t *when, struct kz_error *err)
+{
+    int64_t version[STORE_PUT_BATCH], tlp[STORE_PUT_BATCH], producer[STORE_PUT_BATCH],
+            origin[STORE_PUT_BATCH], revoked[STORE_PUT_BATCH];
+    struct kz_buf *raws, *ra, *rk, *rs;
+    struct run_refs refs;
+    int nraws, nra, nrk, nrs, nfa, nfr;
+    unsigned k;
+
+    for (k = 0; k < run->n; k++) {
+        const struct store_put_item *it = &items[run->idx[k]];
+
+        version[k] = it->o->version_us;
+        tlp[k] = (int64_t)it->o->tlp;
+        producer[k] = it->meta ? it->meta->producer : 0;
+        origin[k] = it->meta ? it->meta->origin : 0;
+        revoked[k] = it->o->revoked;
+    }
+    qp_int(p, coll);
+    run_texts(p, items, run, RUN_ID);
+    qp_int_array(p, when, run->n);
+    run_texts(p, items, run, RUN_TYPE);
+    qp_int_array(p, version, run->n);
+    run_texts(p, items, run, RUN_VERSION);
+    run_texts(p, items, run, RUN_SPEC_VERSION);
+    run_texts(p, items, run, RUN_CREATED_BY);
+    qp_int_array(p, tlp, run->n);
+    qp_int_array(p, producer, run->n);
+    qp_int_array(p, origin, run->n);
+    qp_int_array(p, revoked, run->n);
+    raws = qp_bin_array(p, run->bytes + 4 * (size_t)run->n, &nraws);
+    for (k = 0; k < run->n; k++)
+        bin_text(raws, items[run->idx[k]].raw, items[run->idx[k]].rawlen);
+    qp_bin_array_end(p, raws, nraws, run->n);
+    /* recipient rows, of the kinds insert_sql writes */
+    ra = qp_array(p, OID_INT8_ARRAY, &nra);
+    rk = qp_array(p, OID_INT8_ARRAY, &nrk);
+    rs = qp_array(p, OID_INT8_ARRAY, &nrs);
+    for (k = 0; k < run->n; k++) {
+        const struct store_put_meta *m = items[run->idx[k]].meta;
+
+        if (!m)
+            continue;
+        run_recipients(ra, rk, rs, when[k], 1, m->users, m->nusers);
+        run_recipients(ra, rk, rs, when[k], 2, m->orgs, m->norgs);
+        run_recipients(ra, rk, rs, when[k], 3, m->peers, m->npeers);
+        if (m->submitter > 0)
+            run_recipients(ra, rk, rs, when[k], RCPT_SUBMITTER, &m->submitter, 1);
+    }
+    qp_array_end(p, ra, nra);
+    qp_array_end(p, rk, nrk);
+    qp_array_end(p, rs, nrs);
+    /* reference rows: the texts of the refs are the objects', so the
+     * run's bytes bound them */
+    refs.added = qp_array(p, OID_INT8_ARRAY, &nfa);
+    refs.refs = qp_bin_array(p, 2 * run->bytes, &nfr);
+    refs.n = 0;
+    for (k = 0; k < run->n; k++) {
+        refs.when = when[k];
+        if (stix_gating_refs(items[run->idx[k]].o, add_run_ref, &refs) < 0)
+            return kz_error_set(err, KZ_ELIMIT, "store: an object names too many references");
+    }
+    qp_array_end(p, refs.added, nfa);
+    qp_bin_array_end(p, refs.refs, nfr, refs.n);
+    return 0;
+}
+
+/* Puts the run's items with one statement (and one more for those found
+ * stored: duplicates or conflicts), then empties the run. */
+static int put_run(struct pg_store *s, int64_t coll, struct store_put_item *items,
+                   struct put_run *run, struct kz_error *err)
+{
+    int64_t when[STORE_PUT_BATCH], now;
+    int inserted[STORE_PUT_BATCH] = {0};
+    const char *ids[STORE_PUT_BATCH];
+    int64_t versions[STORE_PUT_BATCH];
+    unsigned at[STORE_PUT_BATCH], nleft = 0, k;
+    struct qparams p;
+    PGresult *r = NULL;
+    int rc = -1;
+
+    if (!run->n)
+        return 0;
+    /* pg_put's dates, one per item in order, whether or not it is
+     * inserted: those that are not leave a gap, as harmless as pg_put's */
+    now = kz_now_micros();
+    when[0] = now > s->last_added ? now : s->last_added + 1;
+    for (k = 1; k < run->n; k++)
+        when[k] = when[k - 1] + 1;
+    qp_init(&p);
+    if (run_params(&p, coll, items, run, when, err) < 0)
+        goto out;
+    r = q_run(s, put_run_sql, &p, err, "store: inserting objects");
+    if (!r)
+        goto out;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t a = pg_col_int(r, i, 0);
+
+        if (a < when[0] || a > when[run->n - 1])
+            abort(); /* the statement returns the dates it was given */
+        k = (unsigned)(a - when[0]);
+        inserted[k] = 1;
+        items[run->idx[k]].result = STORE_ADDED;
+        items[run->idx[k]].added = a;
+        if (a > s->last_added)
+            s->last_added = a;
+        s->objects_added = 1;
+    }
+    PQclear(r);
+    r = NULL;
+    /* the versions that are stored already: the same object, or another */
+    for (k = 0; k < run->n; k++) {
+        if (inserted[k])
+            continue;
+        at[nleft] = run->idx[k];
+        ids[nleft] = items[run->idx[k]].o->id;
+        versions[nleft++] = items[run->idx[k]].o->version_us;
+    }
+    if (nleft) {
+        qp_free(&p);
+        qp_init(&p);
+        qp_int(&p, coll);
+        qp_text_array(&p, ids, nleft);
+        qp_int_array(&p, versions, nleft);
+        r = q_run(s, find_versions_sql, &p, err, "store: looking up objects");
+        if (!r)
+            goto out;
+        for (int i = 0; i < PQntuples(r); i++) {
+            int64_t pos = pg_col_int(r, i, 0);
+            struct store_put_item *it;
+
+            if (pos < 1 || pos > (int64_t)nleft)
+                abort();
+            it = &items[at[pos - 1]];
+            if (same_content(PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2), it->raw,
+                             it->rawlen)) {
+                it->result = STORE_DUPLICATE;
+                it->added = pg_col_int(r, i, 1);
+            }
+        }
+        for (k = 0; k < nleft; k++) {
+            if (items[at[k]].result)
+                continue;
+            items[at[k]].refused = 1;
+            refuse_conflict(&items[at[k]].why);
+        }
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    qp_free(&p);
+    run->n = 0;
+    run->bytes = 0;
+    return rc;
+}
+
+/* One item put by pg_put: a conflict refuses it; any other failure is a
+ * failed statement, which ends PostgreSQL's transaction. */
+static int put_alone(struct pg_store *s, int64_t coll, struct store_put_item *it,
+                     struct kz_error *err)
+{
+    if (pg_put(s, coll, it->o, it->raw, it->rawlen, it->meta, &it->result, &it->added, &it->why) ==
+        0)
+        return 0;
+    if (it->why.code != KZ_ECONFLICT) {
+        *err = it->why;
+        kz_error_clear(&it->why);
+        return -1;
+    }
+    it->refused = 1;
+    return 0;
+}
+
+static int in_run(const struct store_put_item *items, const struct put_run *run, const char *id)
+{
+    for (unsigned k = 0; k < run->n; k++)
+        if (strcmp(items[run->idx[k]].o->id, id) == 0)
+            return 1;
+    return 0;
+}
+
+static int pg_put_many(void *b, int64_t coll, struct store_put_item *items, unsigned n,
+                       struct kz_error *err)
+{
+    struct pg_store *s = b;
+    struct put_run run;
+
+    if (!s->in_tx)
+        return kz_error_set(err, KZ_EINTERNAL, "store: put outside a transaction");
+    if (objects_lock(s, err) < 0)
+        return -1;
+    run.n = 0;
+    run.bytes = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct store_put_item *it = &items[i];
+
+        if (it->refused)
+            continue;
+        if (!it->o->version[0] || it->rawlen > KZ_MAX_OBJECT_BYTES) {
+            if (put_run(s, coll, items, &run, err) < 0 || put_alone(s, coll, it, err) < 0)
+                return -1;
+            continue;
+        }
+        /* a repeated id (against the contract) or a run that would grow
+         * too large: the run so far goes first */
+        if ((run.bytes + it->rawlen > PG_PUT_RUN_BYTES || in_run(items, &run, it->o->id)) &&
+            put_run(s, coll, items, &run, err) < 0)
+            return -1;
+        run.idx[run.n++] = i;
+        run.bytes += it->rawlen;
+    }
+    return put_run(s, coll, items, &run, err);
 }
 
 /* --- the conditions of a listing ----------------------------------------------- */
@@ -1112,6 +1518,46 @@ static int pg_owner(void *b, int64_t coll, const char *id, int64_t version_us,
     return 0;
 }
 
+/* owner_sql for each of $2/$3 (ids may repeat), by position (from 1); an
+ * id the collection does not hold has no row. */
+static const char owners_sql[] =
+        "SELECT v.i, o.created_by, o.producer, (SELECT true FROM objects x"
+        " WHERE x.collection = $1 AND x.stix_id = v.stix_id AND x.version = v.version"
+        " LIMIT 1) IS NOT NULL FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY"
+        " AS v(stix_id, version, i) CROSS JOIN LATERAL (SELECT created_by, producer"
+        " FROM objects o WHERE o.collection = $1 AND o.stix_id = v.stix_id"
+        " ORDER BY o.version LIMIT 1) o";
+
+static int pg_owners(void *b, int64_t coll, unsigned n, const char *const *ids,
+                     const int64_t *version_us, struct store_owner *out, struct kz_error *err)
+{
+    struct qparams p;
+    PGresult *r;
+
+    qp_init(&p);
+    qp_int(&p, coll);
+    qp_text_array(&p, ids, n);
+    qp_int_array(&p, version_us, n);
+    r = q_run(b, owners_sql, &p, err, "store: looking up objects' owners");
+    qp_free(&p);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t pos = pg_col_int(r, i, 0);
+        struct store_owner *w;
+
+        if (pos < 1 || pos > (int64_t)n)
+            abort(); /* the statement numbers the ids it was given */
+        w = &out[pos - 1];
+        w->exists = 1;
+        pg_col_text(r, i, 1, w->created_by, sizeof(w->created_by));
+        w->producer = pg_col_int(r, i, 2);
+        w->has_version = version_us[pos - 1] && strcmp(PQgetvalue(r, i, 3), "t") == 0;
+    }
+    PQclear(r);
+    return 0;
+}
+
 static int pg_count(void *b, int64_t collection, uint64_t *count, struct kz_error *err)
 {
     struct qparams p;
@@ -1141,4 +1587,6 @@ const struct store_objects_ops pg_objects_ops = {
         .del = pg_del,
         .owner = pg_owner,
         .count = pg_count,
+        .put_many = pg_put_many,
+        .owners = pg_owners,
 };
