@@ -804,7 +804,15 @@ static int pg_put(void *b, int64_t coll, const struct stix_obj *o, const char *r
  * subject) and reference rows ($17, $18: date added, ref) of those
  * inserted, and clears the flag a new version takes from an old one
  * (the UPDATE sees the rows as they were before the statement, so never
- * the new ones); returns the dates added of the rows inserted. */
+ * the new ones); returns the dates added of the rows inserted.
+ *
+ * Every look-up of objects is a LATERAL subquery kept from being flattened
+ * (OFFSET 0) or an = ANY over the primary key, so that whatever the
+ * planner thinks of the table's size it probes the index once per row:
+ * the connection's generic plans are made once, often while a new node's
+ * objects table is empty, and a join it planned then as a scan of the
+ * whole collection would make every statement of a large import read all
+ * the rows the import wrote before it. */
 static const char put_run_sql[] =
         "WITH v AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[],"
         " $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[],"
@@ -825,18 +833,25 @@ static const char put_run_sql[] =
         " rf AS (INSERT INTO refs (added, ref) SELECT f.added, f.ref"
         " FROM unnest($17::bigint[], $18::text[]) AS f(added, ref)"
         " JOIN ins ON ins.added = f.added ON CONFLICT DO NOTHING),"
-        " fl AS (UPDATE objects o SET is_latest = o.is_latest AND NOT ins.is_latest,"
-        " is_first = o.is_first AND NOT ins.is_first FROM ins"
-        " WHERE ins.is_latest <> ins.is_first AND o.collection = $1 AND o.stix_id = ins.stix_id"
-        " AND ((ins.is_latest AND o.is_latest) OR (ins.is_first AND o.is_first)))"
+        " cl AS (SELECT ARRAY(SELECT t.added FROM ins c CROSS JOIN LATERAL (SELECT t.added"
+        " FROM objects t WHERE t.collection = $1 AND t.stix_id = c.stix_id AND t.is_latest"
+        " OFFSET 0) t WHERE c.is_latest AND NOT c.is_first) AS lat,"
+        " ARRAY(SELECT t.added FROM ins c CROSS JOIN LATERAL (SELECT t.added"
+        " FROM objects t WHERE t.collection = $1 AND t.stix_id = c.stix_id AND t.is_first"
+        " OFFSET 0) t WHERE c.is_first AND NOT c.is_latest) AS fst),"
+        " fl AS (UPDATE objects o SET is_latest = o.is_latest AND o.added <> ALL ((SELECT lat"
+        " FROM cl)::bigint[]), is_first = o.is_first AND o.added <> ALL ((SELECT fst FROM"
+        " cl)::bigint[]) WHERE o.collection = $1 AND o.added = ANY ((SELECT lat || fst FROM"
+        " cl)::bigint[]))"
         " SELECT added FROM ins";
 
 /* The stored copies of the run's versions that were not inserted, by
  * their position in $2/$3 (from 1). */
 static const char find_versions_sql[] =
         "SELECT v.i, o.added, o.raw FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY"
-        " AS v(stix_id, version, i) JOIN objects o ON o.collection = $1"
-        " AND o.stix_id = v.stix_id AND o.version = v.version";
+        " AS v(stix_id, version, i) CROSS JOIN LATERAL (SELECT o.added, o.raw FROM objects o"
+        " WHERE o.collection = $1 AND o.stix_id = v.stix_id AND o.version = v.version"
+        " OFFSET 0) o";
 
 /* Versioned items waiting for their statement: positions in items[]. */
 struct put_run {
