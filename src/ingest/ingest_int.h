@@ -16,7 +16,7 @@
 /* Inputs at least this large are prepared on a second thread. */
 #define INGEST_PIPELINE_MIN_BYTES ((size_t)256 * 1024)
 /* Objects prepared ahead of the one being stored, at most. */
-#define INGEST_PIPELINE_DEPTH 128
+#define INGEST_PIPELINE_DEPTH 256
 
 /* One object, prepared. */
 struct prepared {

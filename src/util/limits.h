@@ -314,7 +314,7 @@
 /* Objects a store_put_many (and a store_object_owners) takes at once: ingest
  * stores an input in batches of this many, so that a database server gets
  * one statement per batch rather than per object. */
-#define STORE_PUT_BATCH 64
+#define STORE_PUT_BATCH 128
 
 /* The SQLite store remembers whether a reader may see a referenced object
  * (the refs gate) for at most this many ids per connection, until the next
