@@ -2,7 +2,7 @@
 # Installs every package kizuna needs to build, test and benchmark, from
 # Debian 12's archive (postgresql: the PostgreSQL store backend's tests
 # start a throw-away server, tests/pglib.sh; nginx: the scale-out tests put it in front of two
-# servers, tests/e2e/scaleout.py). Does nothing when they are all there already.
+# servers, tests/e2e/scaleout.py, terminating TLS or, with its stream module, passing it through). Does nothing when they are all there already.
 #   scripts/install-deps.sh          build and test dependencies
 #   scripts/install-deps.sh --bench  also the tools the benchmarks compare with
 set -eu
@@ -12,7 +12,7 @@ libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
 libsodium-dev libpcre2-dev libinih-dev libcmocka-dev libgnutls28-dev zlib1g-dev
 libidn2-dev libpsl-dev libunistring-dev unicode-data bzip2
 publicsuffix python3 curl ca-certificates sqlite3 clang-format postgresql
-nginx-light"
+nginx-light libnginx-mod-stream"
 BENCH="wrk ripgrep hyperfine time"
 
 # /dev/null as a plain file (left by an earlier install) breaks every

@@ -534,7 +534,8 @@ class Node:
         scaleout.wait_port(f.port_a, self.proc, "kizuna serve (a)")
         scaleout.wait_port(f.port_b, f.proc_b, "kizuna serve (b)")
         self.port = port or free_port()
-        self.tls = tls
+        # passed through, TLS is the servers': clients speak it to nginx
+        self.tls = tls or scaleout.passthrough()
         f.start_nginx(self.port, tls)
         if wait:
             self.wait_ready()

@@ -22,6 +22,8 @@ import uuid
 SOURCE_DIR = os.environ.get("KZ_SOURCE_DIR", "")
 PGLIB = os.path.join(SOURCE_DIR, "tests", "pglib.sh")
 NGINX_SNIPPET = os.path.join(SOURCE_DIR, "docs", "deploy", "nginx-kizuna.conf")
+NGINX_PASSTHROUGH = os.path.join(SOURCE_DIR, "docs", "deploy", "nginx-kizuna-passthrough.conf")
+NGINX_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
 
 _cluster = {}
 
@@ -34,13 +36,21 @@ def _have_pg():
     return any(os.access(os.path.join(d, "initdb"), os.X_OK) for d in dirs)
 
 
+def passthrough():
+    """Whether nginx passes TLS through to the servers (KZ_E2E_PASSTHROUGH=1,
+    docs/deploy/nginx-kizuna-passthrough.conf) instead of terminating it."""
+    return os.environ.get("KZ_E2E_PASSTHROUGH") == "1"
+
+
 def enabled():
     """Whether nodes are scaled out; exits 77 (CTest's "skipped") when asked
     for on a machine without PostgreSQL or nginx, unless the suite requires
     them (KZ_TEST_PG_REQUIRED, set by scripts/test.sh, which installs both)."""
     if os.environ.get("KZ_E2E_SCALEOUT") != "1":
         return False
-    missing = [w for w, ok in (("PostgreSQL", _have_pg()), ("nginx", shutil.which("nginx")))
+    missing = [w for w, ok in (("PostgreSQL", _have_pg()), ("nginx", shutil.which("nginx")),
+                               ("nginx's stream module",
+                                not passthrough() or os.path.exists(NGINX_STREAM_MODULE)))
                if not ok]
     if missing:
         if os.environ.get("KZ_TEST_PG_REQUIRED"):
@@ -131,6 +141,27 @@ def nginx_config(scratch, listen_port, upstream_ports, home, tls):
     return conf
 
 
+def nginx_passthrough_config(scratch, listen_port, upstream_ports):
+    """The deployment doc's TLS pass-through file with this test's addresses
+    and port, in a minimal nginx.conf of its own that loads the stream
+    module."""
+    with open(NGINX_PASSTHROUGH) as f:
+        snippet = f.read()
+    servers = "".join("        server 127.0.0.1:%d max_fails=1 fail_timeout=5s;\n" % p
+                      for p in upstream_ports)
+    snippet = re.sub(r"(        server kizuna-[a-z]\.internal:8470[^\n]*\n)+", servers, snippet)
+    snippet = snippet.replace("listen 443;", "listen 127.0.0.1:%d;" % listen_port)
+    if "kizuna-a.internal" in snippet or "127.0.0.1:%d;" % listen_port not in snippet:
+        raise RuntimeError("nginx-kizuna-passthrough.conf changed shape: scaleout.py no longer "
+                           "fits it")
+    conf = os.path.join(scratch, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("daemon off;\nworker_processes 1;\npid %s/nginx.pid;\nerror_log %s/nginx.err;\n"
+                "load_module %s;\nevents { worker_connections 512; }\n%s\n"
+                % (scratch, scratch, NGINX_STREAM_MODULE, snippet))
+    return conf
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -172,8 +203,11 @@ class Front:
         shutil.copytree(self.node.home, self.home_b, symlinks=True)
 
     def start_nginx(self, port, tls):
-        conf = nginx_config(self.node.scratch, port, (self.port_a, self.port_b),
-                            self.node.home, tls)
+        if passthrough():
+            conf = nginx_passthrough_config(self.node.scratch, port, (self.port_a, self.port_b))
+        else:
+            conf = nginx_config(self.node.scratch, port, (self.port_a, self.port_b),
+                                self.node.home, tls)
         self.nginx_err = open(os.path.join(self.node.scratch, "nginx.stderr"), "ab")
         self.nginx = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL,
                                       stderr=self.nginx_err)
