@@ -489,8 +489,8 @@ void taxii_audit_failed(struct http_request *req, struct http_response *res)
     drop_answer(res);
     taxii_error(res, 503, "Busy",
                 "the node could not record this request in its audit log; try again");
-    snprintf(res->error, sizeof(res->error), "the audit log: %.*s",
-             (int)sizeof(res->error) - 20, q->audit_error);
+    snprintf(res->error, sizeof(res->error), "the audit log: %.*s", (int)sizeof(res->error) - 20,
+             q->audit_error);
 }
 
 void taxii_sign_failed(struct http_response *res)
