@@ -2747,6 +2747,98 @@ static void test_pg_put_many_one_statement(void **state)
 }
 #endif
 
+#ifdef KZ_WITH_POSTGRESQL
+/* The numbers of whole-table scans of objects and of scans of its by-type
+ * index (which a collection-wide look-up would use) that PostgreSQL has
+ * counted, once every other connection to the case's database has ended
+ * (a backend hands its counts over as it exits). */
+static int64_t pg_conn_int(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    int64_t v = -1;
+
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    return v;
+}
+
+static void pg_objects_scans(struct fixture *f, int64_t *seq, int64_t *by_type)
+{
+    PGconn *c = PQconnectdb(f->location);
+    int64_t deadline = kz_mono_micros() + 30 * 1000000LL;
+
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    /* the closed connections' backends are exiting: wait for them */
+    while (pg_conn_int(c, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                          " current_database() AND pid <> pg_backend_pid()") != 0) {
+        assert_true(kz_mono_micros() < deadline);
+        usleep(10000);
+    }
+    *seq = pg_conn_int(c, "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'objects'");
+    *by_type = pg_conn_int(c, "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname ="
+                              " 'objects_by_type'");
+    PQfinish(c);
+}
+
+/* A batch's look-ups of stored versions probe objects_by_id or the primary
+ * key per row, whatever the plan the connection made while the table was
+ * empty: a plan that scanned the collection instead made each statement of
+ * a large import read every row written before it (minutes where seconds
+ * were due). The counts of scans taken before and after the batches,
+ * both with the store closed, must be equal. */
+static void test_pg_put_many_never_scans_the_collection(void **state)
+{
+    struct fixture *f = fixture(state);
+    struct store_put_meta meta = {.producer = 1};
+    struct store_owner owners[4];
+    const char *ids[4] = {BATCH_ID("01"), BATCH_ID("02"), BATCH_ID("03"), BATCH_ID("09")};
+    const int64_t versions[4] = {0, 0, 0, 0};
+    int64_t seq0, type0, seq1, type1;
+    struct batch *b;
+    struct kz_error err;
+
+    store_close(f->s);
+    pg_objects_scans(f, &seq0, &type0);
+    f->s = store_open("postgresql", f->location, 0, &err);
+    assert_non_null(f->s);
+    /* the first statements plan on an empty table */
+    b = batch_new();
+    batch_add(b, BATCH_IND("01", "2018-01-01T00:00:00.000Z", "a", ""), &meta);
+    batch_add(b, BATCH_IND("02", "2018-01-01T00:00:00.000Z", "a", ""), &meta);
+    batch_add(b, BATCH_IND("03", "2018-01-01T00:00:00.000Z", "a", ""), &meta);
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_object_owners(f->s, f->coll, 4, ids, versions, owners, &err), 0);
+    assert_int_equal(store_put_many(f->s, f->coll, b->it, b->n, &err), 0);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    batch_free(b);
+    /* newer and older versions (flags taken from old rows), a duplicate
+     * and a conflict (versions read back) */
+    b = batch_new();
+    batch_add(b, BATCH_IND("01", "2019-01-01T00:00:00.000Z", "b", ""), &meta);
+    batch_add(b, BATCH_IND("02", "2017-01-01T00:00:00.000Z", "b", ""), &meta);
+    batch_add(b, BATCH_IND("03", "2018-01-01T00:00:00.000Z", "a", ""), &meta);
+    batch_add(b, BATCH_IND("09", "2018-01-01T00:00:00.000Z", "a", ""), &meta);
+    assert_int_equal(store_begin(f->s, &err), 0);
+    assert_int_equal(store_object_owners(f->s, f->coll, 4, ids, versions, owners, &err), 0);
+    assert_true(owners[0].exists && owners[1].exists && owners[2].exists && !owners[3].exists);
+    assert_int_equal(store_put_many(f->s, f->coll, b->it, b->n, &err), 0);
+    assert_int_equal(b->it[0].result, STORE_ADDED);
+    assert_int_equal(b->it[1].result, STORE_ADDED);
+    assert_int_equal(b->it[2].result, STORE_DUPLICATE);
+    assert_int_equal(store_commit(f->s, &err), 0);
+    batch_free(b);
+    store_close(f->s);
+    pg_objects_scans(f, &seq1, &type1);
+    f->s = store_open("postgresql", f->location, 0, &err);
+    assert_non_null(f->s);
+    assert_int_equal(seq1 - seq0, 0);
+    assert_int_equal(type1 - type0, 0);
+}
+#endif
+
 struct second_server {
     struct store *s;
     int64_t coll;
@@ -3037,6 +3129,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_pg_audit_one_statement, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_put_one_statement, setup_pg, teardown),
             cmocka_unit_test_setup_teardown(test_pg_put_many_one_statement, setup_pg, teardown),
+            cmocka_unit_test_setup_teardown(test_pg_put_many_never_scans_the_collection, setup_pg,
+                                            teardown),
     };
     int failed;
 
