@@ -78,11 +78,6 @@ void taxii_get_discovery(void *app, struct http_request *req, struct http_respon
     struct roots_ctx rc = {.b = b, .base = base};
     int first = 1;
 
-    if (!s) {
-        taxii_error_from(res, &err);
-        return;
-    }
-    (void)req;
     if (base_url(t, base, sizeof(base)) < 0) {
         taxii_error(res, 503, "Busy", "the server is starting; try again");
         return;
@@ -167,10 +162,6 @@ void taxii_get_collections(void *app, struct http_request *req, struct http_resp
     struct colls_ctx x = {.t = t, .q = state(req), .b = &res->body};
 
     x.s = taxii_req_store(req);
-    if (!x.s) {
-        taxii_error_from(res, &x.err);
-        return;
-    }
     taxii_ok(res, 200);
     if (store_collection_each(x.s, x.q->root.name, add_collection, &x, &x.err) < 0 || x.failed) {
         taxii_error_from(res, &x.err);
@@ -380,10 +371,6 @@ static void list(struct taxii_server *t, struct http_request *req, struct http_r
         return;
     }
     s = taxii_req_store(req);
-    if (!s) {
-        taxii_error_from(res, &err);
-        goto out;
-    }
     tq.filter.collection = q->coll.key;
     if (object_id) {
         tq.filter.ids[0] = object_id;
@@ -799,10 +786,6 @@ void taxii_get_status(void *app, struct http_request *req, struct http_response 
     (void)app;
     kz_error_clear(&err);
     s = taxii_req_store(req);
-    if (!s) {
-        taxii_error_from(res, &err);
-        return;
-    }
     if (!kz_uuid_valid(id, strlen(id)) ||
         store_status_get(s, id, root, sizeof(root), &user, &json, &len, &err) < 0 ||
         strcmp(root, q->root.name) != 0 ||

@@ -98,13 +98,11 @@ void taxii_error_from(struct http_response *res, const struct kz_error *err)
     case KZ_ELIMIT: taxii_error(res, 413, "Too large", msg); break;
     case KZ_EBUSY: taxii_error(res, 503, "Busy", "the store is busy; try again"); break;
     case KZ_EFULL: taxii_error(res, 507, "Insufficient storage", "the node's disk is full"); break;
-    default:
-        /* the cause stays in the access log: it may name the store's
-         * internals, which are no client's business */
-        taxii_error(res, 500, "Internal error", "the node could not complete the request");
-        snprintf(res->error, sizeof(res->error), "%.*s", (int)sizeof(res->error) - 1, msg);
+    default: taxii_error(res, 500, "Internal error", "the node could not complete the request");
     }
-    if (err->code == KZ_EBUSY || err->code == KZ_EFULL)
+    /* the cause of a 5xx stays in the access log: it may name the store's
+     * internals, which are no client's business */
+    if (res->status >= 500)
         snprintf(res->error, sizeof(res->error), "%.*s", (int)sizeof(res->error) - 1, msg);
 }
 
