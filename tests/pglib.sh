@@ -57,6 +57,21 @@ if [ -z "$bin" ]; then
     exit 77
 fi
 
+# Waits until the server in $dir takes connections (pg_ctl's own wait can
+# give up early on a slow machine), or fails saying what did not happen.
+wait_ready() {
+    tries=0
+    until "$bin/pg_isready" -q -h "$dir" -p 5432; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 300 ]; then
+            echo "pglib: the server in $dir $1:" >&2
+            cat "$dir/server.log" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+}
+
 case "$cmd" in
 start)
     # initdb runs shell commands that write to /dev/null as the cluster's
@@ -94,19 +109,8 @@ start)
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -s \
         -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=$fsync -p 5432" \
         start >/dev/null 2>&1 || true
-    # pg_ctl's own wait can give up early on a slow machine: poll until the
-    # server answers or has died
-    tries=0
     rm -f "$dir/pwfile"
-    until "$bin/pg_isready" -q -h "$dir" -p 5432; do
-        tries=$((tries + 1))
-        if [ "$tries" -gt 300 ]; then
-            echo "pglib: the server in $dir did not come up:" >&2
-            cat "$dir/server.log" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
+    wait_ready "did not come up"
     echo "host=$dir port=5432 user=kizuna dbname=postgres"
     ;;
 restart)
@@ -115,15 +119,7 @@ restart)
         cat "$dir/server.log" >&2
         exit 1
     }
-    tries=0
-    until "$bin/pg_isready" -q -h "$dir" -p 5432; do
-        tries=$((tries + 1))
-        if [ "$tries" -gt 300 ]; then
-            echo "pglib: the server in $dir did not come back" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
+    wait_ready "did not come back"
     ;;
 replica)
     primary=${3:-}
@@ -143,16 +139,7 @@ replica)
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -s \
         -o "-c listen_addresses='' -c unix_socket_directories='$dir' -p 5432" \
         start >/dev/null 2>&1 || true
-    tries=0
-    until "$bin/pg_isready" -q -h "$dir" -p 5432; do
-        tries=$((tries + 1))
-        if [ "$tries" -gt 300 ]; then
-            echo "pglib: the replica in $dir did not come up:" >&2
-            cat "$dir/server.log" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
+    wait_ready "did not come up as a replica"
     echo "host=$dir port=5432 user=kizuna dbname=postgres"
     ;;
 halt)

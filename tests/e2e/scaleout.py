@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -160,6 +161,49 @@ def nginx_passthrough_config(scratch, listen_port, upstream_ports):
                 "load_module %s;\nevents { worker_connections 512; }\n%s\n"
                 % (scratch, scratch, NGINX_STREAM_MODULE, snippet))
     return conf
+
+
+class WriteLoad:
+    """Threads POSTing one new indicator at a time to collection coll through
+    the node's front and reading a page after each, until stopped: what a
+    test does to a database under load. statuses holds every answer
+    (status, method, the body's start); acked the ids of the objects whose
+    POST was answered complete."""
+
+    def __init__(self, node, token, coll, bases):
+        import kzlib  # kzlib imports this module: not at the top
+        self.kzlib, self.node, self.token, self.coll = kzlib, node, token, coll
+        self.acked, self.statuses = [], []
+        self.lock, self.stop_event = threading.Lock(), threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(b,)) for b in bases]
+
+    def _run(self, base):
+        kzlib = self.kzlib
+        client = self.node.client(token=self.token)  # through the front: every server
+        i = 0
+        while not self.stop_event.is_set():
+            o = kzlib.indicator(base + i)
+            i += 1
+            try:
+                r = kzlib.post_objects(client, self.coll, [o])
+                g = client.get(kzlib.objects_path(self.coll) + "?limit=10")
+            except OSError:
+                continue
+            with self.lock:
+                self.statuses.extend([(r.status, "POST", r.body[:200]),
+                                      (g.status, "GET", g.body[:200])])
+                if r.status == 202 and (r.json or {}).get("status") == "complete":
+                    self.acked.append(o["id"])
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self, timeout=60):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(timeout)
 
 
 def free_port():

@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
@@ -120,29 +119,8 @@ class ScaleOut(kzlib.NodeTestCase):
         self.assertEqual(self.server("a", self.writer).get(objects_path("intel")).status, 200)
 
     def test_postgresql_restarted_under_load(self):
-        client = self.node.client(token=self.writer)  # through nginx: both servers
-        acked, statuses, stop = [], [], threading.Event()
-        lock = threading.Lock()
-
-        def load():
-            i = 0
-            while not stop.is_set():
-                o = indicator(20000 + i)
-                i += 1
-                try:
-                    r = post_objects(client, "intel", [o])
-                    g = client.get(objects_path("intel") + "?limit=10")
-                except OSError:
-                    continue
-                with lock:
-                    statuses.extend([(r.status, "POST", r.body[:200]),
-                                     (g.status, "GET", g.body[:200])])
-                    if r.status == 202 and (r.json or {}).get("status") == "complete":
-                        acked.append(o["id"])
-
-        threads = [threading.Thread(target=load) for _ in range(2)]
-        for t in threads:
-            t.start()
+        load = scaleout.WriteLoad(self.node, self.writer, "intel", (20000, 30000)).start()
+        acked, statuses = load.acked, load.statuses
         try:
             kzlib.wait_until(lambda: len(acked) >= 5, 20, "writes before the restart")
             p = subprocess.run(["sh", scaleout.PGLIB, "restart", scaleout._cluster["dir"]],
@@ -151,9 +129,7 @@ class ScaleOut(kzlib.NodeTestCase):
             n = len(acked)
             kzlib.wait_until(lambda: len(acked) >= n + 5, 30, "writes after the restart")
         finally:
-            stop.set()
-            for t in threads:
-                t.join(30)
+            load.stop(30)
         bad = [s for s in statuses if s[0] not in (200, 202, 503)]
         self.assertEqual(bad, [], "answers other than 200, 202 and 503 while PostgreSQL "
                                   "restarted")

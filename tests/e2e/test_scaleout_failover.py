@@ -13,14 +13,13 @@ import json
 import os
 import subprocess
 import tempfile
-import threading
 import unittest
 
 os.environ["KZ_E2E_SCALEOUT"] = "1"
 
 import kzlib  # noqa: E402
 import scaleout  # noqa: E402
-from kzlib import indicator, objects_path, post_objects, object_path  # noqa: E402
+from kzlib import object_path  # noqa: E402
 
 
 def pglib(*args):
@@ -81,29 +80,8 @@ class Failover(kzlib.NodeTestCase):
         cls.writer = node.token_create("writer")
 
     def test_primary_crashes_and_the_promoted_replica_takes_over(self):
-        acked, statuses, stop = [], [], threading.Event()
-        lock = threading.Lock()
-
-        def load(base):
-            client = self.node.client(token=self.writer)  # through nginx: both servers
-            i = 0
-            while not stop.is_set():
-                o = indicator(base + i)
-                i += 1
-                try:
-                    r = post_objects(client, "intel", [o])
-                    g = client.get(objects_path("intel") + "?limit=10")
-                except OSError:
-                    continue
-                with lock:
-                    statuses.extend([(r.status, "POST", r.body[:200]),
-                                     (g.status, "GET", g.body[:200])])
-                    if r.status == 202 and (r.json or {}).get("status") == "complete":
-                        acked.append(o["id"])
-
-        threads = [threading.Thread(target=load, args=(b,)) for b in (30000, 40000)]
-        for t in threads:
-            t.start()
+        load = scaleout.WriteLoad(self.node, self.writer, "intel", (30000, 40000)).start()
+        acked, statuses = load.acked, load.statuses
         try:
             kzlib.wait_until(lambda: len(acked) >= 5, 30, "writes before the crash")
             pglib("halt", self.primary_dir)
@@ -111,9 +89,7 @@ class Failover(kzlib.NodeTestCase):
             pglib("promote", self.replica_dir)
             kzlib.wait_until(lambda: len(acked) >= n + 5, 60, "writes after the failover")
         finally:
-            stop.set()
-            for t in threads:
-                t.join(60)
+            load.stop()
         bad = [s for s in statuses if s[0] not in (200, 202, 503)]
         self.assertEqual(bad, [], "answers other than 200, 202 and 503 while PostgreSQL "
                                   "failed over")
